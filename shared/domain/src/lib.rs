@@ -1,0 +1,27 @@
+//! RetailCoder's domain: pure types and rules, no I/O.
+//!
+//! Types here parse rather than validate: once you hold a [`Sku`], a [`Money`] or an [`Email`],
+//! it is well formed, so code further in never re-checks. Buyer PII lives only inside [`Pii`],
+//! which cannot be printed, logged or serialized by accident.
+
+mod clock;
+mod ids;
+mod money;
+mod order;
+mod pii;
+mod quantity;
+mod retention;
+mod sku;
+mod status;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use ids::{IdError, MerchantId, OrderId};
+pub use money::{Currency, Money, MoneyError};
+pub use order::{BuyerPii, Channel, LineItem, Order, OrderTotals, ShipToRegion};
+pub use pii::{
+    BuyerName, Email, Phone, Pii, PiiError, PostalAddress, RevealPurpose, Sealable, SealedField,
+};
+pub use quantity::{Quantity, QuantityError};
+pub use retention::{RetentionError, RetentionPolicy};
+pub use sku::{Sku, SkuError};
+pub use status::{OrderStatus, TransitionError};

@@ -1,0 +1,449 @@
+//! The embedded adapter: one SQLite file holds every logical table. It mirrors the DynamoDB
+//! adapter's semantics exactly (the conformance suite proves it), so the local host behaves as
+//! production does.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use rc_domain::Clock;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use crate::limits::MAX_BATCH_WRITE;
+use crate::{
+    DeadlineIndex, DueItem, Item, ItemKey, ItemReader, ItemTransactor, ItemWriter, Page, PageToken,
+    StoreError, TxOp, Value,
+};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS items (
+    tbl        TEXT    NOT NULL,
+    pk         TEXT    NOT NULL,
+    sk         TEXT    NOT NULL,
+    version    INTEGER NOT NULL,
+    expires_at INTEGER,
+    due_at     INTEGER,
+    attrs      BLOB    NOT NULL,
+    PRIMARY KEY (tbl, pk, sk)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS items_by_pii_deadline
+    ON items (tbl, due_at, pk, sk) WHERE due_at IS NOT NULL;
+";
+
+/// One embedded database file, shared by the logical tables stored in it.
+#[derive(Clone)]
+pub struct EmbeddedDb {
+    conn: Arc<Mutex<Connection>>,
+}
+
+fn backend(e: rusqlite::Error) -> StoreError {
+    // SQLite messages name columns and constraints, never bound values.
+    StoreError::Backend(format!("sqlite: {e}"))
+}
+
+impl EmbeddedDb {
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::init(Connection::open(path).map_err(backend)?)
+    }
+
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Self::init(Connection::open_in_memory().map_err(backend)?)
+    }
+
+    fn init(conn: Connection) -> Result<Self, StoreError> {
+        // secure_delete: deleted rows are overwritten with zeros instead of lingering in free pages,
+        // so deleting an item removes its bytes from the file, not just its index entry.
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = NORMAL;
+             PRAGMA secure_delete = ON;
+             PRAGMA busy_timeout = 5000;",
+        )
+        .map_err(backend)?;
+        conn.execute_batch(SCHEMA).map_err(backend)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs blocking SQLite work off the async runtime.
+    async fn with<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            work(&mut guard)
+        })
+        .await
+        .map_err(|_| StoreError::Backend("sqlite worker stopped".into()))?
+    }
+}
+
+/// One logical table inside an [`EmbeddedDb`].
+#[derive(Clone)]
+pub struct SqliteStore {
+    db: EmbeddedDb,
+    table: Arc<str>,
+    clock: Arc<dyn Clock>,
+}
+
+impl SqliteStore {
+    pub fn new(db: EmbeddedDb, table: &str, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            db,
+            table: table.into(),
+            clock,
+        }
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now().unix_timestamp()
+    }
+}
+
+struct Row {
+    version: u64,
+    expires_at: Option<i64>,
+    due_at: Option<i64>,
+    attrs: Vec<u8>,
+}
+
+fn encode_attrs(attrs: &BTreeMap<String, Value>) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(attrs).map_err(|_| StoreError::Corrupt("attributes do not encode"))
+}
+
+fn row_to_item(key: ItemKey, row: Row) -> Result<Item, StoreError> {
+    let attrs: BTreeMap<String, Value> = serde_json::from_slice(&row.attrs)
+        .map_err(|_| StoreError::Corrupt("attributes do not decode"))?;
+    Ok(Item {
+        key,
+        attrs,
+        version: row.version,
+        expires_at: row.expires_at,
+        pii_deadline: row.due_at,
+    })
+}
+
+fn load(conn: &Connection, table: &str, key: &ItemKey) -> Result<Option<Row>, StoreError> {
+    conn.prepare_cached(
+        "SELECT version, expires_at, due_at, attrs FROM items WHERE tbl = ?1 AND pk = ?2 AND sk = ?3",
+    )
+    .map_err(backend)?
+    .query_row(params![table, key.pk, key.sk], |r| {
+        Ok(Row {
+            version: r.get::<_, i64>(0)? as u64,
+            expires_at: r.get(1)?,
+            due_at: r.get(2)?,
+            attrs: r.get(3)?,
+        })
+    })
+    .optional()
+    .map_err(backend)
+}
+
+fn store_row(conn: &Connection, table: &str, item: &Item, version: u64) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO items (tbl, pk, sk, version, expires_at, due_at, attrs)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (tbl, pk, sk) DO UPDATE SET version = excluded.version,
+             expires_at = excluded.expires_at, due_at = excluded.due_at, attrs = excluded.attrs",
+    )
+    .map_err(backend)?
+    .execute(params![
+        table,
+        item.key.pk,
+        item.key.sk,
+        version as i64,
+        item.expires_at,
+        item.pii_deadline,
+        encode_attrs(&item.attrs)?
+    ])
+    .map_err(backend)?;
+    Ok(())
+}
+
+fn remove_row(conn: &Connection, table: &str, key: &ItemKey) -> Result<(), StoreError> {
+    conn.prepare_cached("DELETE FROM items WHERE tbl = ?1 AND pk = ?2 AND sk = ?3")
+        .map_err(backend)?
+        .execute(params![table, key.pk, key.sk])
+        .map_err(backend)?;
+    Ok(())
+}
+
+/// Whether an item exists for conditions: an item past its TTL counts as gone, as on read.
+fn live(row: Option<Row>, now: i64) -> Option<Row> {
+    row.filter(|r| r.expires_at.is_none_or(|ttl| ttl > now))
+}
+
+/// Checks one transaction operation's condition against the current state; `Ok(false)` when the
+/// condition fails.
+fn condition_holds(
+    conn: &Connection,
+    table: &str,
+    op: &TxOp,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let current = live(load(conn, table, op.key())?, now);
+    Ok(match op {
+        TxOp::Create(_) => current.is_none(),
+        TxOp::Replace {
+            expected_version, ..
+        } => current.is_some_and(|r| r.version == *expected_version),
+        TxOp::Delete {
+            expected_version, ..
+        } => match expected_version {
+            None => true,
+            Some(v) => current.is_some_and(|r| r.version == *v),
+        },
+        TxOp::CheckVersion { version, .. } => current.is_some_and(|r| r.version == *version),
+        TxOp::Adjust { key, at_least, .. } => match current {
+            None => false,
+            Some(row) => {
+                let item = row_to_item(key.clone(), row)?;
+                at_least
+                    .iter()
+                    .all(|(name, min)| item.number(name).unwrap_or(0) >= *min)
+            }
+        },
+    })
+}
+
+fn apply(conn: &Connection, table: &str, op: TxOp, now: i64) -> Result<(), StoreError> {
+    match op {
+        TxOp::Create(item) => store_row(conn, table, &item, 1),
+        TxOp::Replace {
+            item,
+            expected_version,
+        } => store_row(conn, table, &item, expected_version + 1),
+        TxOp::Delete { key, .. } => remove_row(conn, table, &key),
+        TxOp::CheckVersion { .. } => Ok(()),
+        TxOp::Adjust { key, deltas, .. } => {
+            let row = live(load(conn, table, &key)?, now).ok_or(StoreError::ConditionFailed)?;
+            let mut item = row_to_item(key, row)?;
+            for (name, delta) in deltas {
+                let current = item.number(&name).unwrap_or(0);
+                let next = current
+                    .checked_add(delta)
+                    .ok_or(StoreError::ConditionFailed)?;
+                item.set(&name, Value::N(next));
+            }
+            store_row(conn, table, &item, item.version + 1)
+        }
+    }
+}
+
+#[async_trait]
+impl ItemReader for SqliteStore {
+    async fn get(&self, key: &ItemKey) -> Result<Option<Item>, StoreError> {
+        key.check()?;
+        let (table, key, now) = (Arc::clone(&self.table), key.clone(), self.now());
+        self.db
+            .with(move |conn| {
+                live(load(conn, &table, &key)?, now)
+                    .map(|row| row_to_item(key, row))
+                    .transpose()
+            })
+            .await
+    }
+
+    async fn query_partition(
+        &self,
+        pk: &str,
+        sk_prefix: &str,
+        limit: usize,
+        after: Option<PageToken>,
+    ) -> Result<Page<Item>, StoreError> {
+        let after_sk = match after {
+            Some(PageToken(sk)) if sk.starts_with(sk_prefix) => sk,
+            Some(_) => return Err(StoreError::BadPageToken),
+            None => String::new(),
+        };
+        let (table, pk, prefix, now) = (
+            Arc::clone(&self.table),
+            pk.to_owned(),
+            sk_prefix.to_owned(),
+            self.now(),
+        );
+        let limit = limit.max(1);
+        self.db
+            .with(move |conn| {
+                // substr() rather than LIKE: sort keys may contain '%' and '_'.
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT sk, version, expires_at, due_at, attrs FROM items
+                         WHERE tbl = ?1 AND pk = ?2 AND substr(sk, 1, length(?3)) = ?3 AND sk > ?4
+                         ORDER BY sk LIMIT ?5",
+                    )
+                    .map_err(backend)?;
+                let rows = stmt
+                    .query_map(params![table, pk, prefix, after_sk, limit as i64], |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            Row {
+                                version: r.get::<_, i64>(1)? as u64,
+                                expires_at: r.get(2)?,
+                                due_at: r.get(3)?,
+                                attrs: r.get(4)?,
+                            },
+                        ))
+                    })
+                    .map_err(backend)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(backend)?;
+                let next = (rows.len() == limit)
+                    .then(|| rows.last().map(|(sk, _)| PageToken(sk.clone())))
+                    .flatten();
+                let items = rows
+                    .into_iter()
+                    .filter_map(|(sk, row)| live(Some(row), now).map(|row| (sk, row)))
+                    .map(|(sk, row)| row_to_item(ItemKey::new(pk.clone(), sk), row))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(Page { items, next })
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl ItemWriter for SqliteStore {
+    async fn create(&self, item: Item) -> Result<(), StoreError> {
+        self.transact(vec![TxOp::Create(item)])
+            .await
+            .map_err(|e| match e {
+                StoreError::TransactionCancelled { .. } => StoreError::AlreadyExists,
+                other => other,
+            })
+    }
+
+    async fn replace(&self, item: Item, expected_version: u64) -> Result<(), StoreError> {
+        self.transact(vec![TxOp::Replace {
+            item,
+            expected_version,
+        }])
+        .await
+        .map_err(|e| match e {
+            StoreError::TransactionCancelled { .. } => StoreError::StaleVersion {
+                expected: expected_version,
+            },
+            other => other,
+        })
+    }
+
+    async fn delete(&self, key: &ItemKey, expected_version: Option<u64>) -> Result<(), StoreError> {
+        self.transact(vec![TxOp::Delete {
+            key: key.clone(),
+            expected_version,
+        }])
+        .await
+        .map_err(|e| match e {
+            StoreError::TransactionCancelled { .. } => StoreError::ConditionFailed,
+            other => other,
+        })
+    }
+
+    async fn delete_many(&self, keys: Vec<ItemKey>) -> Result<(), StoreError> {
+        for key in &keys {
+            key.check()?;
+        }
+        // Same batch size as DynamoDB so both adapters do the same number of round trips.
+        for chunk in keys.chunks(MAX_BATCH_WRITE) {
+            let (table, chunk) = (Arc::clone(&self.table), chunk.to_vec());
+            self.db
+                .with(move |conn| {
+                    let tx = conn.transaction().map_err(backend)?;
+                    for key in &chunk {
+                        remove_row(&tx, &table, key)?;
+                    }
+                    tx.commit().map_err(backend)
+                })
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ItemTransactor for SqliteStore {
+    async fn transact(&self, ops: Vec<TxOp>) -> Result<(), StoreError> {
+        TxOp::check_all(&ops)?;
+        let (table, now) = (Arc::clone(&self.table), self.now());
+        self.db
+            .with(move |conn| {
+                let tx = conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)
+                    .map_err(backend)?;
+                let mut failed = Vec::new();
+                for (index, op) in ops.iter().enumerate() {
+                    if !condition_holds(&tx, &table, op, now)? {
+                        failed.push(index);
+                    }
+                }
+                if !failed.is_empty() {
+                    // Dropping `tx` rolls back; nothing was written yet anyway.
+                    return Err(StoreError::TransactionCancelled { failed });
+                }
+                for op in ops {
+                    apply(&tx, &table, op, now)?;
+                }
+                tx.commit().map_err(backend)
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl DeadlineIndex for SqliteStore {
+    async fn due(
+        &self,
+        now_epoch: i64,
+        limit: usize,
+        after: Option<PageToken>,
+    ) -> Result<Page<DueItem>, StoreError> {
+        let after: (i64, String, String) = match after {
+            None => (i64::MIN, String::new(), String::new()),
+            Some(PageToken(token)) => {
+                serde_json::from_str(&token).map_err(|_| StoreError::BadPageToken)?
+            }
+        };
+        let table = Arc::clone(&self.table);
+        let limit = limit.max(1);
+        self.db
+            .with(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT pk, sk, due_at FROM items INDEXED BY items_by_pii_deadline
+                         WHERE tbl = ?1 AND due_at IS NOT NULL AND due_at <= ?2
+                           AND (due_at, pk, sk) > (?3, ?4, ?5)
+                         ORDER BY due_at, pk, sk LIMIT ?6",
+                    )
+                    .map_err(backend)?;
+                let items = stmt
+                    .query_map(
+                        params![table, now_epoch, after.0, after.1, after.2, limit as i64],
+                        |r| {
+                            Ok(DueItem {
+                                key: ItemKey::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?),
+                                pii_deadline: r.get(2)?,
+                            })
+                        },
+                    )
+                    .map_err(backend)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(backend)?;
+                let next = if items.len() == limit {
+                    items.last().map(|last| {
+                        let cursor = (last.pii_deadline, &last.key.pk, &last.key.sk);
+                        PageToken(serde_json::to_string(&cursor).unwrap_or_default())
+                    })
+                } else {
+                    None
+                };
+                Ok(Page { items, next })
+            })
+            .await
+    }
+}
