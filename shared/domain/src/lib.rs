@@ -20,6 +20,7 @@ pub use money::{Currency, Money, MoneyError};
 pub use order::{BuyerPii, Channel, LineItem, Order, OrderTotals, ShipToRegion};
 pub use pii::{
     BuyerName, Email, Phone, Pii, PiiError, PostalAddress, RevealPurpose, Sealable, SealedField,
+    Secret, SecretText,
 };
 pub use quantity::{Quantity, QuantityError};
 pub use retention::{RetentionError, RetentionPolicy};

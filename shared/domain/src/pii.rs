@@ -20,7 +20,7 @@ pub enum PiiError {
     ControlCharacter(&'static str),
     #[error("email address is not of the form local@domain")]
     BadEmail,
-    #[error("phone number has characters other than digits, spaces and + - ( ) . x")]
+    #[error("phone number has characters other than letters, digits, spaces and + - ( ) .")]
     BadPhone,
     #[error("country must be an ISO 3166-1 alpha-2 code")]
     BadCountry,
@@ -40,6 +40,8 @@ pub enum RevealPurpose {
     DataSubjectReport,
     /// Asserting a round trip in tests.
     Verification,
+    /// Checking a request signature with a credential.
+    Authentication,
 }
 
 /// A value that must never be printed, logged or serialized. Its memory is zeroed on drop.
@@ -166,11 +168,12 @@ text_pii!(
     }
 );
 text_pii!(
-    /// A phone number as the buyer typed it, loosely checked: channels pass through what buyers enter.
+    /// A phone number as the buyer typed it, loosely checked: channels pass through what buyers
+    /// enter, vanity numbers ("555-555-SHIP") included.
     Phone, "phone", 40, |text| {
         let allowed = text
             .chars()
-            .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | '(' | ')' | '.' | ' ' | 'x'));
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '(' | ')' | '.' | ' '));
         if allowed && text.chars().any(|c| c.is_ascii_digit()) { Ok(()) } else { Err(PiiError::BadPhone) }
     }
 );
@@ -329,7 +332,9 @@ mod tests {
         assert!(Email::parse("a@b@c").is_err());
         assert!(Email::parse("a b@c").is_err());
         assert!(Phone::parse("+1 (555) 010-9999 x12").is_ok());
+        assert!(Phone::parse("555-555-SHIP").is_ok());
         assert!(Phone::parse("call me").is_err());
+        assert!(Phone::parse("+1 <script>").is_err());
         assert!(BuyerName::parse("  ").is_err());
     }
 
@@ -373,5 +378,43 @@ mod tests {
         longer.push(0);
         assert!(PostalAddress::from_plaintext(&longer).is_err());
         assert!(PostalAddress::parse(None, None, "x", None, "y", None, None, "usa").is_err());
+    }
+}
+
+/// A credential (webhook signing secret, API token). Not buyer PII, but handled the same way: it
+/// lives in [`Pii`] (alias [`Secret`]) and is sealed at rest.
+#[derive(Clone, PartialEq, Eq, Zeroize)]
+pub struct SecretText(String);
+
+/// Credentials share PII's wrapper: no Debug, Display or Serialize that reveals them.
+pub type Secret<T> = Pii<T>;
+
+impl SecretText {
+    pub fn parse(raw: &str) -> Result<Self, PiiError> {
+        if raw.is_empty() {
+            return Err(PiiError::Empty("secret"));
+        }
+        if raw.len() > 4096 {
+            return Err(PiiError::TooLong("secret"));
+        }
+        if raw.chars().any(char::is_control) {
+            return Err(PiiError::ControlCharacter("secret"));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Sealable for SecretText {
+    fn to_plaintext(&self) -> Zeroizing<Vec<u8>> {
+        Zeroizing::new(self.0.as_bytes().to_vec())
+    }
+
+    fn from_plaintext(bytes: &[u8]) -> Result<Self, PiiError> {
+        let text = std::str::from_utf8(bytes).map_err(|_| PiiError::Undecodable("secret"))?;
+        Self::parse(text)
     }
 }

@@ -1,0 +1,19 @@
+//! Shopify: webhook authentication and the REST order payload.
+
+mod order_payload;
+mod shop_domain;
+mod signature;
+
+pub use order_payload::{MAX_LINES, ParsedOrder, PayloadError, parse_order};
+pub use shop_domain::{ShopDomain, ShopDomainError};
+pub use signature::{sign, verify};
+
+/// Webhook headers Shopify sends (lower case, as HTTP/2 and API Gateway deliver them).
+pub mod headers {
+    pub const HMAC: &str = "x-shopify-hmac-sha256";
+    pub const TOPIC: &str = "x-shopify-topic";
+    pub const SHOP_DOMAIN: &str = "x-shopify-shop-domain";
+    pub const WEBHOOK_ID: &str = "x-shopify-webhook-id";
+    pub const API_VERSION: &str = "x-shopify-api-version";
+    pub const TRIGGERED_AT: &str = "x-shopify-triggered-at";
+}

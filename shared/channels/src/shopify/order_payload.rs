@@ -1,0 +1,407 @@
+//! The REST `Order` payload of `orders/*` webhooks, parsed into a domain [`Order`].
+//!
+//! Structural problems (not JSON, no id, money that is not a decimal, a zero quantity) reject the
+//! payload with a machine-readable reason. A malformed optional contact detail (an email without
+//! `@`) does not: the order must not be lost for it, so that one detail is left out and reported
+//! by name (never by value) in [`ParsedOrder::dropped`].
+
+use rc_domain::{
+    BuyerName, BuyerPii, Channel, Currency, Email, LineItem, MerchantId, Money, Order, OrderId,
+    OrderStatus, OrderTotals, Phone, Pii, PostalAddress, Quantity, ShipToRegion, Sku,
+};
+use serde::Deserialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// Why a payload is not an order. `reason()` is a stable machine-readable code; the `Display` text
+/// names the field, never its value (values may be PII).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PayloadError {
+    #[error("body is not JSON of the expected shape: {0}")]
+    Malformed(String),
+    #[error("field `{0}` is missing")]
+    Missing(&'static str),
+    #[error("field `{0}` is invalid")]
+    Invalid(&'static str),
+    #[error("the order has no line items")]
+    NoLines,
+    #[error("the order has more than {0} line items")]
+    TooManyLines(usize),
+}
+
+impl PayloadError {
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Malformed(_) => "malformed_json",
+            Self::Missing(_) => "missing_field",
+            Self::Invalid(_) => "invalid_field",
+            Self::NoLines => "no_line_items",
+            Self::TooManyLines(_) => "too_many_line_items",
+        }
+    }
+}
+
+/// An order line count far above real orders and low enough that one order always fits in one
+/// store item.
+pub const MAX_LINES: usize = 500;
+
+#[derive(Deserialize)]
+struct RawOrder {
+    id: Option<u64>,
+    name: Option<String>,
+    created_at: Option<String>,
+    updated_at: Option<String>,
+    currency: Option<String>,
+    email: Option<String>,
+    contact_email: Option<String>,
+    phone: Option<String>,
+    cancelled_at: Option<String>,
+    subtotal_price: Option<String>,
+    total_price: Option<String>,
+    total_tax: Option<String>,
+    total_shipping_price_set: Option<RawPriceSet>,
+    #[serde(default)]
+    line_items: Vec<RawLine>,
+    customer: Option<RawCustomer>,
+    shipping_address: Option<RawAddress>,
+    billing_address: Option<RawAddress>,
+}
+
+#[derive(Deserialize)]
+struct RawPriceSet {
+    shop_money: Option<RawMoney>,
+}
+
+#[derive(Deserialize)]
+struct RawMoney {
+    amount: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawLine {
+    id: Option<u64>,
+    variant_id: Option<u64>,
+    sku: Option<String>,
+    quantity: Option<u32>,
+    price: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawCustomer {
+    first_name: Option<String>,
+    last_name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawAddress {
+    name: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    company: Option<String>,
+    address1: Option<String>,
+    address2: Option<String>,
+    city: Option<String>,
+    province_code: Option<String>,
+    zip: Option<String>,
+    country_code: Option<String>,
+    phone: Option<String>,
+}
+
+/// A parsed order and the names of optional details that were malformed and left out.
+#[derive(Debug)]
+pub struct ParsedOrder {
+    pub order: Order,
+    pub dropped: Vec<&'static str>,
+}
+
+fn timestamp(raw: Option<&str>, field: &'static str) -> Result<OffsetDateTime, PayloadError> {
+    let raw = raw.ok_or(PayloadError::Missing(field))?;
+    OffsetDateTime::parse(raw, &Rfc3339).map_err(|_| PayloadError::Invalid(field))
+}
+
+fn money(raw: Option<&str>, currency: Currency, field: &'static str) -> Result<Money, PayloadError> {
+    let raw = raw.ok_or(PayloadError::Missing(field))?;
+    Money::parse_decimal(raw, currency).map_err(|_| PayloadError::Invalid(field))
+}
+
+fn non_empty(raw: &Option<String>) -> Option<&str> {
+    raw.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// Parses an optional detail; a malformed one is dropped and its name recorded.
+fn optional<T: zeroize::Zeroize, E>(
+    raw: Option<&str>,
+    field: &'static str,
+    parse: impl Fn(&str) -> Result<T, E>,
+    dropped: &mut Vec<&'static str>,
+) -> Option<Pii<T>> {
+    let raw = raw?;
+    match parse(raw) {
+        Ok(value) => Some(Pii::new(value)),
+        Err(_) => {
+            dropped.push(field);
+            None
+        }
+    }
+}
+
+fn address(raw: &RawAddress) -> Result<PostalAddress, rc_domain::PiiError> {
+    let joined_name = match (non_empty(&raw.first_name), non_empty(&raw.last_name)) {
+        (Some(first), Some(last)) => Some(format!("{first} {last}")),
+        (one, other) => one.or(other).map(str::to_owned),
+    };
+    let name = non_empty(&raw.name).map(str::to_owned).or(joined_name);
+    PostalAddress::parse(
+        name.as_deref(),
+        non_empty(&raw.company),
+        raw.address1.as_deref().unwrap_or_default(),
+        non_empty(&raw.address2),
+        raw.city.as_deref().unwrap_or_default(),
+        non_empty(&raw.province_code),
+        non_empty(&raw.zip),
+        raw.country_code.as_deref().unwrap_or_default(),
+    )
+}
+
+fn line(raw: &RawLine, currency: Currency) -> Result<LineItem, PayloadError> {
+    // Shopify allows lines without a SKU (custom items, untracked variants); they still need a
+    // stable identity, so the variant (or line) id stands in. Merchants map these in inventory.
+    let sku = match (non_empty(&raw.sku), raw.variant_id, raw.id) {
+        (Some(sku), _, _) => Sku::parse(sku),
+        (None, Some(variant), _) => Sku::parse(&format!("shopify-variant-{variant}")),
+        (None, None, Some(line)) => Sku::parse(&format!("shopify-line-{line}")),
+        (None, None, None) => return Err(PayloadError::Missing("line_items.sku")),
+    }
+    .map_err(|_| PayloadError::Invalid("line_items.sku"))?;
+    let quantity = raw
+        .quantity
+        .ok_or(PayloadError::Missing("line_items.quantity"))
+        .and_then(|q| Quantity::new(q).map_err(|_| PayloadError::Invalid("line_items.quantity")))?;
+    Ok(LineItem {
+        sku,
+        quantity,
+        unit_price: money(raw.price.as_deref(), currency, "line_items.price")?,
+    })
+}
+
+/// Parses an `orders/create` (or `orders/updated`) webhook body for `merchant`.
+pub fn parse_order(merchant: &MerchantId, body: &[u8]) -> Result<ParsedOrder, PayloadError> {
+    let raw: RawOrder = serde_json::from_slice(body).map_err(|e| {
+        // serde_json's message names the line/column and expected type, never the value.
+        PayloadError::Malformed(e.classify_message())
+    })?;
+    let shopify_id = raw.id.ok_or(PayloadError::Missing("id"))?;
+    let id = OrderId::parse(&format!("shopify-{shopify_id}"))
+        .map_err(|_| PayloadError::Invalid("id"))?;
+    let currency = raw
+        .currency
+        .as_deref()
+        .ok_or(PayloadError::Missing("currency"))
+        .and_then(|c| Currency::parse(c).map_err(|_| PayloadError::Invalid("currency")))?;
+    if raw.line_items.is_empty() {
+        return Err(PayloadError::NoLines);
+    }
+    if raw.line_items.len() > MAX_LINES {
+        return Err(PayloadError::TooManyLines(MAX_LINES));
+    }
+    let lines = raw
+        .line_items
+        .iter()
+        .map(|l| line(l, currency))
+        .collect::<Result<Vec<_>, _>>()?;
+    let placed_at = timestamp(raw.created_at.as_deref(), "created_at")?;
+    let channel_updated_at = match raw.updated_at.as_deref() {
+        Some(_) => timestamp(raw.updated_at.as_deref(), "updated_at")?,
+        None => placed_at,
+    };
+    let shipping = raw
+        .total_shipping_price_set
+        .as_ref()
+        .and_then(|set| set.shop_money.as_ref())
+        .and_then(|m| m.amount.as_deref());
+    let totals = OrderTotals {
+        subtotal: money(raw.subtotal_price.as_deref(), currency, "subtotal_price")?,
+        tax: money(raw.total_tax.as_deref().or(Some("0")), currency, "total_tax")?,
+        shipping: money(shipping.or(Some("0")), currency, "total_shipping_price_set")?,
+        total: money(raw.total_price.as_deref(), currency, "total_price")?,
+    };
+
+    let mut dropped = Vec::new();
+    let customer = raw.customer.as_ref();
+    let email = non_empty(&raw.email)
+        .or(non_empty(&raw.contact_email))
+        .or(customer.and_then(|c| non_empty(&c.email)));
+    let phone = non_empty(&raw.phone)
+        .or(customer.and_then(|c| non_empty(&c.phone)))
+        .or(raw.shipping_address.as_ref().and_then(|a| non_empty(&a.phone)));
+    let customer_name = customer.and_then(|c| {
+        match (non_empty(&c.first_name), non_empty(&c.last_name)) {
+            (Some(first), Some(last)) => Some(format!("{first} {last}")),
+            (one, other) => one.or(other).map(str::to_owned),
+        }
+    });
+    let shipping_address = raw
+        .shipping_address
+        .as_ref()
+        .and_then(|a| match address(a) {
+            Ok(parsed) => Some(Pii::new(parsed)),
+            Err(_) => {
+                dropped.push("shipping_address");
+                None
+            }
+        });
+    let billing_address = raw.billing_address.as_ref().and_then(|a| match address(a) {
+        Ok(parsed) => Some(Pii::new(parsed)),
+        Err(_) => {
+            dropped.push("billing_address");
+            None
+        }
+    });
+    let ship_to = shipping_address
+        .as_ref()
+        .map(|a| ShipToRegion::of(a.reveal(rc_domain::RevealPurpose::Sealing)));
+    let buyer = BuyerPii {
+        name: optional(customer_name.as_deref(), "customer.name", BuyerName::parse, &mut dropped),
+        email: optional(email, "email", Email::parse, &mut dropped),
+        phone: optional(phone, "phone", Phone::parse, &mut dropped),
+        shipping_address,
+        billing_address,
+    };
+    let status = if raw.cancelled_at.is_some() {
+        OrderStatus::Cancelled
+    } else {
+        OrderStatus::Received
+    };
+    let channel_reference = non_empty(&raw.name)
+        .map(str::to_owned)
+        .unwrap_or_else(|| shopify_id.to_string());
+    if channel_reference.chars().count() > 100 || channel_reference.chars().any(char::is_control) {
+        return Err(PayloadError::Invalid("name"));
+    }
+    Ok(ParsedOrder {
+        order: Order {
+            merchant: merchant.clone(),
+            id,
+            channel: Channel::Shopify,
+            channel_reference,
+            status,
+            placed_at,
+            channel_updated_at,
+            currency,
+            lines,
+            totals,
+            ship_to,
+            buyer,
+        },
+        dropped,
+    })
+}
+
+trait ClassifyMessage {
+    fn classify_message(&self) -> String;
+}
+
+impl ClassifyMessage for serde_json::Error {
+    fn classify_message(&self) -> String {
+        let kind = match self.classify() {
+            serde_json::error::Category::Io => "unreadable",
+            serde_json::error::Category::Syntax => "syntax error",
+            serde_json::error::Category::Data => "wrong type",
+            serde_json::error::Category::Eof => "truncated",
+        };
+        format!("{kind} at line {} column {}", self.line(), self.column())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rc_domain::RevealPurpose;
+
+    pub(crate) const SAMPLE: &str = include_str!("../../fixtures/shopify-orders-create.json");
+
+    fn merchant() -> MerchantId {
+        MerchantId::parse("m1").expect("valid")
+    }
+
+    #[test]
+    fn the_documented_sample_parses_into_an_order() {
+        let parsed = parse_order(&merchant(), SAMPLE.as_bytes()).expect("parses");
+        let order = parsed.order;
+        assert_eq!(order.id.as_str(), "shopify-820982911946154508");
+        assert_eq!(order.channel_reference, "#9999");
+        assert_eq!(order.lines.len(), 2);
+        assert_eq!(order.lines[0].sku.as_str(), "IPOD2008PINK");
+        assert_eq!(order.lines[0].unit_price.minor_units(), 19900);
+        assert_eq!(order.lines[1].sku.as_str(), "shopify-variant-808950810");
+        assert_eq!(order.totals.total.minor_units(), 40300);
+        assert_eq!(order.totals.shipping.minor_units(), 1000);
+        let ship_to = order.ship_to.expect("ship to");
+        assert_eq!((ship_to.country.as_str(), ship_to.region.as_deref()), ("US", Some("KY")));
+        let email = order.buyer.email.expect("email");
+        assert_eq!(email.reveal(RevealPurpose::Verification).as_str(), "jon@example.com");
+        assert!(order.buyer.shipping_address.is_some());
+        assert!(parsed.dropped.is_empty(), "{:?}", parsed.dropped);
+    }
+
+    #[test]
+    fn structural_problems_are_reasons_not_panics() {
+        let cases: [(&str, &str); 7] = [
+            ("not json", "malformed_json"),
+            (r#"{"id": "x"}"#, "malformed_json"),
+            (r#"{"currency": "USD"}"#, "missing_field"),
+            (r#"{"id": 1, "currency": "usd", "line_items": []}"#, "invalid_field"),
+            (r#"{"id": 1, "currency": "USD", "line_items": []}"#, "no_line_items"),
+            (
+                r#"{"id": 1, "currency": "USD", "line_items": [{"sku": "A", "quantity": 0, "price": "1.00"}]}"#,
+                "invalid_field",
+            ),
+            (
+                r#"{"id": 1, "currency": "USD", "line_items": [{"sku": "A", "quantity": 1, "price": "1.001"}]}"#,
+                "invalid_field",
+            ),
+        ];
+        for (body, reason) in cases {
+            let err = parse_order(&merchant(), body.as_bytes()).expect_err(body);
+            assert_eq!(err.reason(), reason, "{body}: {err}");
+        }
+    }
+
+    #[test]
+    fn error_messages_never_carry_values() {
+        let body = SAMPLE.replace("\"199.00\"", "\"SECRET-CANARY-VALUE\"");
+        let err = parse_order(&merchant(), body.as_bytes()).expect_err("bad price");
+        assert!(!err.to_string().contains("CANARY"), "{err}");
+        let body = SAMPLE.replace("\"jon@example.com\"", "12345");
+        let err = parse_order(&merchant(), body.as_bytes()).expect_err("bad type");
+        assert!(!err.to_string().contains("12345"), "{err}");
+    }
+
+    #[test]
+    fn a_malformed_contact_detail_is_dropped_by_name_not_the_order() {
+        let body = SAMPLE.replace("\"jon@example.com\"", "\"not-an-email\"");
+        let parsed = parse_order(&merchant(), body.as_bytes()).expect("parses");
+        assert!(parsed.order.buyer.email.is_none());
+        assert_eq!(parsed.dropped, vec!["email"]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(body in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let _ = parse_order(&merchant(), &body);
+        }
+
+        #[test]
+        fn arbitrary_edits_of_the_sample_never_panic(cut in 0usize..3000, byte in proptest::num::u8::ANY) {
+            let mut body = SAMPLE.as_bytes().to_vec();
+            if !body.is_empty() {
+                let at = cut % body.len();
+                body[at] = byte;
+                body.truncate(at + (cut % 7) * 100);
+            }
+            let _ = parse_order(&merchant(), &body);
+        }
+    }
+}
