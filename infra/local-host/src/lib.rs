@@ -1,1 +1,11 @@
+//! The local host: every function's handler served on localhost over the embedded defaults
+//! (SQLite file and root key file in a data directory). It hosts handlers only; all behaviour is
+//! the functions' own code from `rc-api`.
 
+mod config;
+mod demo;
+mod server;
+
+pub use config::LocalConfig;
+pub use demo::{DEMO_ORDER, send_demo_webhook, signed_shopify_request};
+pub use server::{LocalHost, StartError};

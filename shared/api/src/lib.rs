@@ -1,1 +1,19 @@
+//! HTTP handlers shared by the Lambda functions and the local host.
+//!
+//! Handlers take and return `http::Request<Bytes>` / `http::Response<Bytes>`: the Lambda glue
+//! converts API Gateway events to these, the local host converts hyper's, and the handler code is
+//! the same in both. Handlers are thin: they authenticate, parse, call a repository and map the
+//! outcome to a status; every failure is an [`ApiError`] with a documented status and reason.
 
+mod error;
+mod merchant_api;
+mod response;
+mod shopify_webhook;
+
+pub use error::ApiError;
+pub use merchant_api::MerchantApi;
+pub use response::json;
+pub use shopify_webhook::{MAX_WEBHOOK_BODY, ShopifyWebhook};
+
+pub use bytes::Bytes;
+pub use http::{Request, Response};

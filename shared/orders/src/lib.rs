@@ -1,1 +1,15 @@
+//! Repositories over the store and the vault: orders (public facts and sealed PII, written
+//! atomically), channel connections (sealed secrets) and merchant API keys.
 
+mod api_keys;
+mod connections;
+mod error;
+mod keys;
+mod orders;
+mod view;
+
+pub use api_keys::{ApiKey, ApiKeyRepository};
+pub use connections::{ConnectionRepository, ShopifyConnection};
+pub use error::RepoError;
+pub use orders::{DeliveryMark, OrderRepository, StoreOutcome};
+pub use view::{BuyerPiiState, OrderView};

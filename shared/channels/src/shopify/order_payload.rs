@@ -121,7 +121,11 @@ fn timestamp(raw: Option<&str>, field: &'static str) -> Result<OffsetDateTime, P
     OffsetDateTime::parse(raw, &Rfc3339).map_err(|_| PayloadError::Invalid(field))
 }
 
-fn money(raw: Option<&str>, currency: Currency, field: &'static str) -> Result<Money, PayloadError> {
+fn money(
+    raw: Option<&str>,
+    currency: Currency,
+    field: &'static str,
+) -> Result<Money, PayloadError> {
     let raw = raw.ok_or(PayloadError::Missing(field))?;
     Money::parse_decimal(raw, currency).map_err(|_| PayloadError::Invalid(field))
 }
@@ -223,7 +227,11 @@ pub fn parse_order(merchant: &MerchantId, body: &[u8]) -> Result<ParsedOrder, Pa
         .and_then(|m| m.amount.as_deref());
     let totals = OrderTotals {
         subtotal: money(raw.subtotal_price.as_deref(), currency, "subtotal_price")?,
-        tax: money(raw.total_tax.as_deref().or(Some("0")), currency, "total_tax")?,
+        tax: money(
+            raw.total_tax.as_deref().or(Some("0")),
+            currency,
+            "total_tax",
+        )?,
         shipping: money(shipping.or(Some("0")), currency, "total_shipping_price_set")?,
         total: money(raw.total_price.as_deref(), currency, "total_price")?,
     };
@@ -235,13 +243,17 @@ pub fn parse_order(merchant: &MerchantId, body: &[u8]) -> Result<ParsedOrder, Pa
         .or(customer.and_then(|c| non_empty(&c.email)));
     let phone = non_empty(&raw.phone)
         .or(customer.and_then(|c| non_empty(&c.phone)))
-        .or(raw.shipping_address.as_ref().and_then(|a| non_empty(&a.phone)));
-    let customer_name = customer.and_then(|c| {
-        match (non_empty(&c.first_name), non_empty(&c.last_name)) {
-            (Some(first), Some(last)) => Some(format!("{first} {last}")),
-            (one, other) => one.or(other).map(str::to_owned),
-        }
-    });
+        .or(raw
+            .shipping_address
+            .as_ref()
+            .and_then(|a| non_empty(&a.phone)));
+    let customer_name =
+        customer.and_then(
+            |c| match (non_empty(&c.first_name), non_empty(&c.last_name)) {
+                (Some(first), Some(last)) => Some(format!("{first} {last}")),
+                (one, other) => one.or(other).map(str::to_owned),
+            },
+        );
     let shipping_address = raw
         .shipping_address
         .as_ref()
@@ -263,7 +275,12 @@ pub fn parse_order(merchant: &MerchantId, body: &[u8]) -> Result<ParsedOrder, Pa
         .as_ref()
         .map(|a| ShipToRegion::of(a.reveal(rc_domain::RevealPurpose::Sealing)));
     let buyer = BuyerPii {
-        name: optional(customer_name.as_deref(), "customer.name", BuyerName::parse, &mut dropped),
+        name: optional(
+            customer_name.as_deref(),
+            "customer.name",
+            BuyerName::parse,
+            &mut dropped,
+        ),
         email: optional(email, "email", Email::parse, &mut dropped),
         phone: optional(phone, "phone", Phone::parse, &mut dropped),
         shipping_address,
@@ -339,9 +356,15 @@ mod tests {
         assert_eq!(order.totals.total.minor_units(), 40300);
         assert_eq!(order.totals.shipping.minor_units(), 1000);
         let ship_to = order.ship_to.expect("ship to");
-        assert_eq!((ship_to.country.as_str(), ship_to.region.as_deref()), ("US", Some("KY")));
+        assert_eq!(
+            (ship_to.country.as_str(), ship_to.region.as_deref()),
+            ("US", Some("KY"))
+        );
         let email = order.buyer.email.expect("email");
-        assert_eq!(email.reveal(RevealPurpose::Verification).as_str(), "jon@example.com");
+        assert_eq!(
+            email.reveal(RevealPurpose::Verification).as_str(),
+            "jon@example.com"
+        );
         assert!(order.buyer.shipping_address.is_some());
         assert!(parsed.dropped.is_empty(), "{:?}", parsed.dropped);
     }
@@ -352,8 +375,14 @@ mod tests {
             ("not json", "malformed_json"),
             (r#"{"id": "x"}"#, "malformed_json"),
             (r#"{"currency": "USD"}"#, "missing_field"),
-            (r#"{"id": 1, "currency": "usd", "line_items": []}"#, "invalid_field"),
-            (r#"{"id": 1, "currency": "USD", "line_items": []}"#, "no_line_items"),
+            (
+                r#"{"id": 1, "currency": "usd", "line_items": []}"#,
+                "invalid_field",
+            ),
+            (
+                r#"{"id": 1, "currency": "USD", "line_items": []}"#,
+                "no_line_items",
+            ),
             (
                 r#"{"id": 1, "currency": "USD", "line_items": [{"sku": "A", "quantity": 0, "price": "1.00"}]}"#,
                 "invalid_field",

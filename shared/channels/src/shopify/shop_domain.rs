@@ -20,7 +20,11 @@ impl ShopDomain {
             && name
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if valid { Ok(Self(domain)) } else { Err(ShopDomainError) }
+        if valid {
+            Ok(Self(domain))
+        } else {
+            Err(ShopDomainError)
+        }
     }
 
     pub fn as_str(&self) -> &str {

@@ -10,7 +10,10 @@ use rc_domain::{RevealPurpose, Secret, SecretText};
 pub fn sign(secret: &Secret<SecretText>, body: &[u8]) -> String {
     let key = hmac::Key::new(
         hmac::HMAC_SHA256,
-        secret.reveal(RevealPurpose::Authentication).as_str().as_bytes(),
+        secret
+            .reveal(RevealPurpose::Authentication)
+            .as_str()
+            .as_bytes(),
     );
     STANDARD.encode(hmac::sign(&key, body).as_ref())
 }
@@ -25,7 +28,10 @@ pub fn verify(secrets: &[Secret<SecretText>], body: &[u8], header: &str) -> bool
     secrets.iter().fold(false, |matched, secret| {
         let key = hmac::Key::new(
             hmac::HMAC_SHA256,
-            secret.reveal(RevealPurpose::Authentication).as_str().as_bytes(),
+            secret
+                .reveal(RevealPurpose::Authentication)
+                .as_str()
+                .as_bytes(),
         );
         hmac::verify(&key, body, &tag).is_ok() | matched
     })
@@ -44,7 +50,10 @@ mod tests {
         let body = br#"{"id":1}"#;
         let header = sign(&secret("hush"), body);
         assert!(verify(&[secret("hush")], body, &header));
-        assert!(verify(&[secret("new"), secret("hush")], body, &header), "rotation window");
+        assert!(
+            verify(&[secret("new"), secret("hush")], body, &header),
+            "rotation window"
+        );
         assert!(!verify(&[secret("other")], body, &header));
         assert!(!verify(&[secret("hush")], br#"{"id":2}"#, &header));
         assert!(!verify(&[secret("hush")], body, "not base64!"));
@@ -56,7 +65,10 @@ mod tests {
     fn signatures_match_the_documented_algorithm() {
         // HMAC-SHA256("key", "The quick brown fox jumps over the lazy dog"), RFC 4231 style
         // known answer, base64 encoded.
-        let header = sign(&secret("key"), b"The quick brown fox jumps over the lazy dog");
+        let header = sign(
+            &secret("key"),
+            b"The quick brown fox jumps over the lazy dog",
+        );
         assert_eq!(header, "97yD9DBThCSxMpjmqm+xQ+9NWaFJRhdZl0edvC0aPNg=");
     }
 }

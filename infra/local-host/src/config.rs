@@ -1,0 +1,44 @@
+//! The local host's configuration: environment variables, each with an embedded default so the
+//! run command needs no set-up.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone)]
+pub struct LocalConfig {
+    /// `RC_DATA_DIR` (default `.rc-data`): the database file and root key file.
+    pub data_dir: PathBuf,
+    /// `RC_LISTEN` (default `127.0.0.1:8080`; port 0 picks a free one).
+    pub listen: SocketAddr,
+    /// `RC_DEMO_MERCHANT` (default `demo-merchant`).
+    pub demo_merchant: String,
+    /// `RC_DEMO_SHOP` (default `demo-shop.myshopify.com`).
+    pub demo_shop: String,
+    /// `RC_DEMO_WEBHOOK_SECRET` (default `local-demo-webhook-secret`).
+    pub demo_webhook_secret: String,
+    /// `RC_DEMO_API_KEY` (default `rck_local_demo_key`): the demo merchant's API key.
+    pub demo_api_key: String,
+}
+
+fn var(name: &str, default: &str) -> String {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+impl LocalConfig {
+    pub fn from_env() -> Result<Self, String> {
+        let listen = var("RC_LISTEN", "127.0.0.1:8080");
+        Ok(Self {
+            data_dir: PathBuf::from(var("RC_DATA_DIR", ".rc-data")),
+            listen: listen
+                .parse()
+                .map_err(|_| format!("RC_LISTEN={listen} is not an address like 127.0.0.1:8080"))?,
+            demo_merchant: var("RC_DEMO_MERCHANT", "demo-merchant"),
+            demo_shop: var("RC_DEMO_SHOP", "demo-shop.myshopify.com"),
+            demo_webhook_secret: var("RC_DEMO_WEBHOOK_SECRET", "local-demo-webhook-secret"),
+            demo_api_key: var("RC_DEMO_API_KEY", "rck_local_demo_key"),
+        })
+    }
+}

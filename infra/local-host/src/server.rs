@@ -1,0 +1,148 @@
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use rc_api::{ApiError, MAX_WEBHOOK_BODY, MerchantApi, ShopifyWebhook, json};
+use rc_channels::shopify::ShopDomain;
+use rc_domain::{MerchantId, Secret, SecretText, SystemClock};
+use rc_orders::ApiKey;
+use rc_runtime::Services;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::LocalConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error(transparent)]
+    Services(#[from] rc_runtime::ServicesError),
+    #[error("seeding the demo merchant: {0}")]
+    Seed(#[from] rc_orders::RepoError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// The handlers, each mounted where API Gateway mounts its function.
+struct Routes {
+    shopify: ShopifyWebhook,
+    merchant: MerchantApi,
+}
+
+/// A running local host.
+pub struct LocalHost {
+    pub addr: SocketAddr,
+    pub services: Services,
+    pub task: JoinHandle<()>,
+}
+
+impl LocalHost {
+    /// Opens the embedded stores, seeds the demo merchant (idempotent) and starts serving.
+    pub async fn start(config: &LocalConfig) -> Result<Self, StartError> {
+        let services = Services::embedded(&config.data_dir, Arc::new(SystemClock))?;
+        seed_demo(&services, config).await?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartError::Listen {
+                    addr: config.listen,
+                    source,
+                })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+        let routes = Arc::new(Routes {
+            shopify: ShopifyWebhook::new(services.orders.clone(), services.connections.clone()),
+            merchant: MerchantApi::new(services.orders.clone(), services.api_keys.clone()),
+        });
+        let task = tokio::spawn(serve(listener, routes));
+        Ok(Self {
+            addr,
+            services,
+            task,
+        })
+    }
+}
+
+async fn seed_demo(services: &Services, config: &LocalConfig) -> Result<(), StartError> {
+    let merchant = MerchantId::parse(&config.demo_merchant)
+        .map_err(|e| StartError::Config(format!("RC_DEMO_MERCHANT: {e}")))?;
+    let shop = ShopDomain::parse(&config.demo_shop)
+        .map_err(|e| StartError::Config(format!("RC_DEMO_SHOP: {e}")))?;
+    let secret = SecretText::parse(&config.demo_webhook_secret)
+        .map_err(|e| StartError::Config(format!("RC_DEMO_WEBHOOK_SECRET: {e}")))?;
+    let api_key = SecretText::parse(&config.demo_api_key)
+        .map_err(|e| StartError::Config(format!("RC_DEMO_API_KEY: {e}")))?;
+    services
+        .connections
+        .put_shopify(&merchant, &shop, &Secret::new(secret), None)
+        .await?;
+    services
+        .api_keys
+        .register(&merchant, &ApiKey(Secret::new(api_key)))
+        .await?;
+    Ok(())
+}
+
+async fn serve(listener: TcpListener, routes: Arc<Routes>) {
+    loop {
+        let (stream, _) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                tracing::warn!(%error, "accept failed");
+                continue;
+            }
+        };
+        let routes = Arc::clone(&routes);
+        tokio::spawn(async move {
+            let service = service_fn(move |request| {
+                let routes = Arc::clone(&routes);
+                async move { Ok::<_, Infallible>(dispatch(&routes, request).await) }
+            });
+            if let Err(error) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(%error, "connection closed with an error");
+            }
+        });
+    }
+}
+
+/// Reads the body, refusing more than the largest any handler accepts (never buffered unbounded).
+async fn collect(request: Request<Incoming>) -> Result<Request<Bytes>, ApiError> {
+    let (parts, body) = request.into_parts();
+    let bytes = Limited::new(body, MAX_WEBHOOK_BODY)
+        .collect()
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge(MAX_WEBHOOK_BODY))?
+        .to_bytes();
+    Ok(Request::from_parts(parts, bytes))
+}
+
+async fn dispatch(routes: &Routes, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    let path = request.uri().path().to_owned();
+    let response = if path == "/health" {
+        json(StatusCode::OK, &serde_json::json!({"status": "ok"}))
+    } else {
+        match collect(request).await {
+            Err(error) => error.into_response(),
+            Ok(request) if path == "/webhooks/shopify" => routes.shopify.handle(request).await,
+            Ok(request) if path.starts_with("/v1/") => routes.merchant.handle(request).await,
+            Ok(_) => ApiError::NotFound.into_response(),
+        }
+    };
+    response.map(Full::new)
+}

@@ -1,0 +1,114 @@
+use bytes::Bytes;
+use http::{Response, StatusCode};
+use rc_orders::RepoError;
+use serde::Serialize;
+
+use crate::json;
+
+/// Every way a request can fail, with its status and a stable, machine-readable reason. Messages
+/// are short and never carry request values (which may be PII) or internal details.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400 `missing_header`
+    #[error("required header `{0}` is missing or invalid")]
+    MissingHeader(&'static str),
+    /// 400 `malformed_json`
+    #[error("{0}")]
+    MalformedJson(String),
+    /// 401 `invalid_hmac`
+    #[error("the webhook signature is missing or does not match")]
+    InvalidSignature,
+    /// 401 `unauthorized`
+    #[error("a valid API key is required (Authorization: Bearer <key>)")]
+    Unauthorized,
+    /// 404 `unknown_shop`
+    #[error("unknown shop")]
+    UnknownShop,
+    /// 404 `not_found`
+    #[error("not found")]
+    NotFound,
+    /// 405 `method_not_allowed`
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 413 `payload_too_large`
+    #[error("the body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    /// 422 with the payload's own reason (`missing_field`, `invalid_field`, ...)
+    #[error("{message}")]
+    InvalidPayload {
+        reason: &'static str,
+        message: String,
+    },
+    /// 422 `unsupported_topic`
+    #[error("this webhook topic is not handled")]
+    UnsupportedTopic,
+    /// 503 `temporarily_unavailable`: the client should retry (storage throttled, KMS down).
+    #[error("temporarily unavailable, retry later")]
+    Unavailable,
+    /// 500 `internal_error`
+    #[error("internal error")]
+    Internal,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    message: String,
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MissingHeader(_) | Self::MalformedJson(_) => StatusCode::BAD_REQUEST,
+            Self::InvalidSignature | Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::UnknownShop | Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::InvalidPayload { .. } | Self::UnsupportedTopic => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::MissingHeader(_) => "missing_header",
+            Self::MalformedJson(_) => "malformed_json",
+            Self::InvalidSignature => "invalid_hmac",
+            Self::Unauthorized => "unauthorized",
+            Self::UnknownShop => "unknown_shop",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::InvalidPayload { reason, .. } => reason,
+            Self::UnsupportedTopic => "unsupported_topic",
+            Self::Unavailable => "temporarily_unavailable",
+            Self::Internal => "internal_error",
+        }
+    }
+
+    pub fn into_response(self) -> Response<Bytes> {
+        json(
+            self.status(),
+            &ErrorBody {
+                error: self.reason(),
+                message: self.to_string(),
+            },
+        )
+    }
+}
+
+impl From<RepoError> for ApiError {
+    fn from(e: RepoError) -> Self {
+        // Repository errors carry codes and field names, never values: safe to log.
+        if e.is_retryable() {
+            tracing::warn!(error = %e, "dependency unavailable");
+            ApiError::Unavailable
+        } else {
+            tracing::error!(error = %e, "request failed");
+            ApiError::Internal
+        }
+    }
+}

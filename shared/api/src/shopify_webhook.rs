@@ -1,0 +1,168 @@
+//! The Shopify webhook receiver: authenticate the raw body, deduplicate, seal, store, answer fast.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+use rc_channels::shopify::{self, ShopDomain, headers};
+use rc_orders::{
+    ConnectionRepository, DeliveryMark, OrderRepository, ShopifyConnection, StoreOutcome,
+};
+use serde::Serialize;
+
+use crate::{ApiError, json};
+
+/// The largest webhook body accepted. Shopify orders with hundreds of lines stay far below it;
+/// anything larger is refused before it is hashed or parsed.
+pub const MAX_WEBHOOK_BODY: usize = 2 * 1024 * 1024;
+/// How long a shop's connection (with its secrets) is kept in memory between webhooks.
+const CONNECTION_CACHE_TTL: Duration = Duration::from_secs(60);
+
+pub struct ShopifyWebhook {
+    orders: Arc<OrderRepository>,
+    connections: Arc<ConnectionRepository>,
+    cache: Mutex<HashMap<ShopDomain, (Instant, Arc<ShopifyConnection>)>>,
+}
+
+#[derive(Serialize)]
+struct Accepted {
+    status: &'static str,
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, ApiError> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or(ApiError::MissingHeader(name))
+}
+
+/// Delivery ids become part of store keys: only a safe alphabet is accepted.
+fn webhook_id(headers: &HeaderMap) -> Result<String, ApiError> {
+    let id = header(headers, headers::WEBHOOK_ID)?;
+    let safe = id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if safe {
+        Ok(id.to_owned())
+    } else {
+        Err(ApiError::MissingHeader(headers::WEBHOOK_ID))
+    }
+}
+
+impl ShopifyWebhook {
+    pub fn new(orders: Arc<OrderRepository>, connections: Arc<ConnectionRepository>) -> Self {
+        Self {
+            orders,
+            connections,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub async fn handle(&self, request: Request<Bytes>) -> Response<Bytes> {
+        match self.process(request).await {
+            Ok(status) => json(StatusCode::OK, &Accepted { status }),
+            Err(error) => {
+                tracing::info!(
+                    status = error.status().as_u16(),
+                    reason = error.reason(),
+                    "shopify webhook refused"
+                );
+                error.into_response()
+            }
+        }
+    }
+
+    async fn connection(
+        &self,
+        shop: &ShopDomain,
+        fresh: bool,
+    ) -> Result<Arc<ShopifyConnection>, ApiError> {
+        if !fresh {
+            let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((at, connection)) = cache.get(shop) {
+                if at.elapsed() < CONNECTION_CACHE_TTL {
+                    return Ok(Arc::clone(connection));
+                }
+            }
+        }
+        let connection = Arc::new(
+            self.connections
+                .shopify(shop)
+                .await?
+                .ok_or(ApiError::UnknownShop)?,
+        );
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache.insert(shop.clone(), (Instant::now(), Arc::clone(&connection)));
+        Ok(connection)
+    }
+
+    /// The shop's connection whose secret signed `body`. A cached connection that fails is
+    /// reloaded once, so a rotated secret takes effect at once.
+    async fn authenticate(
+        &self,
+        shop: &ShopDomain,
+        body: &[u8],
+        signature: &str,
+    ) -> Result<Arc<ShopifyConnection>, ApiError> {
+        for fresh in [false, true] {
+            let connection = self.connection(shop, fresh).await?;
+            if shopify::verify(&connection.webhook_secrets, body, signature) {
+                return Ok(connection);
+            }
+        }
+        Err(ApiError::InvalidSignature)
+    }
+
+    async fn process(&self, request: Request<Bytes>) -> Result<&'static str, ApiError> {
+        if request.method() != Method::POST {
+            return Err(ApiError::MethodNotAllowed);
+        }
+        let (parts, body) = request.into_parts();
+        if body.len() > MAX_WEBHOOK_BODY {
+            return Err(ApiError::PayloadTooLarge(MAX_WEBHOOK_BODY));
+        }
+        let signature =
+            header(&parts.headers, headers::HMAC).map_err(|_| ApiError::InvalidSignature)?;
+        let shop = header(&parts.headers, headers::SHOP_DOMAIN)
+            .ok()
+            .and_then(|s| ShopDomain::parse(s).ok())
+            .ok_or(ApiError::MissingHeader(headers::SHOP_DOMAIN))?;
+        let topic = header(&parts.headers, headers::TOPIC)?.to_owned();
+        let delivery_id = webhook_id(&parts.headers)?;
+
+        let connection = self.authenticate(&shop, &body, signature).await?;
+        match topic.as_str() {
+            "orders/create" => {}
+            _ => return Err(ApiError::UnsupportedTopic),
+        }
+        let parsed = shopify::parse_order(&connection.merchant, &body).map_err(|e| match e {
+            shopify::PayloadError::Malformed(message) => ApiError::MalformedJson(message),
+            other => ApiError::InvalidPayload {
+                reason: other.reason(),
+                message: other.to_string(),
+            },
+        })?;
+        let mark = DeliveryMark {
+            channel: "shopify",
+            source: shop.to_string(),
+            delivery_id,
+        };
+        let outcome = self.orders.store_new(&parsed.order, Some(&mark)).await?;
+        tracing::info!(
+            merchant = %parsed.order.merchant,
+            order = %parsed.order.id,
+            outcome = ?outcome,
+            dropped_fields = ?parsed.dropped,
+            "shopify order received"
+        );
+        Ok(match outcome {
+            StoreOutcome::Stored => "stored",
+            StoreOutcome::Duplicate => "duplicate",
+        })
+    }
+}

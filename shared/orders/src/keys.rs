@@ -1,0 +1,45 @@
+//! Where things live in the data table. One partition per merchant holds its orders, their PII
+//! items and pointers to everything else it owns, so cancelling an account is one partition walk.
+
+use rc_domain::{MerchantId, OrderId};
+use rc_store::ItemKey;
+
+pub fn merchant_partition(merchant: &MerchantId) -> String {
+    format!("M#{merchant}")
+}
+
+pub fn order(merchant: &MerchantId, order: &OrderId) -> ItemKey {
+    ItemKey::new(merchant_partition(merchant), format!("ORDER#{order}"))
+}
+
+/// The order's sealed PII lives in its own item: it alone carries the TTL and the deadline, so
+/// deleting it never touches the anonymized order.
+pub fn order_pii(merchant: &MerchantId, order: &OrderId) -> ItemKey {
+    ItemKey::new(merchant_partition(merchant), format!("PII#{order}"))
+}
+
+pub fn shopify_connection(shop: &str) -> ItemKey {
+    ItemKey::new(format!("SHOP#{shop}"), "CONNECTION")
+}
+
+pub fn merchant_connection_pointer(
+    merchant: &MerchantId,
+    channel: &str,
+    reference: &str,
+) -> ItemKey {
+    ItemKey::new(
+        merchant_partition(merchant),
+        format!("CONN#{channel}#{reference}"),
+    )
+}
+
+pub fn api_key(hash_hex: &str) -> ItemKey {
+    ItemKey::new(format!("APIKEY#{hash_hex}"), "APIKEY")
+}
+
+pub fn delivery(channel: &str, source: &str, delivery_id: &str) -> ItemKey {
+    ItemKey::new(
+        format!("DELIVERY#{channel}#{source}"),
+        format!("ID#{delivery_id}"),
+    )
+}

@@ -1,0 +1,256 @@
+use std::sync::Arc;
+
+use rc_domain::{
+    BuyerPii, Clock, Currency, LineItem, MerchantId, Order, OrderId, OrderStatus, OrderTotals, Pii,
+    Sealable, SealedField, ShipToRegion,
+};
+use rc_store::{Item, Store, StoreError, TxOp, Value};
+use rc_vault::{KeySubject, Sealed, SubjectKey, Vault};
+use time::{Duration, OffsetDateTime};
+
+use crate::view::{BuyerPiiState, OrderView};
+use crate::{RepoError, keys};
+
+/// How long a delivery id is remembered for deduplication. Shopify retries for 4 hours (8 tries);
+/// a week covers that and any manual replay.
+const DELIVERY_MEMORY: Duration = Duration::days(7);
+
+/// One delivery of a webhook or message, recorded with the order in the same transaction so a
+/// delivery's effect happens exactly once.
+#[derive(Debug, Clone)]
+pub struct DeliveryMark {
+    pub channel: &'static str,
+    /// Who sent it (a shop domain, a seller id).
+    pub source: String,
+    /// The delivery's own id (`X-Shopify-Webhook-Id`, `NotificationId`).
+    pub delivery_id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreOutcome {
+    Stored,
+    /// The order (or this very delivery) was already stored: nothing changed.
+    Duplicate,
+}
+
+/// Orders: public facts in one item, sealed PII in another, always written together.
+pub struct OrderRepository {
+    data: Arc<dyn Store>,
+    vault: Arc<Vault>,
+    clock: Arc<dyn Clock>,
+}
+
+fn seal_into<T: Sealable>(
+    item: &mut Item,
+    key: &SubjectKey,
+    field: SealedField,
+    value: &Option<Pii<T>>,
+) -> Result<(), RepoError> {
+    if let Some(value) = value {
+        let sealed = key.seal(field, value)?;
+        item.set(field.as_str(), Value::B(sealed.into_bytes()));
+    }
+    Ok(())
+}
+
+fn open_from<T: Sealable>(
+    item: &Item,
+    key: &SubjectKey,
+    field: SealedField,
+) -> Result<Option<Pii<T>>, RepoError> {
+    item.bytes(field.as_str())
+        .map(|bytes| {
+            let sealed = Sealed::from_bytes(bytes.to_vec())?;
+            Ok(key.open(field, &sealed)?)
+        })
+        .transpose()
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, RepoError> {
+    serde_json::to_string(value)
+        .map(Value::S)
+        .map_err(|_| RepoError::Corrupt("order does not encode"))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(
+    item: &Item,
+    name: &'static str,
+) -> Result<T, RepoError> {
+    let text = item.string(name).ok_or(RepoError::Corrupt(name))?;
+    serde_json::from_str(text).map_err(|_| RepoError::Corrupt(name))
+}
+
+impl OrderRepository {
+    pub fn new(data: Arc<dyn Store>, vault: Arc<Vault>, clock: Arc<dyn Clock>) -> Self {
+        Self { data, vault, clock }
+    }
+
+    fn public_item(order: &Order) -> Result<Item, RepoError> {
+        let mut item = Item::new(keys::order(&order.merchant, &order.id))
+            .with("channel", Value::S(order.channel.as_str().into()))
+            .with(
+                "channel_reference",
+                Value::S(order.channel_reference.clone()),
+            )
+            .with("status", Value::S(order.status.as_str().into()))
+            .with("placed_at", Value::N(order.placed_at.unix_timestamp()))
+            .with(
+                "channel_updated_at",
+                Value::N(order.channel_updated_at.unix_timestamp()),
+            )
+            .with("currency", Value::S(order.currency.code().into()))
+            .with("lines", to_json(&order.lines)?)
+            .with("totals", to_json(&order.totals)?)
+            .with("buyer_pii", Value::S("sealed".into()));
+        if let Some(ship_to) = &order.ship_to {
+            item.set("ship_to", to_json(ship_to)?);
+        }
+        Ok(item)
+    }
+
+    fn pii_item(&self, order: &Order, key: &SubjectKey) -> Result<Item, RepoError> {
+        let mut item = Item::new(keys::order_pii(&order.merchant, &order.id))
+            .with("sealed_at", Value::N(self.clock.now().unix_timestamp()));
+        let buyer = &order.buyer;
+        seal_into(&mut item, key, SealedField::BuyerName, &buyer.name)?;
+        seal_into(&mut item, key, SealedField::Email, &buyer.email)?;
+        seal_into(&mut item, key, SealedField::Phone, &buyer.phone)?;
+        seal_into(
+            &mut item,
+            key,
+            SealedField::ShippingAddress,
+            &buyer.shipping_address,
+        )?;
+        seal_into(
+            &mut item,
+            key,
+            SealedField::BillingAddress,
+            &buyer.billing_address,
+        )?;
+        Ok(item)
+    }
+
+    /// Stores a new order exactly once: the public item, the sealed PII item and the delivery
+    /// mark are one transaction, so a crash never leaves half an order, and a repeated delivery
+    /// (or the same order arriving by another route) changes nothing.
+    pub async fn store_new(
+        &self,
+        order: &Order,
+        delivery: Option<&DeliveryMark>,
+    ) -> Result<StoreOutcome, RepoError> {
+        let key = self
+            .vault
+            .key_for_sealing(&order.merchant, &KeySubject::order(&order.id))
+            .await?;
+        let mut ops = vec![
+            TxOp::Create(Self::public_item(order)?),
+            TxOp::Create(self.pii_item(order, &key)?),
+        ];
+        if let Some(mark) = delivery {
+            ops.push(TxOp::Create(self.delivery_item(mark)));
+        }
+        match self.data.transact(ops).await {
+            Ok(()) => Ok(StoreOutcome::Stored),
+            Err(StoreError::TransactionCancelled { failed }) if !failed.is_empty() => {
+                Ok(StoreOutcome::Duplicate)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn delivery_item(&self, mark: &DeliveryMark) -> Item {
+        let mut item = Item::new(keys::delivery(
+            mark.channel,
+            &mark.source,
+            &mark.delivery_id,
+        ))
+        .with("received_at", Value::N(self.clock.now().unix_timestamp()));
+        item.expires_at = Some((self.clock.now() + DELIVERY_MEMORY).unix_timestamp());
+        item
+    }
+
+    /// Whether a delivery was already processed.
+    pub async fn seen(&self, mark: &DeliveryMark) -> Result<bool, RepoError> {
+        let key = keys::delivery(mark.channel, &mark.source, &mark.delivery_id);
+        Ok(self.data.get(&key).await?.is_some())
+    }
+
+    /// The order's public view: no PII.
+    pub async fn view(
+        &self,
+        merchant: &MerchantId,
+        order: &OrderId,
+    ) -> Result<Option<OrderView>, RepoError> {
+        let Some(item) = self.data.get(&keys::order(merchant, order)).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Self::view_of(order, &item)?))
+    }
+
+    fn view_of(order: &OrderId, item: &Item) -> Result<OrderView, RepoError> {
+        let timestamp = |name: &'static str| {
+            item.number(name)
+                .and_then(|n| OffsetDateTime::from_unix_timestamp(n).ok())
+                .ok_or(RepoError::Corrupt(name))
+        };
+        let channel = match item.string("channel") {
+            Some("shopify") => rc_domain::Channel::Shopify,
+            Some("amazon") => rc_domain::Channel::Amazon,
+            _ => return Err(RepoError::Corrupt("channel")),
+        };
+        let currency = item
+            .string("currency")
+            .and_then(|c| Currency::parse(c).ok())
+            .ok_or(RepoError::Corrupt("currency"))?;
+        let ship_to: Option<ShipToRegion> = item
+            .string("ship_to")
+            .is_some()
+            .then(|| from_json(item, "ship_to"))
+            .transpose()?;
+        Ok(OrderView {
+            id: order.to_string(),
+            channel,
+            channel_reference: item
+                .string("channel_reference")
+                .ok_or(RepoError::Corrupt("channel_reference"))?
+                .to_owned(),
+            status: item
+                .string("status")
+                .and_then(OrderStatus::parse)
+                .ok_or(RepoError::Corrupt("status"))?,
+            placed_at: timestamp("placed_at")?,
+            channel_updated_at: timestamp("channel_updated_at")?,
+            currency: currency.code().to_owned(),
+            lines: from_json::<Vec<LineItem>>(item, "lines")?,
+            totals: from_json::<OrderTotals>(item, "totals")?,
+            ship_to,
+            buyer_pii: match item.string("buyer_pii") {
+                Some("purged") => BuyerPiiState::Purged,
+                _ => BuyerPiiState::Sealed,
+            },
+            version: item.version,
+        })
+    }
+
+    /// Opens the order's buyer PII for `purpose`. Fails with a vault error once it was purged.
+    pub async fn buyer(
+        &self,
+        merchant: &MerchantId,
+        order: &OrderId,
+    ) -> Result<Option<BuyerPii>, RepoError> {
+        let Some(item) = self.data.get(&keys::order_pii(merchant, order)).await? else {
+            return Ok(None);
+        };
+        let key = self
+            .vault
+            .key_for_opening(merchant, &KeySubject::order(order))
+            .await?;
+        Ok(Some(BuyerPii {
+            name: open_from(&item, &key, SealedField::BuyerName)?,
+            email: open_from(&item, &key, SealedField::Email)?,
+            phone: open_from(&item, &key, SealedField::Phone)?,
+            shipping_address: open_from(&item, &key, SealedField::ShippingAddress)?,
+            billing_address: open_from(&item, &key, SealedField::BillingAddress)?,
+        }))
+    }
+}

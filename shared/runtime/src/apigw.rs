@@ -1,0 +1,71 @@
+//! API Gateway HTTP API (payload v2) <-> `http::Request<Bytes>` / `http::Response<Bytes>`.
+
+use std::future::Future;
+
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use aws_lambda_events::encodings::Body;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use http::{Request, Response};
+use lambda_runtime::{LambdaEvent, service_fn};
+
+/// Converts an API Gateway event into a plain request. The body is kept byte for byte (webhook
+/// signatures are computed over the raw bytes). `None` if the event is unusable (a body marked
+/// base64 that is not).
+pub fn from_apigw(event: ApiGatewayV2httpRequest) -> Option<Request<Bytes>> {
+    let body = match event.body {
+        None => Bytes::new(),
+        Some(text) if event.is_base64_encoded => Bytes::from(STANDARD.decode(text).ok()?),
+        Some(text) => Bytes::from(text),
+    };
+    let path = event.raw_path.unwrap_or_else(|| "/".to_owned());
+    let uri = match event.raw_query_string.filter(|q| !q.is_empty()) {
+        Some(query) => format!("{path}?{query}"),
+        None => path,
+    };
+    let mut request = Request::builder()
+        .method(event.request_context.http.method)
+        .uri(uri)
+        .body(body)
+        .ok()?;
+    *request.headers_mut() = event.headers;
+    Some(request)
+}
+
+/// Converts a response for API Gateway; JSON bodies are sent as text, anything else as base64.
+pub fn to_apigw(response: Response<Bytes>) -> ApiGatewayV2httpResponse {
+    let (parts, body) = response.into_parts();
+    let mut out = ApiGatewayV2httpResponse::default();
+    out.status_code = i64::from(parts.status.as_u16());
+    out.headers = parts.headers;
+    match String::from_utf8(body.to_vec()) {
+        Ok(text) => out.body = Some(Body::Text(text)),
+        Err(bytes) => {
+            out.body = Some(Body::Text(STANDARD.encode(bytes.into_bytes())));
+            out.is_base64_encoded = true;
+        }
+    }
+    out
+}
+
+/// Runs an HTTP handler as a Lambda function behind API Gateway.
+pub async fn run_http<F, Fut>(handler: F) -> Result<(), lambda_runtime::Error>
+where
+    F: Fn(Request<Bytes>) -> Fut,
+    Fut: Future<Output = Response<Bytes>>,
+{
+    lambda_runtime::run(service_fn(|event: LambdaEvent<ApiGatewayV2httpRequest>| {
+        let request = from_apigw(event.payload);
+        let handled = async {
+            let response = match request {
+                Some(request) => handler(request).await,
+                None => rc_api::ApiError::MalformedJson("request body is not valid base64".into())
+                    .into_response(),
+            };
+            Ok::<_, lambda_runtime::Error>(to_apigw(response))
+        };
+        handled
+    }))
+    .await
+}

@@ -1,0 +1,36 @@
+//! Configuration, read only from environment variables that `template.yaml` sets.
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+}
+
+fn required(name: &'static str) -> Result<String, ConfigError> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .ok_or(ConfigError::Missing(name))
+}
+
+/// What a function needs to reach its AWS resources. Endpoints and credentials come from the
+/// default `aws-config` chain (so `AWS_ENDPOINT_URL` points everything at local stand-ins).
+#[derive(Debug, Clone)]
+pub struct AwsConfig {
+    /// `RC_DATA_TABLE`: orders, connections, API keys, delivery marks.
+    pub data_table: String,
+    /// `RC_KEYS_TABLE`: wrapped merchant and data keys (no backups).
+    pub keys_table: String,
+    /// `RC_KMS_KEY_ID`: the root key (id, ARN or alias).
+    pub kms_key_id: String,
+}
+
+impl AwsConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            data_table: required("RC_DATA_TABLE")?,
+            keys_table: required("RC_KEYS_TABLE")?,
+            kms_key_id: required("RC_KMS_KEY_ID")?,
+        })
+    }
+}

@@ -1,0 +1,102 @@
+//! Wiring: the same services over AWS (DynamoDB + KMS) or over the embedded store and key file.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rc_domain::{Clock, SystemClock};
+use rc_orders::{ApiKeyRepository, ConnectionRepository, OrderRepository};
+use rc_store::Store;
+use rc_store::dynamo::DynamoStore;
+use rc_store::sqlite::{EmbeddedDb, SqliteStore};
+use rc_vault::{FileRoot, KmsRoot, RootKey, Vault, VaultError};
+
+use crate::AwsConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServicesError {
+    #[error("embedded database: {0}")]
+    Database(#[from] rc_store::StoreError),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+}
+
+/// Every repository a handler may need, built once per process (Lambda: at cold start).
+#[derive(Clone)]
+pub struct Services {
+    pub clock: Arc<dyn Clock>,
+    pub data: Arc<dyn Store>,
+    pub vault: Arc<Vault>,
+    pub orders: Arc<OrderRepository>,
+    pub connections: Arc<ConnectionRepository>,
+    pub api_keys: Arc<ApiKeyRepository>,
+}
+
+impl Services {
+    pub fn assemble(
+        data: Arc<dyn Store>,
+        keys: Arc<dyn Store>,
+        root: Arc<dyn RootKey>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let vault = Arc::new(Vault::new(root, keys, clock.clone()));
+        Self {
+            orders: Arc::new(OrderRepository::new(
+                data.clone(),
+                vault.clone(),
+                clock.clone(),
+            )),
+            connections: Arc::new(ConnectionRepository::new(
+                data.clone(),
+                vault.clone(),
+                clock.clone(),
+            )),
+            api_keys: Arc::new(ApiKeyRepository::new(data.clone(), clock.clone())),
+            clock,
+            data,
+            vault,
+        }
+    }
+
+    /// DynamoDB tables and the KMS root key, as `template.yaml` configures them.
+    pub async fn aws(config: &AwsConfig) -> Self {
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+        let kms = aws_sdk_kms::Client::new(&sdk);
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let data = Arc::new(DynamoStore::new(
+            dynamodb.clone(),
+            &config.data_table,
+            clock.clone(),
+        ));
+        let keys = Arc::new(DynamoStore::new(
+            dynamodb,
+            &config.keys_table,
+            clock.clone(),
+        ));
+        let root = Arc::new(KmsRoot::new(kms, config.kms_key_id.clone()));
+        Self::assemble(data, keys, root, clock)
+    }
+
+    /// The embedded defaults: `retailcoder.db` and `root.key` in `data_dir` (created on first
+    /// run; the key file with mode 0600).
+    pub fn embedded(data_dir: &Path, clock: Arc<dyn Clock>) -> Result<Self, ServicesError> {
+        create_private_dir(data_dir).map_err(|e| VaultError::RootKeyFile {
+            path: data_dir.display().to_string(),
+            problem: e.to_string(),
+        })?;
+        let db = EmbeddedDb::open(&data_dir.join("retailcoder.db"))?;
+        let data = Arc::new(SqliteStore::new(db.clone(), "data", clock.clone()));
+        let keys = Arc::new(SqliteStore::new(db, "keys", clock.clone()));
+        let root = Arc::new(FileRoot::open_or_create(&data_dir.join("root.key"))?);
+        Ok(Self::assemble(data, keys, root, clock))
+    }
+}
+
+/// The data directory holds the root key and every sealed value: owner-only, like `~/.ssh`.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
