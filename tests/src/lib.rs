@@ -1,1 +1,1 @@
-
+//! End-to-end tests across functions live in `tests/`; this library holds their shared helpers.

@@ -9,4 +9,4 @@ mod telemetry;
 pub use apigw::{from_apigw, run_http, to_apigw};
 pub use config::{AwsConfig, ConfigError};
 pub use services::{Services, ServicesError};
-pub use telemetry::init_tracing;
+pub use telemetry::{init_tracing, log_filter};
