@@ -9,15 +9,22 @@ use crate::keys::KeyBytes;
 pub const TAG_LEN: usize = 16;
 pub const OVERHEAD: usize = NONCE_LEN + TAG_LEN;
 
-fn key(bytes: &KeyBytes) -> Result<LessSafeKey, VaultError> {
-    UnboundKey::new(&AES_256_GCM, bytes.as_bytes())
-        .map(LessSafeKey::new)
-        .map_err(|_| VaultError::Malformed("key length"))
+/// A key ready for AES-256-GCM: the key schedule is computed once, not per message (that alone
+/// was most of the cost of sealing). aws-lc keeps the schedule in memory it cleanses when freed
+/// (`OPENSSL_free` zeroizes), and the raw [`KeyBytes`] it was made from are zeroized on drop.
+pub struct AeadKey(LessSafeKey);
+
+impl AeadKey {
+    pub fn new(bytes: &KeyBytes) -> Result<Self, VaultError> {
+        UnboundKey::new(&AES_256_GCM, bytes.as_bytes())
+            .map(|k| Self(LessSafeKey::new(k)))
+            .map_err(|_| VaultError::Malformed("key length"))
+    }
 }
 
 /// Returns `nonce || ciphertext || tag`.
-pub fn seal(key_bytes: &KeyBytes, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, VaultError> {
-    let key = key(key_bytes)?;
+pub fn seal(key: &AeadKey, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, VaultError> {
+    let key = &key.0;
     let mut nonce = [0u8; NONCE_LEN];
     aws_lc_rs::rand::fill(&mut nonce).map_err(|_| VaultError::Randomness)?;
     let mut out = Vec::with_capacity(NONCE_LEN + plaintext.len() + TAG_LEN);
@@ -36,14 +43,14 @@ pub fn seal(key_bytes: &KeyBytes, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8
 
 /// Opens `nonce || ciphertext || tag`; any change to it or to `aad` fails.
 pub fn open(
-    key_bytes: &KeyBytes,
+    key: &AeadKey,
     aad: &[u8],
     sealed: &[u8],
 ) -> Result<zeroize::Zeroizing<Vec<u8>>, VaultError> {
     if sealed.len() < OVERHEAD {
         return Err(VaultError::Malformed("too short"));
     }
-    let key = key(key_bytes)?;
+    let key = &key.0;
     let (nonce, body) = sealed.split_at(NONCE_LEN);
     let nonce =
         Nonce::try_assume_unique_for_key(nonce).map_err(|_| VaultError::Malformed("nonce"))?;

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use rc_domain::MerchantId;
 use time::{Duration, OffsetDateTime};
 
-use crate::keys::KeyBytes;
+use crate::aead::AeadKey;
 
 #[derive(Debug, Clone, Copy)]
 pub struct CachePolicy {
@@ -27,14 +27,14 @@ impl Default for CachePolicy {
 }
 
 pub(crate) struct CachedKek {
-    pub key: Arc<KeyBytes>,
+    pub key: Arc<AeadKey>,
     pub version: u32,
     loaded_at: OffsetDateTime,
     uses: u64,
 }
 
 impl CachedKek {
-    pub fn new(key: KeyBytes, version: u32, now: OffsetDateTime) -> Self {
+    pub fn new(key: AeadKey, version: u32, now: OffsetDateTime) -> Self {
         Self {
             key: Arc::new(key),
             version,
@@ -48,7 +48,7 @@ impl CachedKek {
         &mut self,
         policy: &CachePolicy,
         now: OffsetDateTime,
-    ) -> Option<(Arc<KeyBytes>, u32)> {
+    ) -> Option<(Arc<AeadKey>, u32)> {
         let fresh = now - self.loaded_at < policy.max_age && self.uses < policy.max_uses;
         if !fresh {
             return None;

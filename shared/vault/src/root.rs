@@ -132,7 +132,7 @@ const FILE_MAGIC: &[u8; 8] = b"RCROOT01";
 /// A root key in a local file (the embedded default): `RCROOT01` followed by 32 random bytes,
 /// created with mode 0600 on first use.
 pub struct FileRoot {
-    key: KeyBytes,
+    key: aead::AeadKey,
 }
 
 impl FileRoot {
@@ -160,6 +160,7 @@ impl FileRoot {
             .strip_prefix(FILE_MAGIC)
             .ok_or("not a RetailCoder root key file (bad header)")?;
         let key = KeyBytes::from_slice(key).ok_or("corrupt: wrong length")?;
+        let key = aead::AeadKey::new(&key).map_err(|_| "corrupt: unusable key")?;
         Ok(Self { key })
     }
 
@@ -181,6 +182,7 @@ impl FileRoot {
         file.write_all(&contents)?;
         file.sync_all()?;
         std::fs::rename(&temporary, path)?;
+        let key = aead::AeadKey::new(&key).map_err(|e| std::io::Error::other(e.to_string()))?;
         Ok(Self { key })
     }
 }

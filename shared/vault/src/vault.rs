@@ -5,6 +5,7 @@ use rc_domain::{Clock, MerchantId, OrderId, Pii, RevealPurpose, Sealable, Sealed
 use rc_store::{Item, ItemKey, Store, StoreError, Value};
 use zeroize::Zeroizing;
 
+use crate::aead::AeadKey;
 use crate::cache::{CachePolicy, CachedKek, KekCache};
 use crate::keys::KeyBytes;
 use crate::root::RootKey;
@@ -115,7 +116,7 @@ impl Vault {
         &self,
         merchant: &MerchantId,
         create: bool,
-    ) -> Result<(Arc<KeyBytes>, u32), VaultError> {
+    ) -> Result<(Arc<AeadKey>, u32), VaultError> {
         let slot = self.cache.slot(merchant);
         let mut cached = slot.lock().await;
         let now = self.clock.now();
@@ -127,7 +128,7 @@ impl Vault {
             None if create => self.create_merchant_key(merchant).await?,
             None => return Err(VaultError::MerchantKeyMissing),
         };
-        let mut entry = CachedKek::new(key, MERCHANT_KEY_VERSION, now);
+        let mut entry = CachedKek::new(AeadKey::new(&key)?, MERCHANT_KEY_VERSION, now);
         let taken = entry
             .take(&self.policy, now)
             .ok_or(VaultError::Malformed("cache policy allows no use"))?;
@@ -182,12 +183,8 @@ impl Vault {
         subject: &KeySubject,
     ) -> Result<SubjectKey, VaultError> {
         let (kek, kek_version) = self.merchant_key(merchant, true).await?;
-        if let Some(key) = self
-            .load_data_key(merchant, subject, &kek, kek_version)
-            .await?
-        {
-            return Ok(key);
-        }
+        // Create first, read only on conflict: almost every subject sealed is new (a new order),
+        // so this is one write per order instead of a read and a write.
         let data_key = KeyBytes::random()?;
         let aad = data_key_aad(merchant, subject, kek_version);
         let wrapped = aead::seal(&kek, &aad, data_key.as_bytes())?;
@@ -199,7 +196,7 @@ impl Vault {
             Ok(()) => Ok(SubjectKey {
                 merchant: merchant.clone(),
                 subject: subject.clone(),
-                key: data_key,
+                key: AeadKey::new(&data_key)?,
             }),
             Err(StoreError::AlreadyExists) => self
                 .load_data_key(merchant, subject, &kek, kek_version)
@@ -229,7 +226,7 @@ impl Vault {
         &self,
         merchant: &MerchantId,
         subject: &KeySubject,
-        kek: &KeyBytes,
+        kek: &AeadKey,
         kek_version: u32,
     ) -> Result<Option<SubjectKey>, VaultError> {
         let Some(item) = self.keys.get(&data_key_item(merchant, subject)).await? else {
@@ -253,7 +250,7 @@ impl Vault {
         Ok(Some(SubjectKey {
             merchant: merchant.clone(),
             subject: subject.clone(),
-            key,
+            key: AeadKey::new(&key)?,
         }))
     }
 
@@ -298,7 +295,7 @@ impl Vault {
 pub struct SubjectKey {
     merchant: MerchantId,
     subject: KeySubject,
-    key: KeyBytes,
+    key: AeadKey,
 }
 
 impl SubjectKey {

@@ -1,0 +1,192 @@
+//! Per-order cost of Shopify ingestion: root key (KMS) calls and storage requests per order, and
+//! the handler's throughput on the embedded store, for 1,000 orders of one merchant.
+//!
+//!   cargo bench -p rc-e2e --bench per_order_cost
+//!
+//! Storage requests are counted at the store ports, which map one-to-one to DynamoDB requests
+//! (GetItem, PutItem, TransactWriteItems, ...), so the counts hold for the DynamoDB adapter too.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use async_trait::async_trait;
+use rc_api::ShopifyWebhook;
+use rc_channels::shopify::ShopDomain;
+use rc_domain::{MerchantId, Secret, SecretText, SystemClock};
+use rc_runtime::Services;
+use rc_store::sqlite::{EmbeddedDb, SqliteStore};
+use rc_store::{
+    DeadlineIndex, DueItem, Item, ItemKey, ItemReader, ItemTransactor, ItemWriter, Page, PageToken,
+    Store, StoreError, TxOp,
+};
+use rc_vault::FileRoot;
+
+/// Counts requests per kind, then delegates.
+struct Counting {
+    inner: SqliteStore,
+    counts: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+impl Counting {
+    fn count(&self, kind: &'static str) {
+        *self.counts.lock().expect("lock").entry(kind).or_default() += 1;
+    }
+}
+
+#[async_trait]
+impl ItemReader for Counting {
+    async fn get(&self, key: &ItemKey) -> Result<Option<Item>, StoreError> {
+        self.count("GetItem");
+        self.inner.get(key).await
+    }
+    async fn query_partition(
+        &self,
+        pk: &str,
+        prefix: &str,
+        limit: usize,
+        after: Option<PageToken>,
+    ) -> Result<Page<Item>, StoreError> {
+        self.count("Query");
+        self.inner.query_partition(pk, prefix, limit, after).await
+    }
+}
+
+#[async_trait]
+impl ItemWriter for Counting {
+    async fn create(&self, item: Item) -> Result<(), StoreError> {
+        self.count("PutItem");
+        self.inner.create(item).await
+    }
+    async fn replace(&self, item: Item, expected: u64) -> Result<(), StoreError> {
+        self.count("PutItem");
+        self.inner.replace(item, expected).await
+    }
+    async fn delete(&self, key: &ItemKey, expected: Option<u64>) -> Result<(), StoreError> {
+        self.count("DeleteItem");
+        self.inner.delete(key, expected).await
+    }
+    async fn delete_many(&self, keys: Vec<ItemKey>) -> Result<(), StoreError> {
+        self.count("BatchWriteItem");
+        self.inner.delete_many(keys).await
+    }
+}
+
+#[async_trait]
+impl ItemTransactor for Counting {
+    async fn transact(&self, ops: Vec<TxOp>) -> Result<(), StoreError> {
+        self.count("TransactWriteItems");
+        self.inner.transact(ops).await
+    }
+}
+
+#[async_trait]
+impl DeadlineIndex for Counting {
+    async fn due(
+        &self,
+        now: i64,
+        limit: usize,
+        after: Option<PageToken>,
+    ) -> Result<Page<DueItem>, StoreError> {
+        self.count("Query(index)");
+        self.inner.due(now, limit, after).await
+    }
+}
+
+const ORDERS: u64 = 1000;
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(run());
+}
+
+async fn run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = Arc::new(SystemClock);
+    let db = EmbeddedDb::open(&dir.path().join("bench.db")).expect("db");
+    let data = Arc::new(Counting {
+        inner: SqliteStore::new(db.clone(), "data", clock.clone()),
+        counts: Mutex::default(),
+    });
+    let keys = Arc::new(Counting {
+        inner: SqliteStore::new(db, "keys", clock.clone()),
+        counts: Mutex::default(),
+    });
+    let root = Arc::new(FileRoot::open_or_create(&dir.path().join("root.key")).expect("root"));
+    let services = Services::assemble(
+        data.clone() as Arc<dyn Store>,
+        keys.clone() as Arc<dyn Store>,
+        root,
+        clock,
+    );
+    let merchant = MerchantId::parse("bench-merchant").expect("id");
+    let shop = ShopDomain::parse("bench-shop.myshopify.com").expect("shop");
+    let secret = "bench-secret";
+    services
+        .connections
+        .put_shopify(
+            &merchant,
+            &shop,
+            &Secret::new(SecretText::parse(secret).expect("s")),
+            None,
+        )
+        .await
+        .expect("connection");
+    let webhook = ShopifyWebhook::new(services.orders.clone(), services.connections.clone());
+    let requests: Vec<_> = (0..ORDERS)
+        .map(|i| {
+            let body = rc_local_host::DEMO_ORDER
+                .replace("820982911946154508", &(1_000_000 + i).to_string());
+            rc_local_host::signed_shopify_request(
+                "http://bench/webhooks/shopify",
+                shop.as_str(),
+                secret,
+                "orders/create",
+                &format!("bench-{i}"),
+                body.into_bytes(),
+            )
+            .expect("request")
+        })
+        .collect();
+    data.counts.lock().expect("lock").clear();
+    keys.counts.lock().expect("lock").clear();
+    let root_calls_before = services.vault.root_calls();
+
+    let stored = AtomicU64::new(0);
+    let started = Instant::now();
+    for request in requests {
+        let response = webhook.handle(request).await;
+        if response.status() == 200 {
+            stored.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    let elapsed = started.elapsed();
+
+    println!(
+        "orders stored: {} of {ORDERS}",
+        stored.load(Ordering::Relaxed)
+    );
+    println!(
+        "root key (KMS) calls for {ORDERS} orders of one merchant: {} (plus {} at set-up, creating the merchant key)",
+        services.vault.root_calls() - root_calls_before,
+        root_calls_before
+    );
+    for (table, store) in [("data", &data), ("keys", &keys)] {
+        for (kind, n) in store.counts.lock().expect("lock").iter() {
+            println!(
+                "{table} table {kind}: {n} ({:.3} per order)",
+                *n as f64 / ORDERS as f64
+            );
+        }
+    }
+    println!(
+        "sequential handler throughput (embedded store, one connection): {:.0} orders/s, {:.0} µs per order",
+        ORDERS as f64 / elapsed.as_secs_f64(),
+        elapsed.as_micros() as f64 / ORDERS as f64
+    );
+}
