@@ -488,3 +488,23 @@ async fn an_unknown_kms_key_is_a_clear_error() {
         other => panic!("expected RootKeyUnavailable, got {:?}", other.err()),
     }
 }
+
+#[tokio::test]
+async fn an_unreachable_kms_is_a_clear_retryable_error() {
+    let config = aws_sdk_kms::Config::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_sdk_kms::config::Region::new("us-east-1"))
+        .endpoint_url("http://127.0.0.1:9")
+        .credentials_provider(aws_sdk_kms::config::Credentials::new(
+            "a", "b", None, None, "test",
+        ))
+        .retry_config(aws_sdk_kms::config::retry::RetryConfig::disabled())
+        .build();
+    let root = KmsRoot::new(aws_sdk_kms::Client::from_conf(config), "alias/anything");
+    let result = root.new_merchant_key(&merchant("m1")).await;
+    assert!(
+        matches!(result, Err(VaultError::RootKeyUnavailable(_))),
+        "{:?}",
+        result.err()
+    );
+}

@@ -1,0 +1,268 @@
+//! Repositories over the embedded store: atomic, idempotent writes; damaged records are clear
+//! errors, never panics or plaintext fallbacks.
+
+use std::sync::Arc;
+
+use rc_channels::shopify::{ShopDomain, parse_order};
+use rc_domain::{ManualClock, MerchantId, OrderId, RevealPurpose, Secret, SecretText};
+use rc_orders::{ConnectionRepository, DeliveryMark, OrderRepository, RepoError, StoreOutcome};
+use rc_store::sqlite::{EmbeddedDb, SqliteStore};
+use rc_store::{ItemKey, Store, Value};
+use rc_vault::{FileRoot, KeySubject, Vault, VaultError};
+
+const SAMPLE: &str = include_str!("../../channels/fixtures/shopify-orders-create.json");
+
+struct Fixture {
+    data: Arc<dyn Store>,
+    vault: Arc<Vault>,
+    orders: OrderRepository,
+    connections: ConnectionRepository,
+    _dir: tempfile::TempDir,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = Arc::new(ManualClock::at(
+        time::macros::datetime!(2026-11-01 00:00 UTC),
+    ));
+    let db = EmbeddedDb::in_memory().expect("db");
+    let data: Arc<dyn Store> = Arc::new(SqliteStore::new(db.clone(), "data", clock.clone()));
+    let keys: Arc<dyn Store> = Arc::new(SqliteStore::new(db, "keys", clock.clone()));
+    let root = Arc::new(FileRoot::open_or_create(&dir.path().join("root.key")).expect("root"));
+    let vault = Arc::new(Vault::new(root, keys, clock.clone()));
+    Fixture {
+        orders: OrderRepository::new(data.clone(), vault.clone(), clock.clone()),
+        connections: ConnectionRepository::new(data.clone(), vault.clone(), clock),
+        data,
+        vault,
+        _dir: dir,
+    }
+}
+
+fn merchant() -> MerchantId {
+    MerchantId::parse("m1").expect("id")
+}
+
+fn order_id() -> OrderId {
+    OrderId::parse("shopify-820982911946154508").expect("id")
+}
+
+fn mark(id: &str) -> DeliveryMark {
+    DeliveryMark {
+        channel: "shopify",
+        source: "shop.myshopify.com".into(),
+        delivery_id: id.into(),
+    }
+}
+
+#[tokio::test]
+async fn an_order_is_stored_once_with_its_pii_sealed_and_readable_for_a_purpose() {
+    let f = fixture();
+    let parsed = parse_order(&merchant(), SAMPLE.as_bytes()).expect("parse");
+    let first = f
+        .orders
+        .store_new(&parsed.order, Some(&mark("d1")))
+        .await
+        .expect("store");
+    let again = f
+        .orders
+        .store_new(&parsed.order, Some(&mark("d1")))
+        .await
+        .expect("store");
+    let other = f
+        .orders
+        .store_new(&parsed.order, Some(&mark("d2")))
+        .await
+        .expect("store");
+    assert_eq!(
+        (first, again, other),
+        (
+            StoreOutcome::Stored,
+            StoreOutcome::Duplicate,
+            StoreOutcome::Duplicate
+        )
+    );
+    assert!(f.orders.seen(&mark("d1")).await.expect("seen"));
+    assert!(
+        !f.orders.seen(&mark("d2")).await.expect("seen"),
+        "a refused delivery leaves no mark"
+    );
+
+    let view = f
+        .orders
+        .view(&merchant(), &order_id())
+        .await
+        .expect("view")
+        .expect("found");
+    assert_eq!(view.version, 1);
+    assert_eq!(view.lines.len(), 2);
+    let buyer = f
+        .orders
+        .buyer(&merchant(), &order_id())
+        .await
+        .expect("open")
+        .expect("found");
+    let email = buyer.email.expect("email");
+    assert_eq!(
+        email.reveal(RevealPurpose::Verification).as_str(),
+        "jon@example.com"
+    );
+}
+
+#[tokio::test]
+async fn a_destroyed_order_key_makes_its_pii_unreadable_but_keeps_the_order() {
+    let f = fixture();
+    let parsed = parse_order(&merchant(), SAMPLE.as_bytes()).expect("parse");
+    f.orders
+        .store_new(&parsed.order, None)
+        .await
+        .expect("store");
+    f.vault
+        .destroy_subject_key(&merchant(), &KeySubject::order(&order_id()))
+        .await
+        .expect("destroy");
+    let result = f.orders.buyer(&merchant(), &order_id()).await;
+    assert!(
+        matches!(result, Err(RepoError::Vault(VaultError::KeyDestroyed))),
+        "{:?}",
+        result.err()
+    );
+    assert!(
+        f.orders
+            .view(&merchant(), &order_id())
+            .await
+            .expect("view")
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn damaged_records_are_clear_errors_not_panics_or_plaintext() {
+    let f = fixture();
+    let parsed = parse_order(&merchant(), SAMPLE.as_bytes()).expect("parse");
+    f.orders
+        .store_new(&parsed.order, None)
+        .await
+        .expect("store");
+
+    // A truncated sealed value.
+    let pii_key = ItemKey::new("M#m1", format!("PII#{}", order_id()));
+    let mut pii = f.data.get(&pii_key).await.expect("get").expect("present");
+    let email = pii.bytes("email").expect("sealed email").to_vec();
+    pii.set("email", Value::B(email[..email.len() / 2].to_vec()));
+    f.data
+        .replace(pii.clone(), pii.version)
+        .await
+        .expect("damage");
+    let result = f.orders.buyer(&merchant(), &order_id()).await;
+    assert!(
+        matches!(
+            result,
+            Err(RepoError::Vault(
+                VaultError::Tampered | VaultError::Malformed(_)
+            ))
+        ),
+        "{:?}",
+        result.err()
+    );
+
+    // A sealed value from another order pasted in.
+    let other = parsed.order;
+    let mut moved = parse_order(
+        &merchant(),
+        SAMPLE.replace("820982911946154508", "1").as_bytes(),
+    )
+    .expect("parse")
+    .order;
+    moved.buyer = other.buyer;
+    f.orders.store_new(&moved, None).await.expect("store");
+    let foreign = f
+        .data
+        .get(&ItemKey::new("M#m1", "PII#shopify-1"))
+        .await
+        .expect("get")
+        .expect("present");
+    let mut pii = f.data.get(&pii_key).await.expect("get").expect("present");
+    pii.set(
+        "email",
+        Value::B(foreign.bytes("email").expect("email").to_vec()),
+    );
+    f.data
+        .replace(pii.clone(), pii.version)
+        .await
+        .expect("paste");
+    let result = f.orders.buyer(&merchant(), &order_id()).await;
+    assert!(
+        matches!(result, Err(RepoError::Vault(VaultError::Tampered))),
+        "{:?}",
+        result.err()
+    );
+
+    // A truncated order item.
+    let order_key = ItemKey::new("M#m1", format!("ORDER#{}", order_id()));
+    let mut order = f.data.get(&order_key).await.expect("get").expect("present");
+    order.attrs.remove("lines");
+    f.data
+        .replace(order.clone(), order.version)
+        .await
+        .expect("damage");
+    let result = f.orders.view(&merchant(), &order_id()).await;
+    assert!(
+        matches!(result, Err(RepoError::Corrupt("lines"))),
+        "{:?}",
+        result.err()
+    );
+}
+
+#[tokio::test]
+async fn a_shop_belongs_to_one_merchant_and_its_secret_rotates() {
+    let f = fixture();
+    let shop = ShopDomain::parse("shop.myshopify.com").expect("shop");
+    let secret = |s: &str| Secret::new(SecretText::parse(s).expect("secret"));
+    f.connections
+        .put_shopify(&merchant(), &shop, &secret("old"), None)
+        .await
+        .expect("put");
+    f.connections
+        .put_shopify(&merchant(), &shop, &secret("new"), Some(&secret("old")))
+        .await
+        .expect("rotate");
+    let connection = f
+        .connections
+        .shopify(&shop)
+        .await
+        .expect("get")
+        .expect("present");
+    let secrets: Vec<&str> = connection
+        .webhook_secrets
+        .iter()
+        .map(|s| s.reveal(RevealPurpose::Verification).as_str())
+        .collect();
+    assert_eq!(secrets, vec!["new", "old"]);
+    let stolen = f
+        .connections
+        .put_shopify(
+            &MerchantId::parse("m2").expect("id"),
+            &shop,
+            &secret("x"),
+            None,
+        )
+        .await;
+    assert!(
+        matches!(stolen, Err(RepoError::Conflict(_))),
+        "{:?}",
+        stolen.err()
+    );
+    let raw = f
+        .data
+        .get(&ItemKey::new("SHOP#shop.myshopify.com", "CONNECTION"))
+        .await
+        .expect("get")
+        .expect("present");
+    assert!(
+        !raw.bytes("webhook_secret")
+            .expect("sealed")
+            .windows(3)
+            .any(|w| w == b"new")
+    );
+}
