@@ -84,10 +84,10 @@ impl ShopifyWebhook {
     ) -> Result<Arc<ShopifyConnection>, ApiError> {
         if !fresh {
             let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((at, connection)) = cache.get(shop) {
-                if at.elapsed() < CONNECTION_CACHE_TTL {
-                    return Ok(Arc::clone(connection));
-                }
+            if let Some((at, connection)) = cache.get(shop)
+                && at.elapsed() < CONNECTION_CACHE_TTL
+            {
+                return Ok(Arc::clone(connection));
             }
         }
         let connection = Arc::new(

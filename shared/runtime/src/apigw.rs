@@ -57,15 +57,57 @@ where
 {
     lambda_runtime::run(service_fn(|event: LambdaEvent<ApiGatewayV2httpRequest>| {
         let request = from_apigw(event.payload);
-        let handled = async {
+        async {
             let response = match request {
                 Some(request) => handler(request).await,
                 None => rc_api::ApiError::MalformedJson("request body is not valid base64".into())
                     .into_response(),
             };
             Ok::<_, lambda_runtime::Error>(to_apigw(response))
-        };
-        handled
+        }
     }))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(body: &str, base64: bool) -> ApiGatewayV2httpRequest {
+        serde_json::from_value(serde_json::json!({
+            "version": "2.0",
+            "routeKey": "$default",
+            "rawPath": "/webhooks/shopify",
+            "rawQueryString": "a=1",
+            "headers": {"x-shopify-topic": "orders/create"},
+            "requestContext": {"http": {"method": "POST", "path": "/webhooks/shopify"}, "timeEpoch": 0},
+            "body": body,
+            "isBase64Encoded": base64
+        }))
+        .expect("event")
+    }
+
+    #[test]
+    fn the_raw_body_survives_both_encodings() {
+        let text = from_apigw(event("{\"a\": 1}", false)).expect("request");
+        assert_eq!(text.body().as_ref(), b"{\"a\": 1}");
+        assert_eq!(text.uri().to_string(), "/webhooks/shopify?a=1");
+        assert_eq!(text.headers()["x-shopify-topic"], "orders/create");
+        let encoded = from_apigw(event("eyJhIjogMX0=", true)).expect("request");
+        assert_eq!(encoded.body().as_ref(), b"{\"a\": 1}");
+    }
+
+    #[test]
+    fn a_body_marked_base64_that_is_not_is_refused() {
+        assert!(from_apigw(event("not base64!", true)).is_none());
+    }
+
+    #[test]
+    fn responses_keep_status_headers_and_body() {
+        let response = rc_api::ApiError::NotFound.into_response();
+        let out = to_apigw(response);
+        assert_eq!(out.status_code, 404);
+        assert_eq!(out.headers["content-type"], "application/json");
+        assert!(matches!(out.body, Some(Body::Text(ref t)) if t.contains("not_found")));
+    }
 }
