@@ -14,6 +14,8 @@ pub enum StoreError {
     TransactionConflict,
     #[error("a transaction may hold at most {max} operations, got {got}")]
     TooManyTransactionItems { max: usize, got: usize },
+    #[error("the transaction's items total {size} bytes, over the {max} byte limit")]
+    TransactionTooLarge { size: usize, max: usize },
     #[error("a transaction touches the same item twice")]
     DuplicateItemInTransaction,
     #[error("the item is {size} bytes, over the {max} byte limit")]

@@ -9,6 +9,8 @@ pub const MAX_BATCH_WRITE: usize = 25;
 pub const MAX_TRANSACTION_ITEMS: usize = 100;
 /// Bytes per item, attribute names included.
 pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+/// Bytes of all items in one `TransactWriteItems` request together.
+pub const MAX_TRANSACTION_BYTES: usize = 4 * 1024 * 1024;
 
 /// The size DynamoDB bills and limits: attribute name lengths plus value sizes, numbers taking
 /// about one byte per two significant digits plus one.

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use async_trait::async_trait;
 
-use crate::limits::MAX_TRANSACTION_ITEMS;
+use crate::limits::{MAX_TRANSACTION_BYTES, MAX_TRANSACTION_ITEMS, item_size};
 use crate::{Item, ItemKey, StoreError};
 
 /// An opaque continuation token, issued by one adapter and meaningful only to it.
@@ -105,13 +105,17 @@ impl TxOp {
             });
         }
         let mut seen = HashSet::with_capacity(ops.len());
+        let mut total = 0;
         for op in ops {
             op.key().check()?;
             if !seen.insert(op.key()) {
                 return Err(StoreError::DuplicateItemInTransaction);
             }
             match op {
-                TxOp::Create(item) | TxOp::Replace { item, .. } => item.check_writable()?,
+                TxOp::Create(item) | TxOp::Replace { item, .. } => {
+                    item.check_writable()?;
+                    total += item_size(item);
+                }
                 TxOp::Adjust {
                     deltas, at_least, ..
                 } => {
@@ -124,6 +128,12 @@ impl TxOp {
                 }
                 TxOp::Delete { .. } | TxOp::CheckVersion { .. } => {}
             }
+        }
+        if total > MAX_TRANSACTION_BYTES {
+            return Err(StoreError::TransactionTooLarge {
+                size: total,
+                max: MAX_TRANSACTION_BYTES,
+            });
         }
         Ok(())
     }
