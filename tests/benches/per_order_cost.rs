@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use async_trait::async_trait;
-use rc_api::ShopifyWebhook;
 use rc_channels::shopify::ShopDomain;
 use rc_domain::{MerchantId, Secret, SecretText, SystemClock};
 use rc_runtime::Services;
@@ -137,7 +136,7 @@ async fn run() {
         )
         .await
         .expect("connection");
-    let webhook = ShopifyWebhook::new(services.orders.clone(), services.connections.clone());
+    let webhook = services.shopify_webhook();
     let requests: Vec<_> = (0..ORDERS)
         .map(|i| {
             let body = rc_local_host::DEMO_ORDER

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use aws_lambda_events::encodings::Body;
 use base64::Engine;
-use rc_api::{MerchantApi, ShopifyWebhook};
+use rc_api::MerchantApi;
 use rc_channels::shopify::ShopDomain;
 use rc_domain::{MerchantId, Secret, SecretText};
 use rc_orders::ApiKey;
@@ -106,7 +106,7 @@ async fn a_shopify_order_flows_through_lambda_events_into_dynamodb_sealed() {
         .await
         .expect("api key");
 
-    let webhook = ShopifyWebhook::new(services.orders.clone(), services.connections.clone());
+    let webhook = services.shopify_webhook();
     let body = canary_order(9009);
     let signed = rc_local_host::signed_shopify_request(
         "https://example.invalid/webhooks/shopify",

@@ -83,8 +83,8 @@ async fn a_signed_order_is_stored_once_and_readable_without_pii() {
     )
     .await;
     assert_eq!(
-        other_delivery.1["status"], "duplicate",
-        "same order, new delivery id"
+        other_delivery.1["status"], "stale",
+        "same order, new delivery: nothing newer to apply"
     );
 
     let (status, order) = get_order(&h.base, &h.config.demo_api_key, "shopify-1001").await;

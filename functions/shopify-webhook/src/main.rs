@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use rc_api::ShopifyWebhook;
 use rc_runtime::{AwsConfig, Services, init_tracing, run_http};
 
 // One thread: a Lambda sandbox handles one event at a time, and a single-threaded runtime starts faster.
@@ -11,7 +10,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     init_tracing();
     let config = AwsConfig::from_env()?;
     let services = Services::aws(&config).await;
-    let webhook = Arc::new(ShopifyWebhook::new(services.orders, services.connections));
+    let webhook = Arc::new(services.shopify_webhook());
     run_http(move |request| {
         let webhook = Arc::clone(&webhook);
         async move { webhook.handle(request).await }

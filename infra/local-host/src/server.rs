@@ -64,7 +64,7 @@ impl LocalHost {
             source,
         })?;
         let routes = Arc::new(Routes {
-            shopify: ShopifyWebhook::new(services.orders.clone(), services.connections.clone()),
+            shopify: services.shopify_webhook(),
             merchant: MerchantApi::new(services.orders.clone(), services.api_keys.clone()),
         });
         let task = tokio::spawn(serve(listener, routes));

@@ -6,9 +6,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response, StatusCode};
-use rc_channels::shopify::{self, ShopDomain, headers};
+use rc_channels::shopify::{self, ComplianceKind, PayloadError, ShopDomain, headers};
+use rc_domain::OrderStatus;
 use rc_orders::{
-    ConnectionRepository, DeliveryMark, OrderRepository, ShopifyConnection, StoreOutcome,
+    ConnectionRepository, DeliveryMark, OrderRepository, PrivacyRequestRepository,
+    ShopifyConnection, StoreOutcome,
 };
 use serde::Serialize;
 
@@ -23,6 +25,7 @@ const CONNECTION_CACHE_TTL: Duration = Duration::from_secs(60);
 pub struct ShopifyWebhook {
     orders: Arc<OrderRepository>,
     connections: Arc<ConnectionRepository>,
+    privacy_requests: Arc<PrivacyRequestRepository>,
     cache: Mutex<HashMap<ShopDomain, (Instant, Arc<ShopifyConnection>)>>,
 }
 
@@ -55,10 +58,15 @@ fn webhook_id(headers: &HeaderMap) -> Result<String, ApiError> {
 }
 
 impl ShopifyWebhook {
-    pub fn new(orders: Arc<OrderRepository>, connections: Arc<ConnectionRepository>) -> Self {
+    pub fn new(
+        orders: Arc<OrderRepository>,
+        connections: Arc<ConnectionRepository>,
+        privacy_requests: Arc<PrivacyRequestRepository>,
+    ) -> Self {
         Self {
             orders,
             connections,
+            privacy_requests,
             cache: Mutex::new(HashMap::new()),
         }
     }
@@ -136,23 +144,35 @@ impl ShopifyWebhook {
         let delivery_id = webhook_id(&parts.headers)?;
 
         let connection = self.authenticate(&shop, &body, signature).await?;
-        match topic.as_str() {
-            "orders/create" => {}
-            _ => return Err(ApiError::UnsupportedTopic),
-        }
-        let parsed = shopify::parse_order(&connection.merchant, &body).map_err(|e| match e {
-            shopify::PayloadError::Malformed(message) => ApiError::MalformedJson(message),
-            other => ApiError::InvalidPayload {
-                reason: other.reason(),
-                message: other.to_string(),
-            },
-        })?;
         let mark = DeliveryMark {
             channel: "shopify",
             source: shop.to_string(),
             delivery_id,
         };
-        let outcome = self.orders.store_new(&parsed.order, Some(&mark)).await?;
+        let outcome = match Topic::parse(&topic).ok_or(ApiError::UnsupportedTopic)? {
+            Topic::Order(reported) => self.order(&connection, &body, reported, &mark).await?,
+            Topic::Compliance(kind) => self.compliance(&connection, &body, kind, &mark).await?,
+        };
+        Ok(match outcome {
+            StoreOutcome::Stored => "stored",
+            StoreOutcome::Updated => "updated",
+            StoreOutcome::Stale => "stale",
+            StoreOutcome::Duplicate => "duplicate",
+        })
+    }
+
+    async fn order(
+        &self,
+        connection: &ShopifyConnection,
+        body: &[u8],
+        reported: OrderStatus,
+        mark: &DeliveryMark,
+    ) -> Result<StoreOutcome, ApiError> {
+        let mut parsed = shopify::parse_order(&connection.merchant, body).map_err(payload_error)?;
+        // The topic says more than the payload: `orders/fulfilled` means shipped, whatever
+        // fulfillment_status says; a cancelled_at in any payload means cancelled.
+        parsed.order.status = parsed.order.status.merged_with(reported);
+        let outcome = self.orders.upsert(&parsed.order, Some(mark)).await?;
         tracing::info!(
             merchant = %parsed.order.merchant,
             order = %parsed.order.id,
@@ -160,9 +180,59 @@ impl ShopifyWebhook {
             dropped_fields = ?parsed.dropped,
             "shopify order received"
         );
-        Ok(match outcome {
-            StoreOutcome::Stored => "stored",
-            StoreOutcome::Duplicate => "duplicate",
-        })
+        Ok(outcome)
+    }
+
+    async fn compliance(
+        &self,
+        connection: &ShopifyConnection,
+        body: &[u8],
+        kind: ComplianceKind,
+        mark: &DeliveryMark,
+    ) -> Result<StoreOutcome, ApiError> {
+        let request = shopify::parse_compliance(kind, body).map_err(payload_error)?;
+        if request.shop_domain != connection.shop.as_str() {
+            return Err(payload_error(PayloadError::Invalid("shop_domain")));
+        }
+        let outcome = self
+            .privacy_requests
+            .record(&connection.merchant, &request, mark)
+            .await?;
+        tracing::info!(
+            merchant = %connection.merchant,
+            kind = kind.as_str(),
+            orders = request.orders.len(),
+            outcome = ?outcome,
+            "shopify compliance request recorded"
+        );
+        Ok(outcome)
+    }
+}
+
+/// What a topic asks of us.
+enum Topic {
+    /// An order payload, and the status the topic itself reports.
+    Order(OrderStatus),
+    Compliance(ComplianceKind),
+}
+
+impl Topic {
+    fn parse(topic: &str) -> Option<Self> {
+        match topic {
+            "orders/create" | "orders/updated" => Some(Self::Order(OrderStatus::Received)),
+            "orders/cancelled" => Some(Self::Order(OrderStatus::Cancelled)),
+            "orders/fulfilled" => Some(Self::Order(OrderStatus::Shipped)),
+            other => ComplianceKind::from_topic(other).map(Self::Compliance),
+        }
+    }
+}
+
+fn payload_error(e: PayloadError) -> ApiError {
+    match e {
+        PayloadError::Malformed(message) => ApiError::MalformedJson(message),
+        other => ApiError::InvalidPayload {
+            reason: other.reason(),
+            message: other.to_string(),
+        },
     }
 }

@@ -64,6 +64,16 @@ impl OrderStatus {
         matches!(self, Self::Delivered | Self::Cancelled)
     }
 
+    /// The status after a channel reports `reported`: forward moves apply, anything else (a stale
+    /// or impossible report, such as "cancelled" after shipment) leaves the status as it is.
+    /// `Received` reports nothing new.
+    pub fn merged_with(self, reported: OrderStatus) -> OrderStatus {
+        if reported == Self::Received {
+            return self;
+        }
+        self.advance(reported).unwrap_or(self)
+    }
+
     /// The next status, if the move is allowed. Moving to the current status is allowed and is a
     /// no-op, so re-delivered events are harmless.
     pub fn advance(self, to: OrderStatus) -> Result<OrderStatus, TransitionError> {
@@ -71,8 +81,10 @@ impl OrderStatus {
         let allowed = self == to
             || matches!(
                 (self, to),
-                (Received, Backordered | Reserved | Cancelled)
-                    | (Backordered, Reserved | Cancelled)
+                // Shipped straight from Received/Backordered: the merchant fulfilled the order
+                // outside RetailCoder (marked fulfilled in the channel).
+                (Received, Backordered | Reserved | Shipped | Cancelled)
+                    | (Backordered, Reserved | Shipped | Cancelled)
                     | (Reserved, LabelCreated | Shipped | Cancelled)
                     | (LabelCreated, Shipped | Cancelled)
                     | (Shipped, Delivered)
@@ -95,10 +107,28 @@ mod tests {
         assert_eq!(Received.advance(Reserved), Ok(Reserved));
         assert_eq!(Reserved.advance(Shipped), Ok(Shipped));
         assert_eq!(Shipped.advance(Shipped), Ok(Shipped));
+        assert_eq!(
+            Received.advance(Shipped),
+            Ok(Shipped),
+            "fulfilled outside RetailCoder"
+        );
         assert!(Shipped.advance(LabelCreated).is_err());
         assert!(Shipped.advance(Cancelled).is_err());
         assert!(Cancelled.advance(Reserved).is_err());
         assert!(Delivered.advance(Shipped).is_err());
+    }
+
+    #[test]
+    fn channel_reports_merge_forward_only() {
+        assert_eq!(Received.merged_with(Cancelled), Cancelled);
+        assert_eq!(Cancelled.merged_with(Received), Cancelled);
+        assert_eq!(
+            Shipped.merged_with(Cancelled),
+            Shipped,
+            "too late to cancel"
+        );
+        assert_eq!(Reserved.merged_with(Shipped), Shipped);
+        assert_eq!(Reserved.merged_with(Received), Reserved);
     }
 
     #[test]

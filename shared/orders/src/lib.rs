@@ -6,10 +6,12 @@ mod connections;
 mod error;
 mod keys;
 mod orders;
+mod privacy_requests;
 mod view;
 
 pub use api_keys::{ApiKey, ApiKeyRepository};
 pub use connections::{ConnectionRepository, ShopifyConnection};
 pub use error::RepoError;
 pub use orders::{DeliveryMark, OrderRepository, StoreOutcome};
+pub use privacy_requests::{PendingPrivacyRequest, PrivacyRequestRepository};
 pub use view::{BuyerPiiState, OrderView};

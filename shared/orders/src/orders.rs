@@ -28,10 +28,18 @@ pub struct DeliveryMark {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreOutcome {
+    /// A new order was stored.
     Stored,
-    /// The order (or this very delivery) was already stored: nothing changed.
+    /// An existing order took newer content or a forward status move.
+    Updated,
+    /// The delivery carried nothing newer than what is stored: only the delivery was recorded.
+    Stale,
+    /// This very delivery (or, for a create, this very order) was already processed.
     Duplicate,
 }
+
+/// Attempts at an update that keeps losing races with concurrent updates of the same order.
+const UPDATE_ATTEMPTS: usize = 5;
 
 /// Orders: public facts in one item, sealed PII in another, always written together.
 pub struct OrderRepository {
@@ -156,6 +164,102 @@ impl OrderRepository {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Stores a new order or applies a channel's later report of it, exactly once per delivery:
+    /// - content (lines, totals, PII) is replaced only by a strictly newer `channel_updated_at`,
+    ///   so a retry carrying an older state never overwrites a newer one;
+    /// - the status only moves forward ([`OrderStatus::merged_with`]), whatever the order of
+    ///   arrival, so a late "cancelled" still cancels and nothing un-ships an order;
+    /// - a purged order never gets PII back.
+    pub async fn upsert(
+        &self,
+        order: &Order,
+        delivery: Option<&DeliveryMark>,
+    ) -> Result<StoreOutcome, RepoError> {
+        for _ in 0..UPDATE_ATTEMPTS {
+            if let Some(mark) = delivery
+                && self.seen(mark).await?
+            {
+                return Ok(StoreOutcome::Duplicate);
+            }
+            let Some(existing) = self
+                .data
+                .get(&keys::order(&order.merchant, &order.id))
+                .await?
+            else {
+                match self.store_new(order, delivery).await? {
+                    StoreOutcome::Stored => return Ok(StoreOutcome::Stored),
+                    // Created concurrently (or this delivery was): look again.
+                    _ => continue,
+                }
+            };
+            match self.apply_update(order, &existing, delivery).await {
+                Err(RepoError::Store(StoreError::TransactionCancelled { .. })) => continue,
+                other => return other,
+            }
+        }
+        Err(RepoError::Conflict(
+            "the order kept changing concurrently; retry",
+        ))
+    }
+
+    async fn apply_update(
+        &self,
+        order: &Order,
+        existing: &Item,
+        delivery: Option<&DeliveryMark>,
+    ) -> Result<StoreOutcome, RepoError> {
+        let stored_status = existing
+            .string("status")
+            .and_then(OrderStatus::parse)
+            .ok_or(RepoError::Corrupt("status"))?;
+        let stored_updated_at = existing
+            .number("channel_updated_at")
+            .ok_or(RepoError::Corrupt("channel_updated_at"))?;
+        let status = stored_status.merged_with(order.status);
+        let newer = order.channel_updated_at.unix_timestamp() > stored_updated_at;
+        let mark_op = delivery.map(|mark| TxOp::Create(self.delivery_item(mark)));
+        if !newer && status == stored_status {
+            if let Some(op) = mark_op {
+                self.data.transact(vec![op]).await?;
+            }
+            return Ok(StoreOutcome::Stale);
+        }
+        let mut ops = Vec::with_capacity(3);
+        if newer {
+            let mut public = Self::public_item(order)?;
+            public.set("status", Value::S(status.as_str().into()));
+            let pii_state = existing.string("buyer_pii").unwrap_or("sealed").to_owned();
+            public.set("buyer_pii", Value::S(pii_state.clone()));
+            ops.push(TxOp::Replace {
+                item: public,
+                expected_version: existing.version,
+            });
+            let pii_key = keys::order_pii(&order.merchant, &order.id);
+            if pii_state == "sealed"
+                && let Some(stored_pii) = self.data.get(&pii_key).await?
+            {
+                let key = self
+                    .vault
+                    .key_for_opening(&order.merchant, &KeySubject::order(&order.id))
+                    .await?;
+                ops.push(TxOp::Replace {
+                    item: self.pii_item(order, &key)?,
+                    expected_version: stored_pii.version,
+                });
+            }
+        } else {
+            let mut public = existing.clone();
+            public.set("status", Value::S(status.as_str().into()));
+            ops.push(TxOp::Replace {
+                item: public,
+                expected_version: existing.version,
+            });
+        }
+        ops.extend(mark_op);
+        self.data.transact(ops).await?;
+        Ok(StoreOutcome::Updated)
     }
 
     fn delivery_item(&self, mark: &DeliveryMark) -> Item {

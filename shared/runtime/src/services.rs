@@ -4,7 +4,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rc_domain::{Clock, SystemClock};
-use rc_orders::{ApiKeyRepository, ConnectionRepository, OrderRepository};
+use rc_orders::{
+    ApiKeyRepository, ConnectionRepository, OrderRepository, PrivacyRequestRepository,
+};
 use rc_store::Store;
 use rc_store::dynamo::DynamoStore;
 use rc_store::sqlite::{EmbeddedDb, SqliteStore};
@@ -29,6 +31,7 @@ pub struct Services {
     pub orders: Arc<OrderRepository>,
     pub connections: Arc<ConnectionRepository>,
     pub api_keys: Arc<ApiKeyRepository>,
+    pub privacy_requests: Arc<PrivacyRequestRepository>,
 }
 
 impl Services {
@@ -51,6 +54,7 @@ impl Services {
                 clock.clone(),
             )),
             api_keys: Arc::new(ApiKeyRepository::new(data.clone(), clock.clone())),
+            privacy_requests: Arc::new(PrivacyRequestRepository::new(data.clone(), clock.clone())),
             clock,
             data,
             vault,
@@ -99,4 +103,15 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder.create(dir)
+}
+
+impl Services {
+    /// The Shopify webhook handler over these services.
+    pub fn shopify_webhook(&self) -> rc_api::ShopifyWebhook {
+        rc_api::ShopifyWebhook::new(
+            self.orders.clone(),
+            self.connections.clone(),
+            self.privacy_requests.clone(),
+        )
+    }
 }

@@ -1,9 +1,11 @@
 //! Shopify: webhook authentication and the REST order payload.
 
+mod compliance;
 mod order_payload;
 mod shop_domain;
 mod signature;
 
+pub use compliance::{ComplianceKind, ComplianceRequest, MAX_ORDERS_PER_REQUEST, parse_compliance};
 pub use order_payload::{MAX_LINES, ParsedOrder, PayloadError, parse_order};
 pub use shop_domain::{ShopDomain, ShopDomainError};
 pub use signature::{sign, verify};

@@ -192,10 +192,8 @@ fn line(raw: &RawLine, currency: Currency) -> Result<LineItem, PayloadError> {
 
 /// Parses an `orders/create` (or `orders/updated`) webhook body for `merchant`.
 pub fn parse_order(merchant: &MerchantId, body: &[u8]) -> Result<ParsedOrder, PayloadError> {
-    let raw: RawOrder = serde_json::from_slice(body).map_err(|e| {
-        // serde_json's message names the line/column and expected type, never the value.
-        PayloadError::Malformed(e.classify_message())
-    })?;
+    let raw: RawOrder =
+        serde_json::from_slice(body).map_err(|e| PayloadError::Malformed(describe(&e)))?;
     let shopify_id = raw.id.ok_or(PayloadError::Missing("id"))?;
     let id = OrderId::parse(&format!("shopify-{shopify_id}"))
         .map_err(|_| PayloadError::Invalid("id"))?;
@@ -316,20 +314,16 @@ pub fn parse_order(merchant: &MerchantId, body: &[u8]) -> Result<ParsedOrder, Pa
     })
 }
 
-trait ClassifyMessage {
-    fn classify_message(&self) -> String;
-}
-
-impl ClassifyMessage for serde_json::Error {
-    fn classify_message(&self) -> String {
-        let kind = match self.classify() {
-            serde_json::error::Category::Io => "unreadable",
-            serde_json::error::Category::Syntax => "syntax error",
-            serde_json::error::Category::Data => "wrong type",
-            serde_json::error::Category::Eof => "truncated",
-        };
-        format!("{kind} at line {} column {}", self.line(), self.column())
-    }
+/// A JSON error described by its kind and position only: serde_json's own messages can quote the
+/// offending value, which may be PII.
+pub(crate) fn describe(e: &serde_json::Error) -> String {
+    let kind = match e.classify() {
+        serde_json::error::Category::Io => "unreadable",
+        serde_json::error::Category::Syntax => "syntax error",
+        serde_json::error::Category::Data => "wrong type",
+        serde_json::error::Category::Eof => "truncated",
+    };
+    format!("{kind} at line {} column {}", e.line(), e.column())
 }
 
 #[cfg(test)]
