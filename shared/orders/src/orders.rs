@@ -40,6 +40,9 @@ pub enum StoreOutcome {
 
 /// Attempts at an update that keeps losing races with concurrent updates of the same order.
 const UPDATE_ATTEMPTS: usize = 5;
+/// `apply_update` puts the delivery mark first in its transaction, so a failure at this index
+/// means the delivery was already processed.
+const MARK_FAILED: usize = 0;
 
 /// Orders: public facts in one item, sealed PII in another, always written together.
 pub struct OrderRepository {
@@ -178,16 +181,10 @@ impl OrderRepository {
         delivery: Option<&DeliveryMark>,
     ) -> Result<StoreOutcome, RepoError> {
         for _ in 0..UPDATE_ATTEMPTS {
-            if let Some(mark) = delivery
-                && self.seen(mark).await?
-            {
-                return Ok(StoreOutcome::Duplicate);
-            }
-            let Some(existing) = self
-                .data
-                .get(&keys::order(&order.merchant, &order.id))
-                .await?
-            else {
+            // No separate "seen this delivery?" read: every write below carries the delivery
+            // mark, and a mark that already exists fails it.
+            let key = keys::order(&order.merchant, &order.id);
+            let Some(existing) = self.data.get(&key).await? else {
                 match self.store_new(order, delivery).await? {
                     StoreOutcome::Stored => return Ok(StoreOutcome::Stored),
                     // Created concurrently (or this delivery was): look again.
@@ -195,6 +192,11 @@ impl OrderRepository {
                 }
             };
             match self.apply_update(order, &existing, delivery).await {
+                Err(RepoError::Store(StoreError::TransactionCancelled { failed }))
+                    if delivery.is_some() && failed.contains(&MARK_FAILED) =>
+                {
+                    return Ok(StoreOutcome::Duplicate);
+                }
                 Err(RepoError::Store(StoreError::TransactionCancelled { .. })) => continue,
                 other => return other,
             }
@@ -219,14 +221,14 @@ impl OrderRepository {
             .ok_or(RepoError::Corrupt("channel_updated_at"))?;
         let status = stored_status.merged_with(order.status);
         let newer = order.channel_updated_at.unix_timestamp() > stored_updated_at;
-        let mark_op = delivery.map(|mark| TxOp::Create(self.delivery_item(mark)));
+        let mut ops = Vec::with_capacity(3);
+        ops.extend(delivery.map(|mark| TxOp::Create(self.delivery_item(mark))));
         if !newer && status == stored_status {
-            if let Some(op) = mark_op {
-                self.data.transact(vec![op]).await?;
+            if !ops.is_empty() {
+                self.data.transact(ops).await?;
             }
             return Ok(StoreOutcome::Stale);
         }
-        let mut ops = Vec::with_capacity(3);
         if newer {
             let mut public = Self::public_item(order)?;
             public.set("status", Value::S(status.as_str().into()));
@@ -257,7 +259,6 @@ impl OrderRepository {
                 expected_version: existing.version,
             });
         }
-        ops.extend(mark_op);
         self.data.transact(ops).await?;
         Ok(StoreOutcome::Updated)
     }
