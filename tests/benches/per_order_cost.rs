@@ -140,8 +140,9 @@ async fn run() {
         .put_shopify(
             &merchant,
             &shop,
-            &Secret::new(SecretText::parse(secret).expect("s")),
-            None,
+            &rc_orders::ShopifyCredentials::webhook_only(Secret::new(
+                SecretText::parse(secret).expect("s"),
+            )),
         )
         .await
         .expect("connection");

@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use aws_lambda_events::encodings::Body;
 use base64::Engine;
-use rc_api::MerchantApi;
 use rc_channels::shopify::ShopDomain;
 use rc_domain::{MerchantId, Secret, SecretText};
 use rc_orders::ApiKey;
@@ -91,8 +90,9 @@ async fn a_shopify_order_flows_through_lambda_events_into_dynamodb_sealed() {
         .put_shopify(
             &merchant,
             &shop,
-            &Secret::new(SecretText::parse(secret).expect("s")),
-            None,
+            &rc_orders::ShopifyCredentials::webhook_only(Secret::new(
+                SecretText::parse(secret).expect("s"),
+            )),
         )
         .await
         .expect("connection");
@@ -127,7 +127,7 @@ async fn a_shopify_order_flows_through_lambda_events_into_dynamodb_sealed() {
     assert_eq!(response.status_code, 200, "{}", body_text(&response.body));
     assert!(body_text(&response.body).contains("stored"));
 
-    let api = MerchantApi::new(services.orders.clone(), services.api_keys.clone());
+    let api = services.merchant_api();
     let event = apigw_event(
         "GET",
         "/v1/orders/shopify-9009",

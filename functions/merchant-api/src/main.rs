@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use rc_api::MerchantApi;
 use rc_runtime::{AwsConfig, Services, init_tracing, run_http};
 
 // One thread: a Lambda sandbox handles one event at a time, and a single-threaded runtime starts faster.
@@ -11,7 +10,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     init_tracing();
     let config = AwsConfig::from_env()?;
     let services = Services::aws(&config).await;
-    let api = Arc::new(MerchantApi::new(services.orders, services.api_keys));
+    let api = Arc::new(services.merchant_api());
     run_http(move |request| {
         let api = Arc::clone(&api);
         async move { api.handle(request).await }

@@ -12,7 +12,7 @@ use hyper_util::rt::TokioIo;
 use rc_api::{ApiError, MAX_WEBHOOK_BODY, MerchantApi, ShopifyWebhook, json};
 use rc_channels::shopify::ShopDomain;
 use rc_domain::{MerchantId, Secret, SecretText, SystemClock};
-use rc_orders::ApiKey;
+use rc_orders::{ApiKey, ShopifyCredentials};
 use rc_runtime::Services;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -65,7 +65,7 @@ impl LocalHost {
         })?;
         let routes = Arc::new(Routes {
             shopify: services.shopify_webhook(),
-            merchant: MerchantApi::new(services.orders.clone(), services.api_keys.clone()),
+            merchant: services.merchant_api(),
         });
         let task = tokio::spawn(serve(listener, routes));
         Ok(Self {
@@ -87,7 +87,11 @@ async fn seed_demo(services: &Services, config: &LocalConfig) -> Result<(), Star
         .map_err(|e| StartError::Config(format!("RC_DEMO_API_KEY: {e}")))?;
     services
         .connections
-        .put_shopify(&merchant, &shop, &Secret::new(secret), None)
+        .put_shopify(
+            &merchant,
+            &shop,
+            &ShopifyCredentials::webhook_only(Secret::new(secret)),
+        )
         .await?;
     services
         .api_keys

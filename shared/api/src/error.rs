@@ -27,6 +27,9 @@ pub enum ApiError {
     /// 404 `not_found`
     #[error("not found")]
     NotFound,
+    /// 409 `conflict`
+    #[error("the resource belongs to someone else or changed concurrently")]
+    Conflict,
     /// 405 `method_not_allowed`
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -63,6 +66,7 @@ impl ApiError {
             Self::InvalidSignature | Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::UnknownShop | Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::InvalidPayload { .. } | Self::UnsupportedTopic => {
                 StatusCode::UNPROCESSABLE_ENTITY
@@ -81,6 +85,7 @@ impl ApiError {
             Self::UnknownShop => "unknown_shop",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::Conflict => "conflict",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::InvalidPayload { reason, .. } => reason,
             Self::UnsupportedTopic => "unsupported_topic",

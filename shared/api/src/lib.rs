@@ -11,7 +11,7 @@ mod response;
 mod shopify_webhook;
 
 pub use error::ApiError;
-pub use merchant_api::MerchantApi;
+pub use merchant_api::{MAX_API_BODY, MerchantApi};
 pub use response::json;
 pub use shopify_webhook::{MAX_WEBHOOK_BODY, ShopifyWebhook};
 

@@ -1,26 +1,77 @@
-//! The merchant API (first routes): read an order, without PII.
+//! The merchant API: orders (without PII) and channel connections (secrets in, never out).
+//!
+//! | route | does |
+//! | --- | --- |
+//! | `GET /v1/orders/{order_id}` | the order's public view |
+//! | `GET /v1/connections` | the merchant's connections, no secrets |
+//! | `PUT /v1/connections/shopify/{shop}` | connect a shop, or rotate its secrets |
+//! | `DELETE /v1/connections/shopify/{shop}` | disconnect it (secrets deleted, their key destroyed) |
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
-use rc_domain::{MerchantId, OrderId};
-use rc_orders::{ApiKeyRepository, OrderRepository};
+use rc_channels::shopify::ShopDomain;
+use rc_domain::{MerchantId, OrderId, Secret, SecretText};
+use rc_orders::{ApiKeyRepository, ConnectionRepository, OrderRepository, ShopifyCredentials};
+use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::{ApiError, json};
+
+/// The largest merchant API request body.
+pub const MAX_API_BODY: usize = 64 * 1024;
 
 pub struct MerchantApi {
     orders: Arc<OrderRepository>,
     api_keys: Arc<ApiKeyRepository>,
+    connections: Arc<ConnectionRepository>,
 }
 
 enum Route {
     Order(OrderId),
+    Connections,
+    ShopifyConnection(ShopDomain),
+}
+
+/// `PUT /v1/connections/shopify/{shop}`. Zeroized when dropped; never logged or echoed.
+#[derive(Deserialize, Zeroize, ZeroizeOnDrop)]
+#[serde(deny_unknown_fields)]
+struct ConnectShopify {
+    webhook_secret: String,
+    #[serde(default)]
+    previous_webhook_secret: Option<String>,
+    #[serde(default)]
+    access_token: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Connected<'a> {
+    channel: &'static str,
+    reference: &'a str,
+    status: &'static str,
+}
+
+fn secret(raw: &str, field: &'static str) -> Result<Secret<SecretText>, ApiError> {
+    SecretText::parse(raw)
+        .map(Secret::new)
+        .map_err(|_| ApiError::InvalidPayload {
+            reason: "invalid_field",
+            message: format!("field `{field}` is invalid"),
+        })
 }
 
 impl MerchantApi {
-    pub fn new(orders: Arc<OrderRepository>, api_keys: Arc<ApiKeyRepository>) -> Self {
-        Self { orders, api_keys }
+    pub fn new(
+        orders: Arc<OrderRepository>,
+        api_keys: Arc<ApiKeyRepository>,
+        connections: Arc<ConnectionRepository>,
+    ) -> Self {
+        Self {
+            orders,
+            api_keys,
+            connections,
+        }
     }
 
     pub async fn handle(&self, request: Request<Bytes>) -> Response<Bytes> {
@@ -47,14 +98,33 @@ impl MerchantApi {
     fn route(request: &Request<Bytes>) -> Result<Route, ApiError> {
         let path = request.uri().path();
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let method = request.method();
+        let allow = |allowed: &[Method]| {
+            if allowed.contains(method) {
+                Ok(())
+            } else {
+                Err(ApiError::MethodNotAllowed)
+            }
+        };
         match segments.as_slice() {
             ["v1", "orders", id] => {
-                if request.method() != Method::GET {
-                    return Err(ApiError::MethodNotAllowed);
-                }
+                allow(&[Method::GET])?;
                 OrderId::parse(id)
                     .map(Route::Order)
                     .map_err(|_| ApiError::NotFound)
+            }
+            ["v1", "connections"] => {
+                allow(&[Method::GET])?;
+                Ok(Route::Connections)
+            }
+            ["v1", "connections", "shopify", shop] => {
+                allow(&[Method::PUT, Method::DELETE])?;
+                ShopDomain::parse(shop)
+                    .map(Route::ShopifyConnection)
+                    .map_err(|_| ApiError::InvalidPayload {
+                        reason: "invalid_field",
+                        message: "shop must look like name.myshopify.com".into(),
+                    })
             }
             _ => Err(ApiError::NotFound),
         }
@@ -63,6 +133,9 @@ impl MerchantApi {
     async fn process(&self, request: Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
         // Authenticate before routing, so unauthenticated callers learn nothing about routes.
         let merchant = self.merchant(&request).await?;
+        if request.body().len() > MAX_API_BODY {
+            return Err(ApiError::PayloadTooLarge(MAX_API_BODY));
+        }
         match Self::route(&request)? {
             Route::Order(order) => {
                 let view = self
@@ -71,6 +144,61 @@ impl MerchantApi {
                     .await?
                     .ok_or(ApiError::NotFound)?;
                 Ok(json(StatusCode::OK, &view))
+            }
+            Route::Connections => {
+                let connections = self.connections.list(&merchant).await?;
+                Ok(json(
+                    StatusCode::OK,
+                    &serde_json::json!({ "connections": connections }),
+                ))
+            }
+            Route::ShopifyConnection(shop) if request.method() == Method::DELETE => {
+                if !self.connections.remove_shopify(&merchant, &shop).await? {
+                    return Err(ApiError::NotFound);
+                }
+                tracing::info!(%merchant, shop = %shop, "shopify connection removed");
+                Ok(json(
+                    StatusCode::OK,
+                    &Connected {
+                        channel: "shopify",
+                        reference: shop.as_str(),
+                        status: "disconnected",
+                    },
+                ))
+            }
+            Route::ShopifyConnection(shop) => {
+                let body: ConnectShopify = serde_json::from_slice(request.body())
+                    .map_err(|e| ApiError::MalformedJson(rc_channels::describe_json_error(&e)))?;
+                let credentials = ShopifyCredentials {
+                    webhook_secret: secret(&body.webhook_secret, "webhook_secret")?,
+                    previous_webhook_secret: body
+                        .previous_webhook_secret
+                        .as_deref()
+                        .map(|s| secret(s, "previous_webhook_secret"))
+                        .transpose()?,
+                    access_token: body
+                        .access_token
+                        .as_deref()
+                        .map(|s| secret(s, "access_token"))
+                        .transpose()?,
+                };
+                drop(body);
+                self.connections
+                    .put_shopify(&merchant, &shop, &credentials)
+                    .await
+                    .map_err(|e| match e {
+                        rc_orders::RepoError::Conflict(_) => ApiError::Conflict,
+                        other => other.into(),
+                    })?;
+                tracing::info!(%merchant, shop = %shop, "shopify connection saved");
+                Ok(json(
+                    StatusCode::OK,
+                    &Connected {
+                        channel: "shopify",
+                        reference: shop.as_str(),
+                        status: "connected",
+                    },
+                ))
             }
         }
     }

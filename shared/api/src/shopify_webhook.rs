@@ -1,8 +1,6 @@
 //! The Shopify webhook receiver: authenticate the raw body, deduplicate, seal, store, answer fast.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response, StatusCode};
@@ -19,14 +17,11 @@ use crate::{ApiError, json};
 /// The largest webhook body accepted. Shopify orders with hundreds of lines stay far below it;
 /// anything larger is refused before it is hashed or parsed.
 pub const MAX_WEBHOOK_BODY: usize = 2 * 1024 * 1024;
-/// How long a shop's connection (with its secrets) is kept in memory between webhooks.
-const CONNECTION_CACHE_TTL: Duration = Duration::from_secs(60);
 
 pub struct ShopifyWebhook {
     orders: Arc<OrderRepository>,
     connections: Arc<ConnectionRepository>,
     privacy_requests: Arc<PrivacyRequestRepository>,
-    cache: Mutex<HashMap<ShopDomain, (Instant, Arc<ShopifyConnection>)>>,
 }
 
 #[derive(Serialize)]
@@ -67,7 +62,6 @@ impl ShopifyWebhook {
             orders,
             connections,
             privacy_requests,
-            cache: Mutex::new(HashMap::new()),
         }
     }
 
@@ -85,45 +79,24 @@ impl ShopifyWebhook {
         }
     }
 
-    async fn connection(
-        &self,
-        shop: &ShopDomain,
-        fresh: bool,
-    ) -> Result<Arc<ShopifyConnection>, ApiError> {
-        if !fresh {
-            let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((at, connection)) = cache.get(shop)
-                && at.elapsed() < CONNECTION_CACHE_TTL
-            {
-                return Ok(Arc::clone(connection));
-            }
-        }
-        let connection = Arc::new(
-            self.connections
-                .shopify(shop)
-                .await?
-                .ok_or(ApiError::UnknownShop)?,
-        );
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        cache.insert(shop.clone(), (Instant::now(), Arc::clone(&connection)));
-        Ok(connection)
-    }
-
-    /// The shop's connection whose secret signed `body`. A cached connection that fails is
-    /// reloaded once, so a rotated secret takes effect at once.
+    /// The shop's connection, if `signature` is a valid signature of `body` under one of its
+    /// secrets.
     async fn authenticate(
         &self,
         shop: &ShopDomain,
         body: &[u8],
         signature: &str,
     ) -> Result<Arc<ShopifyConnection>, ApiError> {
-        for fresh in [false, true] {
-            let connection = self.connection(shop, fresh).await?;
-            if shopify::verify(&connection.webhook_secrets, body, signature) {
-                return Ok(connection);
-            }
+        let connection = self
+            .connections
+            .shopify(shop)
+            .await?
+            .ok_or(ApiError::UnknownShop)?;
+        if shopify::verify(&connection.webhook_secrets, body, signature) {
+            Ok(connection)
+        } else {
+            Err(ApiError::InvalidSignature)
         }
-        Err(ApiError::InvalidSignature)
     }
 
     async fn process(&self, request: Request<Bytes>) -> Result<&'static str, ApiError> {

@@ -10,7 +10,9 @@ mod privacy_requests;
 mod view;
 
 pub use api_keys::{ApiKey, ApiKeyRepository};
-pub use connections::{ConnectionRepository, ShopifyConnection};
+pub use connections::{
+    ConnectionRepository, ConnectionSummary, ShopifyConnection, ShopifyCredentials,
+};
 pub use error::RepoError;
 pub use orders::{DeliveryMark, OrderRepository, StoreOutcome};
 pub use privacy_requests::{PendingPrivacyRequest, PrivacyRequestRepository};

@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use rc_channels::shopify::{ShopDomain, parse_order};
 use rc_domain::{ManualClock, MerchantId, OrderId, RevealPurpose, Secret, SecretText};
-use rc_orders::{ConnectionRepository, DeliveryMark, OrderRepository, RepoError, StoreOutcome};
+use rc_orders::{
+    ConnectionRepository, DeliveryMark, OrderRepository, RepoError, ShopifyCredentials,
+    StoreOutcome,
+};
 use rc_store::sqlite::{EmbeddedDb, SqliteStore};
 use rc_store::{ItemKey, Store, Value};
 use rc_vault::{FileRoot, KeySubject, Vault, VaultError};
@@ -220,11 +223,20 @@ async fn a_shop_belongs_to_one_merchant_and_its_secret_rotates() {
     let shop = ShopDomain::parse("shop.myshopify.com").expect("shop");
     let secret = |s: &str| Secret::new(SecretText::parse(s).expect("secret"));
     f.connections
-        .put_shopify(&merchant(), &shop, &secret("old"), None)
+        .put_shopify(
+            &merchant(),
+            &shop,
+            &ShopifyCredentials::webhook_only(secret("old")),
+        )
         .await
         .expect("put");
+    let rotated = ShopifyCredentials {
+        webhook_secret: secret("new"),
+        previous_webhook_secret: Some(secret("old")),
+        access_token: Some(secret("shpat_token")),
+    };
     f.connections
-        .put_shopify(&merchant(), &shop, &secret("new"), Some(&secret("old")))
+        .put_shopify(&merchant(), &shop, &rotated)
         .await
         .expect("rotate");
     let connection = f
@@ -239,14 +251,16 @@ async fn a_shop_belongs_to_one_merchant_and_its_secret_rotates() {
         .map(|s| s.reveal(RevealPurpose::Verification).as_str())
         .collect();
     assert_eq!(secrets, vec!["new", "old"]);
+    let token = connection.access_token.as_ref().expect("token");
+    assert_eq!(
+        token.reveal(RevealPurpose::Verification).as_str(),
+        "shpat_token"
+    );
+
+    let m2 = MerchantId::parse("m2").expect("id");
     let stolen = f
         .connections
-        .put_shopify(
-            &MerchantId::parse("m2").expect("id"),
-            &shop,
-            &secret("x"),
-            None,
-        )
+        .put_shopify(&m2, &shop, &ShopifyCredentials::webhook_only(secret("x")))
         .await;
     assert!(
         matches!(stolen, Err(RepoError::Conflict(_))),
@@ -264,5 +278,35 @@ async fn a_shop_belongs_to_one_merchant_and_its_secret_rotates() {
             .expect("sealed")
             .windows(3)
             .any(|w| w == b"new")
+    );
+
+    let listed = f.connections.list(&merchant()).await.expect("list");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].reference, "shop.myshopify.com");
+    assert!(
+        !f.connections
+            .remove_shopify(&m2, &shop)
+            .await
+            .expect("not theirs")
+    );
+    assert!(
+        f.connections
+            .remove_shopify(&merchant(), &shop)
+            .await
+            .expect("remove")
+    );
+    assert!(f.connections.shopify(&shop).await.expect("get").is_none());
+    assert!(
+        f.connections
+            .list(&merchant())
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    assert!(
+        !f.connections
+            .remove_shopify(&merchant(), &shop)
+            .await
+            .expect("again")
     );
 }

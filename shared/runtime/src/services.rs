@@ -106,6 +106,15 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 impl Services {
+    /// The merchant API handler over these services.
+    pub fn merchant_api(&self) -> rc_api::MerchantApi {
+        rc_api::MerchantApi::new(
+            self.orders.clone(),
+            self.api_keys.clone(),
+            self.connections.clone(),
+        )
+    }
+
     /// The Shopify webhook handler over these services.
     pub fn shopify_webhook(&self) -> rc_api::ShopifyWebhook {
         rc_api::ShopifyWebhook::new(

@@ -314,16 +314,8 @@ pub fn parse_order(merchant: &MerchantId, body: &[u8]) -> Result<ParsedOrder, Pa
     })
 }
 
-/// A JSON error described by its kind and position only: serde_json's own messages can quote the
-/// offending value, which may be PII.
 pub(crate) fn describe(e: &serde_json::Error) -> String {
-    let kind = match e.classify() {
-        serde_json::error::Category::Io => "unreadable",
-        serde_json::error::Category::Syntax => "syntax error",
-        serde_json::error::Category::Data => "wrong type",
-        serde_json::error::Category::Eof => "truncated",
-    };
-    format!("{kind} at line {} column {}", e.line(), e.column())
+    crate::describe_json_error(e)
 }
 
 #[cfg(test)]

@@ -1,0 +1,211 @@
+//! Connecting, rotating and disconnecting Shopify shops through the merchant API.
+
+mod support;
+
+use support::*;
+
+async fn call(
+    base: &str,
+    key: &str,
+    method: http::Method,
+    path: &str,
+    body: &str,
+) -> (u16, serde_json::Value) {
+    let request = http::Request::builder()
+        .method(method)
+        .uri(format!("{base}{path}"))
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", "application/json")
+        .body(bytes::Bytes::from(body.to_owned()))
+        .expect("request");
+    send(request).await
+}
+
+async fn webhook_to(base: &str, shop: &str, secret: &str, id: &str, order: u64) -> u16 {
+    let request = rc_local_host::signed_shopify_request(
+        &format!("{base}/webhooks/shopify"),
+        shop,
+        secret,
+        "orders/create",
+        id,
+        canary_order(order),
+    )
+    .expect("request");
+    send(request).await.0
+}
+
+#[tokio::test]
+async fn a_merchant_connects_rotates_and_disconnects_a_shop() {
+    let (host, config, _dir) = start_local_host().await;
+    let base = format!("http://{}", host.addr);
+    let key = config.demo_api_key.clone();
+    let shop = "second-shop.myshopify.com";
+    let path = format!("/v1/connections/shopify/{shop}");
+
+    let (status, body) = call(
+        &base,
+        &key,
+        http::Method::PUT,
+        &path,
+        r#"{"webhook_secret": "s3cret-one"}"#,
+    )
+    .await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("connected")),
+        "{body}"
+    );
+    assert!(
+        !body.to_string().contains("s3cret"),
+        "secrets are never echoed"
+    );
+    assert_eq!(webhook_to(&base, shop, "s3cret-one", "k1", 41).await, 200);
+
+    let (_, listed) = call(&base, &key, http::Method::GET, "/v1/connections", "").await;
+    let shops: Vec<&str> = listed["connections"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|c| c["reference"].as_str().expect("reference"))
+        .collect();
+    assert_eq!(shops, vec!["demo-shop.myshopify.com", shop]);
+    assert!(!listed.to_string().contains("secret"));
+
+    // Rotation: the new secret works at once (a cached connection is reloaded on mismatch), and
+    // the previous one still works during the window.
+    let rotate = r#"{"webhook_secret": "s3cret-two", "previous_webhook_secret": "s3cret-one"}"#;
+    assert_eq!(
+        call(&base, &key, http::Method::PUT, &path, rotate).await.0,
+        200
+    );
+    assert_eq!(webhook_to(&base, shop, "s3cret-two", "k2", 42).await, 200);
+    assert_eq!(webhook_to(&base, shop, "s3cret-one", "k3", 43).await, 200);
+    let close_window = r#"{"webhook_secret": "s3cret-two"}"#;
+    assert_eq!(
+        call(&base, &key, http::Method::PUT, &path, close_window)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(webhook_to(&base, shop, "s3cret-one", "k4", 44).await, 401);
+
+    let (status, body) = call(&base, &key, http::Method::DELETE, &path, "").await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("disconnected"))
+    );
+    let gone = rc_channels::shopify::ShopDomain::parse(shop).expect("shop");
+    assert!(
+        host.services
+            .connections
+            .shopify(&gone)
+            .await
+            .expect("get")
+            .is_none()
+    );
+    assert_eq!(
+        call(&base, &key, http::Method::DELETE, &path, "").await.0,
+        404
+    );
+}
+
+#[tokio::test]
+async fn bad_connection_requests_are_refused_with_reasons() {
+    let (host, config, _dir) = start_local_host().await;
+    let base = format!("http://{}", host.addr);
+    let key = config.demo_api_key.clone();
+    let path = "/v1/connections/shopify/third-shop.myshopify.com";
+    let cases: [(http::Method, &str, &str, u16, &str); 7] = [
+        (http::Method::PUT, path, "{not json", 400, "malformed_json"),
+        (
+            http::Method::PUT,
+            path,
+            r#"{"access_token": "x"}"#,
+            400,
+            "malformed_json",
+        ),
+        (
+            http::Method::PUT,
+            path,
+            r#"{"webhook_secret": "x", "extra": 1}"#,
+            400,
+            "malformed_json",
+        ),
+        (
+            http::Method::PUT,
+            path,
+            r#"{"webhook_secret": ""}"#,
+            422,
+            "invalid_field",
+        ),
+        (
+            http::Method::PUT,
+            "/v1/connections/shopify/evil.com",
+            r#"{"webhook_secret": "x"}"#,
+            422,
+            "invalid_field",
+        ),
+        (http::Method::GET, path, "", 405, "method_not_allowed"),
+        (
+            http::Method::POST,
+            "/v1/connections",
+            "",
+            405,
+            "method_not_allowed",
+        ),
+    ];
+    for (method, route, body, status, reason) in cases {
+        let (got, answer) = call(&base, &key, method.clone(), route, body).await;
+        assert_eq!(
+            (got, answer["error"].as_str()),
+            (status, Some(reason)),
+            "{method} {route} {body}: {answer}"
+        );
+    }
+    let huge = format!(
+        r#"{{"webhook_secret": "{}"}}"#,
+        "x".repeat(rc_api::MAX_API_BODY)
+    );
+    assert_eq!(
+        call(&base, &key, http::Method::PUT, path, &huge).await.0,
+        413
+    );
+
+    // The demo shop belongs to the demo merchant; another merchant cannot take it.
+    let other = rc_domain::MerchantId::parse("other-merchant").expect("id");
+    let issued = host.services.api_keys.issue(&other).await.expect("key");
+    let other_key = issued
+        .0
+        .reveal(rc_domain::RevealPurpose::Verification)
+        .as_str()
+        .to_owned();
+    let (status, answer) = call(
+        &base,
+        &other_key,
+        http::Method::PUT,
+        "/v1/connections/shopify/demo-shop.myshopify.com",
+        r#"{"webhook_secret": "hijack"}"#,
+    )
+    .await;
+    assert_eq!((status, answer["error"].as_str()), (409, Some("conflict")));
+    let (status, _) = call(
+        &base,
+        &other_key,
+        http::Method::DELETE,
+        "/v1/connections/shopify/demo-shop.myshopify.com",
+        "",
+    )
+    .await;
+    assert_eq!(
+        status, 404,
+        "another merchant's shop is not found, not deleted"
+    );
+    let (_, listed) = call(&base, &other_key, http::Method::GET, "/v1/connections", "").await;
+    assert_eq!(listed["connections"], serde_json::json!([]));
+    assert_eq!(
+        call(&base, "rck_nope", http::Method::GET, "/v1/connections", "")
+            .await
+            .0,
+        401
+    );
+}
