@@ -10,6 +10,8 @@ use rc_domain::{
     OrderStatus, OrderTotals, Phone, Pii, PostalAddress, Quantity, ShipToRegion, Sku,
 };
 use serde::Deserialize;
+
+use crate::optional_pii;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -134,23 +136,6 @@ fn non_empty(raw: &Option<String>) -> Option<&str> {
     raw.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
-/// Parses an optional detail; a malformed one is dropped and its name recorded.
-fn optional<T: zeroize::Zeroize, E>(
-    raw: Option<&str>,
-    field: &'static str,
-    parse: impl Fn(&str) -> Result<T, E>,
-    dropped: &mut Vec<&'static str>,
-) -> Option<Pii<T>> {
-    let raw = raw?;
-    match parse(raw) {
-        Ok(value) => Some(Pii::new(value)),
-        Err(_) => {
-            dropped.push(field);
-            None
-        }
-    }
-}
-
 fn address(raw: &RawAddress) -> Result<PostalAddress, rc_domain::PiiError> {
     let joined_name = match (non_empty(&raw.first_name), non_empty(&raw.last_name)) {
         (Some(first), Some(last)) => Some(format!("{first} {last}")),
@@ -273,14 +258,14 @@ pub fn parse_order(merchant: &MerchantId, body: &[u8]) -> Result<ParsedOrder, Pa
         .as_ref()
         .map(|a| ShipToRegion::of(a.reveal(rc_domain::RevealPurpose::Sealing)));
     let buyer = BuyerPii {
-        name: optional(
+        name: optional_pii(
             customer_name.as_deref(),
             "customer.name",
             BuyerName::parse,
             &mut dropped,
         ),
-        email: optional(email, "email", Email::parse, &mut dropped),
-        phone: optional(phone, "phone", Phone::parse, &mut dropped),
+        email: optional_pii(email, "email", Email::parse, &mut dropped),
+        phone: optional_pii(phone, "phone", Phone::parse, &mut dropped),
         shipping_address,
         billing_address,
     };

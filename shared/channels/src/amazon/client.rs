@@ -1,0 +1,279 @@
+//! The SP-API client: Login with Amazon (LWA) access tokens from the refresh-token grant, cached
+//! until shortly before they expire and refreshed once on 401/403; `getOrder` paced by the
+//! usage plan (0.5 requests per second, burst 30, per selling partner) and retried with
+//! exponential backoff on 429 and 5xx.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rc_domain::{RevealPurpose, Secret, SecretText};
+use reqwest::StatusCode;
+use serde::Deserialize;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use super::order_payload::INCLUDED_DATA;
+use super::rate_limit::TokenBucket;
+
+/// Where the APIs live. Production defaults; tests and the local sandbox point them elsewhere.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    /// e.g. `https://sellingpartnerapi-na.amazon.com` (`RC_SPAPI_ENDPOINT`)
+    pub sp_api: String,
+    /// e.g. `https://api.amazon.com` (`RC_LWA_ENDPOINT`); the token path is `/auth/o2/token`.
+    pub lwa: String,
+}
+
+impl Default for Endpoints {
+    fn default() -> Self {
+        Self {
+            sp_api: "https://sellingpartnerapi-na.amazon.com".into(),
+            lwa: "https://api.amazon.com".into(),
+        }
+    }
+}
+
+/// A selling partner's authorization of our application.
+pub struct Credentials {
+    pub client_id: String,
+    pub client_secret: Secret<SecretText>,
+    pub refresh_token: Secret<SecretText>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("the order does not exist")]
+    NotFound,
+    #[error("Amazon refused our credentials ({0})")]
+    Unauthorized(u16),
+    #[error("Amazon kept throttling us; retry later")]
+    Throttled,
+    #[error("Amazon is unavailable: {0}")]
+    Unavailable(String),
+    #[error("Amazon rejected the request with status {0}")]
+    Rejected(u16),
+}
+
+impl FetchError {
+    /// Whether a later attempt may succeed (so the message should go back to the queue).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Throttled | Self::Unavailable(_) | Self::Unauthorized(_))
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    expires_in: u64,
+}
+
+/// A token is refreshed this long before Amazon says it expires.
+const TOKEN_MARGIN: Duration = Duration::from_secs(60);
+/// getOrder's usage plan (orders_2026-01-01.json).
+const GET_ORDER_RATE: f64 = 0.5;
+const GET_ORDER_BURST: u32 = 30;
+
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub attempts: u32,
+    pub first_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 5,
+            first_backoff: Duration::from_millis(500),
+        }
+    }
+}
+
+struct CachedToken {
+    token: Secret<SecretText>,
+    valid_until: Instant,
+}
+
+pub struct SpApiClient {
+    http: reqwest::Client,
+    endpoints: Endpoints,
+    retry: RetryPolicy,
+    tokens: Mutex<HashMap<String, Arc<CachedToken>>>,
+    limiters: Mutex<HashMap<String, Arc<TokenBucket>>>,
+}
+
+impl SpApiClient {
+    pub fn new(endpoints: Endpoints) -> Self {
+        Self::with_retry(endpoints, RetryPolicy::default())
+    }
+
+    pub fn with_retry(endpoints: Endpoints, retry: RetryPolicy) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .user_agent(concat!("RetailCoder/", env!("CARGO_PKG_VERSION"), " (Language=Rust)"))
+            .build()
+            .unwrap_or_default();
+        Self {
+            http,
+            endpoints,
+            retry,
+            tokens: Mutex::new(HashMap::new()),
+            limiters: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn limiter(&self, seller: &str) -> Arc<TokenBucket> {
+        let mut limiters = self.limiters.lock().await;
+        Arc::clone(
+            limiters
+                .entry(seller.to_owned())
+                .or_insert_with(|| Arc::new(TokenBucket::new(GET_ORDER_RATE, GET_ORDER_BURST))),
+        )
+    }
+
+    /// A valid access token for the seller: cached, or fetched with the refresh-token grant.
+    async fn access_token(
+        &self,
+        seller: &str,
+        credentials: &Credentials,
+        force_refresh: bool,
+    ) -> Result<Arc<CachedToken>, FetchError> {
+        let mut tokens = self.tokens.lock().await;
+        if !force_refresh
+            && let Some(cached) = tokens.get(seller)
+            && Instant::now() < cached.valid_until
+        {
+            return Ok(Arc::clone(cached));
+        }
+        let form = [
+            ("grant_type", "refresh_token"),
+            (
+                "refresh_token",
+                credentials.refresh_token.reveal(RevealPurpose::Authentication).as_str(),
+            ),
+            ("client_id", credentials.client_id.as_str()),
+            (
+                "client_secret",
+                credentials.client_secret.reveal(RevealPurpose::Authentication).as_str(),
+            ),
+        ];
+        let url = format!("{}/auth/o2/token", self.endpoints.lwa.trim_end_matches('/'));
+        let response = self
+            .http
+            .post(&url)
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| FetchError::Unavailable(format!("LWA: {}", redact(&e))))?;
+        let status = response.status();
+        if status == StatusCode::BAD_REQUEST || status == StatusCode::UNAUTHORIZED {
+            return Err(FetchError::Unauthorized(status.as_u16()));
+        }
+        if !status.is_success() {
+            return Err(FetchError::Unavailable(format!("LWA answered {status}")));
+        }
+        let body: TokenResponse = response
+            .json()
+            .await
+            .map_err(|_| FetchError::Unavailable("LWA answer is not a token".into()))?;
+        let token = SecretText::parse(&body.access_token)
+            .map_err(|_| FetchError::Unavailable("LWA answer is not a token".into()))?;
+        let lifetime = Duration::from_secs(body.expires_in).saturating_sub(TOKEN_MARGIN);
+        let cached = Arc::new(CachedToken {
+            token: Secret::new(token),
+            valid_until: Instant::now() + lifetime,
+        });
+        tokens.insert(seller.to_owned(), Arc::clone(&cached));
+        Ok(cached)
+    }
+
+    /// `GET /orders/2026-01-01/orders/{orderId}?includedData=BUYER,RECIPIENT,FULFILLMENT,PROCEEDS`.
+    /// Returns the raw JSON body (it holds PII: parse it straight into sealed types).
+    pub async fn get_order(
+        &self,
+        seller: &str,
+        credentials: &Credentials,
+        amazon_order_id: &str,
+    ) -> Result<Bytes, FetchError> {
+        let url = format!(
+            "{}/orders/2026-01-01/orders/{amazon_order_id}",
+            self.endpoints.sp_api.trim_end_matches('/')
+        );
+        let included = INCLUDED_DATA.join(",");
+        let limiter = self.limiter(seller).await;
+        let mut refreshed = false;
+        let mut backoff = self.retry.first_backoff;
+        for attempt in 1..=self.retry.attempts {
+            let token = self.access_token(seller, credentials, false).await?;
+            limiter.acquire().await;
+            let sent = self
+                .http
+                .get(&url)
+                .query(&[("includedData", included.as_str())])
+                .header(
+                    "x-amz-access-token",
+                    token.token.reveal(RevealPurpose::Authentication).as_str(),
+                )
+                .header("accept", "application/json")
+                .send()
+                .await;
+            let response = match sent {
+                Ok(response) => response,
+                Err(e) if attempt < self.retry.attempts => {
+                    tracing::warn!(error = %redact(&e), attempt, "getOrder failed to send; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                    continue;
+                }
+                Err(e) => return Err(FetchError::Unavailable(redact(&e))),
+            };
+            let status = response.status();
+            match status {
+                s if s.is_success() => {
+                    return response
+                        .bytes()
+                        .await
+                        .map_err(|e| FetchError::Unavailable(redact(&e)));
+                }
+                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN if !refreshed => {
+                    // An access token can be revoked or expire early: refresh once.
+                    refreshed = true;
+                    self.access_token(seller, credentials, true).await?;
+                }
+                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                    return Err(FetchError::Unauthorized(status.as_u16()));
+                }
+                StatusCode::NOT_FOUND => return Err(FetchError::NotFound),
+                StatusCode::TOO_MANY_REQUESTS | StatusCode::INTERNAL_SERVER_ERROR
+                | StatusCode::SERVICE_UNAVAILABLE
+                    if attempt < self.retry.attempts =>
+                {
+                    tracing::info!(status = status.as_u16(), attempt, "getOrder backing off");
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                }
+                StatusCode::TOO_MANY_REQUESTS => return Err(FetchError::Throttled),
+                s if s.is_server_error() => {
+                    return Err(FetchError::Unavailable(format!("SP-API answered {s}")));
+                }
+                s => return Err(FetchError::Rejected(s.as_u16())),
+            }
+        }
+        Err(FetchError::Throttled)
+    }
+}
+
+/// A reqwest error without its URL (which may carry ids) or any body.
+fn redact(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timeout"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else if e.is_decode() {
+        "undecodable body"
+    } else {
+        "request failed"
+    };
+    kind.to_owned()
+}

@@ -1,0 +1,13 @@
+//! Amazon Selling Partner API: ORDER_CHANGE notifications, the Orders API v2026-01-01 `getOrder`
+//! (which returns buyer and recipient PII with `includedData`, no Restricted Data Token needed),
+//! and Login with Amazon access tokens.
+
+mod client;
+mod notification;
+mod order_payload;
+mod rate_limit;
+
+pub use client::{Credentials, Endpoints, FetchError, RetryPolicy, SpApiClient};
+pub use notification::{OrderChange, parse_notification};
+pub use order_payload::{INCLUDED_DATA, parse_get_order};
+pub use rate_limit::TokenBucket;

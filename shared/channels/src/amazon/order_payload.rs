@@ -1,0 +1,342 @@
+//! The Orders API v2026-01-01 `getOrder` response, parsed into a domain [`Order`].
+
+use rc_domain::{
+    BuyerName, BuyerPii, Channel, Currency, Email, LineItem, MerchantId, Money, Order, OrderId,
+    OrderStatus, OrderTotals, Phone, Pii, PostalAddress, Quantity, RevealPurpose, ShipToRegion,
+    Sku,
+};
+use serde::Deserialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::optional_pii;
+use crate::shopify::PayloadError;
+
+/// The datasets we ask `getOrder` for: who the buyer is, where it ships, its status and money.
+/// Each is a value of the `includedData` enum in `orders_2026-01-01.json`.
+pub const INCLUDED_DATA: [&str; 4] = ["BUYER", "RECIPIENT", "FULFILLMENT", "PROCEEDS"];
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawResponse {
+    order: Option<RawOrder>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawOrder {
+    order_id: Option<String>,
+    created_time: Option<String>,
+    last_updated_time: Option<String>,
+    buyer: Option<RawBuyer>,
+    recipient: Option<RawRecipient>,
+    proceeds: Option<RawProceeds>,
+    fulfillment: Option<RawFulfillment>,
+    #[serde(default)]
+    order_items: Vec<RawItem>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawBuyer {
+    buyer_name: Option<String>,
+    buyer_email: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawRecipient {
+    delivery_address: Option<RawAddress>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawAddress {
+    name: Option<String>,
+    company_name: Option<String>,
+    address_line1: Option<String>,
+    address_line2: Option<String>,
+    address_line3: Option<String>,
+    city: Option<String>,
+    state_or_region: Option<String>,
+    postal_code: Option<String>,
+    country_code: Option<String>,
+    phone: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawMoney {
+    amount: Option<String>,
+    currency_code: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawProceeds {
+    grand_total: Option<RawMoney>,
+    #[serde(default)]
+    breakdowns: Vec<RawBreakdown>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawBreakdown {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    subtotal: Option<RawMoney>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawFulfillment {
+    fulfillment_status: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawItem {
+    quantity_ordered: Option<u32>,
+    product: Option<RawProduct>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawProduct {
+    seller_sku: Option<String>,
+    asin: Option<String>,
+    price: Option<RawPrice>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawPrice {
+    unit_price: Option<RawMoney>,
+}
+
+fn timestamp(raw: Option<&str>, field: &'static str) -> Result<OffsetDateTime, PayloadError> {
+    let raw = raw.ok_or(PayloadError::Missing(field))?;
+    OffsetDateTime::parse(raw, &Rfc3339).map_err(|_| PayloadError::Invalid(field))
+}
+
+fn money(raw: &RawMoney, currency: Currency, field: &'static str) -> Result<Money, PayloadError> {
+    if raw.currency_code.as_deref() != Some(currency.code()) {
+        return Err(PayloadError::Invalid(field));
+    }
+    let amount = raw.amount.as_deref().ok_or(PayloadError::Missing(field))?;
+    Money::parse_decimal(amount, currency).map_err(|_| PayloadError::Invalid(field))
+}
+
+fn non_empty(raw: &Option<String>) -> Option<&str> {
+    raw.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn address(raw: &RawAddress) -> Result<PostalAddress, rc_domain::PiiError> {
+    // Amazon has three address lines; ours has two, so the third joins the second.
+    let line2 = match (non_empty(&raw.address_line2), non_empty(&raw.address_line3)) {
+        (Some(two), Some(three)) => Some(format!("{two}, {three}")),
+        (two, three) => two.or(three).map(str::to_owned),
+    };
+    PostalAddress::parse(
+        non_empty(&raw.name),
+        non_empty(&raw.company_name),
+        raw.address_line1.as_deref().unwrap_or_default(),
+        line2.as_deref(),
+        raw.city.as_deref().unwrap_or_default(),
+        non_empty(&raw.state_or_region),
+        non_empty(&raw.postal_code),
+        raw.country_code.as_deref().unwrap_or_default(),
+    )
+}
+
+/// A `getOrder` response, for `merchant`. The names of malformed optional details that were left
+/// out are returned alongside (never their values).
+pub fn parse_get_order(
+    merchant: &MerchantId,
+    body: &[u8],
+) -> Result<(Order, Vec<&'static str>), PayloadError> {
+    let raw: RawResponse = serde_json::from_slice(body)
+        .map_err(|e| PayloadError::Malformed(crate::describe_json_error(&e)))?;
+    let raw = raw.order.ok_or(PayloadError::Missing("order"))?;
+    let amazon_id = raw.order_id.as_deref().ok_or(PayloadError::Missing("orderId"))?;
+    let id = OrderId::parse(&format!("amazon-{amazon_id}"))
+        .map_err(|_| PayloadError::Invalid("orderId"))?;
+    if raw.order_items.is_empty() {
+        return Err(PayloadError::NoLines);
+    }
+    if raw.order_items.len() > crate::shopify::MAX_LINES {
+        return Err(PayloadError::TooManyLines(crate::shopify::MAX_LINES));
+    }
+    let grand_total = raw.proceeds.as_ref().and_then(|p| p.grand_total.as_ref());
+    let first_price = raw
+        .order_items
+        .iter()
+        .find_map(|i| i.product.as_ref()?.price.as_ref()?.unit_price.as_ref());
+    let currency = grand_total
+        .or(first_price)
+        .and_then(|m| m.currency_code.as_deref())
+        .ok_or(PayloadError::Missing("proceeds.grandTotal.currencyCode"))
+        .and_then(|c| Currency::parse(c).map_err(|_| PayloadError::Invalid("currencyCode")))?;
+
+    let mut lines = Vec::with_capacity(raw.order_items.len());
+    for item in &raw.order_items {
+        let product = item.product.as_ref().ok_or(PayloadError::Missing("orderItems.product"))?;
+        let sku = match (non_empty(&product.seller_sku), non_empty(&product.asin)) {
+            (Some(sku), _) => Sku::parse(sku),
+            (None, Some(asin)) => Sku::parse(&format!("amazon-asin-{asin}")),
+            (None, None) => return Err(PayloadError::Missing("orderItems.product.sellerSku")),
+        }
+        .map_err(|_| PayloadError::Invalid("orderItems.product.sellerSku"))?;
+        let quantity = item
+            .quantity_ordered
+            .ok_or(PayloadError::Missing("orderItems.quantityOrdered"))
+            .and_then(|q| {
+                Quantity::new(q).map_err(|_| PayloadError::Invalid("orderItems.quantityOrdered"))
+            })?;
+        let unit_price = match product.price.as_ref().and_then(|p| p.unit_price.as_ref()) {
+            Some(price) => money(price, currency, "orderItems.product.price.unitPrice")?,
+            None => Money::zero(currency),
+        };
+        lines.push(LineItem {
+            sku,
+            quantity,
+            unit_price,
+        });
+    }
+
+    let breakdown = |kind: &str| -> Result<Money, PayloadError> {
+        raw.proceeds
+            .iter()
+            .flat_map(|p| &p.breakdowns)
+            .filter(|b| b.kind.as_deref() == Some(kind))
+            .filter_map(|b| b.subtotal.as_ref())
+            .try_fold(Money::zero(currency), |sum, m| {
+                sum.checked_add(money(m, currency, "proceeds.breakdowns")?)
+                    .map_err(|_| PayloadError::Invalid("proceeds.breakdowns"))
+            })
+    };
+    let subtotal = lines.iter().try_fold(Money::zero(currency), |sum, line| {
+        line.unit_price
+            .checked_mul(line.quantity.get())
+            .and_then(|l| sum.checked_add(l))
+            .map_err(|_| PayloadError::Invalid("orderItems"))
+    })?;
+    let totals = OrderTotals {
+        subtotal,
+        tax: breakdown("TAX")?,
+        shipping: breakdown("SHIPPING")?,
+        total: match grand_total {
+            Some(total) => money(total, currency, "proceeds.grandTotal")?,
+            None => subtotal,
+        },
+    };
+
+    let mut dropped = Vec::new();
+    let delivery = raw.recipient.as_ref().and_then(|r| r.delivery_address.as_ref());
+    let shipping_address = delivery.and_then(|a| match address(a) {
+        Ok(parsed) => Some(Pii::new(parsed)),
+        Err(_) => {
+            dropped.push("recipient.deliveryAddress");
+            None
+        }
+    });
+    let ship_to = shipping_address
+        .as_ref()
+        .map(|a| ShipToRegion::of(a.reveal(RevealPurpose::Sealing)));
+    let buyer = raw.buyer.as_ref();
+    let name = buyer.and_then(|b| non_empty(&b.buyer_name));
+    let email = buyer.and_then(|b| non_empty(&b.buyer_email));
+    let phone = delivery.and_then(|a| non_empty(&a.phone));
+    let buyer = BuyerPii {
+        name: optional_pii(name, "buyer.buyerName", BuyerName::parse, &mut dropped),
+        email: optional_pii(email, "buyer.buyerEmail", Email::parse, &mut dropped),
+        phone: optional_pii(phone, "recipient.deliveryAddress.phone", Phone::parse, &mut dropped),
+        shipping_address,
+        billing_address: None,
+    };
+
+    let status = match raw
+        .fulfillment
+        .as_ref()
+        .and_then(|f| f.fulfillment_status.as_deref())
+    {
+        Some("CANCELLED") => OrderStatus::Cancelled,
+        Some("SHIPPED") => OrderStatus::Shipped,
+        _ => OrderStatus::Received,
+    };
+    let placed_at = timestamp(raw.created_time.as_deref(), "createdTime")?;
+    Ok((
+        Order {
+            merchant: merchant.clone(),
+            id,
+            channel: Channel::Amazon,
+            channel_reference: amazon_id.to_owned(),
+            status,
+            placed_at,
+            channel_updated_at: timestamp(raw.last_updated_time.as_deref(), "lastUpdatedTime")?,
+            currency,
+            lines,
+            totals,
+            ship_to,
+            buyer,
+        },
+        dropped,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../../fixtures/amazon-get-order.json");
+
+    fn merchant() -> MerchantId {
+        MerchantId::parse("m1").expect("id")
+    }
+
+    #[test]
+    fn the_documented_example_parses_into_an_order() {
+        let (order, dropped) = parse_get_order(&merchant(), EXAMPLE.as_bytes()).expect("parses");
+        assert!(dropped.is_empty(), "{dropped:?}");
+        assert_eq!(order.id.as_str(), "amazon-202-1234567-8901234");
+        assert_eq!(order.currency.code(), "GBP");
+        assert_eq!(order.lines[0].sku.as_str(), "ECHO-DOT-4-UK-CHARCOAL-3PACK");
+        assert_eq!(order.lines[0].quantity.get(), 3);
+        assert_eq!(order.lines[0].unit_price.minor_units(), 2999);
+        assert_eq!(order.totals.total.minor_units(), 10397);
+        assert_eq!(order.totals.tax.minor_units(), 400);
+        assert_eq!(order.totals.shipping.minor_units(), 1000);
+        assert_eq!(order.status, OrderStatus::Shipped);
+        let ship_to = order.ship_to.expect("ship to");
+        assert_eq!(ship_to.country, "GB");
+        let address = order.buyer.shipping_address.expect("address");
+        let address = address.reveal(RevealPurpose::Verification);
+        assert_eq!(address.line2.as_deref(), Some("Unit 4B"));
+        assert!(order.buyer.email.is_some() && order.buyer.name.is_some() && order.buyer.phone.is_some());
+    }
+
+    #[test]
+    fn structural_problems_are_reasons() {
+        let cases = [
+            ("{}", "missing_field"),
+            (r#"{"order": {"orderId": "1", "orderItems": []}}"#, "no_line_items"),
+            ("nope", "malformed_json"),
+        ];
+        for (body, reason) in cases {
+            let err = parse_get_order(&merchant(), body.as_bytes()).expect_err(body);
+            assert_eq!(err.reason(), reason);
+        }
+        let mixed = EXAMPLE.replacen("\"currencyCode\": \"GBP\"", "\"currencyCode\": \"EUR\"", 1);
+        assert!(parse_get_order(&merchant(), mixed.as_bytes()).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_edits_never_panic(cut in 0usize..6000, byte in proptest::num::u8::ANY) {
+            let mut body = EXAMPLE.as_bytes().to_vec();
+            let at = cut % body.len();
+            body[at] = byte;
+            let _ = parse_get_order(&merchant(), &body);
+        }
+    }
+}
