@@ -1,15 +1,18 @@
-//! HTTP handlers shared by the Lambda functions and the local host.
+//! Handlers shared by the Lambda functions and the local host: HTTP ones on transport-neutral
+//! requests, queue ones on transport-neutral message batches.
 //!
 //! Handlers take and return `http::Request<Bytes>` / `http::Response<Bytes>`: the Lambda glue
 //! converts API Gateway events to these, the local host converts hyper's, and the handler code is
 //! the same in both. Handlers are thin: they authenticate, parse, call a repository and map the
 //! outcome to a status; every failure is an [`ApiError`] with a documented status and reason.
 
+mod amazon_notifications;
 mod error;
 mod merchant_api;
 mod response;
 mod shopify_webhook;
 
+pub use amazon_notifications::{AmazonNotifications, MessageError, QueueMessage};
 pub use error::ApiError;
 pub use merchant_api::{MAX_API_BODY, MerchantApi};
 pub use response::json;

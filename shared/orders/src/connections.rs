@@ -1,9 +1,19 @@
+//! Channel connections: which merchant owns a Shopify shop or an Amazon selling partner, and the
+//! credentials to talk to it. Secrets are sealed under the connection's own data key, so
+//! disconnecting destroys them everywhere.
+//!
+//! Opened connections are cached by item version: every lookup reads the (small) connection
+//! item, so a rotated secret or a disconnect takes effect at once in every process, while the
+//! costly part (reading and unwrapping the data key, opening the secrets) happens once per
+//! version.
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use rc_channels::amazon::Credentials as AmazonCredentials;
 use rc_channels::shopify::ShopDomain;
 use rc_domain::{Clock, MerchantId, SealedField, Secret, SecretText};
-use rc_store::{Item, Store, TxOp, Value};
+use rc_store::{Item, ItemKey, Store, TxOp, Value};
 use rc_vault::{KeySubject, Sealed, Vault};
 
 use crate::{RepoError, keys};
@@ -38,6 +48,14 @@ impl ShopifyCredentials {
     }
 }
 
+/// A merchant's Amazon selling partner account and its authorization of our application.
+pub struct AmazonConnection {
+    pub merchant: MerchantId,
+    pub seller_id: String,
+    pub marketplace_ids: Vec<String>,
+    pub credentials: AmazonCredentials,
+}
+
 /// A connection as listed to its merchant: no secrets.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ConnectionSummary {
@@ -45,24 +63,83 @@ pub struct ConnectionSummary {
     pub reference: String,
 }
 
-/// Channel connections. Secrets are sealed under the connection's own data key.
-///
-/// Opened connections are cached by item version: every lookup reads the (small) connection item,
-/// so a rotated secret or a disconnected shop takes effect at once, everywhere, while the costly
-/// part (reading and unwrapping the data key, opening the secrets) happens once per version.
+/// Which connection: a channel and its own identifier (shop domain, seller id).
+#[derive(Clone, Copy)]
+struct Conn<'a> {
+    channel: &'static str,
+    reference: &'a str,
+}
+
+impl Conn<'_> {
+    fn key(&self) -> ItemKey {
+        ItemKey::new(
+            format!("CONN#{}#{}", self.channel, self.reference),
+            "CONNECTION",
+        )
+    }
+
+    fn subject(&self) -> Result<KeySubject, RepoError> {
+        Ok(KeySubject::connection(self.channel, self.reference)?)
+    }
+
+    fn cache_key(&self) -> String {
+        format!("{}#{}", self.channel, self.reference)
+    }
+}
+
+/// A sealed attribute of a connection item: its name, and the field it is bound to.
+type SecretSlot = (&'static str, SealedField);
+
+const WEBHOOK_SECRET: SecretSlot = ("webhook_secret", SealedField::WebhookSecret);
+const PREVIOUS_WEBHOOK_SECRET: SecretSlot = ("webhook_secret_previous", SealedField::WebhookSecret);
+const ACCESS_TOKEN: SecretSlot = ("access_token", SealedField::AccessToken);
+const LWA_CLIENT_SECRET: SecretSlot = ("lwa_client_secret", SealedField::AccessToken);
+const LWA_REFRESH_TOKEN: SecretSlot = ("lwa_refresh_token", SealedField::AccessToken);
+
+/// Opened connections by version (see the module documentation).
+struct VersionCache<V> {
+    entries: Mutex<HashMap<String, (u64, Arc<V>)>>,
+}
+
+impl<V> VersionCache<V> {
+    fn new() -> Self {
+        Self {
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, Arc<V>)>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn get(&self, key: &str, version: u64) -> Option<Arc<V>> {
+        self.lock()
+            .get(key)
+            .filter(|(cached, _)| *cached == version)
+            .map(|(_, value)| Arc::clone(value))
+    }
+
+    fn put(&self, key: String, version: u64, value: Arc<V>) {
+        self.lock().insert(key, (version, value));
+    }
+
+    fn forget(&self, key: &str) {
+        self.lock().remove(key);
+    }
+}
+
 pub struct ConnectionRepository {
     data: Arc<dyn Store>,
     vault: Arc<Vault>,
     clock: Arc<dyn Clock>,
-    opened: Mutex<HashMap<ShopDomain, (u64, Arc<ShopifyConnection>)>>,
+    shopify: VersionCache<ShopifyConnection>,
+    amazon: VersionCache<AmazonConnection>,
 }
 
-const CURRENT: &str = "webhook_secret";
-const PREVIOUS: &str = "webhook_secret_previous";
-const ACCESS_TOKEN: &str = "access_token";
-
-fn subject(shop: &ShopDomain) -> Result<KeySubject, RepoError> {
-    Ok(KeySubject::connection("shopify", shop.as_str())?)
+fn owner(item: &Item) -> Result<MerchantId, RepoError> {
+    item.string("merchant")
+        .and_then(|m| MerchantId::parse(m).ok())
+        .ok_or(RepoError::Corrupt("connection merchant"))
 }
 
 impl ConnectionRepository {
@@ -71,53 +148,41 @@ impl ConnectionRepository {
             data,
             vault,
             clock,
-            opened: Mutex::new(HashMap::new()),
+            shopify: VersionCache::new(),
+            amazon: VersionCache::new(),
         }
     }
 
-    /// Creates or updates a shop's connection. A shop belongs to one merchant: connecting it to
+    /// Creates or updates a connection. A connection belongs to one merchant: connecting it to
     /// another is refused.
-    pub async fn put_shopify(
+    async fn put(
         &self,
         merchant: &MerchantId,
-        shop: &ShopDomain,
-        credentials: &ShopifyCredentials,
+        conn: Conn<'_>,
+        plain: Vec<(&'static str, Value)>,
+        secrets: &[(SecretSlot, Option<&Secret<SecretText>>)],
     ) -> Result<(), RepoError> {
         let key = self
             .vault
-            .key_for_sealing(merchant, &subject(shop)?)
+            .key_for_sealing(merchant, &conn.subject()?)
             .await?;
-        let mut item = Item::new(keys::shopify_connection(shop.as_str()))
+        let mut item = Item::new(conn.key())
             .with("merchant", Value::S(merchant.to_string()))
             .with("updated_at", Value::N(self.clock.now().unix_timestamp()));
-        let sealed = [
-            (
-                CURRENT,
-                SealedField::WebhookSecret,
-                Some(&credentials.webhook_secret),
-            ),
-            (
-                PREVIOUS,
-                SealedField::WebhookSecret,
-                credentials.previous_webhook_secret.as_ref(),
-            ),
-            (
-                ACCESS_TOKEN,
-                SealedField::AccessToken,
-                credentials.access_token.as_ref(),
-            ),
-        ];
-        for (name, field, value) in sealed {
+        for (name, value) in plain {
+            item.set(name, value);
+        }
+        for ((name, field), value) in secrets {
             if let Some(value) = value {
-                item.set(name, Value::B(key.seal(field, value)?.into_bytes()));
+                item.set(name, Value::B(key.seal(*field, value)?.into_bytes()));
             }
         }
         match self.data.get(&item.key).await? {
             None => {
                 let pointer = Item::new(keys::merchant_connection_pointer(
                     merchant,
-                    "shopify",
-                    shop.as_str(),
+                    conn.channel,
+                    conn.reference,
                 ));
                 self.data
                     .transact(vec![TxOp::Create(item), TxOp::Create(pointer)])
@@ -126,20 +191,41 @@ impl ConnectionRepository {
             Some(existing) if existing.string("merchant") == Some(merchant.as_str()) => {
                 self.data.replace(item, existing.version).await?;
             }
-            Some(_) => return Err(RepoError::Conflict("shop is connected to another merchant")),
+            Some(_) => {
+                return Err(RepoError::Conflict(
+                    "the connection belongs to another merchant",
+                ));
+            }
         }
         Ok(())
     }
 
-    /// Disconnects a shop: its connection and secrets are deleted, and their key destroyed.
-    /// Returns whether the merchant had such a connection.
-    pub async fn remove_shopify(
+    /// Opens the named secrets of a connection item.
+    async fn open(
         &self,
         merchant: &MerchantId,
-        shop: &ShopDomain,
-    ) -> Result<bool, RepoError> {
-        let key = keys::shopify_connection(shop.as_str());
-        let Some(existing) = self.data.get(&key).await? else {
+        conn: Conn<'_>,
+        item: &Item,
+        slots: &[SecretSlot],
+    ) -> Result<HashMap<&'static str, Secret<SecretText>>, RepoError> {
+        let key = self
+            .vault
+            .key_for_opening(merchant, &conn.subject()?)
+            .await?;
+        let mut opened = HashMap::with_capacity(slots.len());
+        for (name, field) in slots {
+            if let Some(bytes) = item.bytes(name) {
+                let sealed = Sealed::from_bytes(bytes.to_vec())?;
+                opened.insert(*name, key.open(*field, &sealed)?);
+            }
+        }
+        Ok(opened)
+    }
+
+    /// Deletes a connection, its pointer, and the key of its secrets. Returns whether the
+    /// merchant had such a connection.
+    async fn remove(&self, merchant: &MerchantId, conn: Conn<'_>) -> Result<bool, RepoError> {
+        let Some(existing) = self.data.get(&conn.key()).await? else {
             return Ok(false);
         };
         if existing.string("merchant") != Some(merchant.as_str()) {
@@ -148,19 +234,174 @@ impl ConnectionRepository {
         self.data
             .transact(vec![
                 TxOp::Delete {
-                    key,
+                    key: conn.key(),
                     expected_version: Some(existing.version),
                 },
                 TxOp::Delete {
-                    key: keys::merchant_connection_pointer(merchant, "shopify", shop.as_str()),
+                    key: keys::merchant_connection_pointer(merchant, conn.channel, conn.reference),
                     expected_version: None,
                 },
             ])
             .await?;
         self.vault
-            .destroy_subject_key(merchant, &subject(shop)?)
+            .destroy_subject_key(merchant, &conn.subject()?)
             .await?;
         Ok(true)
+    }
+
+    fn shopify_conn(shop: &ShopDomain) -> Conn<'_> {
+        Conn {
+            channel: "shopify",
+            reference: shop.as_str(),
+        }
+    }
+
+    fn amazon_conn(seller_id: &str) -> Conn<'_> {
+        Conn {
+            channel: "amazon",
+            reference: seller_id,
+        }
+    }
+
+    pub async fn put_shopify(
+        &self,
+        merchant: &MerchantId,
+        shop: &ShopDomain,
+        credentials: &ShopifyCredentials,
+    ) -> Result<(), RepoError> {
+        let secrets = [
+            (WEBHOOK_SECRET, Some(&credentials.webhook_secret)),
+            (
+                PREVIOUS_WEBHOOK_SECRET,
+                credentials.previous_webhook_secret.as_ref(),
+            ),
+            (ACCESS_TOKEN, credentials.access_token.as_ref()),
+        ];
+        self.put(merchant, Self::shopify_conn(shop), Vec::new(), &secrets)
+            .await
+    }
+
+    pub async fn shopify(
+        &self,
+        shop: &ShopDomain,
+    ) -> Result<Option<Arc<ShopifyConnection>>, RepoError> {
+        let conn = Self::shopify_conn(shop);
+        let Some(item) = self.data.get(&conn.key()).await? else {
+            self.shopify.forget(&conn.cache_key());
+            return Ok(None);
+        };
+        if let Some(cached) = self.shopify.get(&conn.cache_key(), item.version) {
+            return Ok(Some(cached));
+        }
+        let merchant = owner(&item)?;
+        let mut secrets = self
+            .open(
+                &merchant,
+                conn,
+                &item,
+                &[WEBHOOK_SECRET, PREVIOUS_WEBHOOK_SECRET, ACCESS_TOKEN],
+            )
+            .await?;
+        let webhook_secrets: Vec<_> = [WEBHOOK_SECRET.0, PREVIOUS_WEBHOOK_SECRET.0]
+            .iter()
+            .filter_map(|name| secrets.remove(name))
+            .collect();
+        if webhook_secrets.is_empty() {
+            return Err(RepoError::Corrupt("connection without a secret"));
+        }
+        let connection = Arc::new(ShopifyConnection {
+            merchant,
+            shop: shop.clone(),
+            webhook_secrets,
+            access_token: secrets.remove(ACCESS_TOKEN.0),
+        });
+        self.shopify
+            .put(conn.cache_key(), item.version, Arc::clone(&connection));
+        Ok(Some(connection))
+    }
+
+    pub async fn remove_shopify(
+        &self,
+        merchant: &MerchantId,
+        shop: &ShopDomain,
+    ) -> Result<bool, RepoError> {
+        self.remove(merchant, Self::shopify_conn(shop)).await
+    }
+
+    /// Connects (or updates) an Amazon selling partner. `seller_id` must use the identifier
+    /// alphabet (letters, digits, `-`, `_`, `.`), as Amazon's do.
+    pub async fn put_amazon(
+        &self,
+        merchant: &MerchantId,
+        seller_id: &str,
+        marketplace_ids: &[String],
+        credentials: &AmazonCredentials,
+    ) -> Result<(), RepoError> {
+        let plain = vec![
+            (
+                "marketplace_ids",
+                Value::S(
+                    serde_json::to_string(marketplace_ids)
+                        .map_err(|_| RepoError::Corrupt("marketplace ids"))?,
+                ),
+            ),
+            ("lwa_client_id", Value::S(credentials.client_id.clone())),
+        ];
+        let secrets = [
+            (LWA_CLIENT_SECRET, Some(&credentials.client_secret)),
+            (LWA_REFRESH_TOKEN, Some(&credentials.refresh_token)),
+        ];
+        self.put(merchant, Self::amazon_conn(seller_id), plain, &secrets)
+            .await
+    }
+
+    pub async fn amazon(
+        &self,
+        seller_id: &str,
+    ) -> Result<Option<Arc<AmazonConnection>>, RepoError> {
+        let conn = Self::amazon_conn(seller_id);
+        let Some(item) = self.data.get(&conn.key()).await? else {
+            self.amazon.forget(&conn.cache_key());
+            return Ok(None);
+        };
+        if let Some(cached) = self.amazon.get(&conn.cache_key(), item.version) {
+            return Ok(Some(cached));
+        }
+        let merchant = owner(&item)?;
+        let mut secrets = self
+            .open(
+                &merchant,
+                conn,
+                &item,
+                &[LWA_CLIENT_SECRET, LWA_REFRESH_TOKEN],
+            )
+            .await?;
+        let mut secret = |slot: SecretSlot| {
+            secrets
+                .remove(slot.0)
+                .ok_or(RepoError::Corrupt("amazon connection secret"))
+        };
+        let credentials = AmazonCredentials {
+            client_id: item
+                .string("lwa_client_id")
+                .ok_or(RepoError::Corrupt("amazon client id"))?
+                .to_owned(),
+            client_secret: secret(LWA_CLIENT_SECRET)?,
+            refresh_token: secret(LWA_REFRESH_TOKEN)?,
+        };
+        let marketplace_ids = item
+            .string("marketplace_ids")
+            .and_then(|text| serde_json::from_str(text).ok())
+            .ok_or(RepoError::Corrupt("marketplace ids"))?;
+        let connection = Arc::new(AmazonConnection {
+            merchant,
+            seller_id: seller_id.to_owned(),
+            marketplace_ids,
+            credentials,
+        });
+        self.amazon
+            .put(conn.cache_key(), item.version, Arc::clone(&connection));
+        Ok(Some(connection))
     }
 
     /// The merchant's connections, without secrets.
@@ -186,64 +427,5 @@ impl ConnectionRepository {
                 None => return Ok(summaries),
             }
         }
-    }
-
-    pub async fn shopify(
-        &self,
-        shop: &ShopDomain,
-    ) -> Result<Option<Arc<ShopifyConnection>>, RepoError> {
-        let key = keys::shopify_connection(shop.as_str());
-        let Some(item) = self.data.get(&key).await? else {
-            self.opened
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(shop);
-            return Ok(None);
-        };
-        if let Some((version, connection)) = self
-            .opened
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(shop)
-            && *version == item.version
-        {
-            return Ok(Some(Arc::clone(connection)));
-        }
-        let merchant = item
-            .string("merchant")
-            .and_then(|m| MerchantId::parse(m).ok())
-            .ok_or(RepoError::Corrupt("connection merchant"))?;
-        let key = self
-            .vault
-            .key_for_opening(&merchant, &subject(shop)?)
-            .await?;
-        let mut webhook_secrets = Vec::with_capacity(2);
-        for name in [CURRENT, PREVIOUS] {
-            if let Some(bytes) = item.bytes(name) {
-                let sealed = Sealed::from_bytes(bytes.to_vec())?;
-                webhook_secrets.push(key.open(SealedField::WebhookSecret, &sealed)?);
-            }
-        }
-        let access_token = item
-            .bytes(ACCESS_TOKEN)
-            .map(|bytes| -> Result<_, RepoError> {
-                let sealed = Sealed::from_bytes(bytes.to_vec())?;
-                Ok(key.open(SealedField::AccessToken, &sealed)?)
-            })
-            .transpose()?;
-        if webhook_secrets.is_empty() {
-            return Err(RepoError::Corrupt("connection without a secret"));
-        }
-        let connection = Arc::new(ShopifyConnection {
-            merchant,
-            shop: shop.clone(),
-            webhook_secrets,
-            access_token,
-        });
-        self.opened
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(shop.clone(), (item.version, Arc::clone(&connection)));
-        Ok(Some(connection))
     }
 }

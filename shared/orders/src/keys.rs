@@ -18,10 +18,6 @@ pub fn order_pii(merchant: &MerchantId, order: &OrderId) -> ItemKey {
     ItemKey::new(merchant_partition(merchant), format!("PII#{order}"))
 }
 
-pub fn shopify_connection(shop: &str) -> ItemKey {
-    ItemKey::new(format!("SHOP#{shop}"), "CONNECTION")
-}
-
 pub fn merchant_connection_pointer(
     merchant: &MerchantId,
     channel: &str,

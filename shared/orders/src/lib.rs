@@ -11,7 +11,8 @@ mod view;
 
 pub use api_keys::{ApiKey, ApiKeyRepository};
 pub use connections::{
-    ConnectionRepository, ConnectionSummary, ShopifyConnection, ShopifyCredentials,
+    AmazonConnection, ConnectionRepository, ConnectionSummary, ShopifyConnection,
+    ShopifyCredentials,
 };
 pub use error::RepoError;
 pub use orders::{DeliveryMark, OrderRepository, StoreOutcome};

@@ -269,7 +269,10 @@ async fn a_shop_belongs_to_one_merchant_and_its_secret_rotates() {
     );
     let raw = f
         .data
-        .get(&ItemKey::new("SHOP#shop.myshopify.com", "CONNECTION"))
+        .get(&ItemKey::new(
+            "CONN#shopify#shop.myshopify.com",
+            "CONNECTION",
+        ))
         .await
         .expect("get")
         .expect("present");

@@ -34,3 +34,14 @@ impl AwsConfig {
         })
     }
 }
+
+/// SP-API and LWA endpoints: `RC_SPAPI_ENDPOINT` and `RC_LWA_ENDPOINT`, defaulting to Amazon's
+/// North America endpoints (set them for Europe or the Far East, or for a sandbox).
+pub fn sp_api_endpoints() -> rc_channels::amazon::Endpoints {
+    let defaults = rc_channels::amazon::Endpoints::default();
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    rc_channels::amazon::Endpoints {
+        sp_api: var("RC_SPAPI_ENDPOINT").unwrap_or(defaults.sp_api),
+        lwa: var("RC_LWA_ENDPOINT").unwrap_or(defaults.lwa),
+    }
+}

@@ -115,6 +115,18 @@ impl Services {
         )
     }
 
+    /// The Amazon notification consumer over these services.
+    pub fn amazon_notifications(
+        &self,
+        endpoints: rc_channels::amazon::Endpoints,
+    ) -> rc_api::AmazonNotifications {
+        rc_api::AmazonNotifications::new(
+            self.orders.clone(),
+            self.connections.clone(),
+            std::sync::Arc::new(rc_channels::amazon::SpApiClient::new(endpoints)),
+        )
+    }
+
     /// The Shopify webhook handler over these services.
     pub fn shopify_webhook(&self) -> rc_api::ShopifyWebhook {
         rc_api::ShopifyWebhook::new(

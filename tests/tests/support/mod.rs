@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod sp_api;
+
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 

@@ -59,7 +59,10 @@ pub enum FetchError {
 impl FetchError {
     /// Whether a later attempt may succeed (so the message should go back to the queue).
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Throttled | Self::Unavailable(_) | Self::Unauthorized(_))
+        matches!(
+            self,
+            Self::Throttled | Self::Unavailable(_) | Self::Unauthorized(_)
+        )
     }
 }
 
@@ -111,7 +114,11 @@ impl SpApiClient {
     pub fn with_retry(endpoints: Endpoints, retry: RetryPolicy) -> Self {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
-            .user_agent(concat!("RetailCoder/", env!("CARGO_PKG_VERSION"), " (Language=Rust)"))
+            .user_agent(concat!(
+                "RetailCoder/",
+                env!("CARGO_PKG_VERSION"),
+                " (Language=Rust)"
+            ))
             .build()
             .unwrap_or_default();
         Self {
@@ -150,12 +157,18 @@ impl SpApiClient {
             ("grant_type", "refresh_token"),
             (
                 "refresh_token",
-                credentials.refresh_token.reveal(RevealPurpose::Authentication).as_str(),
+                credentials
+                    .refresh_token
+                    .reveal(RevealPurpose::Authentication)
+                    .as_str(),
             ),
             ("client_id", credentials.client_id.as_str()),
             (
                 "client_secret",
-                credentials.client_secret.reveal(RevealPurpose::Authentication).as_str(),
+                credentials
+                    .client_secret
+                    .reveal(RevealPurpose::Authentication)
+                    .as_str(),
             ),
         ];
         let url = format!("{}/auth/o2/token", self.endpoints.lwa.trim_end_matches('/'));
@@ -245,7 +258,8 @@ impl SpApiClient {
                     return Err(FetchError::Unauthorized(status.as_u16()));
                 }
                 StatusCode::NOT_FOUND => return Err(FetchError::NotFound),
-                StatusCode::TOO_MANY_REQUESTS | StatusCode::INTERNAL_SERVER_ERROR
+                StatusCode::TOO_MANY_REQUESTS
+                | StatusCode::INTERNAL_SERVER_ERROR
                 | StatusCode::SERVICE_UNAVAILABLE
                     if attempt < self.retry.attempts =>
                 {

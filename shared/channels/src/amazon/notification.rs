@@ -49,7 +49,11 @@ fn safe_id(raw: Option<String>, field: &'static str) -> Result<String, PayloadEr
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if ok { Ok(id) } else { Err(PayloadError::Invalid(field)) }
+    if ok {
+        Ok(id)
+    } else {
+        Err(PayloadError::Invalid(field))
+    }
 }
 
 pub fn parse_notification(body: &[u8]) -> Result<OrderChange, PayloadError> {
@@ -85,7 +89,10 @@ mod tests {
         let change = parse_notification(EXAMPLE.as_bytes()).expect("parses");
         assert_eq!(change.seller_id, "A3TH9S8BH6GOGM");
         assert_eq!(change.amazon_order_id, "903-8868176-2219830");
-        assert_eq!(change.notification_id, "d0e9e693-c3ad-4373-979f-ed4ec98dd746");
+        assert_eq!(
+            change.notification_id,
+            "d0e9e693-c3ad-4373-979f-ed4ec98dd746"
+        );
     }
 
     #[test]

@@ -158,7 +158,10 @@ pub fn parse_get_order(
     let raw: RawResponse = serde_json::from_slice(body)
         .map_err(|e| PayloadError::Malformed(crate::describe_json_error(&e)))?;
     let raw = raw.order.ok_or(PayloadError::Missing("order"))?;
-    let amazon_id = raw.order_id.as_deref().ok_or(PayloadError::Missing("orderId"))?;
+    let amazon_id = raw
+        .order_id
+        .as_deref()
+        .ok_or(PayloadError::Missing("orderId"))?;
     let id = OrderId::parse(&format!("amazon-{amazon_id}"))
         .map_err(|_| PayloadError::Invalid("orderId"))?;
     if raw.order_items.is_empty() {
@@ -180,7 +183,10 @@ pub fn parse_get_order(
 
     let mut lines = Vec::with_capacity(raw.order_items.len());
     for item in &raw.order_items {
-        let product = item.product.as_ref().ok_or(PayloadError::Missing("orderItems.product"))?;
+        let product = item
+            .product
+            .as_ref()
+            .ok_or(PayloadError::Missing("orderItems.product"))?;
         let sku = match (non_empty(&product.seller_sku), non_empty(&product.asin)) {
             (Some(sku), _) => Sku::parse(sku),
             (None, Some(asin)) => Sku::parse(&format!("amazon-asin-{asin}")),
@@ -232,7 +238,10 @@ pub fn parse_get_order(
     };
 
     let mut dropped = Vec::new();
-    let delivery = raw.recipient.as_ref().and_then(|r| r.delivery_address.as_ref());
+    let delivery = raw
+        .recipient
+        .as_ref()
+        .and_then(|r| r.delivery_address.as_ref());
     let shipping_address = delivery.and_then(|a| match address(a) {
         Ok(parsed) => Some(Pii::new(parsed)),
         Err(_) => {
@@ -250,7 +259,12 @@ pub fn parse_get_order(
     let buyer = BuyerPii {
         name: optional_pii(name, "buyer.buyerName", BuyerName::parse, &mut dropped),
         email: optional_pii(email, "buyer.buyerEmail", Email::parse, &mut dropped),
-        phone: optional_pii(phone, "recipient.deliveryAddress.phone", Phone::parse, &mut dropped),
+        phone: optional_pii(
+            phone,
+            "recipient.deliveryAddress.phone",
+            Phone::parse,
+            &mut dropped,
+        ),
         shipping_address,
         billing_address: None,
     };
@@ -312,14 +326,21 @@ mod tests {
         let address = order.buyer.shipping_address.expect("address");
         let address = address.reveal(RevealPurpose::Verification);
         assert_eq!(address.line2.as_deref(), Some("Unit 4B"));
-        assert!(order.buyer.email.is_some() && order.buyer.name.is_some() && order.buyer.phone.is_some());
+        assert!(
+            order.buyer.email.is_some()
+                && order.buyer.name.is_some()
+                && order.buyer.phone.is_some()
+        );
     }
 
     #[test]
     fn structural_problems_are_reasons() {
         let cases = [
             ("{}", "missing_field"),
-            (r#"{"order": {"orderId": "1", "orderItems": []}}"#, "no_line_items"),
+            (
+                r#"{"order": {"orderId": "1", "orderItems": []}}"#,
+                "no_line_items",
+            ),
             ("nope", "malformed_json"),
         ];
         for (body, reason) in cases {
