@@ -209,3 +209,62 @@ async fn bad_connection_requests_are_refused_with_reasons() {
         401
     );
 }
+
+#[tokio::test]
+async fn a_merchant_connects_and_disconnects_an_amazon_seller() {
+    let (host, config, _dir) = start_local_host().await;
+    let base = format!("http://{}", host.addr);
+    let key = config.demo_api_key.clone();
+    let path = "/v1/connections/amazon/A3TH9S8BH6GOGM";
+    let body = r#"{"marketplace_ids": ["ATVPDKIKX0DER"], "lwa_client_id": "amzn1.application-oa2-client.x",
+        "lwa_client_secret": "lwa-s3cret", "refresh_token": "Atzr|r3fresh"}"#;
+    let (status, answer) = call(&base, &key, http::Method::PUT, path, body).await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("connected")),
+        "{answer}"
+    );
+    assert!(!answer.to_string().contains("s3cret") && !answer.to_string().contains("r3fresh"));
+    let connection = host
+        .services
+        .connections
+        .amazon("A3TH9S8BH6GOGM")
+        .await
+        .expect("get")
+        .expect("stored");
+    assert_eq!(connection.marketplace_ids, vec!["ATVPDKIKX0DER"]);
+    let refresh = connection
+        .credentials
+        .refresh_token
+        .reveal(rc_domain::RevealPurpose::Verification);
+    assert_eq!(refresh.as_str(), "Atzr|r3fresh");
+
+    let bad = [
+        ("/v1/connections/amazon/not-a-seller", body, 422),
+        (
+            path,
+            r#"{"marketplace_ids": [], "lwa_client_id": "x", "lwa_client_secret": "y", "refresh_token": "z"}"#,
+            422,
+        ),
+        (path, r#"{"marketplace_ids": ["ATVPDKIKX0DER"]}"#, 400),
+    ];
+    for (route, body, status) in bad {
+        assert_eq!(
+            call(&base, &key, http::Method::PUT, route, body).await.0,
+            status,
+            "{route} {body}"
+        );
+    }
+    assert_eq!(
+        call(&base, &key, http::Method::DELETE, path, "").await.0,
+        200
+    );
+    assert!(
+        host.services
+            .connections
+            .amazon("A3TH9S8BH6GOGM")
+            .await
+            .expect("get")
+            .is_none()
+    );
+}

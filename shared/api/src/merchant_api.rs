@@ -6,6 +6,8 @@
 //! | `GET /v1/connections` | the merchant's connections, no secrets |
 //! | `PUT /v1/connections/shopify/{shop}` | connect a shop, or rotate its secrets |
 //! | `DELETE /v1/connections/shopify/{shop}` | disconnect it (secrets deleted, their key destroyed) |
+//! | `PUT /v1/connections/amazon/{seller_id}` | connect an Amazon selling partner, or update it |
+//! | `DELETE /v1/connections/amazon/{seller_id}` | disconnect it |
 
 use std::sync::Arc;
 
@@ -32,6 +34,34 @@ enum Route {
     Order(OrderId),
     Connections,
     ShopifyConnection(ShopDomain),
+    AmazonConnection(String),
+}
+
+/// `PUT /v1/connections/amazon/{seller_id}`. Zeroized when dropped; never logged or echoed.
+#[derive(Deserialize, Zeroize, ZeroizeOnDrop)]
+#[serde(deny_unknown_fields)]
+struct ConnectAmazon {
+    marketplace_ids: Vec<String>,
+    lwa_client_id: String,
+    lwa_client_secret: String,
+    refresh_token: String,
+}
+
+/// Amazon seller ids and marketplace ids: upper-case letters and digits.
+fn amazon_id(raw: &str, field: &'static str) -> Result<String, ApiError> {
+    let ok = !raw.is_empty()
+        && raw.len() <= 32
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    if ok {
+        Ok(raw.to_owned())
+    } else {
+        Err(ApiError::InvalidPayload {
+            reason: "invalid_field",
+            message: format!("field `{field}` is invalid"),
+        })
+    }
 }
 
 /// `PUT /v1/connections/shopify/{shop}`. Zeroized when dropped; never logged or echoed.
@@ -126,6 +156,10 @@ impl MerchantApi {
                         message: "shop must look like name.myshopify.com".into(),
                     })
             }
+            ["v1", "connections", "amazon", seller] => {
+                allow(&[Method::PUT, Method::DELETE])?;
+                amazon_id(seller, "seller_id").map(Route::AmazonConnection)
+            }
             _ => Err(ApiError::NotFound),
         }
     }
@@ -150,6 +184,67 @@ impl MerchantApi {
                 Ok(json(
                     StatusCode::OK,
                     &serde_json::json!({ "connections": connections }),
+                ))
+            }
+            Route::AmazonConnection(seller) if request.method() == Method::DELETE => {
+                if !self.connections.remove_amazon(&merchant, &seller).await? {
+                    return Err(ApiError::NotFound);
+                }
+                tracing::info!(%merchant, seller = %seller, "amazon connection removed");
+                Ok(json(
+                    StatusCode::OK,
+                    &Connected {
+                        channel: "amazon",
+                        reference: &seller,
+                        status: "disconnected",
+                    },
+                ))
+            }
+            Route::AmazonConnection(seller) => {
+                let body: ConnectAmazon = serde_json::from_slice(request.body())
+                    .map_err(|e| ApiError::MalformedJson(rc_channels::describe_json_error(&e)))?;
+                if body.marketplace_ids.is_empty() || body.marketplace_ids.len() > 30 {
+                    return Err(ApiError::InvalidPayload {
+                        reason: "invalid_field",
+                        message: "field `marketplace_ids` must list 1 to 30 marketplaces".into(),
+                    });
+                }
+                let marketplaces = body
+                    .marketplace_ids
+                    .iter()
+                    .map(|m| amazon_id(m, "marketplace_ids"))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let client_id = body.lwa_client_id.trim();
+                if client_id.is_empty()
+                    || client_id.len() > 256
+                    || client_id.chars().any(char::is_control)
+                {
+                    return Err(ApiError::InvalidPayload {
+                        reason: "invalid_field",
+                        message: "field `lwa_client_id` is invalid".into(),
+                    });
+                }
+                let credentials = rc_channels::amazon::Credentials {
+                    client_id: client_id.to_owned(),
+                    client_secret: secret(&body.lwa_client_secret, "lwa_client_secret")?,
+                    refresh_token: secret(&body.refresh_token, "refresh_token")?,
+                };
+                drop(body);
+                self.connections
+                    .put_amazon(&merchant, &seller, &marketplaces, &credentials)
+                    .await
+                    .map_err(|e| match e {
+                        rc_orders::RepoError::Conflict(_) => ApiError::Conflict,
+                        other => other.into(),
+                    })?;
+                tracing::info!(%merchant, seller = %seller, "amazon connection saved");
+                Ok(json(
+                    StatusCode::OK,
+                    &Connected {
+                        channel: "amazon",
+                        reference: &seller,
+                        status: "connected",
+                    },
                 ))
             }
             Route::ShopifyConnection(shop) if request.method() == Method::DELETE => {

@@ -404,6 +404,14 @@ impl ConnectionRepository {
         Ok(Some(connection))
     }
 
+    pub async fn remove_amazon(
+        &self,
+        merchant: &MerchantId,
+        seller_id: &str,
+    ) -> Result<bool, RepoError> {
+        self.remove(merchant, Self::amazon_conn(seller_id)).await
+    }
+
     /// The merchant's connections, without secrets.
     pub async fn list(&self, merchant: &MerchantId) -> Result<Vec<ConnectionSummary>, RepoError> {
         let mut summaries = Vec::new();
