@@ -23,7 +23,11 @@ const SECRET: &str = "bench-webhook-secret";
 
 fn thread_cpu() -> Duration {
     let text = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
-    let nanos = text.split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or(0);
+    let nanos = text
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
     Duration::from_nanos(nanos)
 }
 
@@ -95,7 +99,10 @@ async fn floor(services: &Services, count: usize) -> Duration {
     let merchant = MerchantId::parse("floor-merchant").expect("id");
     let key = services
         .vault
-        .key_for_sealing(&merchant, &KeySubject::order(&OrderId::parse("floor").expect("id")))
+        .key_for_sealing(
+            &merchant,
+            &KeySubject::order(&OrderId::parse("floor").expect("id")),
+        )
         .await
         .expect("key");
     let secrets = [Secret::new(SecretText::parse(SECRET).expect("secret"))];
@@ -112,11 +119,26 @@ async fn floor(services: &Services, count: usize) -> Duration {
         let order = shopify::parse_order(&merchant, body).expect("parse").order;
         let buyer = &order.buyer;
         for sealed in [
-            buyer.name.as_ref().map(|v| key.seal(SealedField::BuyerName, v)),
-            buyer.email.as_ref().map(|v| key.seal(SealedField::Email, v)),
-            buyer.phone.as_ref().map(|v| key.seal(SealedField::Phone, v)),
-            buyer.shipping_address.as_ref().map(|v| key.seal(SealedField::ShippingAddress, v)),
-            buyer.billing_address.as_ref().map(|v| key.seal(SealedField::BillingAddress, v)),
+            buyer
+                .name
+                .as_ref()
+                .map(|v| key.seal(SealedField::BuyerName, v)),
+            buyer
+                .email
+                .as_ref()
+                .map(|v| key.seal(SealedField::Email, v)),
+            buyer
+                .phone
+                .as_ref()
+                .map(|v| key.seal(SealedField::Phone, v)),
+            buyer
+                .shipping_address
+                .as_ref()
+                .map(|v| key.seal(SealedField::ShippingAddress, v)),
+            buyer
+                .billing_address
+                .as_ref()
+                .map(|v| key.seal(SealedField::BillingAddress, v)),
         ]
         .into_iter()
         .flatten()
@@ -125,7 +147,10 @@ async fn floor(services: &Services, count: usize) -> Duration {
         }
     }
     let cpu = (thread_cpu() - cpu_before) / count as u32;
-    println!("floor (HMAC + parse + seal): {:.1} µs/order", cpu.as_secs_f64() * 1e6);
+    println!(
+        "floor (HMAC + parse + seal): {:.1} µs/order",
+        cpu.as_secs_f64() * 1e6
+    );
     cpu
 }
 
@@ -153,10 +178,21 @@ fn main() {
             let config = AwsConfig {
                 data_table: format!("bench-data-{suffix}"),
                 keys_table: format!("bench-keys-{suffix}"),
-                kms_key_id: kms.create_key().send().await.expect("key").key_metadata.expect("meta").key_id,
+                kms_key_id: kms
+                    .create_key()
+                    .send()
+                    .await
+                    .expect("key")
+                    .key_metadata
+                    .expect("meta")
+                    .key_id,
             };
-            create_table(&dynamodb, &config.data_table, TableShape::Data).await.expect("table");
-            create_table(&dynamodb, &config.keys_table, TableShape::Keys).await.expect("table");
+            create_table(&dynamodb, &config.data_table, TableShape::Data)
+                .await
+                .expect("table");
+            create_table(&dynamodb, &config.keys_table, TableShape::Keys)
+                .await
+                .expect("table");
             run("moto", Services::aws(&config).await, count / 4, 2_000_000).await;
         }
     });

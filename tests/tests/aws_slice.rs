@@ -169,3 +169,91 @@ async fn a_shopify_order_flows_through_lambda_events_into_dynamodb_sealed() {
         assert!(!captured.contains(canary), "canary {canary:?} in logs");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_duplicate_storm_and_bad_input_hold_on_dynamodb_too() {
+    let (services, _dynamodb, _config) = aws_stack().await;
+    let merchant = MerchantId::parse("storm-merchant").expect("id");
+    let shop = ShopDomain::parse("storm-shop.myshopify.com").expect("shop");
+    let secret = "storm-secret";
+    services
+        .connections
+        .put_shopify(
+            &merchant,
+            &shop,
+            &rc_orders::ShopifyCredentials::webhook_only(Secret::new(
+                SecretText::parse(secret).expect("s"),
+            )),
+        )
+        .await
+        .expect("connection");
+    let webhook = std::sync::Arc::new(services.shopify_webhook());
+    let request = |id: &str, body: Vec<u8>| {
+        rc_local_host::signed_shopify_request(
+            "https://example.invalid/webhooks/shopify",
+            shop.as_str(),
+            secret,
+            "orders/create",
+            id,
+            body,
+        )
+        .expect("request")
+    };
+
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let (webhook, request) = (webhook.clone(), request("storm", canary_order(777)));
+            tokio::spawn(async move { webhook.handle(request).await })
+        })
+        .collect();
+    let mut stored = 0;
+    for task in tasks {
+        let response = task.await.expect("join");
+        assert_eq!(response.status(), 200, "{:?}", response.body());
+        if response.body().as_ref() == br#"{"status":"stored"}"# {
+            stored += 1;
+        }
+    }
+    assert_eq!(stored, 1, "50 concurrent deliveries, one order");
+    let order = rc_domain::OrderId::parse("shopify-777").expect("id");
+    let view = services
+        .orders
+        .view(&merchant, &order)
+        .await
+        .expect("view")
+        .expect("stored");
+    assert_eq!(view.version, 1);
+
+    let mut forged = request("bad-1", canary_order(778));
+    forged.headers_mut().insert(
+        "x-shopify-hmac-sha256",
+        http::HeaderValue::from_static("AAAA"),
+    );
+    assert_eq!(webhook.handle(forged).await.status(), 401);
+    assert_eq!(
+        webhook
+            .handle(request("bad-2", b"{oops".to_vec()))
+            .await
+            .status(),
+        400
+    );
+    let huge = vec![b' '; rc_api::MAX_WEBHOOK_BODY + 1];
+    assert_eq!(webhook.handle(request("bad-3", huge)).await.status(), 413);
+    let mut topic = request("bad-4", canary_order(779));
+    topic.headers_mut().insert(
+        "x-shopify-topic",
+        http::HeaderValue::from_static("carts/create"),
+    );
+    assert_eq!(webhook.handle(topic).await.status(), 422);
+    for id in ["shopify-778", "shopify-779"] {
+        let order = rc_domain::OrderId::parse(id).expect("id");
+        assert!(
+            services
+                .orders
+                .view(&merchant, &order)
+                .await
+                .expect("view")
+                .is_none()
+        );
+    }
+}

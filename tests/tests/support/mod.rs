@@ -16,7 +16,8 @@ pub const CANARY_EMAIL: &str = "qanary.zyxwvut.7781@canary.example";
 pub const CANARY_PHONE: &str = "+1 555 0107 7781";
 pub const CANARY_STREET: &str = "7781 Kanarienweg";
 pub const CANARY_CITY: &str = "Zyxwvutville";
-pub const CANARY_ZIP: &str = "77810";
+// Letters as well as digits: a bare number could turn up in a log by chance (ids, timings).
+pub const CANARY_ZIP: &str = "ZQ7781X";
 
 pub fn canaries() -> [&'static str; 7] {
     [
