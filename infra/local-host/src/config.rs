@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Debug, Clone)]
 pub struct LocalConfig {
@@ -18,6 +19,9 @@ pub struct LocalConfig {
     pub demo_webhook_secret: String,
     /// `RC_DEMO_API_KEY` (default `rck_local_demo_key`): the demo merchant's API key.
     pub demo_api_key: String,
+    /// `RC_SANDBOX_INTERVAL_SECS` (default 20; 0 turns the sandbox's own ticking off): how often
+    /// the sandbox marketplace places an order on each channel.
+    pub sandbox_interval: Option<Duration>,
 }
 
 fn var(name: &str, default: &str) -> String {
@@ -39,6 +43,13 @@ impl LocalConfig {
             demo_shop: var("RC_DEMO_SHOP", "demo-shop.myshopify.com"),
             demo_webhook_secret: var("RC_DEMO_WEBHOOK_SECRET", "local-demo-webhook-secret"),
             demo_api_key: var("RC_DEMO_API_KEY", "rck_local_demo_key"),
+            sandbox_interval: match var("RC_SANDBOX_INTERVAL_SECS", "20").parse::<u64>() {
+                Ok(0) => None,
+                Ok(seconds) => Some(Duration::from_secs(seconds)),
+                Err(_) => {
+                    return Err("RC_SANDBOX_INTERVAL_SECS must be a whole number of seconds".into());
+                }
+            },
         })
     }
 }

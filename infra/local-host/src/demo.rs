@@ -40,19 +40,18 @@ pub fn demo_order_body(order_id: u64) -> Result<Vec<u8>, String> {
     serde_json::to_vec(&order).map_err(|e| e.to_string())
 }
 
-/// Sends one signed demo delivery to a running local host; returns (status, body).
-pub async fn send_demo_webhook(
-    base_url: &str,
+/// Signs `body` as Shopify would and POSTs it to `url`; returns (status, body).
+pub async fn send_signed(
+    url: &str,
     shop: &str,
     secret: &str,
-    order_id: u64,
+    topic: &str,
     webhook_id: &str,
+    body: Vec<u8>,
 ) -> Result<(u16, String), String> {
-    let body = demo_order_body(order_id)?;
-    let url = format!("{}/webhooks/shopify", base_url.trim_end_matches('/'));
-    let request = signed_shopify_request(&url, shop, secret, "orders/create", webhook_id, body)?;
+    let request = signed_shopify_request(url, shop, secret, topic, webhook_id, body)?;
     let (parts, body) = request.into_parts();
-    let mut builder = reqwest::Client::new().post(&url).body(body);
+    let mut builder = reqwest::Client::new().post(url).body(body);
     for (name, value) in &parts.headers {
         builder = builder.header(name, value);
     }
@@ -63,4 +62,24 @@ pub async fn send_demo_webhook(
     let status = response.status().as_u16();
     let text = response.text().await.map_err(|e| e.to_string())?;
     Ok((status, text))
+}
+
+/// Sends one signed demo delivery to a running local host; returns (status, body).
+pub async fn send_demo_webhook(
+    base_url: &str,
+    shop: &str,
+    secret: &str,
+    order_id: u64,
+    webhook_id: &str,
+) -> Result<(u16, String), String> {
+    let url = format!("{}/webhooks/shopify", base_url.trim_end_matches('/'));
+    send_signed(
+        &url,
+        shop,
+        secret,
+        "orders/create",
+        webhook_id,
+        demo_order_body(order_id)?,
+    )
+    .await
 }

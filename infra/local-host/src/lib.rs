@@ -4,8 +4,9 @@
 
 mod config;
 mod demo;
+pub mod sandbox;
 mod server;
 
 pub use config::LocalConfig;
-pub use demo::{DEMO_ORDER, send_demo_webhook, signed_shopify_request};
+pub use demo::{DEMO_ORDER, send_demo_webhook, send_signed, signed_shopify_request};
 pub use server::{LocalHost, StartError};

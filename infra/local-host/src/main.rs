@@ -47,6 +47,14 @@ async fn serve(config: &LocalConfig) -> Result<(), String> {
         "  merchant API       GET  {base}/v1/orders/{{order_id}}   (Authorization: Bearer {})",
         config.demo_api_key
     );
+    println!("  orders             GET  {base}/v1/orders");
+    match config.sandbox_interval {
+        Some(interval) => println!(
+            "Sandbox marketplace: a Shopify and an Amazon order every {}s (some delivered twice)",
+            interval.as_secs()
+        ),
+        None => println!("Sandbox marketplace: off (RC_SANDBOX_INTERVAL_SECS=0)"),
+    }
     println!("Send a signed demo order:  cargo run -p rc-local-host -- send-demo-webhook");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => println!("stopping"),

@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::LocalConfig;
+use crate::sandbox::{AmazonSandboxApi, Sandbox};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -38,6 +39,7 @@ pub enum StartError {
 struct Routes {
     shopify: ShopifyWebhook,
     merchant: MerchantApi,
+    amazon_sandbox: Arc<AmazonSandboxApi>,
 }
 
 /// A running local host.
@@ -45,6 +47,8 @@ pub struct LocalHost {
     pub addr: SocketAddr,
     pub services: Services,
     pub task: JoinHandle<()>,
+    /// The sandbox marketplace (ticking on its own when configured; `tick()` places orders now).
+    pub sandbox: Arc<Sandbox>,
 }
 
 impl LocalHost {
@@ -63,15 +67,23 @@ impl LocalHost {
             addr: config.listen,
             source,
         })?;
+        let amazon_sandbox = Arc::new(AmazonSandboxApi::default());
         let routes = Arc::new(Routes {
             shopify: services.shopify_webhook(),
             merchant: services.merchant_api(),
+            amazon_sandbox: Arc::clone(&amazon_sandbox),
         });
         let task = tokio::spawn(serve(listener, routes));
+        let sandbox =
+            Sandbox::start(&services, config, format!("http://{addr}"), amazon_sandbox).await?;
+        if let Some(interval) = config.sandbox_interval {
+            Arc::clone(&sandbox).run(interval);
+        }
         Ok(Self {
             addr,
             services,
             task,
+            sandbox,
         })
     }
 }
@@ -145,6 +157,9 @@ async fn dispatch(routes: &Routes, request: Request<Incoming>) -> Response<Full<
             Err(error) => error.into_response(),
             Ok(request) if path == "/webhooks/shopify" => routes.shopify.handle(request).await,
             Ok(request) if path.starts_with("/v1/") => routes.merchant.handle(request).await,
+            Ok(request) if path.starts_with("/sandbox/amazon/") => {
+                routes.amazon_sandbox.handle(&request)
+            }
             Ok(_) => ApiError::NotFound.into_response(),
         }
     };

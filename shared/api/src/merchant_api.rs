@@ -2,6 +2,7 @@
 //!
 //! | route | does |
 //! | --- | --- |
+//! | `GET /v1/orders?after=<token>` | the merchant's orders, 100 a page, public views |
 //! | `GET /v1/orders/{order_id}` | the order's public view |
 //! | `GET /v1/connections` | the merchant's connections, no secrets |
 //! | `PUT /v1/connections/shopify/{shop}` | connect a shop, or rotate its secrets |
@@ -31,6 +32,7 @@ pub struct MerchantApi {
 }
 
 enum Route {
+    Orders(Option<String>),
     Order(OrderId),
     Connections,
     ShopifyConnection(ShopDomain),
@@ -137,6 +139,15 @@ impl MerchantApi {
             }
         };
         match segments.as_slice() {
+            ["v1", "orders"] => {
+                allow(&[Method::GET])?;
+                let after = request
+                    .uri()
+                    .query()
+                    .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("after=")))
+                    .map(str::to_owned);
+                Ok(Route::Orders(after))
+            }
             ["v1", "orders", id] => {
                 allow(&[Method::GET])?;
                 OrderId::parse(id)
@@ -171,6 +182,19 @@ impl MerchantApi {
             return Err(ApiError::PayloadTooLarge(MAX_API_BODY));
         }
         match Self::route(&request)? {
+            Route::Orders(after) => {
+                // The continuation is an order id (the last one listed); only ids are accepted.
+                let after = after
+                    .map(|a| OrderId::parse(&a).map_err(|_| ApiError::NotFound))
+                    .transpose()?
+                    .map(|id| rc_store::PageToken(format!("ORDER#{id}")));
+                let page = self.orders.list(&merchant, 100, after).await?;
+                let next = page.next.as_ref().and_then(|t| t.0.strip_prefix("ORDER#"));
+                Ok(json(
+                    StatusCode::OK,
+                    &serde_json::json!({ "orders": page.items, "next": next }),
+                ))
+            }
             Route::Order(order) => {
                 let view = self
                     .orders

@@ -292,6 +292,36 @@ impl OrderRepository {
         Ok(Some(Self::view_of(order, &item)?))
     }
 
+    /// The merchant's orders (public views), in order id order, a page at a time.
+    pub async fn list(
+        &self,
+        merchant: &MerchantId,
+        limit: usize,
+        after: Option<rc_store::PageToken>,
+    ) -> Result<rc_store::Page<OrderView>, RepoError> {
+        let page = self
+            .data
+            .query_partition(&keys::merchant_partition(merchant), "ORDER#", limit, after)
+            .await?;
+        let items = page
+            .items
+            .iter()
+            .map(|item| {
+                let id = item
+                    .key
+                    .sk
+                    .strip_prefix("ORDER#")
+                    .and_then(|id| OrderId::parse(id).ok())
+                    .ok_or(RepoError::Corrupt("order key"))?;
+                Self::view_of(&id, item)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rc_store::Page {
+            items,
+            next: page.next,
+        })
+    }
+
     fn view_of(order: &OrderId, item: &Item) -> Result<OrderView, RepoError> {
         let timestamp = |name: &'static str| {
             item.number(name)

@@ -1,0 +1,149 @@
+//! The sandbox marketplace: what Shopify and Amazon would do, on localhost. Every tick it places a
+//! Shopify order (a signed `orders/create` webhook to the host, sometimes delivered twice, as
+//! Shopify does) and an Amazon order (served by a local Orders API and announced by an
+//! ORDER_CHANGE notification on the local queue, sometimes twice). The real handlers process
+//! them; nothing here bypasses them.
+
+mod amazon_api;
+mod orders;
+mod queue;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use rc_api::{AmazonNotifications, QueueMessage};
+use rc_channels::amazon::{Credentials, Endpoints, SpApiClient};
+use rc_domain::{MerchantId, Secret, SecretText};
+use rc_runtime::Services;
+
+pub use amazon_api::AmazonSandboxApi;
+pub use queue::LocalQueue;
+
+use crate::LocalConfig;
+
+/// The sandbox selling partner the demo merchant is connected to.
+pub const SANDBOX_SELLER: &str = "ASANDBOXSELLER1";
+const SANDBOX_MARKETPLACE: &str = "ATVPDKIKX0DER";
+const SANDBOX_CLIENT_ID: &str = "amzn1.application-oa2-client.sandbox";
+const SANDBOX_CLIENT_SECRET: &str = "sandbox-client-secret";
+const SANDBOX_REFRESH_TOKEN: &str = "Atzr|sandbox-refresh-token";
+
+pub struct Sandbox {
+    base: String,
+    shop: String,
+    webhook_secret: String,
+    amazon: Arc<AmazonSandboxApi>,
+    queue: LocalQueue,
+    ticks: AtomicU64,
+}
+
+fn secret(s: &str) -> Result<Secret<SecretText>, rc_orders::RepoError> {
+    SecretText::parse(s)
+        .map(Secret::new)
+        .map_err(|_| rc_orders::RepoError::Corrupt("sandbox secret"))
+}
+
+impl Sandbox {
+    /// Connects the demo merchant to the sandbox seller and starts the local notification queue.
+    pub async fn start(
+        services: &Services,
+        config: &LocalConfig,
+        base: String,
+        amazon: Arc<AmazonSandboxApi>,
+    ) -> Result<Arc<Self>, rc_orders::RepoError> {
+        let merchant = MerchantId::parse(&config.demo_merchant)
+            .map_err(|_| rc_orders::RepoError::Corrupt("demo merchant id"))?;
+        services
+            .connections
+            .put_amazon(
+                &merchant,
+                SANDBOX_SELLER,
+                &[SANDBOX_MARKETPLACE.to_owned()],
+                &Credentials {
+                    client_id: SANDBOX_CLIENT_ID.into(),
+                    client_secret: secret(SANDBOX_CLIENT_SECRET)?,
+                    refresh_token: secret(SANDBOX_REFRESH_TOKEN)?,
+                },
+            )
+            .await?;
+        let endpoints = Endpoints {
+            sp_api: format!("{base}/sandbox/amazon"),
+            lwa: format!("{base}/sandbox/amazon"),
+        };
+        let consumer = AmazonNotifications::new(
+            services.orders.clone(),
+            services.connections.clone(),
+            Arc::new(SpApiClient::new(endpoints)),
+        );
+        Ok(Arc::new(Self {
+            base,
+            shop: config.demo_shop.clone(),
+            webhook_secret: config.demo_webhook_secret.clone(),
+            amazon,
+            queue: LocalQueue::start(consumer),
+            // Order numbers continue across restarts of the local host (same data directory):
+            // they start from the clock, ten per second of wall time.
+            ticks: AtomicU64::new(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() * 10),
+            ),
+        }))
+    }
+
+    /// Places one order on each marketplace; every third tick delivers each twice.
+    pub async fn tick(&self) -> Result<(), String> {
+        let tick = self.ticks.fetch_add(1, Ordering::Relaxed) + 1;
+        let n = tick;
+        let duplicate = tick % 3 == 0;
+
+        let (amazon_id, notification) = self.amazon.place_order(n);
+        let message = |id: u64| QueueMessage {
+            id: format!("sandbox-msg-{n}-{id}"),
+            body: notification.clone(),
+        };
+        self.queue.send(message(1));
+        if duplicate {
+            self.queue.send(message(2));
+        }
+
+        let shopify_id = 9_000_000_000 + n;
+        let body = orders::shopify_order(shopify_id, n);
+        let url = format!("{}/webhooks/shopify", self.base);
+        let webhook_id = format!("sandbox-{shopify_id}");
+        for _ in 0..if duplicate { 2 } else { 1 } {
+            let (status, answer) = crate::send_signed(
+                &url,
+                &self.shop,
+                &self.webhook_secret,
+                "orders/create",
+                &webhook_id,
+                body.clone(),
+            )
+            .await?;
+            tracing::info!(status, answer = %answer, "sandbox shopify delivery");
+        }
+        tracing::info!(amazon_order = %amazon_id, shopify_order = shopify_id, duplicate, "sandbox placed orders");
+        Ok(())
+    }
+
+    /// Waits until the notification queue is empty (for tests and orderly shutdown).
+    pub async fn drain(&self) {
+        self.queue.drain().await;
+    }
+
+    /// Ticks forever at `interval`.
+    pub fn run(self: Arc<Self>, interval: Duration) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut timer = tokio::time::interval(interval);
+            timer.tick().await;
+            loop {
+                timer.tick().await;
+                if let Err(problem) = self.tick().await {
+                    tracing::warn!(%problem, "sandbox tick failed");
+                }
+            }
+        })
+    }
+}
