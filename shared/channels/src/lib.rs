@@ -3,6 +3,31 @@
 pub mod amazon;
 pub mod shopify;
 
+/// Why a call to a marketplace API failed. No variant carries a response body or a URL.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("the order does not exist")]
+    NotFound,
+    #[error("the marketplace refused our credentials ({0})")]
+    Unauthorized(u16),
+    #[error("the marketplace kept throttling us; retry later")]
+    Throttled,
+    #[error("the marketplace is unavailable: {0}")]
+    Unavailable(String),
+    #[error("the marketplace rejected the request with status {0}")]
+    Rejected(u16),
+}
+
+impl FetchError {
+    /// Whether a later attempt may succeed (so the message should go back to the queue).
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Self::Throttled | Self::Unavailable(_) | Self::Unauthorized(_)
+        )
+    }
+}
+
 /// A JSON error described by its kind and position only: serde_json's own messages can quote the
 /// offending value, which may be PII or a secret.
 pub fn describe_json_error(e: &serde_json::Error) -> String {

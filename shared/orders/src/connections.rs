@@ -85,6 +85,29 @@ impl Conn<'_> {
     fn cache_key(&self) -> String {
         format!("{}#{}", self.channel, self.reference)
     }
+
+    /// The entry listing this connection among all connections (for scheduled jobs).
+    fn index_key(&self) -> ItemKey {
+        ItemKey::new(
+            ALL_CONNECTIONS,
+            format!("{}#{}", self.channel, self.reference),
+        )
+    }
+
+    fn watermark_key(&self) -> ItemKey {
+        ItemKey::new(self.key().pk, "WATERMARK")
+    }
+}
+
+/// Partition listing every connection, so scheduled jobs find them without a scan.
+const ALL_CONNECTIONS: &str = "CONNECTIONS";
+
+/// A connection found by [`ConnectionRepository::all`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionRef {
+    pub merchant: MerchantId,
+    pub channel: String,
+    pub reference: String,
 }
 
 /// A sealed attribute of a connection item: its name, and the field it is bound to.
@@ -136,6 +159,14 @@ pub struct ConnectionRepository {
     amazon: VersionCache<AmazonConnection>,
 }
 
+fn channel_name(channel: &str) -> Result<&'static str, RepoError> {
+    match channel {
+        "shopify" => Ok("shopify"),
+        "amazon" => Ok("amazon"),
+        _ => Err(RepoError::Corrupt("unknown channel")),
+    }
+}
+
 fn owner(item: &Item) -> Result<MerchantId, RepoError> {
     item.string("merchant")
         .and_then(|m| MerchantId::parse(m).ok())
@@ -184,8 +215,14 @@ impl ConnectionRepository {
                     conn.channel,
                     conn.reference,
                 ));
+                let index =
+                    Item::new(conn.index_key()).with("merchant", Value::S(merchant.to_string()));
                 self.data
-                    .transact(vec![TxOp::Create(item), TxOp::Create(pointer)])
+                    .transact(vec![
+                        TxOp::Create(item),
+                        TxOp::Create(pointer),
+                        TxOp::Create(index),
+                    ])
                     .await?;
             }
             Some(existing) if existing.string("merchant") == Some(merchant.as_str()) => {
@@ -239,6 +276,14 @@ impl ConnectionRepository {
                 },
                 TxOp::Delete {
                     key: keys::merchant_connection_pointer(merchant, conn.channel, conn.reference),
+                    expected_version: None,
+                },
+                TxOp::Delete {
+                    key: conn.index_key(),
+                    expected_version: None,
+                },
+                TxOp::Delete {
+                    key: conn.watermark_key(),
                     expected_version: None,
                 },
             ])
@@ -410,6 +455,76 @@ impl ConnectionRepository {
         seller_id: &str,
     ) -> Result<bool, RepoError> {
         self.remove(merchant, Self::amazon_conn(seller_id)).await
+    }
+
+    /// Every connection of every merchant, a page at a time.
+    pub async fn all(
+        &self,
+        limit: usize,
+        after: Option<rc_store::PageToken>,
+    ) -> Result<rc_store::Page<ConnectionRef>, RepoError> {
+        let page = self
+            .data
+            .query_partition(ALL_CONNECTIONS, "", limit, after)
+            .await?;
+        let items = page
+            .items
+            .iter()
+            .map(|item| {
+                let (channel, reference) = item
+                    .key
+                    .sk
+                    .split_once('#')
+                    .ok_or(RepoError::Corrupt("connection index entry"))?;
+                Ok(ConnectionRef {
+                    merchant: owner(item)?,
+                    channel: channel.to_owned(),
+                    reference: reference.to_owned(),
+                })
+            })
+            .collect::<Result<Vec<_>, RepoError>>()?;
+        Ok(rc_store::Page {
+            items,
+            next: page.next,
+        })
+    }
+
+    /// How far a connection has been reconciled: (epoch seconds, item version).
+    pub async fn watermark(
+        &self,
+        connection: &ConnectionRef,
+    ) -> Result<Option<(i64, u64)>, RepoError> {
+        let conn = Conn {
+            channel: channel_name(&connection.channel)?,
+            reference: &connection.reference,
+        };
+        let Some(item) = self.data.get(&conn.watermark_key()).await? else {
+            return Ok(None);
+        };
+        let at = item
+            .number("reconciled_to")
+            .ok_or(RepoError::Corrupt("watermark"))?;
+        Ok(Some((at, item.version)))
+    }
+
+    /// Moves a connection's watermark, only from the version read (a concurrent run that moved
+    /// it first wins; this one's work was idempotent anyway).
+    pub async fn set_watermark(
+        &self,
+        connection: &ConnectionRef,
+        reconciled_to: i64,
+        expected_version: Option<u64>,
+    ) -> Result<(), RepoError> {
+        let conn = Conn {
+            channel: channel_name(&connection.channel)?,
+            reference: &connection.reference,
+        };
+        let item = Item::new(conn.watermark_key()).with("reconciled_to", Value::N(reconciled_to));
+        match expected_version {
+            None => self.data.create(item).await?,
+            Some(version) => self.data.replace(item, version).await?,
+        }
+        Ok(())
     }
 
     /// The merchant's connections, without secrets.

@@ -11,7 +11,7 @@ mod view;
 
 pub use api_keys::{ApiKey, ApiKeyRepository};
 pub use connections::{
-    AmazonConnection, ConnectionRepository, ConnectionSummary, ShopifyConnection,
+    AmazonConnection, ConnectionRef, ConnectionRepository, ConnectionSummary, ShopifyConnection,
     ShopifyCredentials,
 };
 pub use error::RepoError;

@@ -45,3 +45,10 @@ pub fn sp_api_endpoints() -> rc_channels::amazon::Endpoints {
         lwa: var("RC_LWA_ENDPOINT").unwrap_or(defaults.lwa),
     }
 }
+
+/// `RC_SHOPIFY_ADMIN_BASE`: replaces `https://{shop}` for Admin API calls (a sandbox); unset in AWS.
+pub fn shopify_admin_base() -> Option<String> {
+    std::env::var("RC_SHOPIFY_ADMIN_BASE")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+}

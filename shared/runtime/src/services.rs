@@ -127,6 +127,21 @@ impl Services {
         )
     }
 
+    /// The reconciliation job over these services.
+    pub fn reconciler(
+        &self,
+        endpoints: rc_channels::amazon::Endpoints,
+        shopify_admin_base: Option<String>,
+    ) -> rc_api::Reconciler {
+        rc_api::Reconciler::new(
+            self.orders.clone(),
+            self.connections.clone(),
+            std::sync::Arc::new(rc_channels::amazon::SpApiClient::new(endpoints)),
+            std::sync::Arc::new(rc_channels::shopify::ShopifyAdmin::new(shopify_admin_base)),
+            self.clock.clone(),
+        )
+    }
+
     /// The Shopify webhook handler over these services.
     pub fn shopify_webhook(&self) -> rc_api::ShopifyWebhook {
         rc_api::ShopifyWebhook::new(

@@ -26,6 +26,7 @@ pub const REFRESH_TOKEN: &str = "Atzr|refresh-token-test";
 pub struct State {
     pub token_calls: usize,
     pub get_order_calls: usize,
+    pub search_calls: usize,
     pub valid_tokens: Vec<String>,
     /// Statuses to answer getOrder with before answering normally.
     pub scripted: VecDeque<u16>,
@@ -209,7 +210,11 @@ async fn handle(
         );
     }
 
-    state.get_order_calls += 1;
+    if path == "/orders/2026-01-01/orders" {
+        state.search_calls += 1;
+    } else {
+        state.get_order_calls += 1;
+    }
     let violations = check_against_model(&model, &method, &path, &query);
     state.violations.extend(violations);
     let token = headers
@@ -229,6 +234,9 @@ async fn handle(
             serde_json::json!({"errors": [{"code": "QuotaExceeded", "message": "You exceeded your quota for the requested resource."}]}),
         );
     }
+    if path == "/orders/2026-01-01/orders" {
+        return search(&state, &query);
+    }
     let order_id = path.rsplit('/').next().unwrap_or_default().to_owned();
     let Some(order) = state.orders.get(&order_id).cloned() else {
         return respond(
@@ -244,6 +252,37 @@ async fn handle(
         }
     }
     respond(200, serde_json::json!({ "order": order }))
+}
+
+/// searchOrders: orders updated at or after `lastUpdatedAfter`, two per page.
+fn search(state: &State, query: &str) -> hyper::Response<Full<Bytes>> {
+    let param = |name: &str| {
+        query
+            .split('&')
+            .find_map(|p| p.strip_prefix(&format!("{name}=")))
+            .map(percent_decode)
+    };
+    let Some(after) = param("lastUpdatedAfter") else {
+        return respond(
+            400,
+            serde_json::json!({"errors": [{"code": "InvalidInput", "message": "lastUpdatedAfter or createdAfter is required"}]}),
+        );
+    };
+    let mut matching: Vec<&serde_json::Value> = state
+        .orders
+        .values()
+        .filter(|o| o["lastUpdatedTime"].as_str().unwrap_or_default() >= after.as_str())
+        .collect();
+    matching.sort_by_key(|o| o["orderId"].as_str().unwrap_or_default().to_owned());
+    let offset: usize = param("paginationToken")
+        .and_then(|t| t.strip_prefix("page-").and_then(|n| n.parse().ok()))
+        .unwrap_or(0);
+    let page: Vec<_> = matching.iter().skip(offset).take(2).collect();
+    let mut body = serde_json::json!({ "orders": page });
+    if offset + 2 < matching.len() {
+        body["pagination"] = serde_json::json!({"nextToken": format!("page-{}", offset + 2)});
+    }
+    respond(200, body)
 }
 
 pub async fn start() -> StandIn {

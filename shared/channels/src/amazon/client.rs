@@ -1,6 +1,7 @@
 //! The SP-API client: Login with Amazon (LWA) access tokens from the refresh-token grant, cached
 //! until shortly before they expire and refreshed once on 401/403; `getOrder` paced by the
-//! usage plan (0.5 requests per second, burst 30, per selling partner) and retried with
+//! usage plans (getOrder 0.5 requests per second, burst 30; searchOrders 0.0056/s, burst 20; per
+//! selling partner) and retried with
 //! exponential backoff on 429 and 5xx.
 
 use std::collections::HashMap;
@@ -13,6 +14,8 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
+
+pub use crate::FetchError;
 
 use super::order_payload::INCLUDED_DATA;
 use super::rate_limit::TokenBucket;
@@ -42,30 +45,6 @@ pub struct Credentials {
     pub refresh_token: Secret<SecretText>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum FetchError {
-    #[error("the order does not exist")]
-    NotFound,
-    #[error("Amazon refused our credentials ({0})")]
-    Unauthorized(u16),
-    #[error("Amazon kept throttling us; retry later")]
-    Throttled,
-    #[error("Amazon is unavailable: {0}")]
-    Unavailable(String),
-    #[error("Amazon rejected the request with status {0}")]
-    Rejected(u16),
-}
-
-impl FetchError {
-    /// Whether a later attempt may succeed (so the message should go back to the queue).
-    pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            Self::Throttled | Self::Unavailable(_) | Self::Unauthorized(_)
-        )
-    }
-}
-
 #[derive(Deserialize)]
 struct TokenResponse {
     access_token: String,
@@ -74,9 +53,13 @@ struct TokenResponse {
 
 /// A token is refreshed this long before Amazon says it expires.
 const TOKEN_MARGIN: Duration = Duration::from_secs(60);
-/// getOrder's usage plan (orders_2026-01-01.json).
+/// Usage plans (orders_2026-01-01.json): getOrder 0.5/s burst 30; searchOrders 0.0056/s burst 20.
 const GET_ORDER_RATE: f64 = 0.5;
 const GET_ORDER_BURST: u32 = 30;
+const SEARCH_RATE: f64 = 0.0056;
+const SEARCH_BURST: u32 = 20;
+
+type Limiters = Mutex<HashMap<String, Arc<TokenBucket>>>;
 
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
@@ -103,7 +86,8 @@ pub struct SpApiClient {
     endpoints: Endpoints,
     retry: RetryPolicy,
     tokens: Mutex<HashMap<String, Arc<CachedToken>>>,
-    limiters: Mutex<HashMap<String, Arc<TokenBucket>>>,
+    get_order_limiters: Limiters,
+    search_limiters: Limiters,
 }
 
 impl SpApiClient {
@@ -126,16 +110,24 @@ impl SpApiClient {
             endpoints,
             retry,
             tokens: Mutex::new(HashMap::new()),
-            limiters: Mutex::new(HashMap::new()),
+            get_order_limiters: Mutex::new(HashMap::new()),
+            search_limiters: Mutex::new(HashMap::new()),
         }
     }
 
-    async fn limiter(&self, seller: &str) -> Arc<TokenBucket> {
-        let mut limiters = self.limiters.lock().await;
+    /// The seller's bucket for one operation: usage plans are per selling partner and operation.
+    async fn limiter(
+        &self,
+        limiters: &Limiters,
+        seller: &str,
+        rate: f64,
+        burst: u32,
+    ) -> Arc<TokenBucket> {
+        let mut limiters = limiters.lock().await;
         Arc::clone(
             limiters
                 .entry(seller.to_owned())
-                .or_insert_with(|| Arc::new(TokenBucket::new(GET_ORDER_RATE, GET_ORDER_BURST))),
+                .or_insert_with(|| Arc::new(TokenBucket::new(rate, burst))),
         )
     }
 
@@ -209,12 +201,63 @@ impl SpApiClient {
         credentials: &Credentials,
         amazon_order_id: &str,
     ) -> Result<Bytes, FetchError> {
-        let url = format!(
-            "{}/orders/2026-01-01/orders/{amazon_order_id}",
-            self.endpoints.sp_api.trim_end_matches('/')
-        );
-        let included = INCLUDED_DATA.join(",");
-        let limiter = self.limiter(seller).await;
+        let path = format!("/orders/2026-01-01/orders/{amazon_order_id}");
+        let query = vec![("includedData", INCLUDED_DATA.join(","))];
+        let limiter = self
+            .limiter(
+                &self.get_order_limiters,
+                seller,
+                GET_ORDER_RATE,
+                GET_ORDER_BURST,
+            )
+            .await;
+        self.call(seller, credentials, &path, &query, &limiter)
+            .await
+    }
+
+    /// `GET /orders/2026-01-01/orders?lastUpdatedAfter=...&marketplaceIds=...`: one page of the
+    /// orders changed since `updated_after` (the next page with `pagination_token`).
+    pub async fn search_orders(
+        &self,
+        seller: &str,
+        credentials: &Credentials,
+        marketplace_ids: &[String],
+        updated_after: &str,
+        pagination_token: Option<&str>,
+    ) -> Result<Bytes, FetchError> {
+        let mut query = vec![
+            ("lastUpdatedAfter", updated_after.to_owned()),
+            ("marketplaceIds", marketplace_ids.join(",")),
+            ("includedData", INCLUDED_DATA.join(",")),
+            ("maxResultsPerPage", "100".to_owned()),
+        ];
+        if let Some(token) = pagination_token {
+            query.push(("paginationToken", token.to_owned()));
+        }
+        let limiter = self
+            .limiter(&self.search_limiters, seller, SEARCH_RATE, SEARCH_BURST)
+            .await;
+        self.call(
+            seller,
+            credentials,
+            "/orders/2026-01-01/orders",
+            &query,
+            &limiter,
+        )
+        .await
+    }
+
+    /// One GET with the seller's access token: paced by `limiter`, retried with backoff on 429
+    /// and 5xx, the token refreshed once on 401/403.
+    async fn call(
+        &self,
+        seller: &str,
+        credentials: &Credentials,
+        path: &str,
+        query: &[(&str, String)],
+        limiter: &TokenBucket,
+    ) -> Result<Bytes, FetchError> {
+        let url = format!("{}{path}", self.endpoints.sp_api.trim_end_matches('/'));
         let mut refreshed = false;
         let mut backoff = self.retry.first_backoff;
         for attempt in 1..=self.retry.attempts {
@@ -223,7 +266,7 @@ impl SpApiClient {
             let sent = self
                 .http
                 .get(&url)
-                .query(&[("includedData", included.as_str())])
+                .query(query)
                 .header(
                     "x-amz-access-token",
                     token.token.reveal(RevealPurpose::Authentication).as_str(),
@@ -234,7 +277,7 @@ impl SpApiClient {
             let response = match sent {
                 Ok(response) => response,
                 Err(e) if attempt < self.retry.attempts => {
-                    tracing::warn!(error = %redact(&e), attempt, "getOrder failed to send; retrying");
+                    tracing::warn!(error = %redact(&e), attempt, "SP-API request failed to send; retrying");
                     tokio::time::sleep(backoff).await;
                     backoff *= 2;
                     continue;
@@ -263,7 +306,7 @@ impl SpApiClient {
                 | StatusCode::SERVICE_UNAVAILABLE
                     if attempt < self.retry.attempts =>
                 {
-                    tracing::info!(status = status.as_u16(), attempt, "getOrder backing off");
+                    tracing::info!(status = status.as_u16(), attempt, "SP-API backing off");
                     tokio::time::sleep(backoff).await;
                     backoff *= 2;
                 }

@@ -9,5 +9,5 @@ mod rate_limit;
 
 pub use client::{Credentials, Endpoints, FetchError, RetryPolicy, SpApiClient};
 pub use notification::{OrderChange, parse_notification};
-pub use order_payload::{INCLUDED_DATA, parse_get_order};
+pub use order_payload::{INCLUDED_DATA, SearchedOrder, parse_get_order, parse_search_orders};
 pub use rate_limit::TokenBucket;

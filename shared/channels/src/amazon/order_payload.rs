@@ -24,6 +24,38 @@ struct RawResponse {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
+struct RawSearchResponse {
+    orders: Option<Vec<RawOrder>>,
+    pagination: Option<RawPagination>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawPagination {
+    next_token: Option<String>,
+}
+
+/// One order of a `searchOrders` page: parsed, or why not (one bad order must not hide the rest).
+pub type SearchedOrder = Result<(Order, Vec<&'static str>), PayloadError>;
+
+/// A `searchOrders` response: its orders and the token of the next page.
+pub fn parse_search_orders(
+    merchant: &MerchantId,
+    body: &[u8],
+) -> Result<(Vec<SearchedOrder>, Option<String>), PayloadError> {
+    let raw: RawSearchResponse = serde_json::from_slice(body)
+        .map_err(|e| PayloadError::Malformed(crate::describe_json_error(&e)))?;
+    let orders = raw
+        .orders
+        .ok_or(PayloadError::Missing("orders"))?
+        .into_iter()
+        .map(|order| order_from_raw(merchant, order))
+        .collect();
+    Ok((orders, raw.pagination.and_then(|p| p.next_token)))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct RawOrder {
     order_id: Option<String>,
     created_time: Option<String>,
@@ -157,7 +189,13 @@ pub fn parse_get_order(
 ) -> Result<(Order, Vec<&'static str>), PayloadError> {
     let raw: RawResponse = serde_json::from_slice(body)
         .map_err(|e| PayloadError::Malformed(crate::describe_json_error(&e)))?;
-    let raw = raw.order.ok_or(PayloadError::Missing("order"))?;
+    order_from_raw(merchant, raw.order.ok_or(PayloadError::Missing("order"))?)
+}
+
+fn order_from_raw(
+    merchant: &MerchantId,
+    raw: RawOrder,
+) -> Result<(Order, Vec<&'static str>), PayloadError> {
     let amazon_id = raw
         .order_id
         .as_deref()

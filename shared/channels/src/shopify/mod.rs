@@ -1,10 +1,12 @@
 //! Shopify: webhook authentication and the REST order payload.
 
+mod admin;
 mod compliance;
 mod order_payload;
 mod shop_domain;
 mod signature;
 
+pub use admin::{ADMIN_API_VERSION, ShopifyAdmin};
 pub use compliance::{ComplianceKind, ComplianceRequest, MAX_ORDERS_PER_REQUEST, parse_compliance};
 pub use order_payload::{MAX_LINES, ParsedOrder, PayloadError, parse_order};
 pub use shop_domain::{ShopDomain, ShopDomainError};

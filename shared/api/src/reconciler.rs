@@ -1,0 +1,240 @@
+//! Reconciliation: a scheduled job that asks each marketplace for the orders changed since the
+//! connection's watermark and feeds them through the same idempotent path as notifications and
+//! webhooks, so nothing a notification missed is lost. Safe to run twice or concurrently: every
+//! write is an idempotent upsert, and the watermark only moves from the version that was read.
+
+use std::sync::Arc;
+
+use rc_channels::FetchError;
+use rc_channels::amazon::{SpApiClient, parse_search_orders};
+use rc_channels::shopify::{PayloadError, ShopDomain, ShopifyAdmin, parse_order};
+use rc_domain::{Clock, Order};
+use rc_orders::{ConnectionRef, ConnectionRepository, OrderRepository, RepoError, StoreOutcome};
+use serde::Serialize;
+use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime};
+
+/// How far back the first run of a new connection looks.
+const FIRST_LOOKBACK: Duration = Duration::days(1);
+/// Each run re-reads this much before the watermark: marketplaces index changes with a delay.
+const OVERLAP: Duration = Duration::minutes(10);
+/// A bound on the pages one connection may take in one run; the next run continues.
+const MAX_PAGES: usize = 50;
+
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+pub struct ReconcileReport {
+    pub connections: usize,
+    pub failed_connections: usize,
+    pub orders_seen: usize,
+    pub stored: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub failed_orders: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum ReconcileError {
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error("page: {0}")]
+    Page(PayloadError),
+    #[error("the connection disappeared")]
+    Gone,
+}
+
+pub struct Reconciler {
+    orders: Arc<OrderRepository>,
+    connections: Arc<ConnectionRepository>,
+    sp_api: Arc<SpApiClient>,
+    shopify: Arc<ShopifyAdmin>,
+    clock: Arc<dyn Clock>,
+}
+
+fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&Rfc3339).unwrap_or_default()
+}
+
+impl Reconciler {
+    pub fn new(
+        orders: Arc<OrderRepository>,
+        connections: Arc<ConnectionRepository>,
+        sp_api: Arc<SpApiClient>,
+        shopify: Arc<ShopifyAdmin>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            orders,
+            connections,
+            sp_api,
+            shopify,
+            clock,
+        }
+    }
+
+    /// Reconciles every connection; one connection's failure never stops the others.
+    pub async fn run(&self) -> ReconcileReport {
+        let mut report = ReconcileReport::default();
+        let mut after = None;
+        loop {
+            let page = match self.connections.all(100, after).await {
+                Ok(page) => page,
+                Err(error) => {
+                    tracing::error!(%error, "cannot list connections");
+                    report.failed_connections += 1;
+                    return report;
+                }
+            };
+            for connection in &page.items {
+                report.connections += 1;
+                if let Err(error) = self.reconcile(connection, &mut report).await {
+                    report.failed_connections += 1;
+                    tracing::warn!(
+                        merchant = %connection.merchant,
+                        channel = %connection.channel,
+                        %error,
+                        "reconciliation of a connection failed; its watermark stays"
+                    );
+                }
+            }
+            match page.next {
+                Some(token) => after = Some(token),
+                None => break,
+            }
+        }
+        tracing::info!(report = ?report, "reconciliation finished");
+        report
+    }
+
+    async fn reconcile(
+        &self,
+        connection: &ConnectionRef,
+        report: &mut ReconcileReport,
+    ) -> Result<(), ReconcileError> {
+        let started = self.clock.now();
+        let watermark = self.connections.watermark(connection).await?;
+        let since = match watermark {
+            Some((at, _)) => {
+                OffsetDateTime::from_unix_timestamp(at)
+                    .map_err(|_| RepoError::Corrupt("watermark"))?
+                    - OVERLAP
+            }
+            None => started - FIRST_LOOKBACK,
+        };
+        match connection.channel.as_str() {
+            "amazon" => self.amazon(connection, &rfc3339(since), report).await?,
+            "shopify" => self.shopify(connection, &rfc3339(since), report).await?,
+            _ => return Err(RepoError::Corrupt("unknown channel").into()),
+        }
+        let moved = self
+            .connections
+            .set_watermark(
+                connection,
+                started.unix_timestamp(),
+                watermark.map(|(_, version)| version),
+            )
+            .await;
+        match moved {
+            // A concurrent run moved it first; its view is as good as ours.
+            Err(RepoError::Store(
+                rc_store::StoreError::StaleVersion { .. } | rc_store::StoreError::AlreadyExists,
+            )) => Ok(()),
+            other => Ok(other?),
+        }
+    }
+
+    async fn store(
+        &self,
+        order: Result<Order, PayloadError>,
+        report: &mut ReconcileReport,
+    ) -> Result<(), ReconcileError> {
+        report.orders_seen += 1;
+        match order {
+            Ok(order) => match self.orders.upsert(&order, None).await? {
+                StoreOutcome::Stored => report.stored += 1,
+                StoreOutcome::Updated => report.updated += 1,
+                StoreOutcome::Stale | StoreOutcome::Duplicate => report.unchanged += 1,
+            },
+            Err(error) => {
+                // A poison order cannot be stored by any retry; it is counted and logged by
+                // reason, and the run goes on.
+                report.failed_orders += 1;
+                tracing::warn!(reason = error.reason(), %error, "an order from reconciliation was refused");
+            }
+        }
+        Ok(())
+    }
+
+    async fn amazon(
+        &self,
+        connection: &ConnectionRef,
+        since: &str,
+        report: &mut ReconcileReport,
+    ) -> Result<(), ReconcileError> {
+        let amazon = self
+            .connections
+            .amazon(&connection.reference)
+            .await?
+            .ok_or(ReconcileError::Gone)?;
+        let mut token: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let body = self
+                .sp_api
+                .search_orders(
+                    &amazon.seller_id,
+                    &amazon.credentials,
+                    &amazon.marketplace_ids,
+                    since,
+                    token.as_deref(),
+                )
+                .await?;
+            let (orders, next) =
+                parse_search_orders(&amazon.merchant, &body).map_err(ReconcileError::Page)?;
+            drop(body);
+            for order in orders {
+                self.store(order.map(|(order, _)| order), report).await?;
+            }
+            match next {
+                Some(next) => token = Some(next),
+                None => return Ok(()),
+            }
+        }
+        Ok(())
+    }
+
+    async fn shopify(
+        &self,
+        connection: &ConnectionRef,
+        since: &str,
+        report: &mut ReconcileReport,
+    ) -> Result<(), ReconcileError> {
+        let shop = ShopDomain::parse(&connection.reference)
+            .map_err(|_| RepoError::Corrupt("shop domain"))?;
+        let shopify = self
+            .connections
+            .shopify(&shop)
+            .await?
+            .ok_or(ReconcileError::Gone)?;
+        let Some(access_token) = shopify.access_token.as_ref() else {
+            tracing::info!(merchant = %shopify.merchant, "shop has no access token; webhooks only");
+            return Ok(());
+        };
+        let mut cursor: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let (orders, next) = self
+                .shopify
+                .orders_updated_since(&shop, access_token, since, cursor.as_deref())
+                .await?;
+            for raw in orders {
+                let order = parse_order(&shopify.merchant, &raw).map(|parsed| parsed.order);
+                self.store(order, report).await?;
+            }
+            match next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(()),
+            }
+        }
+        Ok(())
+    }
+}
