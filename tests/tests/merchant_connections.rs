@@ -68,11 +68,12 @@ async fn a_merchant_connects_rotates_and_disconnects_a_shop() {
         .iter()
         .map(|c| c["reference"].as_str().expect("reference"))
         .collect();
-    assert_eq!(shops, vec!["demo-shop.myshopify.com", shop]);
+    // The local host also connects the demo merchant to its sandbox Amazon seller.
+    assert_eq!(shops, vec!["ASANDBOXSELLER1", "demo-shop.myshopify.com", shop]);
     assert!(!listed.to_string().contains("secret"));
 
-    // Rotation: the new secret works at once (a cached connection is reloaded on mismatch), and
-    // the previous one still works during the window.
+    // Rotation: the new secret works at once (the connection item is read on every delivery),
+    // and the previous one still works during the window.
     let rotate = r#"{"webhook_secret": "s3cret-two", "previous_webhook_secret": "s3cret-one"}"#;
     assert_eq!(
         call(&base, &key, http::Method::PUT, &path, rotate).await.0,
