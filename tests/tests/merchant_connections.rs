@@ -69,7 +69,10 @@ async fn a_merchant_connects_rotates_and_disconnects_a_shop() {
         .map(|c| c["reference"].as_str().expect("reference"))
         .collect();
     // The local host also connects the demo merchant to its sandbox Amazon seller.
-    assert_eq!(shops, vec!["ASANDBOXSELLER1", "demo-shop.myshopify.com", shop]);
+    assert_eq!(
+        shops,
+        vec!["ASANDBOXSELLER1", "demo-shop.myshopify.com", shop]
+    );
     assert!(!listed.to_string().contains("secret"));
 
     // Rotation: the new secret works at once (the connection item is read on every delivery),

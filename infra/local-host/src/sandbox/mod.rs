@@ -94,9 +94,8 @@ impl Sandbox {
 
     /// Places one order on each marketplace; every third tick delivers each twice.
     pub async fn tick(&self) -> Result<(), String> {
-        let tick = self.ticks.fetch_add(1, Ordering::Relaxed) + 1;
-        let n = tick;
-        let duplicate = tick % 3 == 0;
+        let n = self.ticks.fetch_add(1, Ordering::Relaxed) + 1;
+        let duplicate = n.is_multiple_of(3);
 
         let (amazon_id, notification) = self.amazon.place_order(n);
         let message = |id: u64| QueueMessage {
