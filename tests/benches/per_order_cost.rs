@@ -131,6 +131,7 @@ async fn run() {
         keys.clone() as Arc<dyn Store>,
         root,
         clock,
+        Arc::new(rc_queue::MemoryPublisher::default()),
     );
     let merchant = MerchantId::parse("bench-merchant").expect("id");
     let shop = ShopDomain::parse("bench-shop.myshopify.com").expect("shop");

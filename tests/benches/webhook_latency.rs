@@ -186,6 +186,7 @@ fn main() {
                     .key_metadata
                     .expect("meta")
                     .key_id,
+                order_events_queue_url: None,
             };
             create_table(&dynamodb, &config.data_table, TableShape::Data)
                 .await

@@ -18,6 +18,17 @@ use support::*;
 static STACKS: AtomicU32 = AtomicU32::new(0);
 
 async fn aws_stack() -> (Services, aws_sdk_dynamodb::Client, AwsConfig) {
+    let (services, dynamodb, config, _) = aws_stack_with_queue().await;
+    (services, dynamodb, config)
+}
+
+/// Tables, a KMS key and an SQS queue for order events, as the template creates them.
+async fn aws_stack_with_queue() -> (
+    Services,
+    aws_sdk_dynamodb::Client,
+    AwsConfig,
+    aws_sdk_sqs::Client,
+) {
     assert!(
         std::env::var_os("AWS_ENDPOINT_URL").is_some(),
         "AWS_ENDPOINT_URL is not set: run the README's test command"
@@ -25,11 +36,20 @@ async fn aws_stack() -> (Services, aws_sdk_dynamodb::Client, AwsConfig) {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     let kms = aws_sdk_kms::Client::new(&sdk);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
     let n = format!(
         "{}-{}",
         std::process::id(),
         STACKS.fetch_add(1, Ordering::Relaxed)
     );
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(format!("rc-order-events-{n}"))
+        .send()
+        .await
+        .expect("queue")
+        .queue_url
+        .expect("url");
     let config = AwsConfig {
         data_table: format!("rc-data-{n}"),
         keys_table: format!("rc-keys-{n}"),
@@ -41,6 +61,7 @@ async fn aws_stack() -> (Services, aws_sdk_dynamodb::Client, AwsConfig) {
             .key_metadata
             .expect("metadata")
             .key_id,
+        order_events_queue_url: Some(queue_url),
     };
     create_table(&dynamodb, &config.data_table, TableShape::Data)
         .await
@@ -48,7 +69,37 @@ async fn aws_stack() -> (Services, aws_sdk_dynamodb::Client, AwsConfig) {
     create_table(&dynamodb, &config.keys_table, TableShape::Keys)
         .await
         .expect("keys table");
-    (Services::aws(&config).await, dynamodb, config)
+    (Services::aws(&config).await, dynamodb, config, sqs)
+}
+
+/// Every message on the queue (until it stays empty).
+async fn drain_queue(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<String> {
+    let mut bodies = Vec::new();
+    for _ in 0..20 {
+        let out = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .expect("receive");
+        let messages = out.messages.unwrap_or_default();
+        if messages.is_empty() {
+            break;
+        }
+        for message in messages {
+            bodies.push(message.body.unwrap_or_default());
+            if let Some(handle) = message.receipt_handle {
+                sqs.delete_message()
+                    .queue_url(url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await
+                    .expect("delete");
+            }
+        }
+    }
+    bodies
 }
 
 fn apigw_event(
@@ -172,7 +223,7 @@ async fn a_shopify_order_flows_through_lambda_events_into_dynamodb_sealed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_duplicate_storm_and_bad_input_hold_on_dynamodb_too() {
-    let (services, _dynamodb, _config) = aws_stack().await;
+    let (services, _dynamodb, config, sqs) = aws_stack_with_queue().await;
     let merchant = MerchantId::parse("storm-merchant").expect("id");
     let shop = ShopDomain::parse("storm-shop.myshopify.com").expect("shop");
     let secret = "storm-secret";
@@ -215,6 +266,17 @@ async fn the_duplicate_storm_and_bad_input_hold_on_dynamodb_too() {
         }
     }
     assert_eq!(stored, 1, "50 concurrent deliveries, one order");
+    let url = config.order_events_queue_url.as_deref().expect("queue");
+    let events = drain_queue(&sqs, url).await;
+    assert_eq!(events.len(), 1, "and one downstream message: {events:?}");
+    let event: serde_json::Value = serde_json::from_str(&events[0]).expect("json");
+    assert_eq!(
+        event,
+        serde_json::json!({"kind": "order.stored", "merchant": "storm-merchant", "order": "shopify-777", "version": 1})
+    );
+    for canary in canaries() {
+        assert!(!events[0].contains(canary), "queue messages carry ids only");
+    }
     let order = rc_domain::OrderId::parse("shopify-777").expect("id");
     let view = services
         .orders

@@ -85,6 +85,7 @@ async fn fixture(shopify_token: &str) -> Fixture {
     let shopify = shopify_admin::start().await;
     let reconciler = Reconciler::new(
         services.orders.clone(),
+        services.outbox.clone(),
         services.connections.clone(),
         Arc::new(SpApiClient::new(Endpoints {
             sp_api: amazon.base(),
@@ -135,6 +136,7 @@ async fn missed_orders_are_stored_once_and_a_second_run_changes_nothing() {
             updated: 0,
             unchanged: 1,
             failed_orders: 0,
+            relayed_events: 0,
         }
     );
     assert_eq!(
@@ -143,6 +145,12 @@ async fn missed_orders_are_stored_once_and_a_second_run_changes_nothing() {
         "three orders, two per page"
     );
     assert_eq!(f.shopify.state().calls, 2);
+    let events = f.services.published.as_ref().expect("queue").published();
+    assert_eq!(
+        events.len(),
+        6,
+        "five stores and the earlier notification's store: {events:?}"
+    );
     assert!(
         f.amazon.state().violations.is_empty(),
         "{:?}",

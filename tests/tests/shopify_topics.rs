@@ -161,6 +161,17 @@ async fn fifty_concurrent_deliveries_of_one_webhook_store_one_order() {
     assert_eq!(outcomes.get("duplicate"), Some(&49), "{outcomes:?}");
     let (_, order) = get_order(&base, &config.demo_api_key, "shopify-31").await;
     assert_eq!(order["version"], 1);
+    let published = host
+        .services
+        .published
+        .as_ref()
+        .expect("embedded queue")
+        .published();
+    let events: Vec<_> = published
+        .iter()
+        .filter(|e| e.order == "shopify-31")
+        .collect();
+    assert_eq!(events.len(), 1, "one downstream message: {events:?}");
 }
 
 #[tokio::test]

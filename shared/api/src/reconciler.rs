@@ -1,6 +1,7 @@
 //! Reconciliation: a scheduled job that asks each marketplace for the orders changed since the
 //! connection's watermark and feeds them through the same idempotent path as notifications and
-//! webhooks, so nothing a notification missed is lost. Safe to run twice or concurrently: every
+//! webhooks, so nothing a notification missed is lost; then it publishes any order events an
+//! interrupted request left in the outbox, so no downstream message is lost either. Safe to run twice or concurrently: every
 //! write is an idempotent upsert, and the watermark only moves from the version that was read.
 
 use std::sync::Arc;
@@ -9,7 +10,9 @@ use rc_channels::FetchError;
 use rc_channels::amazon::{SpApiClient, parse_search_orders};
 use rc_channels::shopify::{PayloadError, ShopDomain, ShopifyAdmin, parse_order};
 use rc_domain::{Clock, Order};
-use rc_orders::{ConnectionRef, ConnectionRepository, OrderRepository, RepoError, StoreOutcome};
+use rc_orders::{
+    ConnectionRef, ConnectionRepository, OrderRepository, Outbox, RepoError, StoreOutcome,
+};
 use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
@@ -30,6 +33,8 @@ pub struct ReconcileReport {
     pub updated: usize,
     pub unchanged: usize,
     pub failed_orders: usize,
+    /// Order events left in the outbox by interrupted requests, published by this run.
+    pub relayed_events: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,7 +49,11 @@ enum ReconcileError {
     Gone,
 }
 
+/// Outbox entries younger than this are still being delivered by the request that wrote them.
+const OUTBOX_GRACE: Duration = Duration::minutes(1);
+
 pub struct Reconciler {
+    outbox: Arc<Outbox>,
     orders: Arc<OrderRepository>,
     connections: Arc<ConnectionRepository>,
     sp_api: Arc<SpApiClient>,
@@ -59,12 +68,14 @@ fn rfc3339(at: OffsetDateTime) -> String {
 impl Reconciler {
     pub fn new(
         orders: Arc<OrderRepository>,
+        outbox: Arc<Outbox>,
         connections: Arc<ConnectionRepository>,
         sp_api: Arc<SpApiClient>,
         shopify: Arc<ShopifyAdmin>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
+            outbox,
             orders,
             connections,
             sp_api,
@@ -102,6 +113,10 @@ impl Reconciler {
                 Some(token) => after = Some(token),
                 None => break,
             }
+        }
+        match self.outbox.relay(OUTBOX_GRACE).await {
+            Ok(relayed) => report.relayed_events = relayed,
+            Err(error) => tracing::warn!(%error, "outbox relay failed; the next run retries"),
         }
         tracing::info!(report = ?report, "reconciliation finished");
         report

@@ -6,6 +6,7 @@ mod connections;
 mod error;
 mod keys;
 mod orders;
+mod outbox;
 mod privacy_requests;
 mod view;
 
@@ -16,5 +17,6 @@ pub use connections::{
 };
 pub use error::RepoError;
 pub use orders::{DeliveryMark, OrderRepository, StoreOutcome};
+pub use outbox::Outbox;
 pub use privacy_requests::{PendingPrivacyRequest, PrivacyRequestRepository};
 pub use view::{BuyerPiiState, OrderView};

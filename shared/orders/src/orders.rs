@@ -8,8 +8,10 @@ use rc_store::{Item, Store, StoreError, TxOp, Value};
 use rc_vault::{KeySubject, Sealed, SubjectKey, Vault};
 use time::{Duration, OffsetDateTime};
 
+use crate::outbox::Outbox;
 use crate::view::{BuyerPiiState, OrderView};
 use crate::{RepoError, keys};
+use rc_queue::OrderEvent;
 
 /// How long a delivery id is remembered for deduplication. Shopify retries for 4 hours (8 tries);
 /// a week covers that and any manual replay.
@@ -49,6 +51,16 @@ pub struct OrderRepository {
     data: Arc<dyn Store>,
     vault: Arc<Vault>,
     clock: Arc<dyn Clock>,
+    outbox: Arc<Outbox>,
+}
+
+fn event(order: &Order, kind: &str, version: u64) -> OrderEvent {
+    OrderEvent {
+        kind: kind.to_owned(),
+        merchant: order.merchant.to_string(),
+        order: order.id.to_string(),
+        version,
+    }
 }
 
 fn seal_into<T: Sealable>(
@@ -92,8 +104,18 @@ fn from_json<T: serde::de::DeserializeOwned>(
 }
 
 impl OrderRepository {
-    pub fn new(data: Arc<dyn Store>, vault: Arc<Vault>, clock: Arc<dyn Clock>) -> Self {
-        Self { data, vault, clock }
+    pub fn new(
+        data: Arc<dyn Store>,
+        vault: Arc<Vault>,
+        clock: Arc<dyn Clock>,
+        outbox: Arc<Outbox>,
+    ) -> Self {
+        Self {
+            data,
+            vault,
+            clock,
+            outbox,
+        }
     }
 
     fn public_item(order: &Order) -> Result<Item, RepoError> {
@@ -160,8 +182,15 @@ impl OrderRepository {
         if let Some(mark) = delivery {
             ops.push(TxOp::Create(self.delivery_item(mark)));
         }
+        let stored = event(order, "order.stored", 1);
+        let entry = self.outbox.entry(&stored)?;
+        let entry_key = entry.key.clone();
+        ops.push(TxOp::Create(entry));
         match self.data.transact(ops).await {
-            Ok(()) => Ok(StoreOutcome::Stored),
+            Ok(()) => {
+                self.outbox.deliver(vec![(entry_key, stored)]).await;
+                Ok(StoreOutcome::Stored)
+            }
             Err(StoreError::TransactionCancelled { failed }) if !failed.is_empty() => {
                 Ok(StoreOutcome::Duplicate)
             }
@@ -259,7 +288,12 @@ impl OrderRepository {
                 expected_version: existing.version,
             });
         }
+        let updated = event(order, "order.updated", existing.version + 1);
+        let entry = self.outbox.entry(&updated)?;
+        let entry_key = entry.key.clone();
+        ops.push(TxOp::Create(entry));
         self.data.transact(ops).await?;
+        self.outbox.deliver(vec![(entry_key, updated)]).await;
         Ok(StoreOutcome::Updated)
     }
 

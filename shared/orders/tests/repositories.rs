@@ -6,9 +6,10 @@ use std::sync::Arc;
 use rc_channels::shopify::{ShopDomain, parse_order};
 use rc_domain::{ManualClock, MerchantId, OrderId, RevealPurpose, Secret, SecretText};
 use rc_orders::{
-    ConnectionRepository, DeliveryMark, OrderRepository, RepoError, ShopifyCredentials,
+    ConnectionRepository, DeliveryMark, OrderRepository, Outbox, RepoError, ShopifyCredentials,
     StoreOutcome,
 };
+use rc_queue::{MemoryPublisher, OrderEvent, PublishError, Publisher};
 use rc_store::sqlite::{EmbeddedDb, SqliteStore};
 use rc_store::{ItemKey, Store, Value};
 use rc_vault::{FileRoot, KeySubject, Vault, VaultError};
@@ -16,6 +17,7 @@ use rc_vault::{FileRoot, KeySubject, Vault, VaultError};
 const SAMPLE: &str = include_str!("../../channels/fixtures/shopify-orders-create.json");
 
 struct Fixture {
+    published: Arc<MemoryPublisher>,
     data: Arc<dyn Store>,
     vault: Arc<Vault>,
     orders: OrderRepository,
@@ -33,8 +35,11 @@ fn fixture() -> Fixture {
     let keys: Arc<dyn Store> = Arc::new(SqliteStore::new(db, "keys", clock.clone()));
     let root = Arc::new(FileRoot::open_or_create(&dir.path().join("root.key")).expect("root"));
     let vault = Arc::new(Vault::new(root, keys, clock.clone()));
+    let published = Arc::new(MemoryPublisher::default());
+    let outbox = Arc::new(Outbox::new(data.clone(), published.clone(), clock.clone()));
     Fixture {
-        orders: OrderRepository::new(data.clone(), vault.clone(), clock.clone()),
+        published,
+        orders: OrderRepository::new(data.clone(), vault.clone(), clock.clone(), outbox),
         connections: ConnectionRepository::new(data.clone(), vault.clone(), clock),
         data,
         vault,
@@ -312,4 +317,106 @@ async fn a_shop_belongs_to_one_merchant_and_its_secret_rotates() {
             .await
             .expect("again")
     );
+}
+
+/// A queue that is down.
+struct DownQueue;
+
+#[async_trait::async_trait]
+impl Publisher for DownQueue {
+    async fn publish(&self, _: &[OrderEvent]) -> Result<(), PublishError> {
+        Err(PublishError::Unavailable("down".into()))
+    }
+}
+
+#[tokio::test]
+async fn each_change_publishes_one_event_and_duplicates_publish_none() {
+    let f = fixture();
+    let parsed = parse_order(&merchant(), SAMPLE.as_bytes()).expect("parse");
+    f.orders
+        .upsert(&parsed.order, Some(&mark("d1")))
+        .await
+        .expect("store");
+    f.orders
+        .upsert(&parsed.order, Some(&mark("d1")))
+        .await
+        .expect("again");
+    f.orders
+        .upsert(&parsed.order, Some(&mark("d2")))
+        .await
+        .expect("stale");
+    let mut cancelled = parse_order(&merchant(), SAMPLE.as_bytes())
+        .expect("parse")
+        .order;
+    cancelled.status = rc_domain::OrderStatus::Cancelled;
+    f.orders
+        .upsert(&cancelled, Some(&mark("d3")))
+        .await
+        .expect("cancel");
+    let events: Vec<(String, u64)> = f
+        .published
+        .published()
+        .into_iter()
+        .map(|e| (e.kind, e.version))
+        .collect();
+    assert_eq!(
+        events,
+        vec![
+            ("order.stored".to_owned(), 1),
+            ("order.updated".to_owned(), 2)
+        ]
+    );
+    let left = f
+        .data
+        .query_partition("OUTBOX#0", "", 10, None)
+        .await
+        .expect("query");
+    assert!(left.items.is_empty(), "delivered entries leave the outbox");
+}
+
+#[tokio::test]
+async fn events_the_queue_refused_wait_in_the_outbox_for_the_relay() {
+    let f = fixture();
+    let clock = Arc::new(ManualClock::at(
+        time::macros::datetime!(2026-11-01 00:00 UTC),
+    ));
+    let down = Arc::new(Outbox::new(
+        f.data.clone(),
+        Arc::new(DownQueue),
+        clock.clone(),
+    ));
+    let orders = OrderRepository::new(f.data.clone(), f.vault.clone(), clock.clone(), down);
+    let parsed = parse_order(&merchant(), SAMPLE.as_bytes()).expect("parse");
+    assert_eq!(
+        orders.upsert(&parsed.order, None).await.expect("store"),
+        StoreOutcome::Stored
+    );
+    assert!(f.published.published().is_empty());
+
+    let relay = Outbox::new(f.data.clone(), f.published.clone(), clock.clone());
+    assert_eq!(
+        relay
+            .relay(time::Duration::minutes(1))
+            .await
+            .expect("relay"),
+        0,
+        "too young"
+    );
+    clock.advance(time::Duration::minutes(2));
+    assert_eq!(
+        relay
+            .relay(time::Duration::minutes(1))
+            .await
+            .expect("relay"),
+        1
+    );
+    assert_eq!(
+        relay
+            .relay(time::Duration::minutes(1))
+            .await
+            .expect("relay"),
+        0,
+        "relayed once"
+    );
+    assert_eq!(f.published.published().len(), 1);
 }

@@ -23,6 +23,9 @@ pub struct AwsConfig {
     pub keys_table: String,
     /// `RC_KMS_KEY_ID`: the root key (id, ARN or alias).
     pub kms_key_id: String,
+    /// `RC_ORDER_EVENTS_QUEUE_URL`: where order events (ids only) go. Functions that never change
+    /// orders leave it unset; if a function that does lacks it, events wait in the outbox.
+    pub order_events_queue_url: Option<String>,
 }
 
 impl AwsConfig {
@@ -31,6 +34,7 @@ impl AwsConfig {
             data_table: required("RC_DATA_TABLE")?,
             keys_table: required("RC_KEYS_TABLE")?,
             kms_key_id: required("RC_KMS_KEY_ID")?,
+            order_events_queue_url: required("RC_ORDER_EVENTS_QUEUE_URL").ok(),
         })
     }
 }

@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use rc_domain::{Clock, SystemClock};
 use rc_orders::{
-    ApiKeyRepository, ConnectionRepository, OrderRepository, PrivacyRequestRepository,
+    ApiKeyRepository, ConnectionRepository, OrderRepository, Outbox, PrivacyRequestRepository,
 };
+use rc_queue::{MemoryPublisher, OrderEvent, PublishError, Publisher, SqsPublisher};
 use rc_store::Store;
 use rc_store::dynamo::DynamoStore;
 use rc_store::sqlite::{EmbeddedDb, SqliteStore};
@@ -32,6 +33,22 @@ pub struct Services {
     pub connections: Arc<ConnectionRepository>,
     pub api_keys: Arc<ApiKeyRepository>,
     pub privacy_requests: Arc<PrivacyRequestRepository>,
+    pub outbox: Arc<Outbox>,
+    /// On the embedded defaults: the in-process queue order events go to.
+    pub published: Option<Arc<MemoryPublisher>>,
+}
+
+/// For a process configured without an event queue: refuses, so events wait in the outbox
+/// instead of being dropped.
+struct NoQueue;
+
+#[async_trait::async_trait]
+impl Publisher for NoQueue {
+    async fn publish(&self, _: &[OrderEvent]) -> Result<(), PublishError> {
+        Err(PublishError::Unavailable(
+            "RC_ORDER_EVENTS_QUEUE_URL is not set".into(),
+        ))
+    }
 }
 
 impl Services {
@@ -40,14 +57,19 @@ impl Services {
         keys: Arc<dyn Store>,
         root: Arc<dyn RootKey>,
         clock: Arc<dyn Clock>,
+        publisher: Arc<dyn Publisher>,
     ) -> Self {
         let vault = Arc::new(Vault::new(root, keys, clock.clone()));
+        let outbox = Arc::new(Outbox::new(data.clone(), publisher, clock.clone()));
         Self {
             orders: Arc::new(OrderRepository::new(
                 data.clone(),
                 vault.clone(),
                 clock.clone(),
+                outbox.clone(),
             )),
+            outbox,
+            published: None,
             connections: Arc::new(ConnectionRepository::new(
                 data.clone(),
                 vault.clone(),
@@ -78,7 +100,14 @@ impl Services {
             clock.clone(),
         ));
         let root = Arc::new(KmsRoot::new(kms, config.kms_key_id.clone()));
-        Self::assemble(data, keys, root, clock)
+        let publisher: Arc<dyn Publisher> = match &config.order_events_queue_url {
+            Some(url) => Arc::new(SqsPublisher::new(
+                aws_sdk_sqs::Client::new(&sdk),
+                url.clone(),
+            )),
+            None => Arc::new(NoQueue),
+        };
+        Self::assemble(data, keys, root, clock, publisher)
     }
 
     /// The embedded defaults: `retailcoder.db` and `root.key` in `data_dir` (created on first
@@ -92,7 +121,10 @@ impl Services {
         let data = Arc::new(SqliteStore::new(db.clone(), "data", clock.clone()));
         let keys = Arc::new(SqliteStore::new(db, "keys", clock.clone()));
         let root = Arc::new(FileRoot::open_or_create(&data_dir.join("root.key"))?);
-        Ok(Self::assemble(data, keys, root, clock))
+        let published = Arc::new(MemoryPublisher::default());
+        let mut services = Self::assemble(data, keys, root, clock, published.clone());
+        services.published = Some(published);
+        Ok(services)
     }
 }
 
@@ -135,6 +167,7 @@ impl Services {
     ) -> rc_api::Reconciler {
         rc_api::Reconciler::new(
             self.orders.clone(),
+            self.outbox.clone(),
             self.connections.clone(),
             std::sync::Arc::new(rc_channels::amazon::SpApiClient::new(endpoints)),
             std::sync::Arc::new(rc_channels::shopify::ShopifyAdmin::new(shopify_admin_base)),
