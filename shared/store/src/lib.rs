@@ -17,6 +17,7 @@ pub mod dynamo;
 mod error;
 mod item;
 pub mod limits;
+pub mod memory;
 mod ports;
 pub mod sqlite;
 
