@@ -57,3 +57,20 @@ pub(crate) fn optional_pii<T: zeroize::Zeroize, E>(
         }
     }
 }
+
+/// An optional text field, trimmed; empty counts as absent (channels send both `null` and `""`).
+pub(crate) fn non_empty(raw: &Option<String>) -> Option<&str> {
+    raw.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// Two optional parts joined by `separator`, or whichever one is present.
+pub(crate) fn join_present(
+    first: Option<&str>,
+    second: Option<&str>,
+    separator: &str,
+) -> Option<String> {
+    match (first, second) {
+        (Some(a), Some(b)) => Some(format!("{a}{separator}{b}")),
+        (a, b) => a.or(b).map(str::to_owned),
+    }
+}

@@ -148,38 +148,15 @@ impl ItemReader for MemoryStore {
 #[async_trait]
 impl ItemWriter for MemoryStore {
     async fn create(&self, item: Item) -> Result<(), StoreError> {
-        self.transact(vec![TxOp::Create(item)])
-            .await
-            .map_err(|e| match e {
-                StoreError::TransactionCancelled { .. } => StoreError::AlreadyExists,
-                other => other,
-            })
+        crate::ports::single::create(self, item).await
     }
 
     async fn replace(&self, item: Item, expected_version: u64) -> Result<(), StoreError> {
-        self.transact(vec![TxOp::Replace {
-            item,
-            expected_version,
-        }])
-        .await
-        .map_err(|e| match e {
-            StoreError::TransactionCancelled { .. } => StoreError::StaleVersion {
-                expected: expected_version,
-            },
-            other => other,
-        })
+        crate::ports::single::replace(self, item, expected_version).await
     }
 
     async fn delete(&self, key: &ItemKey, expected_version: Option<u64>) -> Result<(), StoreError> {
-        self.transact(vec![TxOp::Delete {
-            key: key.clone(),
-            expected_version,
-        }])
-        .await
-        .map_err(|e| match e {
-            StoreError::TransactionCancelled { .. } => StoreError::ConditionFailed,
-            other => other,
-        })
+        crate::ports::single::delete(self, key, expected_version).await
     }
 
     async fn delete_many(&self, keys: Vec<ItemKey>) -> Result<(), StoreError> {

@@ -161,3 +161,59 @@ pub trait DeadlineIndex: Send + Sync {
 /// Everything at once, for wiring code that hands one store to several services.
 pub trait Store: ItemReader + ItemWriter + ItemTransactor + DeadlineIndex {}
 impl<T: ItemReader + ItemWriter + ItemTransactor + DeadlineIndex> Store for T {}
+
+/// Single-item writes for adapters whose transactions are cheap (SQLite, memory): each is a
+/// one-operation transaction, its cancellation mapped to the error the write promises.
+pub(crate) mod single {
+    use super::{ItemTransactor, TxOp};
+    use crate::{Item, ItemKey, StoreError};
+
+    async fn one<T: ItemTransactor + ?Sized>(
+        store: &T,
+        op: TxOp,
+        refused: StoreError,
+    ) -> Result<(), StoreError> {
+        match store.transact(vec![op]).await {
+            Err(StoreError::TransactionCancelled { .. }) => Err(refused),
+            other => other,
+        }
+    }
+
+    pub async fn create<T: ItemTransactor + ?Sized>(
+        store: &T,
+        item: Item,
+    ) -> Result<(), StoreError> {
+        one(store, TxOp::Create(item), StoreError::AlreadyExists).await
+    }
+
+    pub async fn replace<T: ItemTransactor + ?Sized>(
+        store: &T,
+        item: Item,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        let op = TxOp::Replace {
+            item,
+            expected_version,
+        };
+        one(
+            store,
+            op,
+            StoreError::StaleVersion {
+                expected: expected_version,
+            },
+        )
+        .await
+    }
+
+    pub async fn delete<T: ItemTransactor + ?Sized>(
+        store: &T,
+        key: &ItemKey,
+        expected_version: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let op = TxOp::Delete {
+            key: key.clone(),
+            expected_version,
+        };
+        one(store, op, StoreError::ConditionFailed).await
+    }
+}

@@ -9,8 +9,8 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::optional_pii;
 use crate::shopify::PayloadError;
+use crate::{join_present, non_empty, optional_pii};
 
 /// The datasets we ask `getOrder` for: who the buyer is, where it ships, its status and money.
 /// Each is a value of the `includedData` enum in `orders_2026-01-01.json`.
@@ -159,16 +159,13 @@ fn money(raw: &RawMoney, currency: Currency, field: &'static str) -> Result<Mone
     Money::parse_decimal(amount, currency).map_err(|_| PayloadError::Invalid(field))
 }
 
-fn non_empty(raw: &Option<String>) -> Option<&str> {
-    raw.as_deref().map(str::trim).filter(|s| !s.is_empty())
-}
-
 fn address(raw: &RawAddress) -> Result<PostalAddress, rc_domain::PiiError> {
     // Amazon has three address lines; ours has two, so the third joins the second.
-    let line2 = match (non_empty(&raw.address_line2), non_empty(&raw.address_line3)) {
-        (Some(two), Some(three)) => Some(format!("{two}, {three}")),
-        (two, three) => two.or(three).map(str::to_owned),
-    };
+    let line2 = join_present(
+        non_empty(&raw.address_line2),
+        non_empty(&raw.address_line3),
+        ", ",
+    );
     PostalAddress::parse(
         non_empty(&raw.name),
         non_empty(&raw.company_name),

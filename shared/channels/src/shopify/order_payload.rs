@@ -11,7 +11,7 @@ use rc_domain::{
 };
 use serde::Deserialize;
 
-use crate::optional_pii;
+use crate::{join_present, non_empty, optional_pii};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -132,15 +132,8 @@ fn money(
     Money::parse_decimal(raw, currency).map_err(|_| PayloadError::Invalid(field))
 }
 
-fn non_empty(raw: &Option<String>) -> Option<&str> {
-    raw.as_deref().map(str::trim).filter(|s| !s.is_empty())
-}
-
 fn address(raw: &RawAddress) -> Result<PostalAddress, rc_domain::PiiError> {
-    let joined_name = match (non_empty(&raw.first_name), non_empty(&raw.last_name)) {
-        (Some(first), Some(last)) => Some(format!("{first} {last}")),
-        (one, other) => one.or(other).map(str::to_owned),
-    };
+    let joined_name = join_present(non_empty(&raw.first_name), non_empty(&raw.last_name), " ");
     let name = non_empty(&raw.name).map(str::to_owned).or(joined_name);
     PostalAddress::parse(
         name.as_deref(),
