@@ -326,43 +326,59 @@ impl ConnectionRepository {
             .await
     }
 
+    /// Reads a connection item and, unless the cache holds this very version, opens its secrets
+    /// and builds the typed connection with `build`.
+    async fn load<V>(
+        &self,
+        conn: Conn<'_>,
+        cache: &VersionCache<V>,
+        slots: &[SecretSlot],
+        build: impl FnOnce(
+            MerchantId,
+            HashMap<&'static str, Secret<SecretText>>,
+            &Item,
+        ) -> Result<V, RepoError>,
+    ) -> Result<Option<Arc<V>>, RepoError> {
+        let Some(item) = self.data.get(&conn.key()).await? else {
+            cache.forget(&conn.cache_key());
+            return Ok(None);
+        };
+        if let Some(cached) = cache.get(&conn.cache_key(), item.version) {
+            return Ok(Some(cached));
+        }
+        let merchant = owner(&item)?;
+        let secrets = self.open(&merchant, conn, &item, slots).await?;
+        let value = Arc::new(build(merchant, secrets, &item)?);
+        cache.put(conn.cache_key(), item.version, Arc::clone(&value));
+        Ok(Some(value))
+    }
+
     pub async fn shopify(
         &self,
         shop: &ShopDomain,
     ) -> Result<Option<Arc<ShopifyConnection>>, RepoError> {
-        let conn = Self::shopify_conn(shop);
-        let Some(item) = self.data.get(&conn.key()).await? else {
-            self.shopify.forget(&conn.cache_key());
-            return Ok(None);
-        };
-        if let Some(cached) = self.shopify.get(&conn.cache_key(), item.version) {
-            return Ok(Some(cached));
-        }
-        let merchant = owner(&item)?;
-        let mut secrets = self
-            .open(
-                &merchant,
-                conn,
-                &item,
-                &[WEBHOOK_SECRET, PREVIOUS_WEBHOOK_SECRET, ACCESS_TOKEN],
-            )
-            .await?;
-        let webhook_secrets: Vec<_> = [WEBHOOK_SECRET.0, PREVIOUS_WEBHOOK_SECRET.0]
-            .iter()
-            .filter_map(|name| secrets.remove(name))
-            .collect();
-        if webhook_secrets.is_empty() {
-            return Err(RepoError::Corrupt("connection without a secret"));
-        }
-        let connection = Arc::new(ShopifyConnection {
-            merchant,
-            shop: shop.clone(),
-            webhook_secrets,
-            access_token: secrets.remove(ACCESS_TOKEN.0),
-        });
-        self.shopify
-            .put(conn.cache_key(), item.version, Arc::clone(&connection));
-        Ok(Some(connection))
+        let slots = [WEBHOOK_SECRET, PREVIOUS_WEBHOOK_SECRET, ACCESS_TOKEN];
+        self.load(
+            Self::shopify_conn(shop),
+            &self.shopify,
+            &slots,
+            |merchant, mut secrets, _| {
+                let webhook_secrets: Vec<_> = [WEBHOOK_SECRET.0, PREVIOUS_WEBHOOK_SECRET.0]
+                    .iter()
+                    .filter_map(|name| secrets.remove(name))
+                    .collect();
+                if webhook_secrets.is_empty() {
+                    return Err(RepoError::Corrupt("connection without a secret"));
+                }
+                Ok(ShopifyConnection {
+                    merchant,
+                    shop: shop.clone(),
+                    webhook_secrets,
+                    access_token: secrets.remove(ACCESS_TOKEN.0),
+                })
+            },
+        )
+        .await
     }
 
     pub async fn remove_shopify(
@@ -404,49 +420,38 @@ impl ConnectionRepository {
         &self,
         seller_id: &str,
     ) -> Result<Option<Arc<AmazonConnection>>, RepoError> {
-        let conn = Self::amazon_conn(seller_id);
-        let Some(item) = self.data.get(&conn.key()).await? else {
-            self.amazon.forget(&conn.cache_key());
-            return Ok(None);
-        };
-        if let Some(cached) = self.amazon.get(&conn.cache_key(), item.version) {
-            return Ok(Some(cached));
-        }
-        let merchant = owner(&item)?;
-        let mut secrets = self
-            .open(
-                &merchant,
-                conn,
-                &item,
-                &[LWA_CLIENT_SECRET, LWA_REFRESH_TOKEN],
-            )
-            .await?;
-        let mut secret = |slot: SecretSlot| {
-            secrets
-                .remove(slot.0)
-                .ok_or(RepoError::Corrupt("amazon connection secret"))
-        };
-        let credentials = AmazonCredentials {
-            client_id: item
-                .string("lwa_client_id")
-                .ok_or(RepoError::Corrupt("amazon client id"))?
-                .to_owned(),
-            client_secret: secret(LWA_CLIENT_SECRET)?,
-            refresh_token: secret(LWA_REFRESH_TOKEN)?,
-        };
-        let marketplace_ids = item
-            .string("marketplace_ids")
-            .and_then(|text| serde_json::from_str(text).ok())
-            .ok_or(RepoError::Corrupt("marketplace ids"))?;
-        let connection = Arc::new(AmazonConnection {
-            merchant,
-            seller_id: seller_id.to_owned(),
-            marketplace_ids,
-            credentials,
-        });
-        self.amazon
-            .put(conn.cache_key(), item.version, Arc::clone(&connection));
-        Ok(Some(connection))
+        let slots = [LWA_CLIENT_SECRET, LWA_REFRESH_TOKEN];
+        self.load(
+            Self::amazon_conn(seller_id),
+            &self.amazon,
+            &slots,
+            |merchant, mut secrets, item| {
+                let mut secret = |slot: SecretSlot| {
+                    secrets
+                        .remove(slot.0)
+                        .ok_or(RepoError::Corrupt("amazon connection secret"))
+                };
+                let credentials = AmazonCredentials {
+                    client_id: item
+                        .string("lwa_client_id")
+                        .ok_or(RepoError::Corrupt("amazon client id"))?
+                        .to_owned(),
+                    client_secret: secret(LWA_CLIENT_SECRET)?,
+                    refresh_token: secret(LWA_REFRESH_TOKEN)?,
+                };
+                let marketplace_ids = item
+                    .string("marketplace_ids")
+                    .and_then(|text| serde_json::from_str(text).ok())
+                    .ok_or(RepoError::Corrupt("marketplace ids"))?;
+                Ok(AmazonConnection {
+                    merchant,
+                    seller_id: seller_id.to_owned(),
+                    marketplace_ids,
+                    credentials,
+                })
+            },
+        )
+        .await
     }
 
     pub async fn remove_amazon(
