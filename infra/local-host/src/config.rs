@@ -22,6 +22,9 @@ pub struct LocalConfig {
     /// `RC_SANDBOX_INTERVAL_SECS` (default 20; 0 turns the sandbox's own ticking off): how often
     /// the sandbox marketplace places an order on each channel.
     pub sandbox_interval: Option<Duration>,
+    /// `RC_RECONCILE_INTERVAL_SECS` (default 60; 0 turns it off): how often reconciliation runs
+    /// against the sandbox marketplace.
+    pub reconcile_interval: Option<Duration>,
 }
 
 fn var(name: &str, default: &str) -> String {
@@ -29,6 +32,15 @@ fn var(name: &str, default: &str) -> String {
         .ok()
         .filter(|v| !v.trim().is_empty())
         .unwrap_or_else(|| default.to_owned())
+}
+
+/// A period in whole seconds; 0 means off.
+fn interval(name: &str, default: &str) -> Result<Option<Duration>, String> {
+    match var(name, default).parse::<u64>() {
+        Ok(0) => Ok(None),
+        Ok(seconds) => Ok(Some(Duration::from_secs(seconds))),
+        Err(_) => Err(format!("{name} must be a whole number of seconds")),
+    }
 }
 
 impl LocalConfig {
@@ -43,13 +55,8 @@ impl LocalConfig {
             demo_shop: var("RC_DEMO_SHOP", "demo-shop.myshopify.com"),
             demo_webhook_secret: var("RC_DEMO_WEBHOOK_SECRET", "local-demo-webhook-secret"),
             demo_api_key: var("RC_DEMO_API_KEY", "rck_local_demo_key"),
-            sandbox_interval: match var("RC_SANDBOX_INTERVAL_SECS", "20").parse::<u64>() {
-                Ok(0) => None,
-                Ok(seconds) => Some(Duration::from_secs(seconds)),
-                Err(_) => {
-                    return Err("RC_SANDBOX_INTERVAL_SECS must be a whole number of seconds".into());
-                }
-            },
+            sandbox_interval: interval("RC_SANDBOX_INTERVAL_SECS", "20")?,
+            reconcile_interval: interval("RC_RECONCILE_INTERVAL_SECS", "60")?,
         })
     }
 }

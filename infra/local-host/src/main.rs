@@ -55,6 +55,12 @@ async fn serve(config: &LocalConfig) -> Result<(), String> {
         ),
         None => println!("Sandbox marketplace: off (RC_SANDBOX_INTERVAL_SECS=0)"),
     }
+    if let Some(interval) = config.reconcile_interval {
+        println!(
+            "Reconciliation against the sandbox every {}s",
+            interval.as_secs()
+        );
+    }
     println!("Send a signed demo order:  cargo run -p rc-local-host -- send-demo-webhook");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => println!("stopping"),

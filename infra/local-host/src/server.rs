@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::LocalConfig;
-use crate::sandbox::{AmazonSandboxApi, Sandbox};
+use crate::sandbox::{AmazonSandboxApi, SANDBOX_ACCESS_TOKEN, Sandbox, ShopifySandboxAdmin};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -40,6 +40,7 @@ struct Routes {
     shopify: ShopifyWebhook,
     merchant: MerchantApi,
     amazon_sandbox: Arc<AmazonSandboxApi>,
+    shopify_sandbox: Arc<ShopifySandboxAdmin>,
 }
 
 /// A running local host.
@@ -49,6 +50,8 @@ pub struct LocalHost {
     pub task: JoinHandle<()>,
     /// The sandbox marketplace (ticking on its own when configured; `tick()` places orders now).
     pub sandbox: Arc<Sandbox>,
+    /// Reconciliation against the sandbox (scheduled when configured; `run()` reconciles now).
+    pub reconciler: Arc<rc_api::Reconciler>,
 }
 
 impl LocalHost {
@@ -68,22 +71,50 @@ impl LocalHost {
             source,
         })?;
         let amazon_sandbox = Arc::new(AmazonSandboxApi::default());
+        let shopify_sandbox = Arc::new(ShopifySandboxAdmin::default());
         let routes = Arc::new(Routes {
             shopify: services.shopify_webhook(),
             merchant: services.merchant_api(),
             amazon_sandbox: Arc::clone(&amazon_sandbox),
+            shopify_sandbox: Arc::clone(&shopify_sandbox),
         });
         let task = tokio::spawn(serve(listener, routes));
-        let sandbox =
-            Sandbox::start(&services, config, format!("http://{addr}"), amazon_sandbox).await?;
+        let base = format!("http://{addr}");
+        let sandbox = Sandbox::start(
+            &services,
+            config,
+            base.clone(),
+            amazon_sandbox,
+            shopify_sandbox,
+        )
+        .await?;
         if let Some(interval) = config.sandbox_interval {
             Arc::clone(&sandbox).run(interval);
+        }
+        let reconciler = Arc::new(services.reconciler(
+            rc_channels::amazon::Endpoints {
+                sp_api: format!("{base}/sandbox/amazon"),
+                lwa: format!("{base}/sandbox/amazon"),
+            },
+            Some(format!("{base}/sandbox/shopify")),
+        ));
+        if let Some(interval) = config.reconcile_interval {
+            let reconciler = Arc::clone(&reconciler);
+            tokio::spawn(async move {
+                let mut timer = tokio::time::interval(interval);
+                timer.tick().await;
+                loop {
+                    timer.tick().await;
+                    reconciler.run().await;
+                }
+            });
         }
         Ok(Self {
             addr,
             services,
             task,
             sandbox,
+            reconciler,
         })
     }
 }
@@ -102,7 +133,13 @@ async fn seed_demo(services: &Services, config: &LocalConfig) -> Result<(), Star
         .put_shopify(
             &merchant,
             &shop,
-            &ShopifyCredentials::webhook_only(Secret::new(secret)),
+            &ShopifyCredentials {
+                webhook_secret: Secret::new(secret),
+                previous_webhook_secret: None,
+                access_token: SecretText::parse(SANDBOX_ACCESS_TOKEN)
+                    .ok()
+                    .map(Secret::new),
+            },
         )
         .await?;
     services
@@ -159,6 +196,9 @@ async fn dispatch(routes: &Routes, request: Request<Incoming>) -> Response<Full<
             Ok(request) if path.starts_with("/v1/") => routes.merchant.handle(request).await,
             Ok(request) if path.starts_with("/sandbox/amazon/") => {
                 routes.amazon_sandbox.handle(&request)
+            }
+            Ok(request) if path.starts_with("/sandbox/shopify/") => {
+                routes.shopify_sandbox.handle(&request)
             }
             Ok(_) => ApiError::NotFound.into_response(),
         }

@@ -5,6 +5,8 @@ use std::sync::Mutex;
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 use super::{SANDBOX_SELLER, orders};
 
@@ -51,7 +53,34 @@ impl AmazonSandboxApi {
         (order_id, notification.to_string())
     }
 
-    /// Serves `/sandbox/amazon/auth/o2/token` and `/sandbox/amazon/orders/2026-01-01/orders/{id}`.
+    /// searchOrders: every order updated at or after `lastUpdatedAfter` (one page: the sandbox is
+    /// small).
+    fn search(&self, query: &str) -> Response<Bytes> {
+        let after = query
+            .split('&')
+            .find_map(|p| p.strip_prefix("lastUpdatedAfter="))
+            .map(|v| v.replace("%3A", ":").replace("%2B", "+"))
+            .and_then(|v| OffsetDateTime::parse(&v, &Rfc3339).ok());
+        let Some(after) = after else {
+            return json(
+                StatusCode::BAD_REQUEST,
+                serde_json::json!({"errors": [{"code": "InvalidInput", "message": "lastUpdatedAfter is required"}]}),
+            );
+        };
+        let orders = self.orders.lock().unwrap_or_else(|p| p.into_inner());
+        let matching: Vec<&serde_json::Value> = orders
+            .values()
+            .filter(|o| {
+                o["lastUpdatedTime"]
+                    .as_str()
+                    .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
+                    .is_some_and(|t| t >= after)
+            })
+            .collect();
+        json(StatusCode::OK, serde_json::json!({ "orders": matching }))
+    }
+
+    /// Serves `/sandbox/amazon/auth/o2/token` and `/sandbox/amazon/orders/2026-01-01/orders[/{id}]`.
     pub fn handle(&self, request: &Request<Bytes>) -> Response<Bytes> {
         let path = request.uri().path().trim_start_matches("/sandbox/amazon");
         if path == "/auth/o2/token" && request.method() == Method::POST {
@@ -65,6 +94,9 @@ impl AmazonSandboxApi {
                 StatusCode::FORBIDDEN,
                 serde_json::json!({"errors": [{"code": "Unauthorized", "message": "Access to requested resource is denied."}]}),
             );
+        }
+        if path == "/orders/2026-01-01/orders" {
+            return self.search(request.uri().query().unwrap_or_default());
         }
         let Some(order_id) = path.strip_prefix("/orders/2026-01-01/orders/") else {
             return json(

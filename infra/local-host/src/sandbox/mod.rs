@@ -1,12 +1,15 @@
 //! The sandbox marketplace: what Shopify and Amazon would do, on localhost. Every tick it places a
 //! Shopify order (a signed `orders/create` webhook to the host, sometimes delivered twice, as
 //! Shopify does) and an Amazon order (served by a local Orders API and announced by an
-//! ORDER_CHANGE notification on the local queue, sometimes twice). The real handlers process
-//! them; nothing here bypasses them.
+//! ORDER_CHANGE notification on the local queue, sometimes twice). Every fifth round the
+//! notification and the webhook are "lost", as happens in real life: the local host's scheduled
+//! reconciliation finds those orders through the sandbox's searchOrders and orders.json. The real
+//! handlers process everything; nothing here bypasses them.
 
 mod amazon_api;
 mod orders;
 mod queue;
+mod shopify_admin;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +22,7 @@ use rc_runtime::Services;
 
 pub use amazon_api::AmazonSandboxApi;
 pub use queue::LocalQueue;
+pub use shopify_admin::{SANDBOX_ACCESS_TOKEN, ShopifySandboxAdmin};
 
 use crate::LocalConfig;
 
@@ -34,6 +38,7 @@ pub struct Sandbox {
     shop: String,
     webhook_secret: String,
     amazon: Arc<AmazonSandboxApi>,
+    shopify_admin: Arc<ShopifySandboxAdmin>,
     queue: LocalQueue,
     ticks: AtomicU64,
 }
@@ -51,6 +56,7 @@ impl Sandbox {
         config: &LocalConfig,
         base: String,
         amazon: Arc<AmazonSandboxApi>,
+        shopify_admin: Arc<ShopifySandboxAdmin>,
     ) -> Result<Arc<Self>, rc_orders::RepoError> {
         let merchant = MerchantId::parse(&config.demo_merchant)
             .map_err(|_| rc_orders::RepoError::Corrupt("demo merchant id"))?;
@@ -81,6 +87,7 @@ impl Sandbox {
             shop: config.demo_shop.clone(),
             webhook_secret: config.demo_webhook_secret.clone(),
             amazon,
+            shopify_admin,
             queue: LocalQueue::start(consumer),
             // Order numbers continue across restarts of the local host (same data directory):
             // they start from the clock, ten per second of wall time.
@@ -96,22 +103,31 @@ impl Sandbox {
     pub async fn tick(&self) -> Result<(), String> {
         let n = self.ticks.fetch_add(1, Ordering::Relaxed) + 1;
         let duplicate = n.is_multiple_of(3);
+        let lost = n.is_multiple_of(5);
 
         let (amazon_id, notification) = self.amazon.place_order(n);
         let message = |id: u64| QueueMessage {
             id: format!("sandbox-msg-{n}-{id}"),
             body: notification.clone(),
         };
-        self.queue.send(message(1));
-        if duplicate {
+        if !lost {
+            self.queue.send(message(1));
+        }
+        if duplicate && !lost {
             self.queue.send(message(2));
         }
 
         let shopify_id = 9_000_000_000 + n;
         let body = orders::shopify_order(shopify_id, n);
+        self.shopify_admin.record(&body);
         let url = format!("{}/webhooks/shopify", self.base);
         let webhook_id = format!("sandbox-{shopify_id}");
-        for _ in 0..if duplicate { 2 } else { 1 } {
+        let deliveries = match (lost, duplicate) {
+            (true, _) => 0,
+            (false, true) => 2,
+            (false, false) => 1,
+        };
+        for _ in 0..deliveries {
             let (status, answer) = crate::send_signed(
                 &url,
                 &self.shop,
@@ -123,7 +139,7 @@ impl Sandbox {
             .await?;
             tracing::info!(status, answer = %answer, "sandbox shopify delivery");
         }
-        tracing::info!(amazon_order = %amazon_id, shopify_order = shopify_id, duplicate, "sandbox placed orders");
+        tracing::info!(amazon_order = %amazon_id, shopify_order = shopify_id, duplicate, lost, "sandbox placed orders");
         Ok(())
     }
 
