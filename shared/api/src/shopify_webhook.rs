@@ -165,7 +165,10 @@ impl ShopifyWebhook {
     ) -> Result<StoreOutcome, ApiError> {
         let request = shopify::parse_compliance(kind, body).map_err(payload_error)?;
         // The payload must name the shop that signed it (domains compare case-insensitively).
-        if !request.shop_domain.eq_ignore_ascii_case(connection.shop.as_str()) {
+        if !request
+            .shop_domain
+            .eq_ignore_ascii_case(connection.shop.as_str())
+        {
             return Err(payload_error(PayloadError::Invalid("shop_domain")));
         }
         let outcome = self
