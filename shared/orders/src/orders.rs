@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use rc_domain::{
     BuyerPii, Clock, Currency, LineItem, MerchantId, Order, OrderId, OrderStatus, OrderTotals, Pii,
-    Sealable, SealedField, ShipToRegion,
+    RetentionPolicy, Sealable, SealedField, ShipToRegion,
 };
 use rc_store::{Item, Store, StoreError, TxOp, Value};
 use rc_vault::{KeySubject, Sealed, SubjectKey, Vault};
@@ -52,6 +52,7 @@ pub struct OrderRepository {
     vault: Arc<Vault>,
     clock: Arc<dyn Clock>,
     outbox: Arc<Outbox>,
+    retention: RetentionPolicy,
 }
 
 fn event(order: &Order, kind: &str, version: u64) -> OrderEvent {
@@ -115,7 +116,14 @@ impl OrderRepository {
             vault,
             clock,
             outbox,
+            retention: RetentionPolicy::default(),
         }
+    }
+
+    /// A merchant's shorter retention (the type refuses anything over 30 days).
+    pub fn with_retention(mut self, retention: RetentionPolicy) -> Self {
+        self.retention = retention;
+        self
     }
 
     fn public_item(order: &Order) -> Result<Item, RepoError> {
@@ -171,14 +179,31 @@ impl OrderRepository {
         order: &Order,
         delivery: Option<&DeliveryMark>,
     ) -> Result<StoreOutcome, RepoError> {
-        let key = self
-            .vault
-            .key_for_sealing(&order.merchant, &KeySubject::order(&order.id))
-            .await?;
-        let mut ops = vec![
-            TxOp::Create(Self::public_item(order)?),
-            TxOp::Create(self.pii_item(order, &key)?),
-        ];
+        let mut public = Self::public_item(order)?;
+        let shipped_at = order.status.has_shipped().then(|| self.shipped_at(order));
+        if let Some(at) = shipped_at {
+            public.set("shipped_at", Value::N(at.unix_timestamp()));
+        }
+        // An order first seen long after it shipped may already be past its PII deadline: then
+        // its PII is never stored at all (no key is even created), only the anonymized order.
+        let already_due =
+            shipped_at.is_some_and(|at| self.retention.pii_deadline(at) <= self.clock.now());
+        let mut ops = Vec::with_capacity(4);
+        if already_due {
+            public.set("buyer_pii", Value::S("purged".into()));
+            ops.push(TxOp::Create(public));
+        } else {
+            let key = self
+                .vault
+                .key_for_sealing(&order.merchant, &KeySubject::order(&order.id))
+                .await?;
+            let mut pii = self.pii_item(order, &key)?;
+            if let Some(at) = shipped_at {
+                self.start_pii_clock(&mut pii, at);
+            }
+            ops.push(TxOp::Create(public));
+            ops.push(TxOp::Create(pii));
+        }
         if let Some(mark) = delivery {
             ops.push(TxOp::Create(self.delivery_item(mark)));
         }
@@ -258,34 +283,52 @@ impl OrderRepository {
             }
             return Ok(StoreOutcome::Stale);
         }
-        if newer {
+        let ships_now = status.has_shipped() && !stored_status.has_shipped();
+        let mut public = if newer {
             let mut public = Self::public_item(order)?;
-            public.set("status", Value::S(status.as_str().into()));
-            let pii_state = existing.string("buyer_pii").unwrap_or("sealed").to_owned();
-            public.set("buyer_pii", Value::S(pii_state.clone()));
-            ops.push(TxOp::Replace {
-                item: public,
-                expected_version: existing.version,
-            });
-            let pii_key = keys::order_pii(&order.merchant, &order.id);
-            if pii_state == "sealed"
-                && let Some(stored_pii) = self.data.get(&pii_key).await?
-            {
+            if let Some(shipped_at) = existing.number("shipped_at") {
+                public.set("shipped_at", Value::N(shipped_at));
+            }
+            public
+        } else {
+            existing.clone()
+        };
+        public.set("status", Value::S(status.as_str().into()));
+        let pii_state = existing.string("buyer_pii").unwrap_or("sealed").to_owned();
+        public.set("buyer_pii", Value::S(pii_state.clone()));
+        let shipped_at = ships_now.then(|| self.shipped_at(order));
+        if let Some(at) = shipped_at {
+            public.set("shipped_at", Value::N(at.unix_timestamp()));
+        }
+        ops.push(TxOp::Replace {
+            item: public,
+            expected_version: existing.version,
+        });
+        let pii_key = keys::order_pii(&order.merchant, &order.id);
+        // A purged order never gets PII back; a sealed one keeps its deadline once set.
+        if pii_state == "sealed"
+            && (newer || ships_now)
+            && let Some(stored_pii) = self.data.get(&pii_key).await?
+        {
+            let mut pii = if newer {
                 let key = self
                     .vault
                     .key_for_opening(&order.merchant, &KeySubject::order(&order.id))
                     .await?;
-                ops.push(TxOp::Replace {
-                    item: self.pii_item(order, &key)?,
-                    expected_version: stored_pii.version,
-                });
+                self.pii_item(order, &key)?
+            } else {
+                stored_pii.clone()
+            };
+            pii.pii_deadline = stored_pii.pii_deadline;
+            pii.expires_at = stored_pii.expires_at;
+            if pii.pii_deadline.is_none()
+                && let Some(at) = shipped_at
+            {
+                self.start_pii_clock(&mut pii, at);
             }
-        } else {
-            let mut public = existing.clone();
-            public.set("status", Value::S(status.as_str().into()));
             ops.push(TxOp::Replace {
-                item: public,
-                expected_version: existing.version,
+                item: pii,
+                expected_version: stored_pii.version,
             });
         }
         let updated = event(order, "order.updated", existing.version + 1);
@@ -295,6 +338,20 @@ impl OrderRepository {
         self.data.transact(ops).await?;
         self.outbox.deliver(vec![(entry_key, updated)]).await;
         Ok(StoreOutcome::Updated)
+    }
+
+    /// When the order shipped, as far as we can tell: the channel's report time, never later
+    /// than now (a late report must not push the PII deadline out).
+    fn shipped_at(&self, order: &Order) -> OffsetDateTime {
+        order.channel_updated_at.min(self.clock.now())
+    }
+
+    /// Sets the PII deadline (shipped + retention, at most 30 days) on the order's PII item, and
+    /// the same instant as its DynamoDB TTL: the purger enforces the deadline, TTL is the backstop.
+    fn start_pii_clock(&self, pii: &mut Item, shipped_at: OffsetDateTime) {
+        let deadline = self.retention.pii_deadline(shipped_at).unix_timestamp();
+        pii.pii_deadline = Some(deadline);
+        pii.expires_at = Some(deadline);
     }
 
     fn delivery_item(&self, mark: &DeliveryMark) -> Item {

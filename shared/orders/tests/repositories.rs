@@ -17,6 +17,7 @@ use rc_vault::{FileRoot, KeySubject, Vault, VaultError};
 const SAMPLE: &str = include_str!("../../channels/fixtures/shopify-orders-create.json");
 
 struct Fixture {
+    clock: Arc<ManualClock>,
     published: Arc<MemoryPublisher>,
     data: Arc<dyn Store>,
     vault: Arc<Vault>,
@@ -38,6 +39,7 @@ fn fixture() -> Fixture {
     let published = Arc::new(MemoryPublisher::default());
     let outbox = Arc::new(Outbox::new(data.clone(), published.clone(), clock.clone()));
     Fixture {
+        clock: clock.clone(),
         published,
         orders: OrderRepository::new(data.clone(), vault.clone(), clock.clone(), outbox),
         connections: ConnectionRepository::new(data.clone(), vault.clone(), clock),
@@ -419,4 +421,144 @@ async fn events_the_queue_refused_wait_in_the_outbox_for_the_relay() {
         "relayed once"
     );
     assert_eq!(f.published.published().len(), 1);
+}
+
+fn pii_key() -> ItemKey {
+    ItemKey::new("M#m1", format!("PII#{}", order_id()))
+}
+
+#[tokio::test]
+async fn shipping_starts_the_thirty_day_pii_clock_and_later_updates_keep_it() {
+    let f = fixture();
+    let parsed = parse_order(&merchant(), SAMPLE.as_bytes()).expect("parse");
+    f.orders.upsert(&parsed.order, None).await.expect("store");
+    let pii = f.data.get(&pii_key()).await.expect("get").expect("pii");
+    assert_eq!(
+        (pii.pii_deadline, pii.expires_at),
+        (None, None),
+        "no clock before shipment"
+    );
+
+    let mut shipped = parse_order(&merchant(), SAMPLE.as_bytes())
+        .expect("parse")
+        .order;
+    shipped.status = rc_domain::OrderStatus::Shipped;
+    assert_eq!(
+        f.orders.upsert(&shipped, None).await.expect("ship"),
+        StoreOutcome::Updated
+    );
+    let deadline = time::macros::datetime!(2026-12-01 00:00 UTC).unix_timestamp();
+    let pii = f.data.get(&pii_key()).await.expect("get").expect("pii");
+    assert_eq!(
+        pii.pii_deadline,
+        Some(deadline),
+        "shipped (reported after now: now) + 30 days"
+    );
+    assert_eq!(
+        pii.expires_at,
+        Some(deadline),
+        "TTL backstop at the same instant"
+    );
+
+    // Newer content later: re-sealed, same deadline.
+    let mut newer = parse_order(&merchant(), SAMPLE.as_bytes())
+        .expect("parse")
+        .order;
+    newer.channel_updated_at += time::Duration::hours(1);
+    newer.status = rc_domain::OrderStatus::Shipped;
+    assert_eq!(
+        f.orders.upsert(&newer, None).await.expect("update"),
+        StoreOutcome::Updated
+    );
+    let pii = f.data.get(&pii_key()).await.expect("get").expect("pii");
+    assert_eq!(pii.pii_deadline, Some(deadline));
+    assert_eq!(pii.version, 3);
+
+    // Due exactly at the deadline, not before.
+    let before = f.data.due(deadline - 1, 10, None).await.expect("due");
+    assert!(before.items.is_empty());
+    let due = f.data.due(deadline, 10, None).await.expect("due");
+    assert_eq!(due.items.len(), 1);
+    assert_eq!(due.items[0].key, pii_key());
+    f.clock.advance(time::Duration::days(31));
+    assert!(
+        f.data.get(&pii_key()).await.expect("get").is_none(),
+        "past its TTL it reads as gone"
+    );
+}
+
+#[tokio::test]
+async fn an_order_first_seen_already_shipped_gets_its_clock_and_retention_can_be_shorter() {
+    let f = fixture();
+    let clock = Arc::new(ManualClock::at(
+        time::macros::datetime!(2026-11-25 00:00 UTC),
+    ));
+    let outbox = Arc::new(Outbox::new(
+        f.data.clone(),
+        f.published.clone(),
+        clock.clone(),
+    ));
+    let week = rc_domain::RetentionPolicy::days_after_shipment(7).expect("policy");
+    let orders =
+        OrderRepository::new(f.data.clone(), f.vault.clone(), clock, outbox).with_retention(week);
+    let mut shipped = parse_order(&merchant(), SAMPLE.as_bytes())
+        .expect("parse")
+        .order;
+    shipped.status = rc_domain::OrderStatus::Shipped;
+    assert_eq!(
+        orders.upsert(&shipped, None).await.expect("store"),
+        StoreOutcome::Stored
+    );
+    let pii = f.data.get(&pii_key()).await.expect("get").expect("pii");
+    // Reported as updated 2026-11-21T00:00Z, before now: that is when it shipped.
+    let deadline = time::macros::datetime!(2026-11-28 00:00 UTC).unix_timestamp();
+    assert_eq!(pii.pii_deadline, Some(deadline));
+    let view = orders
+        .view(&merchant(), &order_id())
+        .await
+        .expect("view")
+        .expect("order");
+    assert_eq!(view.status, rc_domain::OrderStatus::Shipped);
+}
+
+#[tokio::test]
+async fn an_order_first_seen_after_its_deadline_never_has_its_pii_stored() {
+    let f = fixture();
+    let clock = Arc::new(ManualClock::at(
+        time::macros::datetime!(2027-03-01 00:00 UTC),
+    ));
+    let outbox = Arc::new(Outbox::new(
+        f.data.clone(),
+        f.published.clone(),
+        clock.clone(),
+    ));
+    let orders = OrderRepository::new(f.data.clone(), f.vault.clone(), clock, outbox);
+    let mut shipped = parse_order(&merchant(), SAMPLE.as_bytes())
+        .expect("parse")
+        .order;
+    shipped.status = rc_domain::OrderStatus::Shipped;
+    assert_eq!(
+        orders.upsert(&shipped, None).await.expect("store"),
+        StoreOutcome::Stored
+    );
+    assert!(
+        f.data.get(&pii_key()).await.expect("get").is_none(),
+        "no PII item"
+    );
+    let view = orders
+        .view(&merchant(), &order_id())
+        .await
+        .expect("view")
+        .expect("order");
+    assert_eq!(view.buyer_pii, rc_orders::BuyerPiiState::Purged);
+    assert_eq!(
+        view.totals.total.minor_units(),
+        40300,
+        "the anonymized order is kept"
+    );
+    let key = f
+        .vault
+        .key_for_opening(&merchant(), &KeySubject::order(&order_id()))
+        .await;
+    assert!(key.is_err(), "no data key was ever created");
 }
