@@ -48,8 +48,17 @@ pub(crate) fn optional_pii<T: zeroize::Zeroize, E>(
     parse: impl Fn(&str) -> Result<T, E>,
     dropped: &mut Vec<&'static str>,
 ) -> Option<rc_domain::Pii<T>> {
-    let raw = raw?;
-    match parse(raw) {
+    keep_or_drop(raw.map(parse), field, dropped)
+}
+
+/// An optional detail already parsed: kept if valid, otherwise left out with its field name
+/// recorded.
+pub(crate) fn keep_or_drop<T: zeroize::Zeroize, E>(
+    parsed: Option<Result<T, E>>,
+    field: &'static str,
+    dropped: &mut Vec<&'static str>,
+) -> Option<rc_domain::Pii<T>> {
+    match parsed? {
         Ok(value) => Some(rc_domain::Pii::new(value)),
         Err(_) => {
             dropped.push(field);

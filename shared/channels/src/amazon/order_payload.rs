@@ -2,15 +2,14 @@
 
 use rc_domain::{
     BuyerName, BuyerPii, Channel, Currency, Email, LineItem, MerchantId, Money, Order, OrderId,
-    OrderStatus, OrderTotals, Phone, Pii, PostalAddress, Quantity, RevealPurpose, ShipToRegion,
-    Sku,
+    OrderStatus, OrderTotals, Phone, PostalAddress, Quantity, RevealPurpose, ShipToRegion, Sku,
 };
 use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::shopify::PayloadError;
-use crate::{join_present, non_empty, optional_pii};
+use crate::{join_present, keep_or_drop, non_empty, optional_pii};
 
 /// The datasets we ask `getOrder` for: who the buyer is, where it ships, its status and money.
 /// Each is a value of the `includedData` enum in `orders_2026-01-01.json`.
@@ -277,13 +276,11 @@ fn order_from_raw(
         .recipient
         .as_ref()
         .and_then(|r| r.delivery_address.as_ref());
-    let shipping_address = delivery.and_then(|a| match address(a) {
-        Ok(parsed) => Some(Pii::new(parsed)),
-        Err(_) => {
-            dropped.push("recipient.deliveryAddress");
-            None
-        }
-    });
+    let shipping_address = keep_or_drop(
+        delivery.map(address),
+        "recipient.deliveryAddress",
+        &mut dropped,
+    );
     let ship_to = shipping_address
         .as_ref()
         .map(|a| ShipToRegion::of(a.reveal(RevealPurpose::Sealing)));

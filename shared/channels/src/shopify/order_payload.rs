@@ -7,11 +7,11 @@
 
 use rc_domain::{
     BuyerName, BuyerPii, Channel, Currency, Email, LineItem, MerchantId, Money, Order, OrderId,
-    OrderStatus, OrderTotals, Phone, Pii, PostalAddress, Quantity, ShipToRegion, Sku,
+    OrderStatus, OrderTotals, Phone, PostalAddress, Quantity, ShipToRegion, Sku,
 };
 use serde::Deserialize;
 
-use crate::{join_present, non_empty, optional_pii};
+use crate::{join_present, keep_or_drop, non_empty, optional_pii};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -230,23 +230,16 @@ pub fn parse_order(merchant: &MerchantId, body: &[u8]) -> Result<ParsedOrder, Pa
                 (one, other) => one.or(other).map(str::to_owned),
             },
         );
-    let shipping_address = raw
-        .shipping_address
-        .as_ref()
-        .and_then(|a| match address(a) {
-            Ok(parsed) => Some(Pii::new(parsed)),
-            Err(_) => {
-                dropped.push("shipping_address");
-                None
-            }
-        });
-    let billing_address = raw.billing_address.as_ref().and_then(|a| match address(a) {
-        Ok(parsed) => Some(Pii::new(parsed)),
-        Err(_) => {
-            dropped.push("billing_address");
-            None
-        }
-    });
+    let shipping_address = keep_or_drop(
+        raw.shipping_address.as_ref().map(address),
+        "shipping_address",
+        &mut dropped,
+    );
+    let billing_address = keep_or_drop(
+        raw.billing_address.as_ref().map(address),
+        "billing_address",
+        &mut dropped,
+    );
     let ship_to = shipping_address
         .as_ref()
         .map(|a| ShipToRegion::of(a.reveal(rc_domain::RevealPurpose::Sealing)));
