@@ -49,6 +49,18 @@ fn fixture() -> Fixture {
     }
 }
 
+/// The fixture's stores and vault, seen by a repository whose clock stands at `at`.
+fn orders_at(f: &Fixture, at: time::OffsetDateTime) -> (OrderRepository, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::at(at));
+    let outbox = Arc::new(Outbox::new(
+        f.data.clone(),
+        f.published.clone(),
+        clock.clone(),
+    ));
+    let orders = OrderRepository::new(f.data.clone(), f.vault.clone(), clock.clone(), outbox);
+    (orders, clock)
+}
+
 fn merchant() -> MerchantId {
     MerchantId::parse("m1").expect("id")
 }
@@ -490,17 +502,9 @@ async fn shipping_starts_the_thirty_day_pii_clock_and_later_updates_keep_it() {
 #[tokio::test]
 async fn an_order_first_seen_already_shipped_gets_its_clock_and_retention_can_be_shorter() {
     let f = fixture();
-    let clock = Arc::new(ManualClock::at(
-        time::macros::datetime!(2026-11-25 00:00 UTC),
-    ));
-    let outbox = Arc::new(Outbox::new(
-        f.data.clone(),
-        f.published.clone(),
-        clock.clone(),
-    ));
     let week = rc_domain::RetentionPolicy::days_after_shipment(7).expect("policy");
-    let orders =
-        OrderRepository::new(f.data.clone(), f.vault.clone(), clock, outbox).with_retention(week);
+    let orders = orders_at(&f, time::macros::datetime!(2026-11-25 00:00 UTC));
+    let orders = orders.with_retention(week);
     let mut shipped = parse_order(&merchant(), SAMPLE.as_bytes())
         .expect("parse")
         .order;
@@ -524,15 +528,7 @@ async fn an_order_first_seen_already_shipped_gets_its_clock_and_retention_can_be
 #[tokio::test]
 async fn an_order_first_seen_after_its_deadline_never_has_its_pii_stored() {
     let f = fixture();
-    let clock = Arc::new(ManualClock::at(
-        time::macros::datetime!(2027-03-01 00:00 UTC),
-    ));
-    let outbox = Arc::new(Outbox::new(
-        f.data.clone(),
-        f.published.clone(),
-        clock.clone(),
-    ));
-    let orders = OrderRepository::new(f.data.clone(), f.vault.clone(), clock, outbox);
+    let orders = orders_at(&f, time::macros::datetime!(2027-03-01 00:00 UTC));
     let mut shipped = parse_order(&merchant(), SAMPLE.as_bytes())
         .expect("parse")
         .order;
