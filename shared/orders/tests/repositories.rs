@@ -50,15 +50,14 @@ fn fixture() -> Fixture {
 }
 
 /// The fixture's stores and vault, seen by a repository whose clock stands at `at`.
-fn orders_at(f: &Fixture, at: time::OffsetDateTime) -> (OrderRepository, Arc<ManualClock>) {
+fn orders_at(f: &Fixture, at: time::OffsetDateTime) -> OrderRepository {
     let clock = Arc::new(ManualClock::at(at));
     let outbox = Arc::new(Outbox::new(
         f.data.clone(),
         f.published.clone(),
         clock.clone(),
     ));
-    let orders = OrderRepository::new(f.data.clone(), f.vault.clone(), clock.clone(), outbox);
-    (orders, clock)
+    OrderRepository::new(f.data.clone(), f.vault.clone(), clock, outbox)
 }
 
 fn merchant() -> MerchantId {
