@@ -23,6 +23,9 @@ pub use pii::{
     Secret, SecretText,
 };
 pub use quantity::{Quantity, QuantityError};
-pub use retention::{RetentionError, RetentionPolicy};
+pub use retention::{
+    MAX_DAYS_AFTER_SHIPMENT, PiiDeadline, PiiRule, RetentionError, RetentionPolicy,
+    UNSHIPPED_LIMIT_DAYS,
+};
 pub use sku::{Sku, SkuError};
 pub use status::{OrderStatus, TransitionError};

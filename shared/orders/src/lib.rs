@@ -4,9 +4,10 @@
 mod api_keys;
 mod connections;
 mod error;
-mod keys;
+pub mod keys;
 mod orders;
 mod outbox;
+mod pii_purge;
 mod privacy_requests;
 mod view;
 
@@ -16,7 +17,8 @@ pub use connections::{
     ShopifyCredentials,
 };
 pub use error::RepoError;
-pub use orders::{DeliveryMark, OrderRepository, StoreOutcome};
+pub use orders::{DeliveryMark, OrderRepository, PII_TTL_GRACE, SEALED_FIELDS, StoreOutcome};
 pub use outbox::Outbox;
+pub use pii_purge::{PiiRecord, order_of_pii_key};
 pub use privacy_requests::{PendingPrivacyRequest, PrivacyRequestRepository};
 pub use view::{BuyerPiiState, OrderView};

@@ -2,10 +2,10 @@ use std::sync::Arc;
 
 use rc_domain::{
     BuyerPii, Clock, Currency, LineItem, MerchantId, Order, OrderId, OrderStatus, OrderTotals, Pii,
-    RetentionPolicy, Sealable, SealedField, ShipToRegion,
+    PiiDeadline, PiiRule, RetentionPolicy, Sealable, SealedField, ShipToRegion,
 };
 use rc_store::{Item, Store, StoreError, TxOp, Value};
-use rc_vault::{KeySubject, Sealed, SubjectKey, Vault};
+use rc_vault::{KeySubject, Sealed, SubjectKey, Vault, VaultError};
 use time::{Duration, OffsetDateTime};
 
 use crate::outbox::Outbox;
@@ -16,6 +16,20 @@ use rc_queue::OrderEvent;
 /// How long a delivery id is remembered for deduplication. Shopify retries for 4 hours (8 tries);
 /// a week covers that and any manual replay.
 const DELIVERY_MEMORY: Duration = Duration::days(7);
+/// The PII item's DynamoDB TTL is this long after its deadline. The purger (hourly) enforces the
+/// deadline itself and must find the item in the deadline index to destroy its key and leave a
+/// receipt; TTL deletion would take it out of the index, so TTL is only the backstop for a purger
+/// that has been down for days (and order data keys have their own TTL, see the vault).
+pub const PII_TTL_GRACE: Duration = Duration::days(3);
+
+/// Every sealed attribute a PII item may hold.
+pub const SEALED_FIELDS: [SealedField; 5] = [
+    SealedField::BuyerName,
+    SealedField::Email,
+    SealedField::Phone,
+    SealedField::ShippingAddress,
+    SealedField::BillingAddress,
+];
 
 /// One delivery of a webhook or message, recorded with the order in the same transaction so a
 /// delivery's effect happens exactly once.
@@ -41,16 +55,16 @@ pub enum StoreOutcome {
 }
 
 /// Attempts at an update that keeps losing races with concurrent updates of the same order.
-const UPDATE_ATTEMPTS: usize = 5;
+pub(crate) const UPDATE_ATTEMPTS: usize = 5;
 /// `apply_update` puts the delivery mark first in its transaction, so a failure at this index
 /// means the delivery was already processed.
 const MARK_FAILED: usize = 0;
 
 /// Orders: public facts in one item, sealed PII in another, always written together.
 pub struct OrderRepository {
-    data: Arc<dyn Store>,
+    pub(crate) data: Arc<dyn Store>,
     vault: Arc<Vault>,
-    clock: Arc<dyn Clock>,
+    pub(crate) clock: Arc<dyn Clock>,
     outbox: Arc<Outbox>,
     retention: RetentionPolicy,
 }
@@ -88,6 +102,20 @@ fn open_from<T: Sealable>(
             Ok(key.open(field, &sealed)?)
         })
         .transpose()
+}
+
+/// Sets the PII item's deadline (what the purger enforces), the rule behind it, and its DynamoDB
+/// TTL backstop a little later.
+fn set_pii_clock(pii: &mut Item, deadline: PiiDeadline) {
+    pii.pii_deadline = Some(deadline.at.unix_timestamp());
+    pii.expires_at = Some((deadline.at + PII_TTL_GRACE).unix_timestamp());
+    pii.set("pii_rule", Value::S(deadline.rule.as_str().into()));
+}
+
+fn stored_deadline(pii: &Item) -> Option<PiiDeadline> {
+    let at = OffsetDateTime::from_unix_timestamp(pii.pii_deadline?).ok()?;
+    let rule = pii.string("pii_rule").and_then(PiiRule::parse)?;
+    Some(PiiDeadline { at, rule })
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, RepoError> {
@@ -180,14 +208,21 @@ impl OrderRepository {
         delivery: Option<&DeliveryMark>,
     ) -> Result<StoreOutcome, RepoError> {
         let mut public = Self::public_item(order)?;
-        let shipped_at = order.status.has_shipped().then(|| self.shipped_at(order));
+        let shipped_at = order.status.has_shipped().then(|| self.event_time(order));
+        let cancelled_at = (order.status == OrderStatus::Cancelled).then(|| self.event_time(order));
         if let Some(at) = shipped_at {
             public.set("shipped_at", Value::N(at.unix_timestamp()));
         }
-        // An order first seen long after it shipped may already be past its PII deadline: then
-        // its PII is never stored at all (no key is even created), only the anonymized order.
-        let already_due =
-            shipped_at.is_some_and(|at| self.retention.pii_deadline(at) <= self.clock.now());
+        if let Some(at) = cancelled_at {
+            public.set("cancelled_at", Value::N(at.unix_timestamp()));
+        }
+        let deadline = self
+            .retention
+            .deadline_for(order.placed_at, shipped_at, cancelled_at);
+        // An order first seen long after it shipped (or was placed) may already be past its PII
+        // deadline: then its PII is never stored at all (no key is even created), only the
+        // anonymized order.
+        let already_due = deadline.at <= self.clock.now();
         let mut ops = Vec::with_capacity(4);
         if already_due {
             public.set("buyer_pii", Value::S("purged".into()));
@@ -198,9 +233,7 @@ impl OrderRepository {
                 .key_for_sealing(&order.merchant, &KeySubject::order(&order.id))
                 .await?;
             let mut pii = self.pii_item(order, &key)?;
-            if let Some(at) = shipped_at {
-                self.start_pii_clock(&mut pii, at);
-            }
+            set_pii_clock(&mut pii, deadline);
             ops.push(TxOp::Create(public));
             ops.push(TxOp::Create(pii));
         }
@@ -284,10 +317,13 @@ impl OrderRepository {
             return Ok(StoreOutcome::Stale);
         }
         let ships_now = status.has_shipped() && !stored_status.has_shipped();
+        let cancels_now = status == OrderStatus::Cancelled && stored_status != status;
         let mut public = if newer {
             let mut public = Self::public_item(order)?;
-            if let Some(shipped_at) = existing.number("shipped_at") {
-                public.set("shipped_at", Value::N(shipped_at));
+            for kept in ["shipped_at", "cancelled_at", "pii_purged_at"] {
+                if let Some(at) = existing.number(kept) {
+                    public.set(kept, Value::N(at));
+                }
             }
             public
         } else {
@@ -296,40 +332,60 @@ impl OrderRepository {
         public.set("status", Value::S(status.as_str().into()));
         let pii_state = existing.string("buyer_pii").unwrap_or("sealed").to_owned();
         public.set("buyer_pii", Value::S(pii_state.clone()));
-        let shipped_at = ships_now.then(|| self.shipped_at(order));
-        if let Some(at) = shipped_at {
-            public.set("shipped_at", Value::N(at.unix_timestamp()));
-        }
+        // A shipment or a cancellation starts the retention clock.
+        let clock_event = if ships_now {
+            Some(("shipped_at", PiiRule::Shipped))
+        } else if cancels_now {
+            Some(("cancelled_at", PiiRule::Cancelled))
+        } else {
+            None
+        };
+        let event_deadline = clock_event.map(|(attribute, rule)| {
+            let at = self.event_time(order);
+            public.set(attribute, Value::N(at.unix_timestamp()));
+            PiiDeadline {
+                at: self.retention.pii_deadline(at),
+                rule,
+            }
+        });
         ops.push(TxOp::Replace {
             item: public,
             expected_version: existing.version,
         });
         let pii_key = keys::order_pii(&order.merchant, &order.id);
-        // A purged order never gets PII back; a sealed one keeps its deadline once set.
+        // A purged order never gets PII back (nor one being purged: its key is destroyed first);
+        // a sealed one's deadline only ever moves earlier.
         if pii_state == "sealed"
-            && (newer || ships_now)
+            && (newer || event_deadline.is_some())
             && let Some(stored_pii) = self.data.get(&pii_key).await?
+            && stored_pii.number("stripped_at").is_none()
         {
-            let mut pii = if newer {
-                let key = self
+            let resealed = if newer {
+                match self
                     .vault
                     .key_for_opening(&order.merchant, &KeySubject::order(&order.id))
-                    .await?;
-                self.pii_item(order, &key)?
+                    .await
+                {
+                    Ok(key) => Some(self.pii_item(order, &key)?),
+                    Err(VaultError::KeyDestroyed) => None,
+                    Err(e) => return Err(e.into()),
+                }
             } else {
-                stored_pii.clone()
+                Some(stored_pii.clone())
             };
-            pii.pii_deadline = stored_pii.pii_deadline;
-            pii.expires_at = stored_pii.expires_at;
-            if pii.pii_deadline.is_none()
-                && let Some(at) = shipped_at
-            {
-                self.start_pii_clock(&mut pii, at);
+            if let Some(mut pii) = resealed {
+                let stored_deadline = stored_deadline(&stored_pii)
+                    .unwrap_or_else(|| self.retention.deadline_for(order.placed_at, None, None));
+                let deadline = match event_deadline {
+                    Some(event) => stored_deadline.earliest(event),
+                    None => stored_deadline,
+                };
+                set_pii_clock(&mut pii, deadline);
+                ops.push(TxOp::Replace {
+                    item: pii,
+                    expected_version: stored_pii.version,
+                });
             }
-            ops.push(TxOp::Replace {
-                item: pii,
-                expected_version: stored_pii.version,
-            });
         }
         let updated = event(order, "order.updated", existing.version + 1);
         let entry = self.outbox.entry(&updated)?;
@@ -340,18 +396,10 @@ impl OrderRepository {
         Ok(StoreOutcome::Updated)
     }
 
-    /// When the order shipped, as far as we can tell: the channel's report time, never later
-    /// than now (a late report must not push the PII deadline out).
-    fn shipped_at(&self, order: &Order) -> OffsetDateTime {
+    /// When the order shipped or was cancelled, as far as we can tell: the channel's report
+    /// time, never later than now (a late report must not push the PII deadline out).
+    fn event_time(&self, order: &Order) -> OffsetDateTime {
         order.channel_updated_at.min(self.clock.now())
-    }
-
-    /// Sets the PII deadline (shipped + retention, at most 30 days) on the order's PII item, and
-    /// the same instant as its DynamoDB TTL: the purger enforces the deadline, TTL is the backstop.
-    fn start_pii_clock(&self, pii: &mut Item, shipped_at: OffsetDateTime) {
-        let deadline = self.retention.pii_deadline(shipped_at).unix_timestamp();
-        pii.pii_deadline = Some(deadline);
-        pii.expires_at = Some(deadline);
     }
 
     fn delivery_item(&self, mark: &DeliveryMark) -> Item {

@@ -444,11 +444,13 @@ async fn shipping_starts_the_thirty_day_pii_clock_and_later_updates_keep_it() {
     let parsed = parse_order(&merchant(), SAMPLE.as_bytes()).expect("parse");
     f.orders.upsert(&parsed.order, None).await.expect("store");
     let pii = f.data.get(&pii_key()).await.expect("get").expect("pii");
+    let unshipped_limit = parsed.order.placed_at + time::Duration::days(90);
     assert_eq!(
-        (pii.pii_deadline, pii.expires_at),
-        (None, None),
-        "no clock before shipment"
+        pii.pii_deadline,
+        Some(unshipped_limit.unix_timestamp()),
+        "before shipment: the unshipped limit, placed + 90 days"
     );
+    assert_eq!(pii.string("pii_rule"), Some("unshipped_limit"));
 
     let mut shipped = parse_order(&merchant(), SAMPLE.as_bytes())
         .expect("parse")
@@ -465,10 +467,11 @@ async fn shipping_starts_the_thirty_day_pii_clock_and_later_updates_keep_it() {
         Some(deadline),
         "shipped (reported after now: now) + 30 days"
     );
+    assert_eq!(pii.string("pii_rule"), Some("shipped"));
     assert_eq!(
         pii.expires_at,
-        Some(deadline),
-        "TTL backstop at the same instant"
+        Some(deadline + 3 * 86_400),
+        "TTL backstop three days later, after the purger's hourly runs"
     );
 
     // Newer content later: re-sealed, same deadline.
@@ -491,7 +494,7 @@ async fn shipping_starts_the_thirty_day_pii_clock_and_later_updates_keep_it() {
     let due = f.data.due(deadline, 10, None).await.expect("due");
     assert_eq!(due.items.len(), 1);
     assert_eq!(due.items[0].key, pii_key());
-    f.clock.advance(time::Duration::days(31));
+    f.clock.advance(time::Duration::days(34));
     assert!(
         f.data.get(&pii_key()).await.expect("get").is_none(),
         "past its TTL it reads as gone"
@@ -556,4 +559,47 @@ async fn an_order_first_seen_after_its_deadline_never_has_its_pii_stored() {
         .key_for_opening(&merchant(), &KeySubject::order(&order_id()))
         .await;
     assert!(key.is_err(), "no data key was ever created");
+}
+
+#[tokio::test]
+async fn a_cancellation_starts_the_same_clock_and_a_later_shipment_never_extends_it() {
+    let f = fixture();
+    let parsed = parse_order(&merchant(), SAMPLE.as_bytes()).expect("parse");
+    f.orders.upsert(&parsed.order, None).await.expect("store");
+    let mut cancelled = parse_order(&merchant(), SAMPLE.as_bytes())
+        .expect("parse")
+        .order;
+    cancelled.status = rc_domain::OrderStatus::Cancelled;
+    cancelled.channel_updated_at += time::Duration::hours(1);
+    f.orders.upsert(&cancelled, None).await.expect("cancel");
+    let pii = f.data.get(&pii_key()).await.expect("get").expect("pii");
+    let deadline = time::macros::datetime!(2026-12-01 00:00 UTC).unix_timestamp();
+    assert_eq!(
+        pii.pii_deadline,
+        Some(deadline),
+        "cancelled (now) + 30 days"
+    );
+    assert_eq!(pii.string("pii_rule"), Some("cancelled"));
+    let view = f
+        .orders
+        .view(&merchant(), &order_id())
+        .await
+        .expect("view")
+        .expect("order");
+    assert_eq!(view.status, rc_domain::OrderStatus::Cancelled);
+
+    // A shorter policy at a later shipment report cannot extend; an earlier one would shorten.
+    f.clock.advance(time::Duration::days(10));
+    let mut newer = parse_order(&merchant(), SAMPLE.as_bytes())
+        .expect("parse")
+        .order;
+    newer.status = rc_domain::OrderStatus::Cancelled;
+    newer.channel_updated_at += time::Duration::days(10);
+    f.orders.upsert(&newer, None).await.expect("update");
+    let pii = f.data.get(&pii_key()).await.expect("get").expect("pii");
+    assert_eq!(
+        pii.pii_deadline,
+        Some(deadline),
+        "the deadline never moves later"
+    );
 }

@@ -11,6 +11,10 @@ pub enum VaultError {
     RootKeyRefused,
     #[error("the merchant has no key (never created, or destroyed)")]
     MerchantKeyMissing,
+    #[error(
+        "the merchant's account was cancelled: its keys are destroyed and no new ones are made"
+    )]
+    MerchantClosed,
     #[error("the data key for this value was destroyed; the value is gone for good")]
     KeyDestroyed,
     #[error(

@@ -18,14 +18,26 @@ const MERCHANT_KEY_VERSION: u32 = 1;
 const DATA_KEY_VERSION: u32 = 1;
 /// Data keys deleted per round trip when a merchant is destroyed.
 const DESTROY_PAGE: usize = 500;
+/// An order's data key expires (DynamoDB TTL on the key table) this long after it was made, even
+/// if the purger never runs: past every deadline an order can have (placed + 90 days), plus a
+/// week for the purger to do it first and leave a receipt.
+const ORDER_KEY_BACKSTOP: time::Duration =
+    time::Duration::days(rc_domain::UNSHIPPED_LIMIT_DAYS as i64 + 7);
 
 /// What a data key protects: one order, or one channel connection's secrets.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct KeySubject(String);
+pub struct KeySubject {
+    name: String,
+    /// How long the key may live at most (its TTL), if bounded.
+    lifetime: Option<time::Duration>,
+}
 
 impl KeySubject {
     pub fn order(order: &OrderId) -> Self {
-        Self(format!("order.{order}"))
+        Self {
+            name: format!("order.{order}"),
+            lifetime: Some(ORDER_KEY_BACKSTOP),
+        }
     }
 
     /// A channel connection, e.g. (`"shopify"`, `"demo-shop.myshopify.com"`). The reference must
@@ -40,11 +52,14 @@ impl KeySubject {
         if !safe(channel) || !safe(reference) {
             return Err(VaultError::Malformed("connection reference"));
         }
-        Ok(Self(format!("conn.{channel}.{reference}")))
+        Ok(Self {
+            name: format!("conn.{channel}.{reference}"),
+            lifetime: None,
+        })
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.name
     }
 }
 
@@ -143,6 +158,9 @@ impl Vault {
         let Some(item) = self.keys.get(&merchant_key_item(merchant)).await? else {
             return Ok(None);
         };
+        if item.number("destroyed_at").is_some() {
+            return Err(VaultError::MerchantClosed);
+        }
         if item.string("root") != Some(self.root.kind()) {
             // Wrapped by another kind of root (a local key file vs KMS): never try to use it.
             return Err(VaultError::RootKeyRefused);
@@ -188,10 +206,12 @@ impl Vault {
         let data_key = KeyBytes::random()?;
         let aad = data_key_aad(merchant, subject, kek_version);
         let wrapped = aead::seal(&kek, &aad, data_key.as_bytes())?;
-        let item = Item::new(data_key_item(merchant, subject))
+        let now = self.clock.now();
+        let mut item = Item::new(data_key_item(merchant, subject))
             .with("wrapped", Value::B(wrapped))
             .with("kek_version", Value::N(i64::from(kek_version)))
-            .with("created_at", Value::N(self.clock.now().unix_timestamp()));
+            .with("created_at", Value::N(now.unix_timestamp()));
+        item.expires_at = subject.lifetime.map(|l| (now + l).unix_timestamp());
         match self.keys.create(item).await {
             Ok(()) => Ok(SubjectKey {
                 merchant: merchant.clone(),
@@ -214,7 +234,9 @@ impl Vault {
         subject: &KeySubject,
     ) -> Result<SubjectKey, VaultError> {
         let (kek, kek_version) = match self.merchant_key(merchant, false).await {
-            Err(VaultError::MerchantKeyMissing) => return Err(VaultError::KeyDestroyed),
+            Err(VaultError::MerchantKeyMissing | VaultError::MerchantClosed) => {
+                return Err(VaultError::KeyDestroyed);
+            }
             other => other?,
         };
         self.load_data_key(merchant, subject, &kek, kek_version)
@@ -267,26 +289,72 @@ impl Vault {
         Ok(())
     }
 
-    /// Destroys the merchant's key first (from that moment no data key of the merchant can be
-    /// unwrapped, anywhere), then deletes every data key. Returns how many data keys were
-    /// deleted. Idempotent: a second call finds nothing and returns 0.
-    pub async fn destroy_merchant_keys(&self, merchant: &MerchantId) -> Result<u64, VaultError> {
-        self.keys.delete(&merchant_key_item(merchant), None).await?;
-        self.cache.evict(merchant);
-        let partition = merchant_partition(merchant);
-        let mut destroyed = 0;
+    /// Destroys the merchant's key: from this moment no data key of the merchant can be unwrapped
+    /// anywhere (table backups included, as the key table has none), so every sealed value of the
+    /// merchant is unreadable at once. The key item becomes a tombstone, so no process can create
+    /// a new merchant key afterwards ([`VaultError::MerchantClosed`]). Idempotent.
+    pub async fn destroy_merchant_key(&self, merchant: &MerchantId) -> Result<(), VaultError> {
+        let key = merchant_key_item(merchant);
+        let tombstone = Item::new(key.clone())
+            .with("destroyed_at", Value::N(self.clock.now().unix_timestamp()));
         loop {
+            let result = match self.keys.get(&key).await? {
+                Some(item) if item.number("destroyed_at").is_some() => Ok(()),
+                Some(item) => self.keys.replace(tombstone.clone(), item.version).await,
+                None => self.keys.create(tombstone.clone()).await,
+            };
+            match result {
+                Ok(()) => break,
+                // Created or replaced concurrently: look again.
+                Err(StoreError::AlreadyExists | StoreError::StaleVersion { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.cache.evict(merchant);
+        Ok(())
+    }
+
+    /// Deletes up to `max` of the merchant's (already unusable) data keys. Returns how many were
+    /// deleted and whether any remain.
+    pub async fn delete_data_keys(
+        &self,
+        merchant: &MerchantId,
+        max: usize,
+    ) -> Result<(u64, bool), VaultError> {
+        let partition = merchant_partition(merchant);
+        let mut deleted = 0;
+        while (deleted as usize) < max {
             // Always the first page: the previous page's items are gone.
+            let limit = DESTROY_PAGE.min(max - deleted as usize);
             let page = self
                 .keys
-                .query_partition(&partition, "DEK#", DESTROY_PAGE, None)
+                .query_partition(&partition, "DEK#", limit, None)
                 .await?;
             if page.items.is_empty() {
-                return Ok(destroyed);
+                return Ok((deleted, false));
             }
-            destroyed += page.items.len() as u64;
+            deleted += page.items.len() as u64;
             let keys = page.items.into_iter().map(|item| item.key).collect();
             self.keys.delete_many(keys).await?;
+        }
+        let rest = self
+            .keys
+            .query_partition(&partition, "DEK#", 1, None)
+            .await?;
+        Ok((deleted, !rest.items.is_empty()))
+    }
+
+    /// The merchant's key, then every data key. Returns how many data keys were deleted.
+    /// Idempotent: a second call finds nothing and returns 0.
+    pub async fn destroy_merchant_keys(&self, merchant: &MerchantId) -> Result<u64, VaultError> {
+        self.destroy_merchant_key(merchant).await?;
+        let mut total = 0;
+        loop {
+            let (deleted, more) = self.delete_data_keys(merchant, DESTROY_PAGE).await?;
+            total += deleted;
+            if !more {
+                return Ok(total);
+            }
         }
     }
 }

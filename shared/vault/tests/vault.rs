@@ -243,7 +243,14 @@ async fn destroying_a_merchant_makes_all_its_values_unreadable_even_to_a_fresh_p
         .query_partition("MERCHANT#leaving", "", 10, None)
         .await
         .expect("query");
-    assert!(left.items.is_empty(), "no key of the merchant remains");
+    assert_eq!(left.items.len(), 1, "only the tombstone remains");
+    assert!(left.items[0].bytes("wrapped").is_none(), "no key material");
+    let sealing = f.vault.key_for_sealing(&m, &order("new")).await;
+    assert!(
+        matches!(sealing, Err(VaultError::MerchantClosed)),
+        "a closed merchant never gets a new key: {:?}",
+        sealing.err()
+    );
     let reopened = f
         .vault
         .key_for_opening(&other, &order("o1"))
@@ -253,6 +260,29 @@ async fn destroying_a_merchant_makes_all_its_values_unreadable_even_to_a_fresh_p
         reopened
             .open::<Email>(SealedField::Email, &kept_value)
             .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn order_keys_carry_a_ttl_backstop_past_every_deadline() {
+    let f = file_fixture(CachePolicy::default());
+    let m = merchant("ttl");
+    f.vault
+        .key_for_sealing(&m, &order("o1"))
+        .await
+        .expect("key");
+    let item = f
+        .keys
+        .query_partition("MERCHANT#ttl", "DEK#", 10, None)
+        .await
+        .expect("query")
+        .items
+        .remove(0);
+    let made = item.number("created_at").expect("created");
+    assert_eq!(
+        item.expires_at,
+        Some(made + 97 * 86_400),
+        "placed + 90 days + a week"
     );
 }
 
