@@ -25,6 +25,9 @@ pub struct LocalConfig {
     /// `RC_RECONCILE_INTERVAL_SECS` (default 60; 0 turns it off): how often reconciliation runs
     /// against the sandbox marketplace.
     pub reconcile_interval: Option<Duration>,
+    /// `RC_PRIVACY_INTERVAL_SECS` (default 3600, as deployed; 0 turns it off): how often the
+    /// privacy run (purge, privacy requests, cancellations) runs. It also runs once at start.
+    pub privacy_interval: Option<Duration>,
 }
 
 fn var(name: &str, default: &str) -> String {
@@ -57,6 +60,7 @@ impl LocalConfig {
             demo_api_key: var("RC_DEMO_API_KEY", "rck_local_demo_key"),
             sandbox_interval: interval("RC_SANDBOX_INTERVAL_SECS", "20")?,
             reconcile_interval: interval("RC_RECONCILE_INTERVAL_SECS", "60")?,
+            privacy_interval: interval("RC_PRIVACY_INTERVAL_SECS", "3600")?,
         })
     }
 }

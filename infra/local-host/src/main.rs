@@ -61,6 +61,12 @@ async fn serve(config: &LocalConfig) -> Result<(), String> {
             interval.as_secs()
         );
     }
+    if let Some(interval) = config.privacy_interval {
+        println!(
+            "Privacy run (purge past-deadline PII, privacy requests, cancellations) at start and every {}s",
+            interval.as_secs()
+        );
+    }
     println!("Send a signed demo order:  cargo run -p rc-local-host -- send-demo-webhook");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => println!("stopping"),

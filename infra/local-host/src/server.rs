@@ -109,6 +109,29 @@ impl LocalHost {
                 }
             });
         }
+        if let Some(interval) = config.privacy_interval {
+            let run = services.privacy_run();
+            tokio::spawn(async move {
+                let mut timer = tokio::time::interval(interval);
+                loop {
+                    timer.tick().await;
+                    match run
+                        .run(rc_privacy::PurgeLimits::default(), false, &mut |_| {})
+                        .await
+                    {
+                        Ok(report) => tracing::info!(
+                            purged = report.purge.purged,
+                            failed = report.purge.failed.len(),
+                            requests = report.requests.fulfilled,
+                            "privacy run"
+                        ),
+                        Err(error) => {
+                            tracing::warn!(%error, "privacy run failed; retried next time")
+                        }
+                    }
+                }
+            });
+        }
         Ok(Self {
             addr,
             services,

@@ -30,6 +30,9 @@ pub enum ApiError {
     /// 409 `conflict`
     #[error("the resource belongs to someone else or changed concurrently")]
     Conflict,
+    /// 410 `account_closed`
+    #[error("this account was cancelled")]
+    AccountClosed,
     /// 405 `method_not_allowed`
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -67,6 +70,7 @@ impl ApiError {
             Self::UnknownShop | Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict => StatusCode::CONFLICT,
+            Self::AccountClosed => StatusCode::GONE,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::InvalidPayload { .. } | Self::UnsupportedTopic => {
                 StatusCode::UNPROCESSABLE_ENTITY
@@ -86,6 +90,7 @@ impl ApiError {
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict => "conflict",
+            Self::AccountClosed => "account_closed",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::InvalidPayload { reason, .. } => reason,
             Self::UnsupportedTopic => "unsupported_topic",

@@ -9,6 +9,7 @@
 mod amazon_notifications;
 mod error;
 mod merchant_api;
+mod privacy_routes;
 mod reconciler;
 mod response;
 mod shopify_webhook;
@@ -16,6 +17,7 @@ mod shopify_webhook;
 pub use amazon_notifications::{AmazonNotifications, MessageError, QueueMessage};
 pub use error::ApiError;
 pub use merchant_api::{MAX_API_BODY, MerchantApi};
+pub use privacy_routes::PrivacyApi;
 pub use reconciler::{ReconcileReport, Reconciler};
 pub use response::json;
 pub use shopify_webhook::{MAX_WEBHOOK_BODY, ShopifyWebhook};

@@ -9,18 +9,31 @@
 //! | `DELETE /v1/connections/shopify/{shop}` | disconnect it (secrets deleted, their key destroyed) |
 //! | `PUT /v1/connections/amazon/{seller_id}` | connect an Amazon selling partner, or update it |
 //! | `DELETE /v1/connections/amazon/{seller_id}` | disconnect it |
+//! | `POST /v1/orders/{order_id}/shipped` | mark it shipped now (starts the PII clock) |
+//! | `DELETE /v1/account` | cancel the account: body `{"confirm": "<merchant id>"}` |
+//! | `GET /v1/account/cancellation` | where the cancellation stands, with its final receipt |
+//! | `GET /v1/privacy/receipts?after=<seq>` | deletion receipts, in chain order |
+//! | `GET /v1/privacy/receipts/verify` | verify the receipt chain |
+//! | `GET /v1/privacy/requests?after=<id>` | privacy requests received from channels |
+//! | `GET /v1/privacy/requests/{id}` | one request and its outcome |
+//! | `GET /v1/privacy/requests/{id}/report` | a data request's report, opened now |
+//!
+//! After a cancellation the merchant's keys answer `410 account_closed`, except on the
+//! cancellation status and the receipts, which stay readable (they hold no PII).
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
 use rc_channels::shopify::ShopDomain;
-use rc_domain::{MerchantId, OrderId, Secret, SecretText};
-use rc_orders::{ApiKeyRepository, ConnectionRepository, OrderRepository, ShopifyCredentials};
+use rc_domain::{OrderId, Secret, SecretText};
+use rc_orders::{
+    ApiKeyRepository, ConnectionRepository, KeyOwner, OrderRepository, ShopifyCredentials,
+};
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use crate::{ApiError, json};
+use crate::{ApiError, PrivacyApi, json};
 
 /// The largest merchant API request body.
 pub const MAX_API_BODY: usize = 64 * 1024;
@@ -29,11 +42,20 @@ pub struct MerchantApi {
     orders: Arc<OrderRepository>,
     api_keys: Arc<ApiKeyRepository>,
     connections: Arc<ConnectionRepository>,
+    privacy: PrivacyApi,
 }
 
 enum Route {
     Orders(Option<String>),
     Order(OrderId),
+    MarkShipped(OrderId),
+    CancelAccount,
+    CancellationStatus,
+    Receipts(Option<String>),
+    VerifyReceipts,
+    PrivacyRequests(Option<String>),
+    PrivacyRequest(String),
+    PrivacyReport(String),
     Connections,
     ShopifyConnection(ShopDomain),
     AmazonConnection(String),
@@ -98,11 +120,13 @@ impl MerchantApi {
         orders: Arc<OrderRepository>,
         api_keys: Arc<ApiKeyRepository>,
         connections: Arc<ConnectionRepository>,
+        privacy: PrivacyApi,
     ) -> Self {
         Self {
             orders,
             api_keys,
             connections,
+            privacy,
         }
     }
 
@@ -113,7 +137,7 @@ impl MerchantApi {
         }
     }
 
-    async fn merchant(&self, request: &Request<Bytes>) -> Result<MerchantId, ApiError> {
+    async fn merchant(&self, request: &Request<Bytes>) -> Result<KeyOwner, ApiError> {
         let token = request
             .headers()
             .get(header::AUTHORIZATION)
@@ -122,7 +146,7 @@ impl MerchantApi {
             .map(str::trim)
             .ok_or(ApiError::Unauthorized)?;
         self.api_keys
-            .merchant_for(token)
+            .owner(token)
             .await?
             .ok_or(ApiError::Unauthorized)
     }
@@ -138,15 +162,57 @@ impl MerchantApi {
                 Err(ApiError::MethodNotAllowed)
             }
         };
+        let after = || {
+            request
+                .uri()
+                .query()
+                .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("after=")))
+                .map(str::to_owned)
+        };
+        // Privacy request ids are Shopify webhook ids: the identifier alphabet only.
+        let request_id = |id: &str| {
+            rc_domain::OrderId::parse(id)
+                .map(|_| id.to_owned())
+                .map_err(|_| ApiError::NotFound)
+        };
         match segments.as_slice() {
             ["v1", "orders"] => {
                 allow(&[Method::GET])?;
-                let after = request
-                    .uri()
-                    .query()
-                    .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("after=")))
-                    .map(str::to_owned);
-                Ok(Route::Orders(after))
+                Ok(Route::Orders(after()))
+            }
+            ["v1", "orders", id, "shipped"] => {
+                allow(&[Method::POST])?;
+                OrderId::parse(id)
+                    .map(Route::MarkShipped)
+                    .map_err(|_| ApiError::NotFound)
+            }
+            ["v1", "account"] => {
+                allow(&[Method::DELETE])?;
+                Ok(Route::CancelAccount)
+            }
+            ["v1", "account", "cancellation"] => {
+                allow(&[Method::GET])?;
+                Ok(Route::CancellationStatus)
+            }
+            ["v1", "privacy", "receipts"] => {
+                allow(&[Method::GET])?;
+                Ok(Route::Receipts(after()))
+            }
+            ["v1", "privacy", "receipts", "verify"] => {
+                allow(&[Method::GET])?;
+                Ok(Route::VerifyReceipts)
+            }
+            ["v1", "privacy", "requests"] => {
+                allow(&[Method::GET])?;
+                Ok(Route::PrivacyRequests(after()))
+            }
+            ["v1", "privacy", "requests", id] => {
+                allow(&[Method::GET])?;
+                request_id(id).map(Route::PrivacyRequest)
+            }
+            ["v1", "privacy", "requests", id, "report"] => {
+                allow(&[Method::GET])?;
+                request_id(id).map(Route::PrivacyReport)
             }
             ["v1", "orders", id] => {
                 allow(&[Method::GET])?;
@@ -177,11 +243,46 @@ impl MerchantApi {
 
     async fn process(&self, request: Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
         // Authenticate before routing, so unauthenticated callers learn nothing about routes.
-        let merchant = self.merchant(&request).await?;
+        let owner = self.merchant(&request).await?;
         if request.body().len() > MAX_API_BODY {
             return Err(ApiError::PayloadTooLarge(MAX_API_BODY));
         }
-        match Self::route(&request)? {
+        let route = Self::route(&request)?;
+        let merchant = match owner {
+            KeyOwner::Active(merchant) => merchant,
+            // A cancelled account can still read how its cancellation ended, and its receipts.
+            KeyOwner::Closed(merchant)
+                if matches!(
+                    route,
+                    Route::CancellationStatus | Route::Receipts(_) | Route::VerifyReceipts
+                ) =>
+            {
+                merchant
+            }
+            KeyOwner::Closed(_) => return Err(ApiError::AccountClosed),
+        };
+        match route {
+            Route::MarkShipped(order) => {
+                let view = self
+                    .orders
+                    .mark_shipped(&merchant, &order)
+                    .await
+                    .map_err(|e| match e {
+                        rc_orders::RepoError::Conflict(_) => ApiError::Conflict,
+                        other => other.into(),
+                    })?
+                    .ok_or(ApiError::NotFound)?;
+                Ok(json(StatusCode::OK, &view))
+            }
+            Route::CancelAccount => self.privacy.cancel_account(&merchant, request.body()).await,
+            Route::CancellationStatus => self.privacy.cancellation_status(&merchant).await,
+            Route::Receipts(after) => self.privacy.receipts(&merchant, after.as_deref()).await,
+            Route::VerifyReceipts => self.privacy.verify_receipts(&merchant).await,
+            Route::PrivacyRequests(after) => {
+                self.privacy.requests(&merchant, after.as_deref()).await
+            }
+            Route::PrivacyRequest(id) => self.privacy.request(&merchant, &id).await,
+            Route::PrivacyReport(id) => self.privacy.report(&self.orders, &merchant, &id).await,
             Route::Orders(after) => {
                 // The continuation is an order id (the last one listed); only ids are accepted.
                 let after = after

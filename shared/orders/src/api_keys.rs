@@ -7,9 +7,17 @@ use aws_lc_rs::digest::{SHA256, digest};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rc_domain::{Clock, MerchantId, RevealPurpose, Secret, SecretText};
-use rc_store::{Item, Store, StoreError, Value};
+use rc_store::{Item, Store, StoreError, TxOp, Value};
 
 use crate::{RepoError, keys};
+
+/// Whom a presented key belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyOwner {
+    Active(MerchantId),
+    /// The merchant cancelled their account.
+    Closed(MerchantId),
+}
 
 /// A presented or issued API key.
 pub struct ApiKey(pub Secret<SecretText>);
@@ -48,33 +56,83 @@ impl ApiKeyRepository {
     }
 
     /// Registers a key chosen elsewhere (the local host's configured demo key). Idempotent for the
-    /// same merchant; refused if the key belongs to another.
+    /// same merchant; refused if the key belongs to another. The key and a pointer in the
+    /// merchant's key list are written together, so cancellation finds every key.
     pub async fn register(&self, merchant: &MerchantId, key: &ApiKey) -> Result<(), RepoError> {
         let token = key.0.reveal(RevealPurpose::Authentication).as_str();
-        let item = Item::new(keys::api_key(&hash_hex(token)))
+        let hash = hash_hex(token);
+        let now = Value::N(self.clock.now().unix_timestamp());
+        let item = Item::new(keys::api_key(&hash))
             .with("merchant", Value::S(merchant.to_string()))
-            .with("created_at", Value::N(self.clock.now().unix_timestamp()));
-        match self.data.create(item).await {
+            .with("created_at", now.clone());
+        let pointer = Item::new(keys::api_key_pointer(merchant, &hash)).with("created_at", now);
+        match self
+            .data
+            .transact(vec![TxOp::Create(item), TxOp::Create(pointer)])
+            .await
+        {
             Ok(()) => Ok(()),
-            Err(StoreError::AlreadyExists) => match self.merchant_for(token).await? {
-                Some(owner) if &owner == merchant => Ok(()),
+            Err(StoreError::TransactionCancelled { .. }) => match self.owner(token).await? {
+                Some(KeyOwner::Active(owner)) if &owner == merchant => Ok(()),
                 _ => Err(RepoError::Conflict("api key belongs to another merchant")),
             },
             Err(e) => Err(e.into()),
         }
     }
 
-    /// The merchant a presented key belongs to, if any.
-    pub async fn merchant_for(&self, token: &str) -> Result<Option<MerchantId>, RepoError> {
+    /// The merchant a presented key belongs to, if any, and whether its account is still open.
+    pub async fn owner(&self, token: &str) -> Result<Option<KeyOwner>, RepoError> {
         if token.is_empty() || token.len() > 256 {
             return Ok(None);
         }
         let Some(item) = self.data.get(&keys::api_key(&hash_hex(token))).await? else {
             return Ok(None);
         };
-        item.string("merchant")
+        let merchant = item
+            .string("merchant")
             .and_then(|m| MerchantId::parse(m).ok())
-            .map(Some)
-            .ok_or(RepoError::Corrupt("api key merchant"))
+            .ok_or(RepoError::Corrupt("api key merchant"))?;
+        Ok(Some(if item.number("closed_at").is_some() {
+            KeyOwner::Closed(merchant)
+        } else {
+            KeyOwner::Active(merchant)
+        }))
+    }
+
+    /// Closes every key of a cancelled merchant: each keeps only its hash and owner, so a later
+    /// request is answered "account closed" instead of "unknown key". Returns how many.
+    pub async fn close_all(&self, merchant: &MerchantId) -> Result<u64, RepoError> {
+        let now = self.clock.now().unix_timestamp();
+        let mut closed = 0;
+        loop {
+            let page = self
+                .data
+                .query_partition(&keys::api_key_list(merchant), "KEY#", 100, None)
+                .await?;
+            if page.items.is_empty() {
+                return Ok(closed);
+            }
+            for pointer in page.items {
+                let Some(hash) = pointer.key.sk.strip_prefix("KEY#") else {
+                    continue;
+                };
+                let mut ops = vec![TxOp::Delete {
+                    key: pointer.key.clone(),
+                    expected_version: None,
+                }];
+                if let Some(key) = self.data.get(&keys::api_key(hash)).await? {
+                    let version = key.version;
+                    let closed_key = Item::new(key.key)
+                        .with("merchant", Value::S(merchant.to_string()))
+                        .with("closed_at", Value::N(now));
+                    ops.push(TxOp::Replace {
+                        item: closed_key,
+                        expected_version: version,
+                    });
+                }
+                self.data.transact(ops).await?;
+                closed += 1;
+            }
+        }
     }
 }

@@ -294,6 +294,19 @@ impl ConnectionRepository {
         Ok(true)
     }
 
+    /// Disconnects a listed connection of any channel (account cancellation). Idempotent.
+    pub async fn disconnect(
+        &self,
+        merchant: &MerchantId,
+        connection: &ConnectionSummary,
+    ) -> Result<bool, RepoError> {
+        let conn = Conn {
+            channel: channel_name(&connection.channel)?,
+            reference: &connection.reference,
+        };
+        self.remove(merchant, conn).await
+    }
+
     fn shopify_conn(shop: &ShopDomain) -> Conn<'_> {
         Conn {
             channel: "shopify",

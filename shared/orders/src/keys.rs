@@ -33,6 +33,16 @@ pub fn api_key(hash_hex: &str) -> ItemKey {
     ItemKey::new(format!("APIKEY#{hash_hex}"), "APIKEY")
 }
 
+/// The list of a merchant's API keys (outside the merchant's partition: keys are closed last,
+/// after the partition is emptied).
+pub fn api_key_list(merchant: &MerchantId) -> String {
+    format!("APIKEYS#{merchant}")
+}
+
+pub fn api_key_pointer(merchant: &MerchantId, hash_hex: &str) -> ItemKey {
+    ItemKey::new(api_key_list(merchant), format!("KEY#{hash_hex}"))
+}
+
 pub fn delivery(channel: &str, source: &str, delivery_id: &str) -> ItemKey {
     ItemKey::new(
         format!("DELIVERY#{channel}#{source}"),

@@ -11,7 +11,7 @@ mod pii_purge;
 mod privacy_requests;
 mod view;
 
-pub use api_keys::{ApiKey, ApiKeyRepository};
+pub use api_keys::{ApiKey, ApiKeyRepository, KeyOwner};
 pub use connections::{
     AmazonConnection, ConnectionRef, ConnectionRepository, ConnectionSummary, ShopifyConnection,
     ShopifyCredentials,
@@ -19,6 +19,6 @@ pub use connections::{
 pub use error::RepoError;
 pub use orders::{DeliveryMark, OrderRepository, PII_TTL_GRACE, SEALED_FIELDS, StoreOutcome};
 pub use outbox::Outbox;
-pub use pii_purge::{PiiRecord, order_of_pii_key};
-pub use privacy_requests::{PendingPrivacyRequest, PrivacyRequestRepository};
+pub use pii_purge::{PiiRecord, StrippedPii, order_of_pii_key};
+pub use privacy_requests::{PendingPrivacyRequest, PrivacyRequestRepository, PrivacyRequestView};
 pub use view::{BuyerPiiState, OrderView};

@@ -396,6 +396,74 @@ impl OrderRepository {
         Ok(StoreOutcome::Updated)
     }
 
+    /// Marks an order shipped now, at the merchant's word (until fulfillment tracks shipments):
+    /// the status moves to shipped and the PII clock to now + retention (or stays, if earlier).
+    /// Idempotent; `Conflict` for a cancelled order; `None` for an unknown one.
+    pub async fn mark_shipped(
+        &self,
+        merchant: &MerchantId,
+        order: &OrderId,
+    ) -> Result<Option<OrderView>, RepoError> {
+        for _ in 0..UPDATE_ATTEMPTS {
+            let Some(existing) = self.data.get(&keys::order(merchant, order)).await? else {
+                return Ok(None);
+            };
+            let status = existing
+                .string("status")
+                .and_then(OrderStatus::parse)
+                .ok_or(RepoError::Corrupt("status"))?;
+            if status.has_shipped() {
+                return Ok(Some(Self::view_of(order, &existing)?));
+            }
+            if status.advance(OrderStatus::Shipped).is_err() {
+                return Err(RepoError::Conflict("a cancelled order cannot ship"));
+            }
+            let now = self.clock.now();
+            let mut public = existing.clone();
+            public.set("status", Value::S(OrderStatus::Shipped.as_str().into()));
+            public.set("shipped_at", Value::N(now.unix_timestamp()));
+            let mut ops = vec![TxOp::Replace {
+                item: public,
+                expected_version: existing.version,
+            }];
+            if let Some(mut pii) = self.data.get(&keys::order_pii(merchant, order)).await?
+                && pii.number("stripped_at").is_none()
+            {
+                let shipped = PiiDeadline {
+                    at: self.retention.pii_deadline(now),
+                    rule: PiiRule::Shipped,
+                };
+                let version = pii.version;
+                let deadline = stored_deadline(&pii).map_or(shipped, |d| d.earliest(shipped));
+                set_pii_clock(&mut pii, deadline);
+                ops.push(TxOp::Replace {
+                    item: pii,
+                    expected_version: version,
+                });
+            }
+            let updated = OrderEvent {
+                kind: "order.updated".into(),
+                merchant: merchant.to_string(),
+                order: order.to_string(),
+                version: existing.version + 1,
+            };
+            let entry = self.outbox.entry(&updated)?;
+            let entry_key = entry.key.clone();
+            ops.push(TxOp::Create(entry));
+            match self.data.transact(ops).await {
+                Ok(()) => {
+                    self.outbox.deliver(vec![(entry_key, updated)]).await;
+                    return self.view(merchant, order).await;
+                }
+                Err(StoreError::TransactionCancelled { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(RepoError::Conflict(
+            "the order kept changing concurrently; retry",
+        ))
+    }
+
     /// When the order shipped or was cancelled, as far as we can tell: the channel's report
     /// time, never later than now (a late report must not push the PII deadline out).
     fn event_time(&self, order: &Order) -> OffsetDateTime {

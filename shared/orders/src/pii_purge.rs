@@ -35,6 +35,18 @@ fn fields_of(item: &Item) -> Vec<String> {
         .collect()
 }
 
+/// What stripping found and left.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StrippedPii {
+    /// The sealed fields removed (now or by an earlier attempt).
+    pub fields: Vec<String>,
+    pub rule: Option<PiiRule>,
+    pub deadline: Option<time::OffsetDateTime>,
+    /// The stripped item's version, for the removal's condition; `None` when no item was found
+    /// (already removed, or past its TTL).
+    pub version: Option<u64>,
+}
+
 /// Parses a deadline index entry's key back into the order it belongs to.
 pub fn order_of_pii_key(key: &ItemKey) -> Option<(MerchantId, OrderId)> {
     let merchant = key.pk.strip_prefix("M#")?;
@@ -67,22 +79,35 @@ impl OrderRepository {
     /// Strips the sealed attributes from the order's PII item and marks the order purged, in one
     /// transaction. The stripped item stays in the deadline index (same deadline) until the purge
     /// is receipted, so a crash after this step is finished by the next run. Idempotent; a
-    /// missing order or PII item (half-deleted) is not an error. Returns the stripped fields.
+    /// missing order or PII item (half-deleted) is not an error.
     pub async fn strip_pii(
         &self,
         merchant: &MerchantId,
         order: &OrderId,
-    ) -> Result<Vec<String>, RepoError> {
+    ) -> Result<StrippedPii, RepoError> {
         let now = self.clock.now().unix_timestamp();
         for _ in 0..UPDATE_ATTEMPTS {
             let pii = self.data.get(&keys::order_pii(merchant, order)).await?;
             let public = self.data.get(&keys::order(merchant, order)).await?;
-            let fields = pii.as_ref().map(fields_of).unwrap_or_default();
+            let mut result = StrippedPii {
+                fields: pii.as_ref().map(fields_of).unwrap_or_default(),
+                rule: pii
+                    .as_ref()
+                    .and_then(|p| p.string("pii_rule"))
+                    .and_then(PiiRule::parse),
+                deadline: pii
+                    .as_ref()
+                    .and_then(|p| p.pii_deadline)
+                    .and_then(|d| time::OffsetDateTime::from_unix_timestamp(d).ok()),
+                version: pii.as_ref().map(|p| p.version),
+            };
             let mut ops = Vec::with_capacity(2);
             if let Some(pii) = pii.filter(|p| p.number("stripped_at").is_none()) {
+                // Every write bumps the version by one.
+                result.version = Some(pii.version + 1);
                 let mut stripped = Item::new(pii.key.clone())
                     .with("stripped_at", Value::N(now))
-                    .with("stripped_fields", Value::S(fields.join(",")));
+                    .with("stripped_fields", Value::S(result.fields.join(",")));
                 for kept in ["pii_rule", "sealed_at"] {
                     if let Some(value) = pii.attrs.get(kept) {
                         stripped.set(kept, value.clone());
@@ -106,10 +131,10 @@ impl OrderRepository {
                 });
             }
             if ops.is_empty() {
-                return Ok(fields);
+                return Ok(result);
             }
             match self.data.transact(ops).await {
-                Ok(()) => return Ok(fields),
+                Ok(()) => return Ok(result),
                 // Changed concurrently (an update, another purger): look again.
                 Err(StoreError::TransactionCancelled { .. }) => continue,
                 Err(e) => return Err(e.into()),

@@ -20,6 +20,23 @@ pub struct PendingPrivacyRequest {
     pub request: ItemKey,
     pub kind: String,
     pub received_at: i64,
+    /// The entry in the pending list.
+    pub pending: ItemKey,
+}
+
+/// A recorded request as its merchant sees it: ids, kinds and outcomes, no contact details.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PrivacyRequestView {
+    /// The delivery id Shopify gave the request.
+    pub id: String,
+    pub kind: String,
+    pub status: String,
+    pub received_at: i64,
+    pub fulfilled_at: Option<i64>,
+    /// The channel's order ids the request named.
+    pub orders: Vec<String>,
+    /// What fulfilling it did (or, for a data request, which fields are held per order).
+    pub outcome: Option<serde_json::Value>,
 }
 
 pub struct PrivacyRequestRepository {
@@ -99,6 +116,7 @@ impl PrivacyRequestRepository {
                     .string("request_sk")
                     .ok_or(RepoError::Corrupt("privacy request key"))?;
                 Ok(PendingPrivacyRequest {
+                    pending: item.key.clone(),
                     request: ItemKey::new(keys::merchant_partition(&merchant), request_sk),
                     merchant,
                     kind: item.string("kind").unwrap_or_default().to_owned(),
@@ -111,4 +129,119 @@ impl PrivacyRequestRepository {
             next: page.next,
         })
     }
+
+    /// The channel order ids a pending request names; `None` if the request itself is gone (its
+    /// merchant's account was cancelled).
+    pub async fn orders_of(
+        &self,
+        request: &PendingPrivacyRequest,
+    ) -> Result<Option<Vec<String>>, RepoError> {
+        let Some(item) = self.data.get(&request.request).await? else {
+            return Ok(None);
+        };
+        Ok(Some(from_orders(&item)?))
+    }
+
+    /// Marks a request fulfilled with its outcome (no PII inside) and takes it off the pending
+    /// list, in one transaction; the customer id it named is dropped. Idempotent.
+    pub async fn complete(
+        &self,
+        request: &PendingPrivacyRequest,
+        outcome: &serde_json::Value,
+    ) -> Result<(), RepoError> {
+        let mut ops = vec![TxOp::Delete {
+            key: request.pending.clone(),
+            expected_version: None,
+        }];
+        if let Some(item) = self.data.get(&request.request).await?
+            && item.string("status") != Some("fulfilled")
+        {
+            let version = item.version;
+            let mut done = item;
+            done.attrs.remove("customer_id");
+            done.set("status", Value::S("fulfilled".into()));
+            done.set("fulfilled_at", Value::N(self.clock.now().unix_timestamp()));
+            done.set(
+                "outcome",
+                Value::S(
+                    serde_json::to_string(outcome).map_err(|_| RepoError::Corrupt("outcome"))?,
+                ),
+            );
+            ops.push(TxOp::Replace {
+                item: done,
+                expected_version: version,
+            });
+        }
+        match self.data.transact(ops).await {
+            Ok(()) | Err(StoreError::TransactionCancelled { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The merchant's requests, newest last, a page at a time.
+    pub async fn list(
+        &self,
+        merchant: &MerchantId,
+        limit: usize,
+        after: Option<PageToken>,
+    ) -> Result<Page<PrivacyRequestView>, RepoError> {
+        let page = self
+            .data
+            .query_partition(
+                &keys::merchant_partition(merchant),
+                "PRIVACYREQ#",
+                limit,
+                after,
+            )
+            .await?;
+        let items = page
+            .items
+            .iter()
+            .map(view_of)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page {
+            items,
+            next: page.next,
+        })
+    }
+
+    /// One of the merchant's requests, by its id.
+    pub async fn get(
+        &self,
+        merchant: &MerchantId,
+        channel: &str,
+        id: &str,
+    ) -> Result<Option<PrivacyRequestView>, RepoError> {
+        let key = ItemKey::new(
+            keys::merchant_partition(merchant),
+            format!("PRIVACYREQ#{channel}#{id}"),
+        );
+        self.data.get(&key).await?.as_ref().map(view_of).transpose()
+    }
+}
+
+fn from_orders(item: &Item) -> Result<Vec<String>, RepoError> {
+    item.string("orders")
+        .and_then(|o| serde_json::from_str(o).ok())
+        .ok_or(RepoError::Corrupt("privacy request orders"))
+}
+
+fn view_of(item: &Item) -> Result<PrivacyRequestView, RepoError> {
+    let id = item
+        .key
+        .sk
+        .splitn(3, '#')
+        .nth(2)
+        .ok_or(RepoError::Corrupt("privacy request key"))?;
+    Ok(PrivacyRequestView {
+        id: id.to_owned(),
+        kind: item.string("kind").unwrap_or_default().to_owned(),
+        status: item.string("status").unwrap_or_default().to_owned(),
+        received_at: item.number("received_at").unwrap_or_default(),
+        fulfilled_at: item.number("fulfilled_at"),
+        orders: from_orders(item)?,
+        outcome: item
+            .string("outcome")
+            .and_then(|o| serde_json::from_str(o).ok()),
+    })
 }

@@ -10,7 +10,7 @@ mod telemetry;
 
 pub use apigw::{from_apigw, run_http, to_apigw};
 pub use config::{AwsConfig, ConfigError, shopify_admin_base, sp_api_endpoints};
-pub use schedule::run_schedule;
+pub use schedule::{run_fallible_schedule, run_schedule};
 pub use services::{Services, ServicesError};
 pub use sqs::{from_sqs, run_sqs, to_batch_response};
 pub use telemetry::{init_tracing, log_filter};

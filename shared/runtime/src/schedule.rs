@@ -17,3 +17,20 @@ where
     }))
     .await
 }
+
+/// Like [`run_schedule`], for a job that can fail: a failure fails the invocation, so the
+/// scheduler retries it and the function's error metric (and its alarm) sees it.
+pub async fn run_fallible_schedule<F, Fut, R, E>(job: F) -> Result<(), lambda_runtime::Error>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<R, E>>,
+    R: serde::Serialize,
+    E: std::fmt::Display,
+{
+    lambda_runtime::run(service_fn(|_: LambdaEvent<serde_json::Value>| async {
+        job()
+            .await
+            .map_err(|e| lambda_runtime::Error::from(e.to_string()))
+    }))
+    .await
+}

@@ -7,6 +7,9 @@ use rc_domain::{Clock, SystemClock};
 use rc_orders::{
     ApiKeyRepository, ConnectionRepository, OrderRepository, Outbox, PrivacyRequestRepository,
 };
+use rc_privacy::{
+    AccountCancellation, ComplianceRequests, PiiCopies, PrivacyRun, Purger, ReceiptLedger,
+};
 use rc_queue::{MemoryPublisher, OrderEvent, PublishError, Publisher, SqsPublisher};
 use rc_store::Store;
 use rc_store::dynamo::DynamoStore;
@@ -34,6 +37,12 @@ pub struct Services {
     pub api_keys: Arc<ApiKeyRepository>,
     pub privacy_requests: Arc<PrivacyRequestRepository>,
     pub outbox: Arc<Outbox>,
+    /// The registry of PII copies: every feature that copies PII registers its eraser here.
+    pub copies: Arc<PiiCopies>,
+    pub receipts: Arc<ReceiptLedger>,
+    pub purger: Arc<Purger>,
+    pub cancellation: Arc<AccountCancellation>,
+    pub compliance: Arc<ComplianceRequests>,
     /// On the embedded defaults: the in-process queue order events go to.
     pub published: Option<Arc<MemoryPublisher>>,
 }
@@ -61,26 +70,101 @@ impl Services {
     ) -> Self {
         let vault = Arc::new(Vault::new(root, keys, clock.clone()));
         let outbox = Arc::new(Outbox::new(data.clone(), publisher, clock.clone()));
+        let orders = Arc::new(OrderRepository::new(
+            data.clone(),
+            vault.clone(),
+            clock.clone(),
+            outbox.clone(),
+        ));
+        let connections = Arc::new(ConnectionRepository::new(
+            data.clone(),
+            vault.clone(),
+            clock.clone(),
+        ));
+        let api_keys = Arc::new(ApiKeyRepository::new(data.clone(), clock.clone()));
+        let privacy_requests = Arc::new(PrivacyRequestRepository::new(data.clone(), clock.clone()));
+        // No feature copies PII yet; labels and exports register their erasers here.
+        let copies = Arc::new(PiiCopies::new(data.clone(), clock.clone()));
+        let receipts = Arc::new(ReceiptLedger::new(data.clone(), clock.clone()));
+        let purger = Arc::new(Purger::new(
+            data.clone(),
+            orders.clone(),
+            vault.clone(),
+            copies.clone(),
+            receipts.clone(),
+            clock.clone(),
+        ));
+        let cancellation = Arc::new(AccountCancellation::new(
+            data.clone(),
+            vault.clone(),
+            copies.clone(),
+            receipts.clone(),
+            connections.clone(),
+            api_keys.clone(),
+            clock.clone(),
+        ));
+        let compliance = Arc::new(ComplianceRequests::new(
+            privacy_requests.clone(),
+            orders.clone(),
+            purger.clone(),
+            cancellation.clone(),
+        ));
         Self {
-            orders: Arc::new(OrderRepository::new(
-                data.clone(),
-                vault.clone(),
-                clock.clone(),
-                outbox.clone(),
-            )),
+            orders,
             outbox,
             published: None,
-            connections: Arc::new(ConnectionRepository::new(
-                data.clone(),
-                vault.clone(),
-                clock.clone(),
-            )),
-            api_keys: Arc::new(ApiKeyRepository::new(data.clone(), clock.clone())),
-            privacy_requests: Arc::new(PrivacyRequestRepository::new(data.clone(), clock.clone())),
+            connections,
+            api_keys,
+            privacy_requests,
+            copies,
+            receipts,
+            purger,
+            cancellation,
+            compliance,
             clock,
             data,
             vault,
         }
+    }
+
+    /// Replaces the registry of PII copies (a test registering its own kind of copy, or a feature
+    /// wiring its eraser), rebuilding what uses it.
+    pub fn with_copies(mut self, copies: PiiCopies) -> Self {
+        let copies = Arc::new(copies);
+        self.purger = Arc::new(Purger::new(
+            self.data.clone(),
+            self.orders.clone(),
+            self.vault.clone(),
+            copies.clone(),
+            self.receipts.clone(),
+            self.clock.clone(),
+        ));
+        self.cancellation = Arc::new(AccountCancellation::new(
+            self.data.clone(),
+            self.vault.clone(),
+            copies.clone(),
+            self.receipts.clone(),
+            self.connections.clone(),
+            self.api_keys.clone(),
+            self.clock.clone(),
+        ));
+        self.compliance = Arc::new(ComplianceRequests::new(
+            self.privacy_requests.clone(),
+            self.orders.clone(),
+            self.purger.clone(),
+            self.cancellation.clone(),
+        ));
+        self.copies = copies;
+        self
+    }
+
+    /// The scheduled privacy run (purge, requests, cancellations) over these services.
+    pub fn privacy_run(&self) -> PrivacyRun {
+        PrivacyRun::new(
+            self.purger.clone(),
+            self.compliance.clone(),
+            self.cancellation.clone(),
+        )
     }
 
     /// DynamoDB tables and the KMS root key, as `template.yaml` configures them.
@@ -144,6 +228,11 @@ impl Services {
             self.orders.clone(),
             self.api_keys.clone(),
             self.connections.clone(),
+            rc_api::PrivacyApi {
+                requests: self.privacy_requests.clone(),
+                receipts: self.receipts.clone(),
+                cancellation: self.cancellation.clone(),
+            },
         )
     }
 

@@ -84,6 +84,7 @@ pub async fn start_local_host() -> (LocalHost, LocalConfig, tempfile::TempDir) {
         demo_api_key: "rck_e2e_api_key".into(),
         sandbox_interval: None,
         reconcile_interval: None,
+        privacy_interval: None,
     };
     let host = LocalHost::start(&config).await.expect("local host starts");
     (host, config, dir)

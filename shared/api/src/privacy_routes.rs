@@ -1,0 +1,218 @@
+//! The merchant API's privacy routes: account cancellation, deletion receipts, and the privacy
+//! requests recorded from channels (with the data-request report, opened on demand).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Response, StatusCode};
+use rc_domain::{BuyerPii, MerchantId, OrderId, PiiRule, PostalAddress, RevealPurpose};
+use rc_orders::{OrderRepository, PrivacyRequestRepository, RepoError};
+use rc_privacy::{AccountCancellation, CancellationStatus, PrivacyError, ReceiptLedger};
+use rc_vault::VaultError;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{ApiError, json};
+
+/// Partition items and keys a cancellation removes within the request; the rest is finished by
+/// the hourly privacy run (the merchant's PII is unreadable from the first step either way).
+const CANCELLATION_BUDGET_IN_REQUEST: usize = 2_000;
+/// Receipts per page.
+const RECEIPT_PAGE: usize = 100;
+
+/// What the privacy routes need.
+pub struct PrivacyApi {
+    pub requests: Arc<PrivacyRequestRepository>,
+    pub receipts: Arc<ReceiptLedger>,
+    pub cancellation: Arc<AccountCancellation>,
+}
+
+/// `DELETE /v1/account`: the merchant confirms by naming its own merchant id.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CancelAccount {
+    confirm: String,
+}
+
+impl From<PrivacyError> for ApiError {
+    fn from(e: PrivacyError) -> Self {
+        match e {
+            PrivacyError::Repo(repo) => repo.into(),
+            other if other.is_retryable() => {
+                tracing::warn!(error = %other, "dependency unavailable");
+                ApiError::Unavailable
+            }
+            other => {
+                tracing::error!(error = %other, "request failed");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+fn status_response(status: CancellationStatus) -> Response<Bytes> {
+    let code = match status {
+        CancellationStatus::Cancelled { .. } => StatusCode::OK,
+        CancellationStatus::InProgress { .. } => StatusCode::ACCEPTED,
+    };
+    json(code, &status)
+}
+
+impl PrivacyApi {
+    pub(crate) async fn cancel_account(
+        &self,
+        merchant: &MerchantId,
+        body: &[u8],
+    ) -> Result<Response<Bytes>, ApiError> {
+        let body: CancelAccount = serde_json::from_slice(body)
+            .map_err(|e| ApiError::MalformedJson(rc_channels::describe_json_error(&e)))?;
+        if body.confirm != merchant.as_str() {
+            return Err(ApiError::InvalidPayload {
+                reason: "confirmation_required",
+                message: "field `confirm` must be your merchant id".into(),
+            });
+        }
+        let status = self
+            .cancellation
+            .cancel(
+                merchant,
+                PiiRule::AccountCancellation,
+                CANCELLATION_BUDGET_IN_REQUEST,
+            )
+            .await?;
+        tracing::info!(%merchant, "account cancellation requested");
+        Ok(status_response(status))
+    }
+
+    pub(crate) async fn cancellation_status(
+        &self,
+        merchant: &MerchantId,
+    ) -> Result<Response<Bytes>, ApiError> {
+        let status = self
+            .cancellation
+            .status(merchant)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        Ok(status_response(status))
+    }
+
+    pub(crate) async fn receipts(
+        &self,
+        merchant: &MerchantId,
+        after: Option<&str>,
+    ) -> Result<Response<Bytes>, ApiError> {
+        let after = after
+            .map(|a| a.parse::<u64>().map_err(|_| ApiError::NotFound))
+            .transpose()?;
+        let (receipts, next) = self.receipts.list(merchant, RECEIPT_PAGE, after).await?;
+        Ok(json(
+            StatusCode::OK,
+            &json!({ "receipts": receipts, "next": next.map(|n| n.to_string()) }),
+        ))
+    }
+
+    pub(crate) async fn verify_receipts(
+        &self,
+        merchant: &MerchantId,
+    ) -> Result<Response<Bytes>, ApiError> {
+        let report = self.receipts.verify(merchant).await?;
+        Ok(json(StatusCode::OK, &report))
+    }
+
+    pub(crate) async fn requests(
+        &self,
+        merchant: &MerchantId,
+        after: Option<&str>,
+    ) -> Result<Response<Bytes>, ApiError> {
+        let after = after.map(|id| rc_store::PageToken(format!("PRIVACYREQ#shopify#{id}")));
+        let page = self.requests.list(merchant, 100, after).await?;
+        let next = page
+            .items
+            .last()
+            .filter(|_| page.next.is_some())
+            .map(|r| r.id.clone());
+        Ok(json(
+            StatusCode::OK,
+            &json!({ "requests": page.items, "next": next }),
+        ))
+    }
+
+    pub(crate) async fn request(
+        &self,
+        merchant: &MerchantId,
+        id: &str,
+    ) -> Result<Response<Bytes>, ApiError> {
+        let view = self
+            .requests
+            .get(merchant, "shopify", id)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        Ok(json(StatusCode::OK, &view))
+    }
+
+    /// The data a buyer asked for, opened now from the sealed store (never kept as a copy). Only
+    /// for a fulfilled `customers/data_request`. Orders purged since show as purged.
+    pub(crate) async fn report(
+        &self,
+        orders: &OrderRepository,
+        merchant: &MerchantId,
+        id: &str,
+    ) -> Result<Response<Bytes>, ApiError> {
+        let view = self
+            .requests
+            .get(merchant, "shopify", id)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        if view.kind != "customer_data_request" || view.status != "fulfilled" {
+            return Err(ApiError::Conflict);
+        }
+        let mut entries = Vec::with_capacity(view.orders.len());
+        for channel_id in &view.orders {
+            let Ok(order) = OrderId::parse(&format!("shopify-{channel_id}")) else {
+                continue;
+            };
+            let data = match orders.buyer(merchant, &order).await {
+                Ok(Some(buyer)) => buyer_json(&buyer),
+                Ok(None) | Err(RepoError::Vault(VaultError::KeyDestroyed)) => json!("purged"),
+                Err(e) => return Err(e.into()),
+            };
+            let public = orders.view(merchant, &order).await?;
+            entries.push(json!({
+                "channel_order_id": channel_id,
+                "order": public,
+                "buyer": data,
+            }));
+        }
+        tracing::info!(%merchant, request = %id, "data request report opened");
+        Ok(json(
+            StatusCode::OK,
+            &json!({ "request": view.id, "orders": entries }),
+        ))
+    }
+}
+
+fn address_json(address: &PostalAddress) -> Value {
+    json!({
+        "name": address.name,
+        "company": address.company,
+        "line1": address.line1,
+        "line2": address.line2,
+        "city": address.city,
+        "region": address.region,
+        "postal_code": address.postal_code,
+        "country_code": address.country_code,
+    })
+}
+
+/// The buyer's data for the buyer's own access request: the one place PII is revealed in a
+/// response, for that purpose only.
+fn buyer_json(buyer: &BuyerPii) -> Value {
+    let purpose = RevealPurpose::DataSubjectReport;
+    json!({
+        "name": buyer.name.as_ref().map(|v| v.reveal(purpose).as_str()),
+        "email": buyer.email.as_ref().map(|v| v.reveal(purpose).as_str()),
+        "phone": buyer.phone.as_ref().map(|v| v.reveal(purpose).as_str()),
+        "shipping_address": buyer.shipping_address.as_ref().map(|v| address_json(v.reveal(purpose))),
+        "billing_address": buyer.billing_address.as_ref().map(|v| address_json(v.reveal(purpose))),
+    })
+}
