@@ -194,16 +194,19 @@ impl Services {
         Self::assemble(data, keys, root, clock, publisher)
     }
 
-    /// The embedded defaults: `retailcoder.db` and `root.key` in `data_dir` (created on first
-    /// run; the key file with mode 0600).
+    /// The embedded defaults: `retailcoder.db` (data), `keys.db` (wrapped keys, never backed up)
+    /// and `root.key` in `data_dir` (created on first run; the key file with mode 0600).
     pub fn embedded(data_dir: &Path, clock: Arc<dyn Clock>) -> Result<Self, ServicesError> {
         create_private_dir(data_dir).map_err(|e| VaultError::RootKeyFile {
             path: data_dir.display().to_string(),
             problem: e.to_string(),
         })?;
+        // Keys in their own file, like the key table in AWS: back up `retailcoder.db`, never
+        // `keys.db` (destroying a key must reach every backup of what it sealed).
         let db = EmbeddedDb::open(&data_dir.join("retailcoder.db"))?;
-        let data = Arc::new(SqliteStore::new(db.clone(), "data", clock.clone()));
-        let keys = Arc::new(SqliteStore::new(db, "keys", clock.clone()));
+        let key_db = EmbeddedDb::open(&data_dir.join("keys.db"))?;
+        let data = Arc::new(SqliteStore::new(db, "data", clock.clone()));
+        let keys = Arc::new(SqliteStore::new(key_db, "keys", clock.clone()));
         let root = Arc::new(FileRoot::open_or_create(&data_dir.join("root.key"))?);
         let published = Arc::new(MemoryPublisher::default());
         let mut services = Self::assemble(data, keys, root, clock, published.clone());
