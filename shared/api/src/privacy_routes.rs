@@ -167,8 +167,8 @@ impl PrivacyApi {
             return Err(ApiError::Conflict);
         }
         let mut entries = Vec::with_capacity(view.orders.len());
-        for channel_id in &view.orders {
-            let Ok(order) = OrderId::parse(&format!("shopify-{channel_id}")) else {
+        for id in &view.orders {
+            let Ok(order) = OrderId::parse(id) else {
                 continue;
             };
             let data = match orders.buyer(merchant, &order).await {
@@ -178,7 +178,6 @@ impl PrivacyApi {
             };
             let public = orders.view(merchant, &order).await?;
             entries.push(json!({
-                "channel_order_id": channel_id,
                 "order": public,
                 "buyer": data,
             }));

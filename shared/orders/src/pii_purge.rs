@@ -145,13 +145,8 @@ impl OrderRepository {
         ))
     }
 
-    /// The operation that finishes a purge, for the receipt's transaction: deletes the stripped
-    /// PII item (at the version read, so a concurrent purger's receipt is never doubled). Without
-    /// a version (the item had already expired), deletes whatever is left.
-    pub fn pii_removal(merchant: &MerchantId, order: &OrderId, version: Option<u64>) -> TxOp {
-        TxOp::Delete {
-            key: keys::order_pii(merchant, order),
-            expected_version: version,
-        }
+    /// The PII item's key, for the purge's last step (deleting the stripped item).
+    pub fn pii_item_key(merchant: &MerchantId, order: &OrderId) -> ItemKey {
+        keys::order_pii(merchant, order)
     }
 }

@@ -33,7 +33,7 @@ pub struct PrivacyRequestView {
     pub status: String,
     pub received_at: i64,
     pub fulfilled_at: Option<i64>,
-    /// The channel's order ids the request named.
+    /// The orders the request named (our ids).
     pub orders: Vec<String>,
     /// What fulfilling it did (or, for a data request, which fields are held per order).
     pub outcome: Option<serde_json::Value>,

@@ -31,9 +31,9 @@ pub struct ComplianceRequests {
     cancellation: Arc<AccountCancellation>,
 }
 
-/// Our id of a Shopify order named by a request.
+/// Requests name orders by our ids (ingestion mapped the channel's ids when recording them).
 fn shopify_order(id: &str) -> Option<OrderId> {
-    OrderId::parse(&format!("shopify-{id}")).ok()
+    OrderId::parse(id).ok()
 }
 
 impl ComplianceRequests {

@@ -6,9 +6,11 @@
 //! 2. strip the sealed attributes from the PII item and mark the order purged (one
 //!    transaction; the item stays in the deadline index);
 //! 3. erase every registered copy ([`crate::PiiCopies`]);
-//! 4. delete the PII item together with appending the order's receipt (one transaction).
+//! 4. append the order's receipt, with a once-per-order marker in the same transaction (so a
+//!    repeated or concurrent purge never doubles it);
+//! 5. delete the stripped PII item, which takes the order out of the deadline index.
 //!
-//! A crash before step 4 leaves the order due, and the next run repeats the (idempotent) steps.
+//! A crash before step 5 leaves the order due, and the next run repeats the (idempotent) steps.
 //! Work per run is bounded; what is left is reported and taken by the next run.
 
 use std::collections::BTreeMap;
@@ -16,12 +18,14 @@ use std::sync::Arc;
 
 use rc_domain::{Clock, MerchantId, OrderId, PiiRule};
 use rc_orders::{OrderRepository, order_of_pii_key};
-use rc_store::{DeadlineIndex, PageToken};
+use rc_store::{DeadlineIndex, ItemWriter, PageToken, Store};
 use rc_vault::{KeySubject, Vault};
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::receipts::{RECEIPTS_PER_TRANSACTION, ReceiptDraft, ReceiptScope, Removal};
+use crate::receipts::{
+    RECEIPTS_PER_TRANSACTION, ReceiptDraft, ReceiptScope, Removal, once_per_subject,
+};
 use crate::{PiiCopies, PrivacyError, ReceiptLedger};
 
 /// How much one run may do.
@@ -81,12 +85,12 @@ pub struct PurgeProgress {
 /// An order whose PII is gone but whose receipt is not yet written.
 struct Stripped {
     order: OrderId,
-    version: Option<u64>,
     draft: ReceiptDraft,
 }
 
 pub struct Purger {
     data: Arc<dyn DeadlineIndex>,
+    data_writer: Arc<dyn ItemWriter>,
     orders: Arc<OrderRepository>,
     vault: Arc<Vault>,
     copies: Arc<PiiCopies>,
@@ -96,7 +100,7 @@ pub struct Purger {
 
 impl Purger {
     pub fn new(
-        data: Arc<dyn DeadlineIndex>,
+        data: Arc<dyn Store>,
         orders: Arc<OrderRepository>,
         vault: Arc<Vault>,
         copies: Arc<PiiCopies>,
@@ -104,7 +108,8 @@ impl Purger {
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
-            data,
+            data: data.clone(),
+            data_writer: data,
             orders,
             vault,
             copies,
@@ -229,7 +234,6 @@ impl Purger {
         removed.extend(copies);
         Ok(Stripped {
             order: order.clone(),
-            version: stripped.version,
             draft: ReceiptDraft {
                 scope: ReceiptScope::Order,
                 subject: order.to_string(),
@@ -240,7 +244,7 @@ impl Purger {
         })
     }
 
-    /// Step 4 for a merchant's stripped orders, in chunks: (written, already done by another).
+    /// Steps 4 and 5 for a merchant's stripped orders, in chunks: (written, already done).
     async fn receipt(
         &self,
         merchant: &MerchantId,
@@ -254,12 +258,18 @@ impl Purger {
                 .collect();
             let guards = chunk
                 .iter()
-                .map(|s| OrderRepository::pii_removal(merchant, &s.order, s.version))
+                .map(|s| once_per_subject(merchant, s.order.as_str()))
+                .collect();
+            let removals = chunk
+                .iter()
+                .map(|s| OrderRepository::pii_item_key(merchant, &s.order))
                 .collect();
             let drafts = chunk.into_iter().map(|s| s.draft).collect();
             let appended = self.ledger.append(merchant, drafts, guards).await?;
             written += appended.receipts.len() as u64;
             skipped += appended.skipped.len() as u64;
+            // Receipted (now or before): the stripped items can go.
+            self.data_writer.delete_many(removals).await?;
         }
         Ok((written, skipped))
     }

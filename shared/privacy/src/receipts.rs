@@ -109,6 +109,15 @@ fn head_key(merchant: &MerchantId) -> ItemKey {
     ItemKey::new(chain(merchant), "HEAD")
 }
 
+/// The guard that lets a subject (an order) be receipted once, ever: a marker created in the
+/// receipt's transaction. A concurrent or repeated purge of the same order finds it and skips.
+pub fn once_per_subject(merchant: &MerchantId, subject: &str) -> TxOp {
+    TxOp::Create(Item::new(ItemKey::new(
+        chain(merchant),
+        format!("S#{subject}"),
+    )))
+}
+
 fn receipt_key(merchant: &MerchantId, seq: u64) -> ItemKey {
     ItemKey::new(chain(merchant), format!("R#{seq:012}"))
 }
