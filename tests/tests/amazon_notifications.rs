@@ -34,14 +34,14 @@ fn canary_amazon_order(order_id: &str) -> serde_json::Value {
     .expect("fixture");
     let mut order = example["order"].clone();
     order["orderId"] = serde_json::json!(order_id);
-    // A new order, not yet shipped (the published example shipped in 2024: its PII would be
-    // past the 30-day deadline and never stored).
+    // A new order, not yet shipped (the published example was placed and shipped in 2024: its
+    // PII would be past every deadline and never stored).
     order["fulfillment"]["fulfillmentStatus"] = serde_json::json!("UNSHIPPED");
-    order["lastUpdatedTime"] = serde_json::json!(
-        time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .expect("format")
-    );
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("format");
+    order["lastUpdatedTime"] = serde_json::json!(now);
+    order["createdTime"] = serde_json::json!(now);
     order["buyer"]["buyerName"] =
         serde_json::json!(format!("{CANARY_NAME_FIRST} {CANARY_NAME_LAST}"));
     order["buyer"]["buyerEmail"] = serde_json::json!(CANARY_EMAIL);
