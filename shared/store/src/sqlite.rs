@@ -271,26 +271,34 @@ impl ItemReader for SqliteStore {
         let limit = limit.max(1);
         self.db
             .with(move |conn| {
-                // substr() rather than LIKE: sort keys may contain '%' and '_'.
+                // The range [prefix, prefix + U+10FFFF) bounds the index walk to the prefix's
+                // rows (like DynamoDB's begins_with on the sort key): without it, a prefix that
+                // matches nothing would walk the rest of the partition. substr() keeps the match
+                // exact (rather than LIKE: sort keys may contain '%' and '_').
+                let upper = format!("{prefix}\u{10FFFF}");
                 let mut stmt = conn
                     .prepare_cached(
                         "SELECT sk, version, expires_at, due_at, attrs FROM items
-                         WHERE tbl = ?1 AND pk = ?2 AND substr(sk, 1, length(?3)) = ?3 AND sk > ?4
+                         WHERE tbl = ?1 AND pk = ?2 AND sk >= ?3 AND sk < ?6
+                           AND substr(sk, 1, length(?3)) = ?3 AND sk > ?4
                          ORDER BY sk LIMIT ?5",
                     )
                     .map_err(backend)?;
                 let rows = stmt
-                    .query_map(params![table, pk, prefix, after_sk, limit as i64], |r| {
-                        Ok((
-                            r.get::<_, String>(0)?,
-                            Row {
-                                version: r.get::<_, i64>(1)? as u64,
-                                expires_at: r.get(2)?,
-                                due_at: r.get(3)?,
-                                attrs: r.get(4)?,
-                            },
-                        ))
-                    })
+                    .query_map(
+                        params![table, pk, prefix, after_sk, limit as i64, upper],
+                        |r| {
+                            Ok((
+                                r.get::<_, String>(0)?,
+                                Row {
+                                    version: r.get::<_, i64>(1)? as u64,
+                                    expires_at: r.get(2)?,
+                                    due_at: r.get(3)?,
+                                    attrs: r.get(4)?,
+                                },
+                            ))
+                        },
+                    )
                     .map_err(backend)?
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(backend)?;
