@@ -39,10 +39,10 @@ pub struct PurgeLimits {
 
 impl Default for PurgeLimits {
     fn default() -> Self {
-        // An hour's work for the busiest merchants many times over; a Lambda run of this size
-        // takes well under its 15-minute limit (see BENCHMARKS.md).
+        // 240,000 purges a day; on DynamoDB (~4 sequential round trips per order) a run of this
+        // size takes ~8 minutes, within the function's 15-minute limit (see BENCHMARKS.md).
         Self {
-            max_orders: 20_000,
+            max_orders: 10_000,
             page: 200,
         }
     }
