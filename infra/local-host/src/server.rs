@@ -151,6 +151,18 @@ async fn seed_demo(services: &Services, config: &LocalConfig) -> Result<(), Star
         .map_err(|e| StartError::Config(format!("RC_DEMO_WEBHOOK_SECRET: {e}")))?;
     let api_key = SecretText::parse(&config.demo_api_key)
         .map_err(|e| StartError::Config(format!("RC_DEMO_API_KEY: {e}")))?;
+    if services
+        .cancellation
+        .status(&merchant)
+        .await
+        .ok()
+        .flatten()
+        .is_some()
+    {
+        // A cancelled merchant never gets keys again: serve the rest, say why nothing is seeded.
+        tracing::warn!(%merchant, "the demo merchant's account was cancelled; start with a fresh RC_DATA_DIR or another RC_DEMO_MERCHANT to get a demo shop");
+        return Ok(());
+    }
     services
         .connections
         .put_shopify(
