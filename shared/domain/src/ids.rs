@@ -77,6 +77,10 @@ id_type!(
     MerchantId
 );
 id_type!(
+    /// A warehouse (or store location) holding stock, unique within its merchant.
+    WarehouseId
+);
+id_type!(
     /// An order, unique within its merchant. Channel orders are prefixed with the channel
     /// (`shopify-820982911946154508`, `amazon-902-3159896-1390916`) so ids never collide.
     OrderId

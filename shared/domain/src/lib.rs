@@ -15,7 +15,7 @@ mod sku;
 mod status;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use ids::{IdError, MerchantId, OrderId};
+pub use ids::{IdError, MerchantId, OrderId, WarehouseId};
 pub use money::{Currency, Money, MoneyError};
 pub use order::{BuyerPii, Channel, LineItem, Order, OrderTotals, ShipToRegion};
 pub use pii::{

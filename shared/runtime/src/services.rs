@@ -4,6 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rc_domain::{Clock, SystemClock};
+use rc_inventory::{Reservations, StockRepository};
 use rc_orders::{
     ApiKeyRepository, ConnectionRepository, OrderRepository, Outbox, PrivacyRequestRepository,
 };
@@ -43,6 +44,8 @@ pub struct Services {
     pub purger: Arc<Purger>,
     pub cancellation: Arc<AccountCancellation>,
     pub compliance: Arc<ComplianceRequests>,
+    pub stock: Arc<StockRepository>,
+    pub reservations: Arc<Reservations>,
     /// On the embedded defaults: the in-process queue order events go to.
     pub published: Option<Arc<MemoryPublisher>>,
 }
@@ -109,10 +112,14 @@ impl Services {
             purger.clone(),
             cancellation.clone(),
         ));
+        let stock = Arc::new(StockRepository::new(data.clone(), clock.clone()));
+        let reservations = Arc::new(Reservations::new(stock.clone()));
         Self {
             orders,
             outbox,
             published: None,
+            stock,
+            reservations,
             connections,
             api_keys,
             privacy_requests,

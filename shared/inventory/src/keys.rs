@@ -1,0 +1,43 @@
+//! Where inventory lives in the data table. One partition per SKU holds its warehouses, its kit
+//! definition and the kits it is part of, so everything about a SKU is one query.
+
+use rc_domain::{MerchantId, OrderId, Sku, WarehouseId};
+use rc_store::ItemKey;
+
+pub fn sku_partition(merchant: &MerchantId, sku: &Sku) -> String {
+    // Merchant ids have no '#': everything after the second '#' is the SKU, whatever it holds.
+    format!("STOCK#{merchant}#{sku}", sku = sku.as_str())
+}
+
+pub fn stock(merchant: &MerchantId, sku: &Sku, warehouse: &WarehouseId) -> ItemKey {
+    ItemKey::new(sku_partition(merchant, sku), format!("WH#{warehouse}"))
+}
+
+pub fn kit(merchant: &MerchantId, sku: &Sku) -> ItemKey {
+    ItemKey::new(sku_partition(merchant, sku), "KIT")
+}
+
+/// In a component's partition: a kit it is part of (whose availability follows it).
+pub fn part_of(merchant: &MerchantId, component: &Sku, kit: &Sku) -> ItemKey {
+    ItemKey::new(
+        sku_partition(merchant, component),
+        format!("PARTOF#{}", kit.as_str()),
+    )
+}
+
+/// Every SKU of a merchant, for the scheduled full reconciliation (no scan).
+pub fn sku_list(merchant: &MerchantId) -> String {
+    format!("SKUS#{merchant}")
+}
+
+pub fn sku_entry(merchant: &MerchantId, sku: &Sku) -> ItemKey {
+    ItemKey::new(sku_list(merchant), sku.as_str())
+}
+
+pub fn reservation(merchant: &MerchantId, order: &OrderId) -> ItemKey {
+    ItemKey::new(format!("M#{merchant}"), format!("RESV#{order}"))
+}
+
+pub fn ledger(merchant: &MerchantId) -> String {
+    format!("LEDGER#{merchant}")
+}

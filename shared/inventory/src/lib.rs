@@ -1,0 +1,19 @@
+//! Inventory: stock per SKU × warehouse with a ledger of every change, kits, atomic order
+//! reservations (never oversold, never negative) and available-to-sell per channel.
+
+mod availability;
+mod error;
+pub mod keys;
+mod ledger;
+mod model;
+mod reservations;
+mod stock;
+
+pub use availability::ChannelAllocation;
+pub use error::InventoryError;
+pub use ledger::{LedgerEntry, StockChange};
+pub use model::{Adjustment, KitComponent, MAX_KIT_COMPONENTS, MAX_UNITS, StockLevel};
+pub use reservations::{
+    Allocation, MAX_STOCK_ITEMS_PER_ORDER, Reservation, ReservationState, Reservations, Shortfall,
+};
+pub use stock::StockRepository;

@@ -1,0 +1,347 @@
+//! Stock per SKU and warehouse, merchant adjustments, and kits.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rc_domain::{Clock, MerchantId, Sku, WarehouseId};
+use rc_store::{Item, Store, StoreError, TxOp, Value};
+
+use crate::ledger::{LedgerEntry, StockChange, entry_item, parse_entry};
+use crate::model::{Adjustment, KitComponent, MAX_KIT_COMPONENTS, MAX_UNITS, StockLevel};
+use crate::{InventoryError, keys};
+
+/// Attempts at a change that keeps losing races with concurrent changes of the same stock.
+pub(crate) const ATTEMPTS: u32 = 64;
+
+pub struct StockRepository {
+    pub(crate) data: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+pub(crate) fn level_of(item: &Item) -> Result<StockLevel, InventoryError> {
+    let n = |name| {
+        item.number(name)
+            .ok_or(InventoryError::Corrupt("stock level"))
+    };
+    Ok(StockLevel {
+        on_hand: n("on_hand")?,
+        reserved: n("reserved")?,
+        available: n("available")?,
+    })
+}
+
+fn level_item(key: rc_store::ItemKey, level: StockLevel) -> Item {
+    Item::new(key)
+        .with("on_hand", Value::N(level.on_hand))
+        .with("reserved", Value::N(level.reserved))
+        .with("available", Value::N(level.available))
+}
+
+/// A short pause before retrying a lost race, growing with the attempt (DynamoDB answers
+/// contention with `TransactionConflict`, which wants backoff).
+pub(crate) async fn back_off(attempt: u32) {
+    let micros = 200 * u64::from(attempt.min(20)) + u64::from(std::process::id() % 97);
+    tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
+}
+
+impl StockRepository {
+    pub fn new(data: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Self { data, clock }
+    }
+
+    fn millis(&self) -> i128 {
+        self.clock.now().unix_timestamp_nanos() / 1_000_000
+    }
+
+    pub(crate) fn ledger_item(
+        &self,
+        merchant: &MerchantId,
+        kind: &str,
+        reason: String,
+        actor: &str,
+        changes: Vec<StockChange>,
+    ) -> Result<Item, InventoryError> {
+        entry_item(
+            merchant,
+            self.millis(),
+            &LedgerEntry {
+                at: self.clock.now().unix_timestamp(),
+                kind: kind.to_owned(),
+                reason,
+                actor: actor.to_owned(),
+                changes,
+            },
+        )
+    }
+
+    /// The SKU's stock in each warehouse.
+    pub async fn levels(
+        &self,
+        merchant: &MerchantId,
+        sku: &Sku,
+    ) -> Result<BTreeMap<WarehouseId, StockLevel>, InventoryError> {
+        let page = self
+            .data
+            .query_partition(&keys::sku_partition(merchant, sku), "WH#", 1000, None)
+            .await?;
+        page.items
+            .iter()
+            .map(|item| {
+                let warehouse = item
+                    .key
+                    .sk
+                    .strip_prefix("WH#")
+                    .and_then(|w| WarehouseId::parse(w).ok())
+                    .ok_or(InventoryError::Corrupt("stock key"))?;
+                Ok((warehouse, level_of(item)?))
+            })
+            .collect()
+    }
+
+    /// Applies a merchant's adjustment, recorded in the ledger with `reason` and `actor`. Stock
+    /// never goes negative, and on hand never below what is reserved. Returns the new level.
+    pub async fn adjust(
+        &self,
+        merchant: &MerchantId,
+        sku: &Sku,
+        warehouse: &WarehouseId,
+        adjustment: Adjustment,
+        reason: &str,
+        actor: &str,
+    ) -> Result<StockLevel, InventoryError> {
+        adjustment.check().map_err(InventoryError::Invalid)?;
+        let key = keys::stock(merchant, sku, warehouse);
+        for attempt in 0..ATTEMPTS {
+            let current = self.data.get(&key).await?;
+            let before = current.as_ref().map(level_of).transpose()?;
+            let base = before.unwrap_or(StockLevel {
+                on_hand: 0,
+                reserved: 0,
+                available: 0,
+            });
+            let on_hand = match adjustment {
+                Adjustment::Set { on_hand } => on_hand,
+                Adjustment::Add { delta } => base.on_hand + delta,
+                Adjustment::Receive { quantity } | Adjustment::Return { quantity } => {
+                    base.on_hand + quantity
+                }
+            };
+            if on_hand < base.reserved {
+                return Err(InventoryError::Insufficient(
+                    "on hand cannot go below what is reserved for orders",
+                ));
+            }
+            if on_hand > MAX_UNITS {
+                return Err(InventoryError::Invalid("quantity out of range"));
+            }
+            let after = StockLevel {
+                on_hand,
+                reserved: base.reserved,
+                available: on_hand - base.reserved,
+            };
+            let change = StockChange {
+                sku: sku.clone(),
+                warehouse: warehouse.clone(),
+                on_hand: after.on_hand - base.on_hand,
+                reserved: 0,
+            };
+            let entry = self.ledger_item(
+                merchant,
+                adjustment.name(),
+                reason.to_owned(),
+                actor,
+                vec![change],
+            )?;
+            let write = match &current {
+                Some(item) => TxOp::Replace {
+                    item: level_item(key.clone(), after),
+                    expected_version: item.version,
+                },
+                None => {
+                    // A new SKU × warehouse: listed for the scheduled full reconciliation first.
+                    let entry = Item::new(keys::sku_entry(merchant, sku));
+                    match self.data.create(entry).await {
+                        Ok(()) | Err(StoreError::AlreadyExists) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                    TxOp::Create(level_item(key.clone(), after))
+                }
+            };
+            match self.data.transact(vec![write, TxOp::Create(entry)]).await {
+                Ok(()) => return Ok(after),
+                Err(StoreError::TransactionCancelled { .. } | StoreError::TransactionConflict) => {
+                    back_off(attempt).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(InventoryError::Contended)
+    }
+
+    /// Defines (or redefines) `sku` as a kit of `components`. A kit has no stock of its own: its
+    /// availability is the minimum over its components, and reserving it reserves them.
+    pub async fn define_kit(
+        &self,
+        merchant: &MerchantId,
+        sku: &Sku,
+        components: &[KitComponent],
+    ) -> Result<(), InventoryError> {
+        if components.is_empty() || components.len() > MAX_KIT_COMPONENTS {
+            return Err(InventoryError::Invalid("a kit has 1 to 20 components"));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for component in components {
+            if component.sku == *sku || !seen.insert(component.sku.clone()) {
+                return Err(InventoryError::Invalid(
+                    "a kit lists each component once, and not itself",
+                ));
+            }
+            if component.quantity == 0 || component.quantity > 10_000 {
+                return Err(InventoryError::Invalid("component quantity out of range"));
+            }
+            if self.kit(merchant, &component.sku).await?.is_some() {
+                return Err(InventoryError::Invalid("a kit cannot contain a kit"));
+            }
+        }
+        if !self.levels(merchant, sku).await?.is_empty() {
+            return Err(InventoryError::Invalid(
+                "this SKU has stock of its own; a kit has none",
+            ));
+        }
+        let body = serde_json::to_string(components).map_err(|_| InventoryError::Corrupt("kit"))?;
+        let existing = self.data.get(&keys::kit(merchant, sku)).await?;
+        let item = Item::new(keys::kit(merchant, sku)).with("components", Value::S(body));
+        let mut ops = vec![match &existing {
+            Some(old) => TxOp::Replace {
+                item,
+                expected_version: old.version,
+            },
+            None => TxOp::Create(item),
+        }];
+        for component in components {
+            let pointer = keys::part_of(merchant, &component.sku, sku);
+            if self.data.get(&pointer).await?.is_none() {
+                ops.push(TxOp::Create(Item::new(pointer)));
+            }
+        }
+        match self
+            .data
+            .create(Item::new(keys::sku_entry(merchant, sku)))
+            .await
+        {
+            Ok(()) | Err(StoreError::AlreadyExists) => {}
+            Err(e) => return Err(e.into()),
+        }
+        self.data.transact(ops).await.map_err(|e| match e {
+            StoreError::TransactionCancelled { .. } => InventoryError::Contended,
+            other => other.into(),
+        })
+    }
+
+    /// The kit's components, if `sku` is a kit.
+    pub async fn kit(
+        &self,
+        merchant: &MerchantId,
+        sku: &Sku,
+    ) -> Result<Option<Vec<KitComponent>>, InventoryError> {
+        let Some(item) = self.data.get(&keys::kit(merchant, sku)).await? else {
+            return Ok(None);
+        };
+        item.string("components")
+            .and_then(|c| serde_json::from_str(c).ok())
+            .map(Some)
+            .ok_or(InventoryError::Corrupt("kit"))
+    }
+
+    /// The kits `component` is part of.
+    pub async fn kits_containing(
+        &self,
+        merchant: &MerchantId,
+        component: &Sku,
+    ) -> Result<Vec<Sku>, InventoryError> {
+        let page = self
+            .data
+            .query_partition(
+                &keys::sku_partition(merchant, component),
+                "PARTOF#",
+                1000,
+                None,
+            )
+            .await?;
+        Ok(page
+            .items
+            .iter()
+            .filter_map(|item| item.key.sk.strip_prefix("PARTOF#"))
+            .filter_map(|sku| Sku::parse(sku).ok())
+            .collect())
+    }
+
+    /// Units free to sell: the sum over warehouses of on hand − reserved; for a kit, the
+    /// minimum over its components of what they allow.
+    pub async fn available(&self, merchant: &MerchantId, sku: &Sku) -> Result<i64, InventoryError> {
+        match self.kit(merchant, sku).await? {
+            None => Ok(self
+                .levels(merchant, sku)
+                .await?
+                .values()
+                .map(|l| l.available.max(0))
+                .sum()),
+            Some(components) => {
+                let mut kits = i64::MAX;
+                for component in components {
+                    let free: i64 = self
+                        .levels(merchant, &component.sku)
+                        .await?
+                        .values()
+                        .map(|l| l.available.max(0))
+                        .sum();
+                    kits = kits.min(free / i64::from(component.quantity));
+                }
+                Ok(kits)
+            }
+        }
+    }
+
+    /// Every SKU with stock or a kit definition.
+    pub async fn skus(&self, merchant: &MerchantId) -> Result<Vec<Sku>, InventoryError> {
+        let mut skus = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .data
+                .query_partition(&keys::sku_list(merchant), "", 1000, after)
+                .await?;
+            skus.extend(
+                page.items
+                    .iter()
+                    .filter_map(|item| Sku::parse(&item.key.sk).ok()),
+            );
+            match page.next {
+                Some(token) => after = Some(token),
+                None => return Ok(skus),
+            }
+        }
+    }
+
+    /// Ledger entries, oldest first, a page at a time.
+    pub async fn ledger(
+        &self,
+        merchant: &MerchantId,
+        limit: usize,
+        after: Option<rc_store::PageToken>,
+    ) -> Result<rc_store::Page<LedgerEntry>, InventoryError> {
+        let page = self
+            .data
+            .query_partition(&keys::ledger(merchant), "", limit, after)
+            .await?;
+        let items = page
+            .items
+            .iter()
+            .map(parse_entry)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rc_store::Page {
+            items,
+            next: page.next,
+        })
+    }
+}
