@@ -8,7 +8,10 @@
 
 mod amazon_notifications;
 mod error;
+mod inventory_routes;
+mod inventory_sync;
 mod merchant_api;
+mod order_processor;
 mod privacy_routes;
 mod reconciler;
 mod response;
@@ -16,7 +19,10 @@ mod shopify_webhook;
 
 pub use amazon_notifications::{AmazonNotifications, MessageError, QueueMessage};
 pub use error::ApiError;
+pub use inventory_routes::InventoryApi;
+pub use inventory_sync::{InventorySync, SyncReport};
 pub use merchant_api::{MAX_API_BODY, MerchantApi};
+pub use order_processor::{OrderProcessor, ProcessError};
 pub use privacy_routes::PrivacyApi;
 pub use reconciler::{ReconcileReport, Reconciler};
 pub use response::json;

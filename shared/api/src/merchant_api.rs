@@ -18,6 +18,12 @@
 //! | `GET /v1/privacy/requests/{id}` | one request and its outcome |
 //! | `GET /v1/privacy/requests/{id}/report` | a data request's report, opened now |
 //!
+//! | `GET /v1/inventory/{sku}` | stock per warehouse, free units, kit, listings with what each may sell |
+//! | `POST /v1/inventory/{sku}/adjustments` | `{"warehouse", "kind": set/add/receive/return, ..., "reason"}` |
+//! | `PUT /v1/inventory/{sku}/kit` | `{"components": [{"sku", "quantity"}]}` |
+//! | `PUT /v1/inventory/{sku}/listings` | a Shopify or Amazon listing of the SKU and its allocation |
+//! | `GET /v1/inventory-ledger?after=<token>` | every stock change, oldest first |
+//!
 //! After a cancellation the merchant's keys answer `410 account_closed`, except on the
 //! cancellation status and the receipts, which stay readable (they hold no PII).
 
@@ -33,7 +39,8 @@ use rc_orders::{
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use crate::{ApiError, PrivacyApi, json};
+use crate::inventory_routes::sku_from_path;
+use crate::{ApiError, InventoryApi, PrivacyApi, json};
 
 /// The largest merchant API request body.
 pub const MAX_API_BODY: usize = 64 * 1024;
@@ -43,9 +50,15 @@ pub struct MerchantApi {
     api_keys: Arc<ApiKeyRepository>,
     connections: Arc<ConnectionRepository>,
     privacy: PrivacyApi,
+    inventory: InventoryApi,
 }
 
 enum Route {
+    Stock(rc_domain::Sku),
+    AdjustStock(rc_domain::Sku),
+    Kit(rc_domain::Sku),
+    Listing(rc_domain::Sku),
+    Ledger(Option<String>),
     Orders(Option<String>),
     Order(OrderId),
     MarkShipped(OrderId),
@@ -121,12 +134,14 @@ impl MerchantApi {
         api_keys: Arc<ApiKeyRepository>,
         connections: Arc<ConnectionRepository>,
         privacy: PrivacyApi,
+        inventory: InventoryApi,
     ) -> Self {
         Self {
             orders,
             api_keys,
             connections,
             privacy,
+            inventory,
         }
     }
 
@@ -176,6 +191,26 @@ impl MerchantApi {
                 .map_err(|_| ApiError::NotFound)
         };
         match segments.as_slice() {
+            ["v1", "inventory", sku] => {
+                allow(&[Method::GET])?;
+                sku_from_path(sku).map(Route::Stock)
+            }
+            ["v1", "inventory", sku, "adjustments"] => {
+                allow(&[Method::POST])?;
+                sku_from_path(sku).map(Route::AdjustStock)
+            }
+            ["v1", "inventory", sku, "kit"] => {
+                allow(&[Method::PUT])?;
+                sku_from_path(sku).map(Route::Kit)
+            }
+            ["v1", "inventory", sku, "listings"] => {
+                allow(&[Method::PUT])?;
+                sku_from_path(sku).map(Route::Listing)
+            }
+            ["v1", "inventory-ledger"] => {
+                allow(&[Method::GET])?;
+                Ok(Route::Ledger(after()))
+            }
             ["v1", "orders"] => {
                 allow(&[Method::GET])?;
                 Ok(Route::Orders(after()))
@@ -262,6 +297,19 @@ impl MerchantApi {
             KeyOwner::Closed(_) => return Err(ApiError::AccountClosed),
         };
         match route {
+            Route::Stock(sku) => self.inventory.show(&merchant, &sku).await,
+            Route::AdjustStock(sku) => self.inventory.adjust(&merchant, &sku, request.body()).await,
+            Route::Kit(sku) => {
+                self.inventory
+                    .define_kit(&merchant, &sku, request.body())
+                    .await
+            }
+            Route::Listing(sku) => {
+                self.inventory
+                    .put_listing(&merchant, &sku, request.body())
+                    .await
+            }
+            Route::Ledger(after) => self.inventory.ledger(&merchant, after.as_deref()).await,
             Route::MarkShipped(order) => {
                 let view = self
                     .orders

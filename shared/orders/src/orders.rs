@@ -404,6 +404,20 @@ impl OrderRepository {
         merchant: &MerchantId,
         order: &OrderId,
     ) -> Result<Option<OrderView>, RepoError> {
+        self.advance_status(merchant, order, OrderStatus::Shipped)
+            .await
+    }
+
+    /// Moves an order's status forward to `to` (our own processing: reserved, backordered,
+    /// shipped), publishing the change. Idempotent (already there, or past it: nothing
+    /// changes); `Conflict` when the move is not allowed (a cancelled order cannot ship);
+    /// `None` for an unknown order.
+    pub async fn advance_status(
+        &self,
+        merchant: &MerchantId,
+        order: &OrderId,
+        to: OrderStatus,
+    ) -> Result<Option<OrderView>, RepoError> {
         for _ in 0..UPDATE_ATTEMPTS {
             let Some(existing) = self.data.get(&keys::order(merchant, order)).await? else {
                 return Ok(None);
@@ -412,21 +426,29 @@ impl OrderRepository {
                 .string("status")
                 .and_then(OrderStatus::parse)
                 .ok_or(RepoError::Corrupt("status"))?;
-            if status.has_shipped() {
+            if status == to {
                 return Ok(Some(Self::view_of(order, &existing)?));
             }
-            if status.advance(OrderStatus::Shipped).is_err() {
-                return Err(RepoError::Conflict("a cancelled order cannot ship"));
+            if status.advance(to).is_err() {
+                if status == OrderStatus::Cancelled {
+                    return Err(RepoError::Conflict("a cancelled order cannot move on"));
+                }
+                // Already past it (shipped, when asked to reserve): nothing to do.
+                return Ok(Some(Self::view_of(order, &existing)?));
             }
             let now = self.clock.now();
             let mut public = existing.clone();
-            public.set("status", Value::S(OrderStatus::Shipped.as_str().into()));
-            public.set("shipped_at", Value::N(now.unix_timestamp()));
+            public.set("status", Value::S(to.as_str().into()));
+            let ships = to == OrderStatus::Shipped;
+            if ships {
+                public.set("shipped_at", Value::N(now.unix_timestamp()));
+            }
             let mut ops = vec![TxOp::Replace {
                 item: public,
                 expected_version: existing.version,
             }];
-            if let Some(mut pii) = self.data.get(&keys::order_pii(merchant, order)).await?
+            if ships
+                && let Some(mut pii) = self.data.get(&keys::order_pii(merchant, order)).await?
                 && pii.number("stripped_at").is_none()
             {
                 let shipped = PiiDeadline {

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rc_domain::{Clock, SystemClock};
-use rc_inventory::{Reservations, StockRepository};
+use rc_inventory::{ListingRepository, Reservations, StockRepository};
 use rc_orders::{
     ApiKeyRepository, ConnectionRepository, OrderRepository, Outbox, PrivacyRequestRepository,
 };
@@ -46,6 +46,7 @@ pub struct Services {
     pub compliance: Arc<ComplianceRequests>,
     pub stock: Arc<StockRepository>,
     pub reservations: Arc<Reservations>,
+    pub listings: Arc<ListingRepository>,
     /// On the embedded defaults: the in-process queue order events go to.
     pub published: Option<Arc<MemoryPublisher>>,
 }
@@ -120,6 +121,7 @@ impl Services {
             published: None,
             stock,
             reservations,
+            listings: Arc::new(ListingRepository::new(data.clone())),
             connections,
             api_keys,
             privacy_requests,
@@ -232,8 +234,17 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 impl Services {
-    /// The merchant API handler over these services.
+    /// The merchant API handler over these services, pushing stock changes to the channels at
+    /// their configured endpoints (`RC_SPAPI_ENDPOINT`, `RC_LWA_ENDPOINT`,
+    /// `RC_SHOPIFY_ADMIN_BASE`).
     pub fn merchant_api(&self) -> rc_api::MerchantApi {
+        let sync =
+            Arc::new(self.inventory_sync(crate::sp_api_endpoints(), crate::shopify_admin_base()));
+        self.merchant_api_with(sync)
+    }
+
+    /// The merchant API handler, pushing stock changes through `sync`.
+    pub fn merchant_api_with(&self, sync: Arc<rc_api::InventorySync>) -> rc_api::MerchantApi {
         rc_api::MerchantApi::new(
             self.orders.clone(),
             self.api_keys.clone(),
@@ -242,6 +253,12 @@ impl Services {
                 requests: self.privacy_requests.clone(),
                 receipts: self.receipts.clone(),
                 cancellation: self.cancellation.clone(),
+            },
+            rc_api::InventoryApi {
+                stock: self.stock.clone(),
+                listings: self.listings.clone(),
+                connections: self.connections.clone(),
+                sync,
             },
         )
     }
@@ -272,6 +289,26 @@ impl Services {
             std::sync::Arc::new(rc_channels::shopify::ShopifyAdmin::new(shopify_admin_base)),
             self.clock.clone(),
         )
+    }
+
+    /// Pushing available-to-sell quantities to the channels.
+    pub fn inventory_sync(
+        &self,
+        endpoints: rc_channels::amazon::Endpoints,
+        shopify_admin_base: Option<String>,
+    ) -> rc_api::InventorySync {
+        rc_api::InventorySync::new(
+            self.stock.clone(),
+            self.listings.clone(),
+            self.connections.clone(),
+            Arc::new(rc_channels::shopify::ShopifyAdmin::new(shopify_admin_base)),
+            Arc::new(rc_channels::amazon::SpApiClient::new(endpoints)),
+        )
+    }
+
+    /// The order processor (reservations, then pushes) over these services.
+    pub fn order_processor(&self, sync: Arc<rc_api::InventorySync>) -> rc_api::OrderProcessor {
+        rc_api::OrderProcessor::new(self.orders.clone(), self.reservations.clone(), sync)
     }
 
     /// The Shopify webhook handler over these services.

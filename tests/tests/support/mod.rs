@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod inventory_channels;
 pub mod privacy_stack;
 pub mod shopify_admin;
 pub mod sp_api;

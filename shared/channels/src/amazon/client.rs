@@ -58,6 +58,9 @@ const GET_ORDER_RATE: f64 = 0.5;
 const GET_ORDER_BURST: u32 = 30;
 const SEARCH_RATE: f64 = 0.0056;
 const SEARCH_BURST: u32 = 20;
+/// Usage plan (listingsItems_2021-08-01.json): patchListingsItem 5/s burst 5.
+const LISTINGS_RATE: f64 = 5.0;
+const LISTINGS_BURST: u32 = 5;
 
 type Limiters = Mutex<HashMap<String, Arc<TokenBucket>>>;
 
@@ -88,6 +91,7 @@ pub struct SpApiClient {
     tokens: Mutex<HashMap<String, Arc<CachedToken>>>,
     get_order_limiters: Limiters,
     search_limiters: Limiters,
+    listings_limiters: Limiters,
 }
 
 impl SpApiClient {
@@ -112,6 +116,7 @@ impl SpApiClient {
             tokens: Mutex::new(HashMap::new()),
             get_order_limiters: Mutex::new(HashMap::new()),
             search_limiters: Mutex::new(HashMap::new()),
+            listings_limiters: Mutex::new(HashMap::new()),
         }
     }
 
@@ -211,7 +216,7 @@ impl SpApiClient {
                 GET_ORDER_BURST,
             )
             .await;
-        self.call(seller, credentials, &path, &query, &limiter)
+        self.call(seller, credentials, Request::get(&path, &query), &limiter)
             .await
     }
 
@@ -240,33 +245,73 @@ impl SpApiClient {
         self.call(
             seller,
             credentials,
-            "/orders/2026-01-01/orders",
-            &query,
+            Request::get("/orders/2026-01-01/orders", &query),
             &limiter,
         )
         .await
     }
 
-    /// One GET with the seller's access token: paced by `limiter`, retried with backoff on 429
-    /// and 5xx, the token refreshed once on 401/403.
+    /// `PATCH /listings/2021-08-01/items/{sellerId}/{sku}?marketplaceIds=...` with a
+    /// `ListingsItemPatchRequest`, paced by its usage plan (5 requests per second, burst 5).
+    /// Returns the `ListingsItemSubmissionResponse` body.
+    pub async fn patch_listings_item(
+        &self,
+        seller: &str,
+        credentials: &Credentials,
+        seller_sku: &str,
+        marketplace_id: &str,
+        body: &serde_json::Value,
+    ) -> Result<Bytes, FetchError> {
+        let path = format!(
+            "/listings/2021-08-01/items/{}/{}",
+            encode_path(seller),
+            encode_path(seller_sku)
+        );
+        let query = vec![("marketplaceIds", marketplace_id.to_owned())];
+        let limiter = self
+            .limiter(
+                &self.listings_limiters,
+                seller,
+                LISTINGS_RATE,
+                LISTINGS_BURST,
+            )
+            .await;
+        let request = Request {
+            method: reqwest::Method::PATCH,
+            path: &path,
+            query: &query,
+            body: Some(body),
+        };
+        self.call(seller, credentials, request, &limiter).await
+    }
+
+    /// One request with the seller's access token: paced by `limiter`, retried with backoff on
+    /// 429 and 5xx, the token refreshed once on 401/403.
     async fn call(
         &self,
         seller: &str,
         credentials: &Credentials,
-        path: &str,
-        query: &[(&str, String)],
+        request: Request<'_>,
         limiter: &TokenBucket,
     ) -> Result<Bytes, FetchError> {
-        let url = format!("{}{path}", self.endpoints.sp_api.trim_end_matches('/'));
+        let url = format!(
+            "{}{}",
+            self.endpoints.sp_api.trim_end_matches('/'),
+            request.path
+        );
         let mut refreshed = false;
         let mut backoff = self.retry.first_backoff;
         for attempt in 1..=self.retry.attempts {
             let token = self.access_token(seller, credentials, false).await?;
             limiter.acquire().await;
-            let sent = self
+            let mut builder = self
                 .http
-                .get(&url)
-                .query(query)
+                .request(request.method.clone(), &url)
+                .query(request.query);
+            if let Some(body) = request.body {
+                builder = builder.json(body);
+            }
+            let sent = builder
                 .header(
                     "x-amz-access-token",
                     token.token.reveal(RevealPurpose::Authentication).as_str(),
@@ -319,6 +364,39 @@ impl SpApiClient {
         }
         Err(FetchError::Throttled)
     }
+}
+
+/// One SP-API request's shape.
+struct Request<'a> {
+    method: reqwest::Method,
+    path: &'a str,
+    query: &'a [(&'a str, String)],
+    body: Option<&'a serde_json::Value>,
+}
+
+impl<'a> Request<'a> {
+    fn get(path: &'a str, query: &'a [(&'a str, String)]) -> Self {
+        Self {
+            method: reqwest::Method::GET,
+            path,
+            query,
+            body: None,
+        }
+    }
+}
+
+/// A path segment percent-encoded (seller SKUs may hold spaces, slashes, '#').
+fn encode_path(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 /// A reqwest error without its URL (which may carry ids) or any body.

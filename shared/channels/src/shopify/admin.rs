@@ -14,7 +14,7 @@ use crate::FetchError;
 pub const ADMIN_API_VERSION: &str = "2026-10";
 /// Shopify's largest REST page.
 const PAGE_SIZE: &str = "250";
-const ATTEMPTS: u32 = 4;
+pub(crate) const ATTEMPTS: u32 = 4;
 
 pub struct ShopifyAdmin {
     http: reqwest::Client,
@@ -65,11 +65,10 @@ impl ShopifyAdmin {
         since: &str,
         page_info: Option<&str>,
     ) -> Result<(Vec<Vec<u8>>, Option<String>), FetchError> {
-        let base = self
-            .base_override
-            .clone()
-            .unwrap_or_else(|| format!("https://{shop}"));
-        let url = format!("{base}/admin/api/{ADMIN_API_VERSION}/orders.json");
+        let url = format!(
+            "{}/admin/api/{ADMIN_API_VERSION}/orders.json",
+            self.base(shop)
+        );
         // With page_info, Shopify allows only limit (and fields) beside it.
         let query: Vec<(&str, &str)> = match page_info {
             Some(cursor) => vec![("limit", PAGE_SIZE), ("page_info", cursor)],
@@ -79,19 +78,49 @@ impl ShopifyAdmin {
                 ("updated_at_min", since),
             ],
         };
+        let token = access_token.reveal(RevealPurpose::Authentication).as_str();
+        let response = self
+            .send(|| {
+                self.http
+                    .get(&url)
+                    .query(&query)
+                    .header("x-shopify-access-token", token)
+            })
+            .await?;
+        let next = next_page_info(response.headers().get("link").and_then(|v| v.to_str().ok()));
+        let page: OrdersPage = response
+            .json()
+            .await
+            .map_err(|_| FetchError::Unavailable("Shopify answer is not an order list".into()))?;
+        let orders = page
+            .orders
+            .into_iter()
+            .map(|order| serde_json::to_vec(&order).unwrap_or_default())
+            .collect();
+        Ok((orders, next))
+    }
+
+    /// The shop's Admin API base (`https://{shop}`, or the override).
+    pub(crate) fn base(&self, shop: &ShopDomain) -> String {
+        self.base_override
+            .clone()
+            .unwrap_or_else(|| format!("https://{shop}"))
+    }
+
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// Sends a request built by `build`, retrying what may succeed later: network failures and
+    /// 5xx with exponential backoff, 429 after Shopify's `Retry-After`. A success is returned;
+    /// anything else becomes a [`FetchError`].
+    pub(crate) async fn send(
+        &self,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, FetchError> {
         let mut backoff = Duration::from_millis(500);
         for attempt in 1..=ATTEMPTS {
-            let sent = self
-                .http
-                .get(&url)
-                .query(&query)
-                .header(
-                    "x-shopify-access-token",
-                    access_token.reveal(RevealPurpose::Authentication).as_str(),
-                )
-                .send()
-                .await;
-            let response = match sent {
+            let response = match build().send().await {
                 Ok(response) => response,
                 Err(_) if attempt < ATTEMPTS => {
                     tokio::time::sleep(backoff).await;
@@ -102,17 +131,7 @@ impl ShopifyAdmin {
             };
             let status = response.status();
             if status.is_success() {
-                let next =
-                    next_page_info(response.headers().get("link").and_then(|v| v.to_str().ok()));
-                let page: OrdersPage = response.json().await.map_err(|_| {
-                    FetchError::Unavailable("Shopify answer is not an order list".into())
-                })?;
-                let orders = page
-                    .orders
-                    .into_iter()
-                    .map(|order| serde_json::to_vec(&order).unwrap_or_default())
-                    .collect();
-                return Ok((orders, next));
+                return Ok(response);
             }
             match status {
                 StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {

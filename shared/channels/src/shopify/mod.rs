@@ -2,12 +2,14 @@
 
 mod admin;
 mod compliance;
+mod inventory;
 mod order_payload;
 mod shop_domain;
 mod signature;
 
 pub use admin::{ADMIN_API_VERSION, ShopifyAdmin};
 pub use compliance::{ComplianceKind, ComplianceRequest, MAX_ORDERS_PER_REQUEST, parse_compliance};
+pub use inventory::{InventoryLevelRef, MAX_QUANTITIES_PER_CALL, QuantityToSet, SetOutcome};
 pub use order_payload::{MAX_LINES, ParsedOrder, PayloadError, parse_order};
 pub use shop_domain::{ShopDomain, ShopDomainError};
 pub use signature::{sign, verify};

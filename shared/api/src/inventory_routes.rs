@@ -1,0 +1,286 @@
+//! The merchant API's inventory routes: stock per warehouse (adjusted with a reason), kits,
+//! channel listings, the ledger. A change is pushed to the SKU's listings at once.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Response, StatusCode};
+use rc_channels::shopify::ShopDomain;
+use rc_domain::{MerchantId, Sku, WarehouseId};
+use rc_inventory::{
+    Adjustment, ChannelAllocation, InventoryError, KitComponent, ListingRepository, ListingTarget,
+    StockRepository,
+};
+use rc_orders::ConnectionRepository;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::{ApiError, InventorySync, json};
+
+/// What the inventory routes need.
+pub struct InventoryApi {
+    pub stock: Arc<StockRepository>,
+    pub listings: Arc<ListingRepository>,
+    pub connections: Arc<ConnectionRepository>,
+    pub sync: Arc<InventorySync>,
+}
+
+/// `POST /v1/inventory/{sku}/adjustments` (serde cannot deny unknown fields beside a flattened
+/// enum: unknown fields are ignored).
+#[derive(Deserialize)]
+struct AdjustStock {
+    warehouse: String,
+    #[serde(flatten)]
+    adjustment: Adjustment,
+    reason: String,
+}
+
+/// `PUT /v1/inventory/{sku}/kit`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DefineKit {
+    components: Vec<KitComponent>,
+}
+
+/// `PUT /v1/inventory/{sku}/listings` (unknown fields ignored, as above).
+#[derive(Deserialize)]
+struct PutListing {
+    #[serde(flatten)]
+    target: ListingTarget,
+    #[serde(default)]
+    safety_buffer: i64,
+    #[serde(default = "hundred")]
+    percent: u8,
+    #[serde(default)]
+    max: Option<i64>,
+}
+
+fn hundred() -> u8 {
+    100
+}
+
+fn invalid(message: &str) -> ApiError {
+    ApiError::InvalidPayload {
+        reason: "invalid_field",
+        message: message.to_owned(),
+    }
+}
+
+impl From<InventoryError> for ApiError {
+    fn from(e: InventoryError) -> Self {
+        match e {
+            InventoryError::Invalid(message) => invalid(message),
+            InventoryError::Insufficient(message) => ApiError::InvalidPayload {
+                reason: "insufficient_stock",
+                message: message.to_owned(),
+            },
+            InventoryError::UnknownStock => ApiError::NotFound,
+            other if other.is_retryable() => ApiError::Unavailable,
+            other => {
+                tracing::error!(error = %other, "inventory request failed");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+fn body<'a, T: Deserialize<'a>>(raw: &'a [u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(raw)
+        .map_err(|e| ApiError::MalformedJson(rc_channels::describe_json_error(&e)))
+}
+
+impl InventoryApi {
+    pub(crate) async fn show(
+        &self,
+        merchant: &MerchantId,
+        sku: &Sku,
+    ) -> Result<Response<Bytes>, ApiError> {
+        let levels = self.stock.levels(merchant, sku).await?;
+        let kit = self.stock.kit(merchant, sku).await?;
+        if levels.is_empty() && kit.is_none() {
+            return Err(ApiError::NotFound);
+        }
+        let available = self.stock.available(merchant, sku).await?;
+        let listings: Vec<_> = self
+            .listings
+            .of_sku(merchant, sku)
+            .await?
+            .into_iter()
+            .map(|l| {
+                let to_sell = l.allocation.available_to_sell(available);
+                json!({ "listing": l, "available_to_sell": to_sell })
+            })
+            .collect();
+        Ok(json(
+            StatusCode::OK,
+            &json!({
+                "sku": sku,
+                "warehouses": levels,
+                "available": available,
+                "kit": kit,
+                "listings": listings,
+            }),
+        ))
+    }
+
+    pub(crate) async fn adjust(
+        &self,
+        merchant: &MerchantId,
+        sku: &Sku,
+        raw: &[u8],
+    ) -> Result<Response<Bytes>, ApiError> {
+        let request: AdjustStock = body(raw)?;
+        let warehouse = WarehouseId::parse(&request.warehouse)
+            .map_err(|_| invalid("field `warehouse` is invalid"))?;
+        let reason = request.reason.trim();
+        if reason.is_empty() || reason.chars().count() > 200 || reason.chars().any(char::is_control)
+        {
+            return Err(invalid(
+                "field `reason` must be 1 to 200 printable characters",
+            ));
+        }
+        if self.stock.kit(merchant, sku).await?.is_some() {
+            return Err(invalid(
+                "a kit has no stock of its own; adjust its components",
+            ));
+        }
+        let level = self
+            .stock
+            .adjust(
+                merchant,
+                sku,
+                &warehouse,
+                request.adjustment,
+                reason,
+                "merchant-api",
+            )
+            .await?;
+        tracing::info!(%merchant, sku = %sku.as_str(), %warehouse, kind = request.adjustment.name(), "stock adjusted");
+        let pushed = self.push(merchant, sku).await;
+        Ok(json(
+            StatusCode::OK,
+            &json!({ "sku": sku, "warehouse": warehouse, "level": level, "push": pushed }),
+        ))
+    }
+
+    pub(crate) async fn define_kit(
+        &self,
+        merchant: &MerchantId,
+        sku: &Sku,
+        raw: &[u8],
+    ) -> Result<Response<Bytes>, ApiError> {
+        let request: DefineKit = body(raw)?;
+        self.stock
+            .define_kit(merchant, sku, &request.components)
+            .await?;
+        let pushed = self.push(merchant, sku).await;
+        Ok(json(
+            StatusCode::OK,
+            &json!({ "sku": sku, "components": request.components, "push": pushed }),
+        ))
+    }
+
+    pub(crate) async fn put_listing(
+        &self,
+        merchant: &MerchantId,
+        sku: &Sku,
+        raw: &[u8],
+    ) -> Result<Response<Bytes>, ApiError> {
+        let request: PutListing = body(raw)?;
+        // A listing must point at one of the merchant's own connections.
+        let connected = match &request.target {
+            ListingTarget::Shopify { shop, .. } => {
+                let shop =
+                    ShopDomain::parse(shop).map_err(|_| invalid("field `shop` is invalid"))?;
+                self.connections
+                    .shopify(&shop)
+                    .await?
+                    .is_some_and(|c| &c.merchant == merchant)
+            }
+            ListingTarget::Amazon {
+                seller_id,
+                marketplace_id,
+                seller_sku,
+                product_type,
+            } => {
+                if seller_sku.is_empty() || seller_sku.len() > 40 || product_type.is_empty() {
+                    return Err(invalid(
+                        "fields `seller_sku` (1-40) and `product_type` are required",
+                    ));
+                }
+                self.connections.amazon(seller_id).await?.is_some_and(|c| {
+                    &c.merchant == merchant && c.marketplace_ids.contains(marketplace_id)
+                })
+            }
+        };
+        if !connected {
+            return Err(ApiError::InvalidPayload {
+                reason: "unknown_connection",
+                message: "the listing points at no connection of yours (connect the shop or seller and marketplace first)".into(),
+            });
+        }
+        let allocation = ChannelAllocation {
+            safety_buffer: request.safety_buffer,
+            percent: request.percent,
+            max: request.max,
+        };
+        self.listings
+            .put(merchant, sku, &request.target, allocation)
+            .await?;
+        let pushed = self.push(merchant, sku).await;
+        Ok(json(
+            StatusCode::OK,
+            &json!({ "sku": sku, "listing": request.target, "push": pushed }),
+        ))
+    }
+
+    pub(crate) async fn ledger(
+        &self,
+        merchant: &MerchantId,
+        after: Option<&str>,
+    ) -> Result<Response<Bytes>, ApiError> {
+        let after = after.map(|a| rc_store::PageToken(a.to_owned()));
+        let page = self
+            .stock
+            .ledger(merchant, 100, after)
+            .await
+            .map_err(|e| match e {
+                InventoryError::Store(rc_store::StoreError::BadPageToken) => ApiError::NotFound,
+                other => other.into(),
+            })?;
+        Ok(json(
+            StatusCode::OK,
+            &json!({ "entries": page.items, "next": page.next.map(|t| t.0) }),
+        ))
+    }
+
+    /// Pushes one SKU's listings now; failures are recorded and retried by the schedule.
+    async fn push(&self, merchant: &MerchantId, sku: &Sku) -> serde_json::Value {
+        match self.sync.sync(merchant, std::slice::from_ref(sku)).await {
+            Ok(report) => json!({ "pushed": report.pushed, "failed": report.failed.len() }),
+            Err(error) => {
+                tracing::warn!(%merchant, %error, "push after a stock change failed; the schedule retries");
+                json!({ "pushed": 0, "failed": "retried by the scheduled sync" })
+            }
+        }
+    }
+}
+
+/// A SKU from a path segment, percent-decoded (SKUs may hold `/`, spaces, `#`).
+pub(crate) fn sku_from_path(segment: &str) -> Result<Sku, ApiError> {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = segment.get(i + 1..i + 3).ok_or(ApiError::NotFound)?;
+            out.push(u8::from_str_radix(hex, 16).map_err(|_| ApiError::NotFound)?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    let text = String::from_utf8(out).map_err(|_| ApiError::NotFound)?;
+    Sku::parse(&text).map_err(|_| ApiError::NotFound)
+}

@@ -1,0 +1,152 @@
+//! The order processor: order events from SQS (ids only) -> stock. A new order reserves its
+//! lines (or is backordered), a cancelled one releases them, a shipped one consumes them; the
+//! order's status follows. The SKUs whose stock changed in a batch are coalesced and pushed to
+//! the channels once per batch.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use rc_domain::{MerchantId, OrderId, OrderStatus, Sku};
+use rc_inventory::{InventoryError, Reservation, ReservationState, Reservations};
+use rc_orders::{OrderRepository, RepoError};
+use rc_queue::OrderEvent;
+
+use crate::{InventorySync, QueueMessage};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error("not an order event")]
+    Malformed,
+    #[error("orders: {0}")]
+    Repo(#[from] RepoError),
+    #[error("inventory: {0}")]
+    Inventory(#[from] InventoryError),
+}
+
+impl ProcessError {
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Malformed => false,
+            Self::Repo(e) => e.is_retryable(),
+            Self::Inventory(e) => e.is_retryable(),
+        }
+    }
+}
+
+pub struct OrderProcessor {
+    orders: Arc<OrderRepository>,
+    reservations: Arc<Reservations>,
+    sync: Arc<InventorySync>,
+}
+
+fn skus_of(reservation: &Reservation) -> impl Iterator<Item = Sku> + '_ {
+    reservation.allocations.iter().map(|a| a.sku.clone())
+}
+
+impl OrderProcessor {
+    pub fn new(
+        orders: Arc<OrderRepository>,
+        reservations: Arc<Reservations>,
+        sync: Arc<InventorySync>,
+    ) -> Self {
+        Self {
+            orders,
+            reservations,
+            sync,
+        }
+    }
+
+    /// Processes a batch; returns the ids of messages to retry (partial batch failure). A
+    /// message that can never succeed is dropped with a warning (ids only), not retried forever.
+    pub async fn handle_batch(&self, messages: Vec<QueueMessage>) -> Vec<String> {
+        let mut failed = Vec::new();
+        let mut changed: BTreeMap<MerchantId, BTreeSet<Sku>> = BTreeMap::new();
+        for message in messages {
+            match self.process(&message.body).await {
+                Ok(Some((merchant, skus))) => changed.entry(merchant).or_default().extend(skus),
+                Ok(None) => {}
+                Err(error) if error.is_retryable() => {
+                    tracing::warn!(message = %message.id, %error, "order event will be retried");
+                    failed.push(message.id);
+                }
+                Err(error) => {
+                    tracing::warn!(message = %message.id, %error, "order event dropped");
+                }
+            }
+        }
+        for (merchant, skus) in changed {
+            let skus: Vec<Sku> = skus.into_iter().collect();
+            match self.sync.sync(&merchant, &skus).await {
+                Ok(report) => {
+                    tracing::info!(%merchant, pushed = report.pushed, failed = report.failed.len(), "inventory pushed")
+                }
+                // Pushes are retried by the scheduled full sync; the stock change itself is done.
+                Err(error) => {
+                    tracing::warn!(%merchant, %error, "inventory push failed; the scheduled sync retries")
+                }
+            }
+        }
+        failed
+    }
+
+    /// One event: the merchant and the SKUs whose stock changed, if any.
+    async fn process(&self, body: &str) -> Result<Option<(MerchantId, Vec<Sku>)>, ProcessError> {
+        let event: OrderEvent = serde_json::from_str(body).map_err(|_| ProcessError::Malformed)?;
+        let merchant = MerchantId::parse(&event.merchant).map_err(|_| ProcessError::Malformed)?;
+        let order = OrderId::parse(&event.order).map_err(|_| ProcessError::Malformed)?;
+        let Some(view) = self.orders.view(&merchant, &order).await? else {
+            // Gone (the account was cancelled): nothing to reserve.
+            return Ok(None);
+        };
+        let reservation = match view.status {
+            OrderStatus::Received | OrderStatus::Backordered => {
+                let reservation = self
+                    .reservations
+                    .reserve(&merchant, &order, &view.lines)
+                    .await?;
+                let status = match reservation.state {
+                    ReservationState::Reserved => OrderStatus::Reserved,
+                    _ => OrderStatus::Backordered,
+                };
+                self.move_to(&merchant, &order, status).await?;
+                reservation
+            }
+            OrderStatus::Cancelled => match self.reservations.release(&merchant, &order).await? {
+                Some(reservation) => reservation,
+                None => return Ok(None),
+            },
+            OrderStatus::Shipped | OrderStatus::Delivered => {
+                if self.reservations.get(&merchant, &order).await?.is_none() {
+                    // Shipped before we saw it: reserve what it took, then consume it.
+                    self.reservations
+                        .reserve(&merchant, &order, &view.lines)
+                        .await?;
+                }
+                match self.reservations.consume(&merchant, &order).await? {
+                    Some(reservation) => reservation,
+                    None => return Ok(None),
+                }
+            }
+            OrderStatus::Reserved | OrderStatus::LabelCreated => return Ok(None),
+        };
+        Ok(Some((merchant, skus_of(&reservation).collect())))
+    }
+
+    async fn move_to(
+        &self,
+        merchant: &MerchantId,
+        order: &OrderId,
+        status: OrderStatus,
+    ) -> Result<(), ProcessError> {
+        match self.orders.advance_status(merchant, order, status).await {
+            Ok(_) => Ok(()),
+            // Cancelled while we reserved: its own event may have found nothing to release, so
+            // give the units back here (release is idempotent).
+            Err(RepoError::Conflict(_)) => {
+                self.reservations.release(merchant, order).await?;
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}

@@ -1,0 +1,422 @@
+//! Pushing stock to the channels: only changed values, the fewest calls each API allows, every
+//! request checked against the API's documented shape, recovery when Shopify's compare fails,
+//! and one channel's outage never blocking another. Then the whole path: an order arriving
+//! reserves stock and its new quantity is pushed.
+
+mod support;
+
+use std::sync::Arc;
+
+use rc_channels::amazon::{Endpoints, RetryPolicy, SpApiClient};
+use rc_channels::shopify::{ShopDomain, ShopifyAdmin};
+use rc_domain::{Secret, SecretText, Sku, WarehouseId};
+use rc_inventory::{Adjustment, ChannelAllocation, ListingTarget};
+use rc_orders::ShopifyCredentials;
+use support::inventory_channels::{self, SHOPIFY_TOKEN, StandIn};
+use support::privacy_stack::*;
+
+const SELLER: &str = "A2SELLERTEST";
+const MARKETPLACE: &str = "ATVPDKIKX0DER";
+
+fn secret(s: &str) -> Secret<SecretText> {
+    Secret::new(SecretText::parse(s).expect("secret"))
+}
+
+async fn connect(stack: &Stack) {
+    stack
+        .services
+        .connections
+        .put_shopify(
+            &merchant(),
+            &ShopDomain::parse(SHOP).expect("shop"),
+            &ShopifyCredentials {
+                webhook_secret: secret(SECRET),
+                previous_webhook_secret: None,
+                access_token: Some(secret(SHOPIFY_TOKEN)),
+            },
+        )
+        .await
+        .expect("shop");
+    stack
+        .services
+        .connections
+        .put_amazon(
+            &merchant(),
+            SELLER,
+            &[MARKETPLACE.to_owned()],
+            &rc_channels::amazon::Credentials {
+                client_id: support::sp_api::CLIENT_ID.into(),
+                client_secret: secret(support::sp_api::CLIENT_SECRET),
+                refresh_token: secret(support::sp_api::REFRESH_TOKEN),
+            },
+        )
+        .await
+        .expect("seller");
+}
+
+fn sync_for(stack: &Stack, channels: &StandIn) -> rc_api::InventorySync {
+    rc_api::InventorySync::new(
+        stack.services.stock.clone(),
+        stack.services.listings.clone(),
+        stack.services.connections.clone(),
+        Arc::new(ShopifyAdmin::new(Some(channels.base()))),
+        Arc::new(SpApiClient::with_retry(
+            Endpoints {
+                sp_api: channels.base(),
+                lwa: channels.base(),
+            },
+            RetryPolicy {
+                attempts: 2,
+                first_backoff: std::time::Duration::from_millis(10),
+            },
+        )),
+    )
+}
+
+fn sku(n: u32) -> Sku {
+    Sku::parse(&format!("SYNC-{n:04}")).expect("sku")
+}
+
+async fn stock(stack: &Stack, sku: &Sku, quantity: i64) {
+    stack
+        .services
+        .stock
+        .adjust(
+            &merchant(),
+            sku,
+            &WarehouseId::parse("main").expect("warehouse"),
+            Adjustment::Receive { quantity },
+            "initial",
+            "test",
+        )
+        .await
+        .expect("stock");
+}
+
+fn shopify_listing(n: u32) -> ListingTarget {
+    ListingTarget::Shopify {
+        shop: SHOP.into(),
+        location_id: 7,
+        inventory_item_id: 1000 + u64::from(n),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_changed_skus_take_four_shopify_calls_and_nothing_unchanged_is_sent() {
+    let stack = embedded().await;
+    connect(&stack).await;
+    let channels = inventory_channels::start().await;
+    let mut skus = Vec::new();
+    for n in 0..1000 {
+        let sku = sku(n);
+        stock(&stack, &sku, 10).await;
+        stack
+            .services
+            .listings
+            .put(
+                &merchant(),
+                &sku,
+                &shopify_listing(n),
+                ChannelAllocation {
+                    safety_buffer: 2,
+                    percent: 50,
+                    max: None,
+                },
+            )
+            .await
+            .expect("listing");
+        channels.state().stocked.push((1000 + u64::from(n), 7));
+        skus.push(sku);
+    }
+    let sync = sync_for(&stack, &channels);
+    let report = sync.sync(&merchant(), &skus).await.expect("sync");
+    assert_eq!(
+        (report.pushed, report.shopify_calls),
+        (1000, 4),
+        "{report:?}"
+    );
+    {
+        let state = channels.state();
+        assert!(state.violations.is_empty(), "{:?}", state.violations);
+        assert_eq!(state.shopify[&(1000, 7)], 4, "(10 - 2) * 50% = 4");
+    }
+    let again = sync.sync(&merchant(), &skus).await.expect("sync");
+    assert_eq!(
+        (again.pushed, again.shopify_calls, again.unchanged),
+        (0, 0, 1000)
+    );
+
+    // Someone sold one on Shopify: our compare fails, we read and set from there, once.
+    channels.state().shopify.insert((1000, 7), 3);
+    stock(&stack, &skus[0], 4).await; // 14 free -> (14 - 2) * 50% = 6
+    let report = sync.sync(&merchant(), &skus[..1]).await.expect("sync");
+    assert_eq!((report.pushed, report.shopify_calls), (1, 3), "{report:?}");
+    assert_eq!(channels.state().shopify[&(1000, 7)], 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_channel_down_never_blocks_the_other_and_failures_are_retried() {
+    let stack = embedded().await;
+    connect(&stack).await;
+    let channels = inventory_channels::start().await;
+    let skus: Vec<Sku> = (0..6).map(sku).collect();
+    for (n, sku) in skus.iter().enumerate() {
+        stock(&stack, sku, 5).await;
+        let listings = &stack.services.listings;
+        listings
+            .put(
+                &merchant(),
+                sku,
+                &shopify_listing(n as u32),
+                ChannelAllocation::default(),
+            )
+            .await
+            .expect("shopify listing");
+        listings
+            .put(
+                &merchant(),
+                sku,
+                &ListingTarget::Amazon {
+                    seller_id: SELLER.into(),
+                    marketplace_id: MARKETPLACE.into(),
+                    seller_sku: format!("AMZ {}/{n}", sku.as_str()),
+                    product_type: "PRODUCT".into(),
+                },
+                ChannelAllocation {
+                    max: Some(3),
+                    ..ChannelAllocation::default()
+                },
+            )
+            .await
+            .expect("amazon listing");
+        channels.state().stocked.push((1000 + n as u64, 7));
+    }
+    channels.state().shopify_down = true;
+    let sync = sync_for(&stack, &channels);
+    let report = sync.sync(&merchant(), &skus).await.expect("sync");
+    assert_eq!(
+        report.pushed, 6,
+        "Amazon pushed while Shopify is down: {report:?}"
+    );
+    assert_eq!(report.failed.len(), 6);
+    assert_eq!(
+        report.amazon_calls, 6,
+        "one patchListingsItem per changed SKU"
+    );
+    {
+        let state = channels.state();
+        assert!(state.violations.is_empty(), "{:?}", state.violations);
+        let key = (
+            SELLER.to_owned(),
+            "AMZ%20SYNC-0000%2F0".to_owned(),
+            MARKETPLACE.to_owned(),
+        );
+        assert_eq!(
+            state.amazon.get(&key),
+            Some(&3),
+            "capped at 3: {:?}",
+            state.amazon
+        );
+    }
+    let listing = stack
+        .services
+        .listings
+        .of_sku(&merchant(), &skus[0])
+        .await
+        .expect("listings");
+    assert!(
+        listing.iter().any(|l| l.last_error.is_some()),
+        "the failure is recorded"
+    );
+
+    channels.state().shopify_down = false;
+    let retry = sync.sync(&merchant(), &skus).await.expect("sync");
+    assert_eq!(
+        (retry.pushed, retry.shopify_calls, retry.amazon_calls),
+        (6, 1, 0),
+        "{retry:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_reserves_stock_and_its_new_quantity_is_pushed() {
+    let stack = embedded().await;
+    connect(&stack).await;
+    let channels = inventory_channels::start().await;
+    // The fixture order's line: one unit of its SKU.
+    let parsed = rc_channels::shopify::parse_order(&merchant(), &unique_canary_order(5001).0)
+        .expect("order");
+    let line_sku = parsed.order.lines[0].sku.clone();
+    let units: i64 = parsed
+        .order
+        .lines
+        .iter()
+        .filter(|l| l.sku == line_sku)
+        .map(|l| i64::from(l.quantity.get()))
+        .sum();
+    for line in &parsed.order.lines {
+        if line.sku != line_sku {
+            stock(&stack, &line.sku, 10).await;
+        }
+    }
+    stock(&stack, &line_sku, 10).await;
+    stack
+        .services
+        .listings
+        .put(
+            &merchant(),
+            &line_sku,
+            &shopify_listing(1),
+            ChannelAllocation::default(),
+        )
+        .await
+        .expect("listing");
+    channels.state().stocked.push((1001, 7));
+    let sync = Arc::new(sync_for(&stack, &channels));
+    sync.sync(&merchant(), std::slice::from_ref(&line_sku))
+        .await
+        .expect("initial push");
+    assert_eq!(channels.state().shopify[&(1001, 7)], 10);
+
+    stack.ingest(5001).await;
+    let processor = stack.services.order_processor(sync);
+    let events: Vec<rc_api::QueueMessage> = stack
+        .published
+        .published()
+        .iter()
+        .enumerate()
+        .map(|(i, e)| rc_api::QueueMessage {
+            id: format!("m{i}"),
+            body: serde_json::to_string(e).expect("event"),
+        })
+        .collect();
+    // Delivered twice, as SQS may: the second changes nothing.
+    let mut twice = events.clone();
+    twice.extend(events);
+    assert!(processor.handle_batch(twice).await.is_empty());
+    assert_eq!(channels.state().shopify[&(1001, 7)], 10 - units);
+    let (_, view) = stack.api("GET", "/v1/orders/shopify-5001", "").await;
+    assert_eq!(view["status"], "reserved");
+    let (status, stock_view) = stack
+        .api("GET", &format!("/v1/inventory/{}", line_sku.as_str()), "")
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(stock_view["warehouses"]["main"]["reserved"], units);
+
+    // Cancelled: released and pushed back.
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&unique_canary_order(5001).0).expect("json");
+    json["cancelled_at"] = serde_json::json!("2026-11-24T10:00:00Z");
+    json["updated_at"] = serde_json::json!("2026-11-24T10:00:00Z");
+    assert_eq!(
+        stack
+            .webhook(
+                "orders/cancelled",
+                "c-5001",
+                serde_json::to_vec(&json).expect("json")
+            )
+            .await,
+        200
+    );
+    let latest = stack.published.published();
+    let last = latest.last().expect("event");
+    let message = rc_api::QueueMessage {
+        id: "cancel".into(),
+        body: serde_json::to_string(last).expect("event"),
+    };
+    assert!(processor.handle_batch(vec![message]).await.is_empty());
+    assert_eq!(channels.state().shopify[&(1001, 7)], 10);
+    assert!(channels.state().violations.is_empty());
+}
+
+#[tokio::test]
+async fn bad_inventory_input_is_a_clear_error_and_changes_nothing() {
+    let stack = embedded().await;
+    let cases = [
+        (
+            "POST",
+            "/v1/inventory/CUP/adjustments",
+            r#"{"warehouse":"main","kind":"receive","quantity":-5,"reason":"x"}"#,
+            422,
+            "invalid_field",
+        ),
+        (
+            "POST",
+            "/v1/inventory/CUP/adjustments",
+            r#"{"warehouse":"main","kind":"add","delta":-5,"reason":"x"}"#,
+            422,
+            "insufficient_stock",
+        ),
+        (
+            "POST",
+            "/v1/inventory/CUP/adjustments",
+            r#"{"warehouse":"no such","kind":"receive","quantity":5,"reason":"x"}"#,
+            422,
+            "invalid_field",
+        ),
+        (
+            "POST",
+            "/v1/inventory/CUP/adjustments",
+            r#"{"warehouse":"main","kind":"teleport","quantity":5,"reason":"x"}"#,
+            400,
+            "malformed_json",
+        ),
+        (
+            "POST",
+            "/v1/inventory/CUP/adjustments",
+            r#"{"warehouse":"main","kind":"receive","quantity":5,"reason":""}"#,
+            422,
+            "invalid_field",
+        ),
+        (
+            "PUT",
+            "/v1/inventory/CUP/listings",
+            r#"{"channel":"shopify","shop":"nobody.myshopify.com","location_id":1,"inventory_item_id":2}"#,
+            422,
+            "unknown_connection",
+        ),
+        (
+            "PUT",
+            "/v1/inventory/CUP/listings",
+            &format!(
+                r#"{{"channel":"shopify","shop":"{SHOP}","location_id":1,"inventory_item_id":2,"percent":150}}"#
+            ),
+            422,
+            "invalid_field",
+        ),
+        ("GET", "/v1/inventory/NOTHING", "", 404, "not_found"),
+        (
+            "PUT",
+            "/v1/inventory/CUP/kit",
+            r#"{"components":[]}"#,
+            422,
+            "invalid_field",
+        ),
+    ];
+    for (method, path, body, status, reason) in cases {
+        let (got, answer) = stack.api(method, path, body).await;
+        assert_eq!(
+            (got, answer["error"].as_str()),
+            (status, Some(reason)),
+            "{method} {path} {body}"
+        );
+    }
+    let (status, _) = stack.api("GET", "/v1/inventory/CUP", "").await;
+    assert_eq!(status, 404, "nothing was stored");
+    let (status, answer) = stack
+        .api(
+            "POST",
+            "/v1/inventory/CUP%2FBLUE/adjustments",
+            r#"{"warehouse":"main","kind":"receive","quantity":5,"reason":"PO-7"}"#,
+        )
+        .await;
+    assert_eq!(
+        (status, answer["level"]["available"].as_i64()),
+        (200, Some(5)),
+        "{answer}"
+    );
+    let (_, ledger) = stack.api("GET", "/v1/inventory-ledger", "").await;
+    assert_eq!(ledger["entries"][0]["reason"], "PO-7");
+    assert_eq!(ledger["entries"][0]["actor"], "merchant-api");
+    assert_eq!(ledger["entries"][0]["changes"][0]["sku"], "CUP/BLUE");
+}
