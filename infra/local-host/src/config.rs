@@ -28,6 +28,9 @@ pub struct LocalConfig {
     /// `RC_PRIVACY_INTERVAL_SECS` (default 3600, as deployed; 0 turns it off): how often the
     /// privacy run (purge, privacy requests, cancellations) runs. It also runs once at start.
     pub privacy_interval: Option<Duration>,
+    /// `RC_INVENTORY_SYNC_INTERVAL_SECS` (default 60; 0 turns it off): how often every listing is
+    /// reconciled with the sandbox channels (orders push at once; this catches the rest).
+    pub inventory_interval: Option<Duration>,
 }
 
 fn var(name: &str, default: &str) -> String {
@@ -61,6 +64,7 @@ impl LocalConfig {
             sandbox_interval: interval("RC_SANDBOX_INTERVAL_SECS", "20")?,
             reconcile_interval: interval("RC_RECONCILE_INTERVAL_SECS", "60")?,
             privacy_interval: interval("RC_PRIVACY_INTERVAL_SECS", "3600")?,
+            inventory_interval: interval("RC_INVENTORY_SYNC_INTERVAL_SECS", "60")?,
         })
     }
 }

@@ -18,7 +18,10 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::LocalConfig;
-use crate::sandbox::{AmazonSandboxApi, SANDBOX_ACCESS_TOKEN, Sandbox, ShopifySandboxAdmin};
+use crate::sandbox::{
+    AmazonSandboxApi, CATALOG, SANDBOX_ACCESS_TOKEN, SANDBOX_MARKETPLACE, SANDBOX_SELLER, Sandbox,
+    SandboxInventory, ShopifySandboxAdmin,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -41,6 +44,7 @@ struct Routes {
     merchant: MerchantApi,
     amazon_sandbox: Arc<AmazonSandboxApi>,
     shopify_sandbox: Arc<ShopifySandboxAdmin>,
+    inventory_sandbox: Arc<SandboxInventory>,
 }
 
 /// A running local host.
@@ -52,6 +56,8 @@ pub struct LocalHost {
     pub sandbox: Arc<Sandbox>,
     /// Reconciliation against the sandbox (scheduled when configured; `run()` reconciles now).
     pub reconciler: Arc<rc_api::Reconciler>,
+    /// What the sandbox channels show, as pushed by the inventory sync.
+    pub inventory_sandbox: Arc<SandboxInventory>,
 }
 
 impl LocalHost {
@@ -72,14 +78,24 @@ impl LocalHost {
         })?;
         let amazon_sandbox = Arc::new(AmazonSandboxApi::default());
         let shopify_sandbox = Arc::new(ShopifySandboxAdmin::default());
+        let inventory_sandbox = Arc::new(SandboxInventory::default());
+        let base = format!("http://{addr}");
+        let sandbox_endpoints = rc_channels::amazon::Endpoints {
+            sp_api: format!("{base}/sandbox/amazon"),
+            lwa: format!("{base}/sandbox/amazon"),
+        };
+        let sync = Arc::new(services.inventory_sync(
+            sandbox_endpoints.clone(),
+            Some(format!("{base}/sandbox/shopify")),
+        ));
         let routes = Arc::new(Routes {
             shopify: services.shopify_webhook(),
-            merchant: services.merchant_api(),
+            merchant: services.merchant_api_with(Arc::clone(&sync)),
             amazon_sandbox: Arc::clone(&amazon_sandbox),
             shopify_sandbox: Arc::clone(&shopify_sandbox),
+            inventory_sandbox: Arc::clone(&inventory_sandbox),
         });
         let task = tokio::spawn(serve(listener, routes));
-        let base = format!("http://{addr}");
         let sandbox = Sandbox::start(
             &services,
             config,
@@ -91,13 +107,30 @@ impl LocalHost {
         if let Some(interval) = config.sandbox_interval {
             Arc::clone(&sandbox).run(interval);
         }
-        let reconciler = Arc::new(services.reconciler(
-            rc_channels::amazon::Endpoints {
-                sp_api: format!("{base}/sandbox/amazon"),
-                lwa: format!("{base}/sandbox/amazon"),
-            },
-            Some(format!("{base}/sandbox/shopify")),
-        ));
+        let reconciler = Arc::new(
+            services.reconciler(sandbox_endpoints, Some(format!("{base}/sandbox/shopify"))),
+        );
+        seed_inventory(&services, config).await?;
+        spawn_order_processor(&services, Arc::clone(&sync));
+        if let Some(interval) = config.inventory_interval {
+            let sync = Arc::clone(&sync);
+            tokio::spawn(async move {
+                let mut timer = tokio::time::interval(interval);
+                loop {
+                    timer.tick().await;
+                    match sync.sync_all().await {
+                        Ok(report) => tracing::info!(
+                            pushed = report.pushed,
+                            failed = report.failed.len(),
+                            "inventory sync"
+                        ),
+                        Err(error) => {
+                            tracing::warn!(%error, "inventory sync failed; retried next time")
+                        }
+                    }
+                }
+            });
+        }
         if let Some(interval) = config.reconcile_interval {
             let reconciler = Arc::clone(&reconciler);
             tokio::spawn(async move {
@@ -138,6 +171,7 @@ impl LocalHost {
             task,
             sandbox,
             reconciler,
+            inventory_sandbox,
         })
     }
 }
@@ -229,8 +263,17 @@ async fn dispatch(routes: &Routes, request: Request<Incoming>) -> Response<Full<
             Err(error) => error.into_response(),
             Ok(request) if path == "/webhooks/shopify" => routes.shopify.handle(request).await,
             Ok(request) if path.starts_with("/v1/") => routes.merchant.handle(request).await,
+            Ok(_) if path == "/sandbox/inventory" => routes.inventory_sandbox.show(),
+            Ok(request) if path.starts_with("/sandbox/amazon/listings/") => {
+                routes.inventory_sandbox.amazon_patch(&path, request.body())
+            }
             Ok(request) if path.starts_with("/sandbox/amazon/") => {
                 routes.amazon_sandbox.handle(&request)
+            }
+            Ok(request)
+                if path.starts_with("/sandbox/shopify/") && path.ends_with("/graphql.json") =>
+            {
+                routes.inventory_sandbox.shopify_graphql(request.body())
             }
             Ok(request) if path.starts_with("/sandbox/shopify/") => {
                 routes.shopify_sandbox.handle(&request)
@@ -239,4 +282,109 @@ async fn dispatch(routes: &Routes, request: Request<Incoming>) -> Response<Full<
         }
     };
     response.map(Full::new)
+}
+
+/// Stock for the sandbox catalog (100 of each, once) and a listing of each on the sandbox Shopify
+/// location 1 and the sandbox Amazon seller, so orders move quantities the channels show.
+async fn seed_inventory(services: &Services, config: &LocalConfig) -> Result<(), StartError> {
+    let merchant = MerchantId::parse(&config.demo_merchant)
+        .map_err(|e| StartError::Config(format!("RC_DEMO_MERCHANT: {e}")))?;
+    if services
+        .cancellation
+        .status(&merchant)
+        .await
+        .ok()
+        .flatten()
+        .is_some()
+    {
+        return Ok(());
+    }
+    let warehouse =
+        rc_domain::WarehouseId::parse("main").map_err(|e| StartError::Config(e.to_string()))?;
+    let seed =
+        |e: rc_inventory::InventoryError| StartError::Config(format!("seeding inventory: {e}"));
+    for (n, (raw, _)) in CATALOG.iter().enumerate() {
+        let sku = rc_domain::Sku::parse(raw).map_err(|e| StartError::Config(e.to_string()))?;
+        if services
+            .stock
+            .levels(&merchant, &sku)
+            .await
+            .map_err(seed)?
+            .is_empty()
+        {
+            services
+                .stock
+                .adjust(
+                    &merchant,
+                    &sku,
+                    &warehouse,
+                    rc_inventory::Adjustment::Receive { quantity: 100 },
+                    "sandbox opening stock",
+                    "local-host",
+                )
+                .await
+                .map_err(seed)?;
+        }
+        let targets = [
+            rc_inventory::ListingTarget::Shopify {
+                shop: config.demo_shop.clone(),
+                location_id: 1,
+                inventory_item_id: 1 + n as u64,
+            },
+            rc_inventory::ListingTarget::Amazon {
+                seller_id: SANDBOX_SELLER.into(),
+                marketplace_id: SANDBOX_MARKETPLACE.into(),
+                seller_sku: (*raw).into(),
+                product_type: "PRODUCT".into(),
+            },
+        ];
+        for target in targets {
+            services
+                .listings
+                .put(
+                    &merchant,
+                    &sku,
+                    &target,
+                    rc_inventory::ChannelAllocation::default(),
+                )
+                .await
+                .map_err(seed)?;
+        }
+    }
+    Ok(())
+}
+
+/// Feeds published order events to the order processor, as the SQS event source does in AWS.
+fn spawn_order_processor(services: &Services, sync: Arc<rc_api::InventorySync>) {
+    let Some(published) = services.published.clone() else {
+        return;
+    };
+    let processor = services.order_processor(sync);
+    tokio::spawn(async move {
+        let mut seen = 0;
+        let mut timer = tokio::time::interval(std::time::Duration::from_millis(500));
+        loop {
+            timer.tick().await;
+            let events = published.published();
+            if events.len() <= seen {
+                continue;
+            }
+            let batch: Vec<rc_api::QueueMessage> = events[seen..]
+                .iter()
+                .enumerate()
+                .map(|(i, event)| rc_api::QueueMessage {
+                    id: format!("local-{}", seen + i),
+                    body: serde_json::to_string(event).unwrap_or_default(),
+                })
+                .collect();
+            seen = events.len();
+            let failed = processor.handle_batch(batch).await;
+            if !failed.is_empty() {
+                tracing::warn!(
+                    count = failed.len(),
+                    "order events failed locally; the scheduled inventory sync catches up"
+                );
+            }
+        }
+    });
 }

@@ -87,6 +87,7 @@ pub async fn start_local_host() -> (LocalHost, LocalConfig, tempfile::TempDir) {
         sandbox_interval: None,
         reconcile_interval: None,
         privacy_interval: None,
+        inventory_interval: None,
     };
     let host = LocalHost::start(&config).await.expect("local host starts");
     (host, config, dir)

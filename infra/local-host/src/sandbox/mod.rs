@@ -7,6 +7,7 @@
 //! handlers process everything; nothing here bypasses them.
 
 mod amazon_api;
+mod inventory;
 mod orders;
 mod queue;
 mod shopify_admin;
@@ -21,6 +22,8 @@ use rc_domain::{MerchantId, Secret, SecretText};
 use rc_runtime::Services;
 
 pub use amazon_api::AmazonSandboxApi;
+pub use inventory::SandboxInventory;
+pub use orders::CATALOG;
 pub use queue::LocalQueue;
 pub use shopify_admin::{SANDBOX_ACCESS_TOKEN, ShopifySandboxAdmin};
 
@@ -28,7 +31,7 @@ use crate::LocalConfig;
 
 /// The sandbox selling partner the demo merchant is connected to.
 pub const SANDBOX_SELLER: &str = "ASANDBOXSELLER1";
-const SANDBOX_MARKETPLACE: &str = "ATVPDKIKX0DER";
+pub const SANDBOX_MARKETPLACE: &str = "ATVPDKIKX0DER";
 const SANDBOX_CLIENT_ID: &str = "amzn1.application-oa2-client.sandbox";
 const SANDBOX_CLIENT_SECRET: &str = "sandbox-client-secret";
 const SANDBOX_REFRESH_TOKEN: &str = "Atzr|sandbox-refresh-token";

@@ -7,7 +7,8 @@ const NAMES: [(&str, &str); 5] = [
     ("Edsger", "Dijkstra"),
     ("Barbara", "Liskov"),
 ];
-const CATALOG: [(&str, &str); 4] = [
+/// The sandbox catalog: (SKU, price). The local host stocks and lists each one.
+pub const CATALOG: [(&str, &str); 4] = [
     ("MUG-350-WHITE", "12.50"),
     ("TSHIRT-RED-M", "19.99"),
     ("POSTER-A2", "8.00"),
