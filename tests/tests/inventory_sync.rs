@@ -420,3 +420,83 @@ async fn bad_inventory_input_is_a_clear_error_and_changes_nothing() {
     assert_eq!(ledger["entries"][0]["actor"], "merchant-api");
     assert_eq!(ledger["entries"][0]["changes"][0]["sku"], "CUP/BLUE");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_amazon_changes_go_in_one_feed_whose_report_settles_each_listing() {
+    let stack = embedded().await;
+    connect(&stack).await;
+    let channels = inventory_channels::start().await;
+    let mut skus = Vec::new();
+    for n in 0..1000 {
+        let sku = sku(n);
+        stock(&stack, &sku, 9).await;
+        stack
+            .services
+            .listings
+            .put(
+                &merchant(),
+                &sku,
+                &ListingTarget::Amazon {
+                    seller_id: SELLER.into(),
+                    marketplace_id: MARKETPLACE.into(),
+                    seller_sku: sku.as_str().to_owned(),
+                    product_type: "PRODUCT".into(),
+                },
+                ChannelAllocation::default(),
+            )
+            .await
+            .expect("listing");
+        skus.push(sku);
+    }
+    {
+        let mut state = channels.state();
+        state.refuse_in_feed.push("SYNC-0007".into());
+        state.feed_delay = 1;
+    }
+    let sync = sync_for(&stack, &channels);
+    let report = sync.sync(&merchant(), &skus).await.expect("sync");
+    assert_eq!(
+        (report.in_feeds, report.amazon_calls, report.pushed),
+        (1000, 3, 0),
+        "{report:?}"
+    );
+    {
+        let state = channels.state();
+        assert!(state.violations.is_empty(), "{:?}", state.violations);
+        assert_eq!(state.amazon_patches, 0, "no patch per SKU");
+        assert_eq!(
+            (
+                state.feed_calls["createFeedDocument"],
+                state.feed_calls["upload"],
+                state.feed_calls["createFeed"]
+            ),
+            (1, 1, 1)
+        );
+    }
+    // Still processing: nothing is re-sent, nothing settled.
+    let waiting = sync.sync(&merchant(), &skus).await.expect("sync");
+    assert_eq!(
+        (waiting.in_feeds, waiting.pushed, waiting.amazon_calls),
+        (1000, 0, 1),
+        "{waiting:?}"
+    );
+    // Done: the report settles every listing; the refused one is recorded, and re-sent alone.
+    let settled = sync.sync(&merchant(), &skus).await.expect("sync");
+    assert_eq!(
+        settled.pushed,
+        999 + 1,
+        "999 from the report, then the refused one patched: {settled:?}"
+    );
+    assert_eq!(
+        channels.state().feed_calls["getFeed"],
+        2,
+        "one read per feed, not per listing"
+    );
+    assert_eq!(channels.state().amazon_patches, 1);
+    let again = sync.sync(&merchant(), &skus).await.expect("sync");
+    assert_eq!(
+        (again.pushed, again.amazon_calls, again.unchanged),
+        (0, 0, 1000)
+    );
+    assert!(channels.state().violations.is_empty());
+}

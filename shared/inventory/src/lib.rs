@@ -13,7 +13,7 @@ mod stock;
 pub use availability::ChannelAllocation;
 pub use error::InventoryError;
 pub use ledger::{LedgerEntry, StockChange};
-pub use listings::{Listing, ListingRepository, ListingTarget};
+pub use listings::{Listing, ListingRepository, ListingTarget, PendingFeed};
 pub use model::{Adjustment, KitComponent, MAX_KIT_COMPONENTS, MAX_UNITS, StockLevel};
 pub use reservations::{
     Allocation, MAX_STOCK_ITEMS_PER_ORDER, Reservation, ReservationState, Reservations, Shortfall,

@@ -47,6 +47,15 @@ impl ListingTarget {
     }
 }
 
+/// A quantity submitted in a channel feed (Amazon `JSON_LISTINGS_FEED`) and awaiting its
+/// processing report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingFeed {
+    pub feed_id: String,
+    pub message_id: u32,
+    pub quantity: i64,
+}
+
 /// A listing as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Listing {
@@ -57,6 +66,8 @@ pub struct Listing {
     pub last_pushed: Option<i64>,
     /// The last push failure, until a push succeeds.
     pub last_error: Option<String>,
+    /// A bulk feed carrying this listing's quantity, not yet processed by the channel.
+    pub pending: Option<PendingFeed>,
     #[serde(skip)]
     pub(crate) version: u64,
 }
@@ -80,6 +91,9 @@ fn parse(sku: &Sku, item: &Item) -> Result<Listing, InventoryError> {
         allocation,
         last_pushed: item.number("last_pushed"),
         last_error: item.string("last_error").map(str::to_owned),
+        pending: item
+            .string("pending_feed")
+            .and_then(|p| serde_json::from_str(p).ok()),
         version: item.version,
     })
 }
@@ -156,6 +170,25 @@ impl ListingRepository {
         self.record(merchant, listing, Some(quantity), None).await
     }
 
+    /// Records a quantity submitted in a feed: pushed once the feed's report says so.
+    pub async fn record_feed_submitted(
+        &self,
+        merchant: &MerchantId,
+        listing: &Listing,
+        pending: &PendingFeed,
+    ) -> Result<(), InventoryError> {
+        let key = Self::key(merchant, &listing.sku, &listing.target);
+        let Some(mut item) = self.data.get(&key).await? else {
+            return Ok(());
+        };
+        let version = item.version;
+        item.set("pending_feed", Value::S(to_json(pending)?));
+        match self.data.replace(item, version).await {
+            Ok(()) | Err(StoreError::StaleVersion { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Records a failed push; the next run retries it.
     pub async fn record_failure(
         &self,
@@ -179,6 +212,8 @@ impl ListingRepository {
             return Ok(());
         };
         let version = item.version;
+        // Settled either way: no feed is awaited any more.
+        item.attrs.remove("pending_feed");
         match pushed {
             Some(q) => item.set("last_pushed", Value::N(q)),
             None => {

@@ -36,6 +36,14 @@ pub struct State {
     /// (seller, sku, marketplace) -> quantity, as Amazon holds it.
     pub amazon: BTreeMap<(String, String, String), i64>,
     pub amazon_patches: usize,
+    /// Feeds API calls by operation, and the feeds' states.
+    pub feed_calls: BTreeMap<&'static str, usize>,
+    pub uploads: BTreeMap<String, Value>,
+    pub feeds: BTreeMap<String, (String, Value)>,
+    /// Seller SKUs the next feed's processing report refuses.
+    pub refuse_in_feed: Vec<String>,
+    /// Feeds answer IN_PROGRESS this many times before DONE.
+    pub feed_delay: usize,
     pub violations: Vec<String>,
 }
 
@@ -248,8 +256,186 @@ fn amazon(
     }
 }
 
+/// The Feeds API: documents, uploads to their (presigned) URL, feeds, reports.
+fn feeds(
+    state: &mut State,
+    model: &Value,
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &http::HeaderMap,
+    body: &[u8],
+) -> hyper::Response<Full<Bytes>> {
+    if let Some(document) = path.strip_prefix("/upload/") {
+        *state.feed_calls.entry("upload").or_default() += 1;
+        if headers.get("content-type").and_then(|v| v.to_str().ok())
+            != Some("application/json; charset=UTF-8")
+        {
+            state
+                .violations
+                .push("the upload's content type differs from the document's".into());
+        }
+        let content: Value = serde_json::from_slice(body).unwrap_or_default();
+        check_listings_feed(state, &content);
+        state.uploads.insert(document.to_owned(), content);
+        return respond(200, json!({}));
+    }
+    if let Some(feed) = path.strip_prefix("/download/") {
+        let (_, report) = state.feeds.get(feed).cloned().unwrap_or_default();
+        return respond(200, report);
+    }
+    let violations = check_against_model(model, method, path, "");
+    state.violations.extend(violations);
+    let request: Value = serde_json::from_slice(body).unwrap_or_default();
+    match (method, path) {
+        ("post", "/feeds/2021-06-30/documents") => {
+            *state.feed_calls.entry("createFeedDocument").or_default() += 1;
+            if request["contentType"].as_str().is_none() {
+                state.violations.push("contentType is required".into());
+            }
+            let id = format!("doc-{}", state.feed_calls["createFeedDocument"]);
+            respond(
+                201,
+                json!({"feedDocumentId": id, "url": format!("{base}/upload/{id}")}),
+            )
+        }
+        ("post", "/feeds/2021-06-30/feeds") => {
+            *state.feed_calls.entry("createFeed").or_default() += 1;
+            if request["feedType"] != "JSON_LISTINGS_FEED" {
+                state
+                    .violations
+                    .push("feedType must be JSON_LISTINGS_FEED".into());
+            }
+            let marketplaces = request["marketplaceIds"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if marketplaces.len() != 1 {
+                state
+                    .violations
+                    .push("a listings feed names one marketplace".into());
+            }
+            let document = request["inputFeedDocumentId"].as_str().unwrap_or_default();
+            let Some(content) = state.uploads.get(document).cloned() else {
+                state
+                    .violations
+                    .push("createFeed before the document was uploaded".into());
+                return respond(
+                    400,
+                    json!({"errors": [{"code": "InvalidInput", "message": "no document"}]}),
+                );
+            };
+            let seller = content["header"]["sellerId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let marketplace = marketplaces
+                .first()
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let mut issues = Vec::new();
+            for message in content["messages"].as_array().into_iter().flatten() {
+                let sku = message["sku"].as_str().unwrap_or_default().to_owned();
+                if state.refuse_in_feed.contains(&sku) {
+                    issues.push(json!({"messageId": message["messageId"], "code": "90220", "severity": "ERROR", "message": "refused"}));
+                    continue;
+                }
+                let quantity = message["patches"][0]["value"][0]["quantity"]
+                    .as_i64()
+                    .unwrap_or(-1);
+                state
+                    .amazon
+                    .insert((seller.clone(), sku, marketplace.clone()), quantity);
+            }
+            let id = format!("feed-{}", state.feed_calls["createFeed"]);
+            let report = json!({"header": {"sellerId": seller, "version": "2.0", "feedId": id}, "issues": issues, "summary": {"errors": issues.len()}});
+            state
+                .feeds
+                .insert(id.clone(), ("IN_PROGRESS".into(), report));
+            respond(202, json!({"feedId": id}))
+        }
+        ("get", p) if p.starts_with("/feeds/2021-06-30/feeds/") => {
+            *state.feed_calls.entry("getFeed").or_default() += 1;
+            let id = p.rsplit('/').next().unwrap_or_default().to_owned();
+            let status = if state.feed_delay > 0 {
+                state.feed_delay -= 1;
+                "IN_PROGRESS"
+            } else {
+                "DONE"
+            };
+            if let Some(feed) = state.feeds.get_mut(&id) {
+                feed.0 = status.into();
+            }
+            let result = (status == "DONE").then(|| format!("result-{id}"));
+            respond(
+                200,
+                json!({"feedId": id, "feedType": "JSON_LISTINGS_FEED", "createdTime": "2026-11-27T00:00:00Z", "processingStatus": status, "resultFeedDocumentId": result}),
+            )
+        }
+        ("get", p) if p.starts_with("/feeds/2021-06-30/documents/") => {
+            *state.feed_calls.entry("getFeedDocument").or_default() += 1;
+            let id = p.rsplit('/').next().unwrap_or_default();
+            let feed = id.strip_prefix("result-").unwrap_or_default();
+            respond(
+                200,
+                json!({"feedDocumentId": id, "url": format!("{base}/download/{feed}")}),
+            )
+        }
+        _ => {
+            state
+                .violations
+                .push(format!("unexpected feeds call {method} {path}"));
+            respond(404, json!({"errors": []}))
+        }
+    }
+}
+
+/// listings-feed-schema-v2.json: header.sellerId and version 2.0; 1 to 25,000 messages with
+/// unique ids, a SKU, an operation type, and for PATCH a product type and patches.
+fn check_listings_feed(state: &mut State, content: &Value) {
+    if content["header"]["sellerId"].as_str().is_none() || content["header"]["version"] != "2.0" {
+        state
+            .violations
+            .push("feed header needs sellerId and version 2.0".into());
+    }
+    let messages = content["messages"].as_array().cloned().unwrap_or_default();
+    if messages.is_empty() || messages.len() > 25_000 {
+        state
+            .violations
+            .push(format!("{} messages in one feed", messages.len()));
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    for message in &messages {
+        let id = message["messageId"].as_u64().filter(|n| *n >= 1);
+        if id.is_none_or(|id| !ids.insert(id)) {
+            state
+                .violations
+                .push("messageId missing, below 1 or repeated".into());
+        }
+        if message["sku"].as_str().is_none_or(str::is_empty) {
+            state.violations.push("message without a sku".into());
+        }
+        if !["UPDATE", "PARTIAL_UPDATE", "PATCH", "DELETE"]
+            .iter()
+            .any(|t| message["operationType"] == *t)
+        {
+            state.violations.push("operationType is not allowed".into());
+        }
+        if message["operationType"] == "PATCH"
+            && (message["productType"].as_str().is_none()
+                || message["patches"].as_array().is_none_or(Vec::is_empty))
+        {
+            state
+                .violations
+                .push("a PATCH message needs productType and patches".into());
+        }
+    }
+}
+
 async fn handle(
     model: Arc<Value>,
+    feeds_model: Arc<Value>,
     state: Arc<Mutex<State>>,
     request: hyper::Request<hyper::body::Incoming>,
 ) -> hyper::Response<Full<Bytes>> {
@@ -273,6 +459,45 @@ async fn handle(
         return respond(
             200,
             json!({"access_token": "Atza|inventory", "token_type": "bearer", "expires_in": 3600}),
+        );
+    }
+    let base = format!(
+        "http://{}",
+        headers
+            .get("host")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    );
+    if path.starts_with("/upload/") || path.starts_with("/download/") {
+        return feeds(
+            &mut state,
+            &feeds_model,
+            &base,
+            &method,
+            &path,
+            &headers,
+            &body,
+        );
+    }
+    if path.starts_with("/feeds/") {
+        if headers
+            .get("x-amz-access-token")
+            .and_then(|v| v.to_str().ok())
+            != Some("Atza|inventory")
+        {
+            return respond(
+                403,
+                json!({"errors": [{"code": "Unauthorized", "message": "denied"}]}),
+            );
+        }
+        return feeds(
+            &mut state,
+            &feeds_model,
+            &base,
+            &method,
+            &path,
+            &headers,
+            &body,
         );
     }
     if path.starts_with("/listings/2021-08-01/items/") {
@@ -323,6 +548,12 @@ pub async fn start() -> StandIn {
         serde_json::from_str(&std::fs::read_to_string(model_path).expect("listings model"))
             .expect("model");
     let model = Arc::new(model);
+    let feeds_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/specs/amazon-sp-api/feeds_2021-06-30.json");
+    let feeds_model: Value =
+        serde_json::from_str(&std::fs::read_to_string(feeds_path).expect("feeds model"))
+            .expect("model");
+    let feeds_model = Arc::new(feeds_model);
     let state = Arc::new(Mutex::new(State::default()));
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
@@ -332,11 +563,19 @@ pub async fn start() -> StandIn {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
-            let (model, state) = (Arc::clone(&model), Arc::clone(&shared));
+            let (model, feeds_model, state) = (
+                Arc::clone(&model),
+                Arc::clone(&feeds_model),
+                Arc::clone(&shared),
+            );
             tokio::spawn(async move {
                 let service = service_fn(move |request| {
-                    let (model, state) = (Arc::clone(&model), Arc::clone(&state));
-                    async move { Ok::<_, Infallible>(handle(model, state, request).await) }
+                    let (model, feeds_model, state) = (
+                        Arc::clone(&model),
+                        Arc::clone(&feeds_model),
+                        Arc::clone(&state),
+                    );
+                    async move { Ok::<_, Infallible>(handle(model, feeds_model, state, request).await) }
                 });
                 let _ = http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
