@@ -500,3 +500,85 @@ async fn a_thousand_amazon_changes_go_in_one_feed_whose_report_settles_each_list
     );
     assert!(channels.state().violations.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttled_channels_are_retried_and_a_kit_follows_its_components() {
+    let stack = embedded().await;
+    connect(&stack).await;
+    let channels = inventory_channels::start().await;
+    let (cup, saucer, set) = (sku(1), sku(2), Sku::parse("SYNC-SET").expect("sku"));
+    stock(&stack, &cup, 10).await;
+    stock(&stack, &saucer, 4).await;
+    stack
+        .services
+        .stock
+        .define_kit(
+            &merchant(),
+            &set,
+            &[
+                rc_inventory::KitComponent {
+                    sku: cup.clone(),
+                    quantity: 2,
+                },
+                rc_inventory::KitComponent {
+                    sku: saucer.clone(),
+                    quantity: 1,
+                },
+            ],
+        )
+        .await
+        .expect("kit");
+    let listings = &stack.services.listings;
+    listings
+        .put(
+            &merchant(),
+            &set,
+            &shopify_listing(9),
+            ChannelAllocation::default(),
+        )
+        .await
+        .expect("shopify");
+    listings
+        .put(
+            &merchant(),
+            &set,
+            &ListingTarget::Amazon {
+                seller_id: SELLER.into(),
+                marketplace_id: MARKETPLACE.into(),
+                seller_sku: "SET-1".into(),
+                product_type: "PRODUCT".into(),
+            },
+            ChannelAllocation::default(),
+        )
+        .await
+        .expect("amazon");
+    {
+        let mut state = channels.state();
+        state.stocked.push((1009, 7));
+        state.shopify_429 = 2;
+        state.amazon_429 = 1;
+    }
+    let sync = sync_for(&stack, &channels);
+    // A component changed: the kit made of it is pushed (min(10 / 2, 4 / 1) = 4 sets).
+    let report = sync
+        .sync(&merchant(), std::slice::from_ref(&saucer))
+        .await
+        .expect("sync");
+    assert_eq!(report.pushed, 2, "{report:?}");
+    let state = channels.state();
+    assert_eq!(state.shopify[&(1009, 7)], 4);
+    assert_eq!(
+        state.amazon[&(
+            SELLER.to_owned(),
+            "SET-1".to_owned(),
+            MARKETPLACE.to_owned()
+        )],
+        4
+    );
+    assert_eq!(
+        (state.shopify_429, state.amazon_429),
+        (0, 0),
+        "the 429s were met and retried"
+    );
+    assert!(state.violations.is_empty(), "{:?}", state.violations);
+}

@@ -44,6 +44,9 @@ pub struct State {
     pub refuse_in_feed: Vec<String>,
     /// Feeds answer IN_PROGRESS this many times before DONE.
     pub feed_delay: usize,
+    /// Answer this many Shopify calls, then this many Amazon patches, with 429 first.
+    pub shopify_429: usize,
+    pub amazon_429: usize,
     pub violations: Vec<String>,
 }
 
@@ -511,6 +514,13 @@ async fn handle(
                 json!({"errors": [{"code": "Unauthorized", "message": "denied"}]}),
             );
         }
+        if state.amazon_429 > 0 {
+            state.amazon_429 -= 1;
+            return respond(
+                429,
+                json!({"errors": [{"code": "QuotaExceeded", "message": "You exceeded your quota for the requested resource."}]}),
+            );
+        }
         let body: Value = serde_json::from_slice(&body).unwrap_or_default();
         if method != "patch" {
             state.violations.push(format!("{method} on listings items"));
@@ -520,6 +530,16 @@ async fn handle(
     if path == "/admin/api/2026-10/graphql.json" {
         if state.shopify_down {
             return respond(503, json!({"errors": "unavailable"}));
+        }
+        if state.shopify_429 > 0 {
+            state.shopify_429 -= 1;
+            return hyper::Response::builder()
+                .status(429)
+                .header("retry-after", "0.05")
+                .body(Full::new(Bytes::from_static(
+                    br#"{"errors":"Exceeded 2 calls per second for api client."}"#,
+                )))
+                .expect("response");
         }
         if headers
             .get("x-shopify-access-token")
