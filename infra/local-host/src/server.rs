@@ -362,7 +362,7 @@ fn spawn_order_processor(services: &Services, sync: Arc<rc_api::InventorySync>) 
     let processor = services.order_processor(sync);
     tokio::spawn(async move {
         let mut seen = 0;
-        let mut timer = tokio::time::interval(std::time::Duration::from_millis(500));
+        let mut timer = tokio::time::interval(std::time::Duration::from_millis(200));
         loop {
             timer.tick().await;
             let events = published.published();

@@ -23,7 +23,7 @@ use rc_runtime::Services;
 
 pub use amazon_api::AmazonSandboxApi;
 pub use inventory::SandboxInventory;
-pub use orders::CATALOG;
+pub use orders::{CATALOG, shopify_order};
 pub use queue::LocalQueue;
 pub use shopify_admin::{SANDBOX_ACCESS_TOKEN, ShopifySandboxAdmin};
 
