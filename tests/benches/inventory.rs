@@ -272,7 +272,7 @@ async fn order_to_push(orders: u64) {
     }
     timings.sort();
     println!(
-        "local run, order arrival to new quantity on the sandbox Shopify: p50 {:.0} ms, max {:.0} ms over {orders} orders (the local order processor polls every 200 ms; SQS delivers to Lambda in about as long)",
+        "local run, order arrival to new quantity on the sandbox Shopify: p50 {:.0} ms, max {:.0} ms over {orders} orders (the local order processor polls every 200 ms)",
         timings[timings.len() / 2].as_secs_f64() * 1000.0,
         timings[timings.len() - 1].as_secs_f64() * 1000.0
     );
