@@ -582,3 +582,84 @@ async fn throttled_channels_are_retried_and_a_kit_follows_its_components() {
     );
     assert!(state.violations.is_empty(), "{:?}", state.violations);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backordered_orders_are_reserved_when_stock_comes_back_or_comes_in() {
+    let stack = embedded().await;
+    let channels = inventory_channels::start().await;
+    let sync = Arc::new(sync_for(&stack, &channels));
+    let processor = stack.services.order_processor(sync);
+    let lines = rc_channels::shopify::parse_order(&merchant(), &unique_canary_order(1).0)
+        .expect("order")
+        .order
+        .lines;
+    let mut needs: std::collections::BTreeMap<Sku, i64> = Default::default();
+    for line in &lines {
+        *needs.entry(line.sku.clone()).or_default() += i64::from(line.quantity.get());
+    }
+    for (sku, units) in &needs {
+        stock(&stack, sku, *units).await; // enough for one order
+    }
+    let mut seen = 0;
+    let mut process = async |stack: &Stack| {
+        let events = stack.published.published();
+        let batch = events[seen..]
+            .iter()
+            .enumerate()
+            .map(|(i, e)| rc_api::QueueMessage {
+                id: format!("e{}", seen + i),
+                body: serde_json::to_string(e).expect("event"),
+            })
+            .collect();
+        seen = events.len();
+        assert!(processor.handle_batch(batch).await.is_empty());
+    };
+    let status = async |stack: &Stack, id: u64| {
+        let (_, view) = stack
+            .api("GET", &format!("/v1/orders/shopify-{id}"), "")
+            .await;
+        view["status"].as_str().unwrap_or_default().to_owned()
+    };
+    stack.ingest(7001).await;
+    stack.ingest(7002).await;
+    process(&stack).await;
+    assert_eq!(status(&stack, 7001).await, "reserved");
+    assert_eq!(status(&stack, 7002).await, "backordered");
+
+    // 7001 is cancelled: its units go back, and 7002 takes them.
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&unique_canary_order(7001).0).expect("json");
+    json["cancelled_at"] = serde_json::json!("2026-11-24T10:00:00Z");
+    json["updated_at"] = serde_json::json!("2026-11-24T10:00:00Z");
+    let body = serde_json::to_vec(&json).expect("json");
+    assert_eq!(stack.webhook("orders/cancelled", "c-7001", body).await, 200);
+    process(&stack).await;
+    assert_eq!(status(&stack, 7001).await, "cancelled");
+    assert_eq!(status(&stack, 7002).await, "reserved");
+
+    // 7003 finds nothing left; receiving stock through the API reserves it.
+    stack.ingest(7003).await;
+    process(&stack).await;
+    assert_eq!(status(&stack, 7003).await, "backordered");
+    for (sku, units) in &needs {
+        let path = format!(
+            "/v1/inventory/{}/adjustments",
+            sku.as_str().replace('/', "%2F")
+        );
+        let body = format!(
+            r#"{{"warehouse":"main","kind":"receive","quantity":{units},"reason":"PO-9"}}"#
+        );
+        let (code, answer) = stack.api("POST", &path, &body).await;
+        assert_eq!(code, 200, "{answer}");
+    }
+    assert_eq!(status(&stack, 7003).await, "reserved");
+    for sku in needs.keys() {
+        let free = stack
+            .services
+            .stock
+            .available(&merchant(), sku)
+            .await
+            .expect("available");
+        assert_eq!(free, 0, "everything received went to the backorder");
+    }
+}

@@ -120,6 +120,16 @@ async fn canary_audit(stack: Stack) {
     assert_eq!(receipts["receipts"][0]["rule"], "shipped");
     assert_eq!(receipts["receipts"][0]["scope"], "order");
 
+    // Some inventory, to see it go with the account.
+    let (status, _) = stack
+        .api(
+            "POST",
+            "/v1/inventory/AUDIT-1/adjustments",
+            r#"{"warehouse":"main","kind":"receive","quantity":3,"reason":"audit"}"#,
+        )
+        .await;
+    assert_eq!(status, 200);
+
     // Cancellation: one request, and the open orders' PII is unreadable, backups included.
     let (status, cancelled) = stack
         .api(
@@ -147,6 +157,15 @@ async fn canary_audit(stack: Stack) {
     for email in emails.values() {
         assert!(!contains(&bytes, email));
     }
+    let skus = stack.services.stock.skus(&merchant()).await.expect("skus");
+    assert!(skus.is_empty(), "the merchant's inventory is gone too");
+    let ledger = stack
+        .services
+        .stock
+        .ledger(&merchant(), 10, None)
+        .await
+        .expect("ledger");
+    assert!(ledger.items.is_empty());
     // Requested twice: a clear answer, and the same receipt on the status route.
     let (status, again) = stack
         .api(

@@ -23,6 +23,7 @@ pub struct InventoryApi {
     pub listings: Arc<ListingRepository>,
     pub connections: Arc<ConnectionRepository>,
     pub sync: Arc<InventorySync>,
+    pub backorders: Arc<crate::Backorders>,
 }
 
 /// `POST /v1/inventory/{sku}/adjustments` (serde cannot deny unknown fields beside a flattened
@@ -156,6 +157,14 @@ impl InventoryApi {
             )
             .await?;
         tracing::info!(%merchant, sku = %sku.as_str(), %warehouse, kind = request.adjustment.name(), "stock adjusted");
+        // New stock may complete backordered orders (they reserve before the push).
+        if let Err(error) = self
+            .backorders
+            .retry(merchant, std::slice::from_ref(sku))
+            .await
+        {
+            tracing::warn!(%merchant, %error, "backorders not retried now; the next stock change retries them");
+        }
         let pushed = self.push(merchant, sku).await;
         Ok(json(
             StatusCode::OK,

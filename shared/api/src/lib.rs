@@ -22,7 +22,7 @@ pub use error::ApiError;
 pub use inventory_routes::InventoryApi;
 pub use inventory_sync::{InventorySync, SyncReport};
 pub use merchant_api::{MAX_API_BODY, MerchantApi};
-pub use order_processor::{OrderProcessor, ProcessError};
+pub use order_processor::{Backorders, OrderProcessor, ProcessError};
 pub use privacy_routes::PrivacyApi;
 pub use reconciler::{ReconcileReport, Reconciler};
 pub use response::json;

@@ -37,6 +37,69 @@ pub struct OrderProcessor {
     orders: Arc<OrderRepository>,
     reservations: Arc<Reservations>,
     sync: Arc<InventorySync>,
+    backorders: Backorders,
+}
+
+/// Retries backordered orders when stock of what they lack comes in (a receipt, a return, a
+/// cancellation giving units back).
+pub struct Backorders {
+    orders: Arc<OrderRepository>,
+    reservations: Arc<Reservations>,
+}
+
+/// Backordered orders retried per SKU and occasion (the rest wait for the next).
+const BACKORDERS_PER_SKU: usize = 100;
+
+impl Backorders {
+    pub fn new(orders: Arc<OrderRepository>, reservations: Arc<Reservations>) -> Self {
+        Self {
+            orders,
+            reservations,
+        }
+    }
+
+    /// Tries again every order backordered for `skus`, oldest first; returns the SKUs whose
+    /// stock the newly reserved orders took.
+    pub async fn retry(
+        &self,
+        merchant: &MerchantId,
+        skus: &[Sku],
+    ) -> Result<Vec<Sku>, ProcessError> {
+        let mut taken = BTreeSet::new();
+        for sku in skus {
+            for order in self
+                .reservations
+                .backordered_for(merchant, sku, BACKORDERS_PER_SKU)
+                .await?
+            {
+                let Some(view) = self.orders.view(merchant, &order).await? else {
+                    continue;
+                };
+                if !matches!(
+                    view.status,
+                    OrderStatus::Received | OrderStatus::Backordered
+                ) {
+                    continue;
+                }
+                let reservation = self
+                    .reservations
+                    .reserve(merchant, &order, &view.lines)
+                    .await?;
+                if reservation.state == ReservationState::Reserved {
+                    move_to(
+                        &self.orders,
+                        &self.reservations,
+                        merchant,
+                        &order,
+                        OrderStatus::Reserved,
+                    )
+                    .await?;
+                    taken.extend(skus_of(&reservation));
+                }
+            }
+        }
+        Ok(taken.into_iter().collect())
+    }
 }
 
 fn skus_of(reservation: &Reservation) -> impl Iterator<Item = Sku> + '_ {
@@ -50,6 +113,7 @@ impl OrderProcessor {
         sync: Arc<InventorySync>,
     ) -> Self {
         Self {
+            backorders: Backorders::new(orders.clone(), reservations.clone()),
             orders,
             reservations,
             sync,
@@ -61,9 +125,18 @@ impl OrderProcessor {
     pub async fn handle_batch(&self, messages: Vec<QueueMessage>) -> Vec<String> {
         let mut failed = Vec::new();
         let mut changed: BTreeMap<MerchantId, BTreeSet<Sku>> = BTreeMap::new();
+        let mut freed: BTreeMap<MerchantId, BTreeSet<Sku>> = BTreeMap::new();
         for message in messages {
             match self.process(&message.body).await {
-                Ok(Some((merchant, skus))) => changed.entry(merchant).or_default().extend(skus),
+                Ok(Some((merchant, skus, released))) => {
+                    if released {
+                        freed
+                            .entry(merchant.clone())
+                            .or_default()
+                            .extend(skus.clone());
+                    }
+                    changed.entry(merchant).or_default().extend(skus);
+                }
                 Ok(None) => {}
                 Err(error) if error.is_retryable() => {
                     tracing::warn!(message = %message.id, %error, "order event will be retried");
@@ -71,6 +144,16 @@ impl OrderProcessor {
                 }
                 Err(error) => {
                     tracing::warn!(message = %message.id, %error, "order event dropped");
+                }
+            }
+        }
+        // Units a cancellation gave back may complete a backordered order.
+        for (merchant, skus) in freed {
+            let skus: Vec<Sku> = skus.into_iter().collect();
+            match self.backorders.retry(&merchant, &skus).await {
+                Ok(taken) => changed.entry(merchant).or_default().extend(taken),
+                Err(error) => {
+                    tracing::warn!(%merchant, %error, "backorders not retried now; the next stock change retries them")
                 }
             }
         }
@@ -89,8 +172,12 @@ impl OrderProcessor {
         failed
     }
 
-    /// One event: the merchant and the SKUs whose stock changed, if any.
-    async fn process(&self, body: &str) -> Result<Option<(MerchantId, Vec<Sku>)>, ProcessError> {
+    /// One event: the merchant, the SKUs whose stock changed, and whether units were given
+    /// back (a release), if anything changed.
+    async fn process(
+        &self,
+        body: &str,
+    ) -> Result<Option<(MerchantId, Vec<Sku>, bool)>, ProcessError> {
         let event: OrderEvent = serde_json::from_str(body).map_err(|_| ProcessError::Malformed)?;
         let merchant = MerchantId::parse(&event.merchant).map_err(|_| ProcessError::Malformed)?;
         let order = OrderId::parse(&event.order).map_err(|_| ProcessError::Malformed)?;
@@ -108,7 +195,7 @@ impl OrderProcessor {
                     ReservationState::Reserved => OrderStatus::Reserved,
                     _ => OrderStatus::Backordered,
                 };
-                self.move_to(&merchant, &order, status).await?;
+                move_to(&self.orders, &self.reservations, &merchant, &order, status).await?;
                 reservation
             }
             OrderStatus::Cancelled => match self.reservations.release(&merchant, &order).await? {
@@ -129,24 +216,27 @@ impl OrderProcessor {
             }
             OrderStatus::Reserved | OrderStatus::LabelCreated => return Ok(None),
         };
-        Ok(Some((merchant, skus_of(&reservation).collect())))
+        let released = reservation.state == ReservationState::Released;
+        Ok(Some((merchant, skus_of(&reservation).collect(), released)))
     }
+}
 
-    async fn move_to(
-        &self,
-        merchant: &MerchantId,
-        order: &OrderId,
-        status: OrderStatus,
-    ) -> Result<(), ProcessError> {
-        match self.orders.advance_status(merchant, order, status).await {
-            Ok(_) => Ok(()),
-            // Cancelled while we reserved: its own event may have found nothing to release, so
-            // give the units back here (release is idempotent).
-            Err(RepoError::Conflict(_)) => {
-                self.reservations.release(merchant, order).await?;
-                Ok(())
-            }
-            Err(e) => Err(e.into()),
+/// Moves the order to `status` after a reservation.
+async fn move_to(
+    orders: &OrderRepository,
+    reservations: &Reservations,
+    merchant: &MerchantId,
+    order: &OrderId,
+    status: OrderStatus,
+) -> Result<(), ProcessError> {
+    match orders.advance_status(merchant, order, status).await {
+        Ok(_) => Ok(()),
+        // Cancelled while we reserved: its own event may have found nothing to release, so
+        // give the units back here (release is idempotent).
+        Err(RepoError::Conflict(_)) => {
+            reservations.release(merchant, order).await?;
+            Ok(())
         }
+        Err(e) => Err(e.into()),
     }
 }

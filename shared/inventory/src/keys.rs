@@ -41,3 +41,12 @@ pub fn reservation(merchant: &MerchantId, order: &OrderId) -> ItemKey {
 pub fn ledger(merchant: &MerchantId) -> String {
     format!("LEDGER#{merchant}")
 }
+
+/// Orders backordered for want of this SKU, so new stock can retry them without a scan.
+pub fn backorders(merchant: &MerchantId, sku: &Sku) -> String {
+    format!("BACKORDER#{merchant}#{sku}", sku = sku.as_str())
+}
+
+pub fn backorder(merchant: &MerchantId, sku: &Sku, order: &OrderId) -> ItemKey {
+    ItemKey::new(backorders(merchant, sku), order.as_str())
+}

@@ -216,6 +216,22 @@ impl Reservations {
                 },
                 None => TxOp::Create(record),
             }];
+            if reservation.state == ReservationState::Backordered {
+                // Listed under each short SKU, so stock arriving retries the order.
+                for short in &reservation.shortfall {
+                    ops.push(TxOp::Create(Item::new(keys::backorder(
+                        merchant, &short.sku, order,
+                    ))));
+                }
+            } else if existing.is_some() {
+                // A backorder now reserved: off every list it was on.
+                for sku in needs.keys() {
+                    ops.push(TxOp::Delete {
+                        key: keys::backorder(merchant, sku, order),
+                        expected_version: None,
+                    });
+                }
+            }
             if reservation.state == ReservationState::Reserved {
                 for allocation in &reservation.allocations {
                     ops.push(TxOp::Adjust {
@@ -245,6 +261,43 @@ impl Reservations {
             }
         }
         Err(InventoryError::Contended)
+    }
+
+    /// Orders backordered for want of `sku`, oldest id first.
+    pub async fn backordered_for(
+        &self,
+        merchant: &MerchantId,
+        sku: &Sku,
+        limit: usize,
+    ) -> Result<Vec<OrderId>, InventoryError> {
+        let page = self
+            .stock
+            .data
+            .query_partition(&keys::backorders(merchant, sku), "", limit, None)
+            .await?;
+        Ok(page
+            .items
+            .iter()
+            .filter_map(|item| OrderId::parse(&item.key.sk).ok())
+            .collect())
+    }
+
+    /// Takes an order off the backorder lists (it was cancelled, or shipped elsewhere).
+    async fn unlist(
+        &self,
+        merchant: &MerchantId,
+        order: &OrderId,
+        record: &Reservation,
+    ) -> Result<(), InventoryError> {
+        let keys: Vec<_> = record
+            .shortfall
+            .iter()
+            .map(|s| keys::backorder(merchant, &s.sku, order))
+            .collect();
+        if !keys.is_empty() {
+            self.stock.data.delete_many(keys).await?;
+        }
+        Ok(())
     }
 
     /// Gives a cancelled order's reserved units back. Idempotent.
@@ -329,7 +382,12 @@ impl Reservations {
                 )?));
             }
             match self.stock.data.transact(ops).await {
-                Ok(()) => return Ok(Some(record)),
+                Ok(()) => {
+                    if !moved {
+                        self.unlist(merchant, order, &record).await?;
+                    }
+                    return Ok(Some(record));
+                }
                 Err(StoreError::TransactionCancelled { .. } | StoreError::TransactionConflict) => {
                     back_off(attempt).await;
                 }

@@ -34,13 +34,14 @@ const ANONYMIZED: [&str; 9] = [
     "ship_to",
 ];
 /// The counters kept on the cancellation's state item, for its receipt.
-const COUNTERS: [&str; 6] = [
+const COUNTERS: [&str; 7] = [
     "orders_anonymized",
     "pii_items",
     "copies",
     "connections",
     "other_items",
     "data_keys",
+    "inventory_records",
 ];
 
 fn state_key(merchant: &MerchantId) -> ItemKey {
@@ -64,6 +65,7 @@ pub struct CancellationProgress {
     pub connections: u64,
     pub other_items: u64,
     pub data_keys: u64,
+    pub inventory_records: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -97,6 +99,7 @@ fn progress_of(state: &Item) -> CancellationProgress {
         connections: n("connections"),
         other_items: n("other_items"),
         data_keys: n("data_keys"),
+        inventory_records: n("inventory_records"),
     }
 }
 
@@ -219,6 +222,15 @@ impl AccountCancellation {
         if !emptied {
             return self.current(merchant).await;
         }
+        let (removed, inventory_done) = self
+            .remove_inventory(merchant, budget.saturating_sub(used).max(1))
+            .await?;
+        self.count(merchant, &[("inventory_records", removed as i64)])
+            .await?;
+        used += removed as usize;
+        if !inventory_done {
+            return self.current(merchant).await;
+        }
         let (deleted, more) = self
             .vault
             .delete_data_keys(merchant, budget.saturating_sub(used).max(1))
@@ -229,6 +241,54 @@ impl AccountCancellation {
             return self.current(merchant).await;
         }
         self.finish(merchant).await
+    }
+
+    /// The merchant's inventory (no PII, but the merchant's data): every SKU's stock, kit,
+    /// listings and backorder list, then the ledger. Returns (items removed, all gone).
+    async fn remove_inventory(
+        &self,
+        merchant: &MerchantId,
+        budget: usize,
+    ) -> Result<(u64, bool), PrivacyError> {
+        use rc_inventory::keys as inventory;
+        let mut removed = 0u64;
+        while (removed as usize) < budget {
+            let skus = self
+                .data
+                .query_partition(&inventory::sku_list(merchant), "", 25, None)
+                .await?;
+            let Some(entry) = skus.items.first() else {
+                break;
+            };
+            if let Ok(sku) = rc_domain::Sku::parse(&entry.key.sk) {
+                for partition in [
+                    inventory::sku_partition(merchant, &sku),
+                    inventory::backorders(merchant, &sku),
+                ] {
+                    removed += self.empty_partition(&partition).await?;
+                }
+            }
+            self.data.delete(&entry.key, None).await?;
+            removed += 1;
+        }
+        if (removed as usize) >= budget {
+            return Ok((removed, false));
+        }
+        removed += self.empty_partition(&inventory::ledger(merchant)).await?;
+        Ok((removed, true))
+    }
+
+    async fn empty_partition(&self, partition: &str) -> Result<u64, PrivacyError> {
+        let mut removed = 0;
+        loop {
+            let page = self.data.query_partition(partition, "", 500, None).await?;
+            if page.items.is_empty() {
+                return Ok(removed);
+            }
+            removed += page.items.len() as u64;
+            let keys = page.items.into_iter().map(|item| item.key).collect();
+            self.data.delete_many(keys).await?;
+        }
     }
 
     async fn current(&self, merchant: &MerchantId) -> Result<CancellationStatus, PrivacyError> {
@@ -391,6 +451,11 @@ impl AccountCancellation {
                 progress.connections,
             ),
             removal("data", "other merchant records", progress.other_items),
+            removal(
+                "data",
+                "inventory records (stock, kits, listings, ledger)",
+                progress.inventory_records,
+            ),
             removal("data", "API keys closed", closed_keys),
         ];
         let rule = state

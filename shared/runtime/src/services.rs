@@ -259,6 +259,10 @@ impl Services {
                 listings: self.listings.clone(),
                 connections: self.connections.clone(),
                 sync,
+                backorders: Arc::new(rc_api::Backorders::new(
+                    self.orders.clone(),
+                    self.reservations.clone(),
+                )),
             },
         )
     }
