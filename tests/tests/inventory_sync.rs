@@ -452,6 +452,7 @@ async fn a_thousand_amazon_changes_go_in_one_feed_whose_report_settles_each_list
         let mut state = channels.state();
         state.refuse_in_feed.push("SYNC-0007".into());
         state.feed_delay = 1;
+        state.gzip_reports = true;
     }
     let sync = sync_for(&stack, &channels);
     let report = sync.sync(&merchant(), &skus).await.expect("sync");

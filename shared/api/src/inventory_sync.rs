@@ -453,11 +453,14 @@ impl InventorySync {
                         Err(_) => FeedOutcome::Failed("feed report is not JSON".into()),
                     },
                     // Read again by the next run: the feed stays pending.
-                    Err(_) => FeedOutcome::Processing,
+                    Err(e) if e.is_retryable() => FeedOutcome::Processing,
+                    // Never readable: the listings are re-sent rather than left waiting.
+                    Err(e) => FeedOutcome::Failed(format!("feed report: {e}")),
                 }
             }
             Ok((status, _)) => FeedOutcome::Failed(format!("feed {status}")),
-            Err(_) => FeedOutcome::Processing,
+            Err(e) if e.is_retryable() => FeedOutcome::Processing,
+            Err(e) => FeedOutcome::Failed(format!("feed: {e}")),
         }
     }
 

@@ -44,6 +44,8 @@ pub struct State {
     pub refuse_in_feed: Vec<String>,
     /// Feeds answer IN_PROGRESS this many times before DONE.
     pub feed_delay: usize,
+    /// Serve processing reports GZIP-compressed, as Amazon may.
+    pub gzip_reports: bool,
     /// Answer this many Shopify calls, then this many Amazon patches, with 429 first.
     pub shopify_429: usize,
     pub amazon_429: usize,
@@ -285,6 +287,16 @@ fn feeds(
     }
     if let Some(feed) = path.strip_prefix("/download/") {
         let (_, report) = state.feeds.get(feed).cloned().unwrap_or_default();
+        if state.gzip_reports {
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            std::io::Write::write_all(&mut encoder, report.to_string().as_bytes()).expect("gzip");
+            let body = encoder.finish().expect("gzip");
+            return hyper::Response::builder()
+                .status(200)
+                .body(Full::new(Bytes::from(body)))
+                .expect("response");
+        }
         return respond(200, report);
     }
     let violations = check_against_model(model, method, path, "");
@@ -380,10 +392,14 @@ fn feeds(
             *state.feed_calls.entry("getFeedDocument").or_default() += 1;
             let id = p.rsplit('/').next().unwrap_or_default();
             let feed = id.strip_prefix("result-").unwrap_or_default();
-            respond(
-                200,
-                json!({"feedDocumentId": id, "url": format!("{base}/download/{feed}")}),
-            )
+            {
+                let mut document =
+                    json!({"feedDocumentId": id, "url": format!("{base}/download/{feed}")});
+                if state.gzip_reports {
+                    document["compressionAlgorithm"] = json!("GZIP");
+                }
+                respond(200, document)
+            }
         }
         _ => {
             state

@@ -442,11 +442,15 @@ impl SpApiClient {
                 None,
             )
             .await?;
-        if document["compressionAlgorithm"].as_str().is_some() {
-            return Err(FetchError::Unavailable(
-                "compressed feed documents are not read".into(),
-            ));
-        }
+        let gzip = match document["compressionAlgorithm"].as_str() {
+            None => false,
+            Some("GZIP") => true,
+            Some(_) => {
+                return Err(FetchError::Unavailable(
+                    "feed document compressed by an unknown algorithm".into(),
+                ));
+            }
+        };
         let url = document["url"]
             .as_str()
             .ok_or_else(|| FetchError::Unavailable("getFeedDocument answer has no url".into()))?;
@@ -462,10 +466,17 @@ impl SpApiClient {
                 response.status()
             )));
         }
-        response
+        let body = response
             .bytes()
             .await
-            .map_err(|e| FetchError::Unavailable(redact(&e)))
+            .map_err(|e| FetchError::Unavailable(redact(&e)))?;
+        if !gzip {
+            return Ok(body);
+        }
+        let mut plain = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut plain)
+            .map_err(|_| FetchError::Unavailable("feed document does not decompress".into()))?;
+        Ok(Bytes::from(plain))
     }
 
     /// One request with the seller's access token: paced by `limiter`, retried with backoff on
