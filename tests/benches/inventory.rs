@@ -237,6 +237,7 @@ async fn order_to_push(orders: u64) {
         reconcile_interval: None,
         privacy_interval: None,
         inventory_interval: None,
+        order_processing_interval: Some(Duration::from_millis(200)),
     };
     let host = rc_local_host::LocalHost::start(&config)
         .await

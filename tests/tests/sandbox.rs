@@ -26,7 +26,10 @@ fn count(orders: &[serde_json::Value], channel: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sandbox_orders_from_both_marketplaces_arrive_exactly_once() {
-    let (host, config, _dir) = start_local_host().await;
+    let (host, config, _dir) = start_local_host_with(|config| {
+        config.order_processing_interval = Some(std::time::Duration::from_millis(50));
+    })
+    .await;
     let base = format!("http://{}", host.addr);
     // Five rounds: among any five, one round's deliveries are lost and one or two are doubled.
     for _ in 0..5 {

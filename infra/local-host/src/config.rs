@@ -31,6 +31,9 @@ pub struct LocalConfig {
     /// `RC_INVENTORY_SYNC_INTERVAL_SECS` (default 60; 0 turns it off): how often every listing is
     /// reconciled with the sandbox channels (orders push at once; this catches the rest).
     pub inventory_interval: Option<Duration>,
+    /// `RC_ORDER_PROCESSING_INTERVAL_MS` (default 200; 0 turns it off): how often the order
+    /// processor takes the order events published since it last looked (SQS's role in AWS).
+    pub order_processing_interval: Option<Duration>,
 }
 
 fn var(name: &str, default: &str) -> String {
@@ -65,6 +68,15 @@ impl LocalConfig {
             reconcile_interval: interval("RC_RECONCILE_INTERVAL_SECS", "60")?,
             privacy_interval: interval("RC_PRIVACY_INTERVAL_SECS", "3600")?,
             inventory_interval: interval("RC_INVENTORY_SYNC_INTERVAL_SECS", "60")?,
+            order_processing_interval: match var("RC_ORDER_PROCESSING_INTERVAL_MS", "200")
+                .parse::<u64>()
+            {
+                Ok(0) => None,
+                Ok(ms) => Some(Duration::from_millis(ms)),
+                Err(_) => {
+                    return Err("RC_ORDER_PROCESSING_INTERVAL_MS must be a whole number".into());
+                }
+            },
         })
     }
 }

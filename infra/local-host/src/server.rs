@@ -111,7 +111,9 @@ impl LocalHost {
             services.reconciler(sandbox_endpoints, Some(format!("{base}/sandbox/shopify"))),
         );
         seed_inventory(&services, config).await?;
-        spawn_order_processor(&services, Arc::clone(&sync));
+        if let Some(interval) = config.order_processing_interval {
+            spawn_order_processor(&services, Arc::clone(&sync), interval);
+        }
         if let Some(interval) = config.inventory_interval {
             let sync = Arc::clone(&sync);
             tokio::spawn(async move {
@@ -355,14 +357,18 @@ async fn seed_inventory(services: &Services, config: &LocalConfig) -> Result<(),
 }
 
 /// Feeds published order events to the order processor, as the SQS event source does in AWS.
-fn spawn_order_processor(services: &Services, sync: Arc<rc_api::InventorySync>) {
+fn spawn_order_processor(
+    services: &Services,
+    sync: Arc<rc_api::InventorySync>,
+    interval: std::time::Duration,
+) {
     let Some(published) = services.published.clone() else {
         return;
     };
     let processor = services.order_processor(sync);
     tokio::spawn(async move {
         let mut seen = 0;
-        let mut timer = tokio::time::interval(std::time::Duration::from_millis(200));
+        let mut timer = tokio::time::interval(interval);
         loop {
             timer.tick().await;
             let events = published.published();

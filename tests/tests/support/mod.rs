@@ -74,10 +74,18 @@ pub fn capture_all_logs() -> CapturedLogs {
     .clone()
 }
 
-/// A local host on a free port over a fresh data directory.
+/// A local host on a free port over a fresh data directory. Order processing (reservations) is
+/// off, so tests of ingestion see exactly what ingestion wrote.
 pub async fn start_local_host() -> (LocalHost, LocalConfig, tempfile::TempDir) {
+    start_local_host_with(|_| {}).await
+}
+
+/// As [`start_local_host`], with the configuration adjusted first.
+pub async fn start_local_host_with(
+    adjust: impl FnOnce(&mut LocalConfig),
+) -> (LocalHost, LocalConfig, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = LocalConfig {
+    let mut config = LocalConfig {
         data_dir: dir.path().join("data"),
         listen: "127.0.0.1:0".parse().expect("address"),
         demo_merchant: "demo-merchant".into(),
@@ -88,7 +96,9 @@ pub async fn start_local_host() -> (LocalHost, LocalConfig, tempfile::TempDir) {
         reconcile_interval: None,
         privacy_interval: None,
         inventory_interval: None,
+        order_processing_interval: None,
     };
+    adjust(&mut config);
     let host = LocalHost::start(&config).await.expect("local host starts");
     (host, config, dir)
 }
