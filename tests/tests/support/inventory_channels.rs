@@ -487,28 +487,20 @@ async fn handle(
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
     );
-    if path.starts_with("/upload/") || path.starts_with("/download/") {
-        return feeds(
-            &mut state,
-            &feeds_model,
-            &base,
-            &method,
-            &path,
-            &headers,
-            &body,
+    let sp_api = path.starts_with("/feeds/") || path.starts_with("/listings/");
+    let authorized = headers
+        .get("x-amz-access-token")
+        .and_then(|v| v.to_str().ok())
+        == Some("Atza|inventory");
+    if sp_api && !authorized {
+        return respond(
+            403,
+            json!({"errors": [{"code": "Unauthorized", "message": "denied"}]}),
         );
     }
-    if path.starts_with("/feeds/") {
-        if headers
-            .get("x-amz-access-token")
-            .and_then(|v| v.to_str().ok())
-            != Some("Atza|inventory")
-        {
-            return respond(
-                403,
-                json!({"errors": [{"code": "Unauthorized", "message": "denied"}]}),
-            );
-        }
+    // Uploads and downloads go to presigned URLs: no access token.
+    let presigned = path.starts_with("/upload/") || path.starts_with("/download/");
+    if presigned || path.starts_with("/feeds/") {
         return feeds(
             &mut state,
             &feeds_model,
@@ -520,16 +512,6 @@ async fn handle(
         );
     }
     if path.starts_with("/listings/2021-08-01/items/") {
-        if headers
-            .get("x-amz-access-token")
-            .and_then(|v| v.to_str().ok())
-            != Some("Atza|inventory")
-        {
-            return respond(
-                403,
-                json!({"errors": [{"code": "Unauthorized", "message": "denied"}]}),
-            );
-        }
         if state.amazon_429 > 0 {
             state.amazon_429 -= 1;
             return respond(
