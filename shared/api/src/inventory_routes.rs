@@ -17,6 +17,9 @@ use serde_json::json;
 
 use crate::{ApiError, InventorySync, json};
 
+/// The longest a merchant's request waits for the channels after a stock change.
+const PUSH_BUDGET: std::time::Duration = std::time::Duration::from_secs(8);
+
 /// What the inventory routes need.
 pub struct InventoryApi {
     pub stock: Arc<StockRepository>,
@@ -263,13 +266,20 @@ impl InventoryApi {
         ))
     }
 
-    /// Pushes one SKU's listings now; failures are recorded and retried by the schedule.
+    /// Pushes one SKU's listings now, within [`PUSH_BUDGET`] (a slow channel must not hold the
+    /// merchant's request past API Gateway's 29 s); failures and what did not fit are retried by
+    /// the scheduled sync.
     async fn push(&self, merchant: &MerchantId, sku: &Sku) -> serde_json::Value {
-        match self.sync.sync(merchant, std::slice::from_ref(sku)).await {
-            Ok(report) => json!({ "pushed": report.pushed, "failed": report.failed.len() }),
-            Err(error) => {
+        let push = self.sync.sync(merchant, std::slice::from_ref(sku));
+        match tokio::time::timeout(PUSH_BUDGET, push).await {
+            Ok(Ok(report)) => json!({ "pushed": report.pushed, "failed": report.failed.len() }),
+            Ok(Err(error)) => {
                 tracing::warn!(%merchant, %error, "push after a stock change failed; the schedule retries");
                 json!({ "pushed": 0, "failed": "retried by the scheduled sync" })
+            }
+            Err(_) => {
+                tracing::warn!(%merchant, "push after a stock change took too long; the schedule finishes it");
+                json!({ "pushed": "unknown", "failed": "left to the scheduled sync" })
             }
         }
     }
