@@ -415,6 +415,22 @@ async fn bad_inventory_input_is_a_clear_error_and_changes_nothing() {
         (200, Some(5)),
         "{answer}"
     );
+    // A retried request with the same Idempotency-Key changes nothing the second time.
+    let receive = r#"{"warehouse":"main","kind":"receive","quantity":2,"reason":"PO-8"}"#;
+    let key = [("idempotency-key", "po-8-line-1")];
+    let path = "/v1/inventory/CUP%2FBLUE/adjustments";
+    let (status, first) = stack.api_with("POST", path, receive, &key).await;
+    assert_eq!((status, first["level"]["on_hand"].as_i64()), (200, Some(7)));
+    let (status, again) = stack.api_with("POST", path, receive, &key).await;
+    assert_eq!((status, again["status"].as_str()), (200, Some("duplicate")));
+    assert_eq!(again["level"]["on_hand"], 7, "applied once");
+    let (status, answer) = stack
+        .api_with("POST", path, receive, &[("idempotency-key", "")])
+        .await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (400, Some("missing_header"))
+    );
     let (_, ledger) = stack.api("GET", "/v1/inventory-ledger", "").await;
     assert_eq!(ledger["entries"][0]["reason"], "PO-7");
     assert_eq!(ledger["entries"][0]["actor"], "merchant-api");

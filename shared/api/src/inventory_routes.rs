@@ -132,6 +132,7 @@ impl InventoryApi {
         merchant: &MerchantId,
         sku: &Sku,
         raw: &[u8],
+        idempotency_key: Option<&str>,
     ) -> Result<Response<Bytes>, ApiError> {
         let request: AdjustStock = body(raw)?;
         let warehouse = WarehouseId::parse(&request.warehouse)
@@ -148,17 +149,35 @@ impl InventoryApi {
                 "a kit has no stock of its own; adjust its components",
             ));
         }
-        let level = self
+        let applied = self
             .stock
-            .adjust(
+            .adjust_once(
                 merchant,
                 sku,
                 &warehouse,
                 request.adjustment,
                 reason,
                 "merchant-api",
+                idempotency_key,
             )
-            .await?;
+            .await;
+        let level = match applied {
+            Ok(level) => level,
+            // A retry of a request already applied: the stock as it is, nothing changed.
+            Err(InventoryError::AlreadyApplied) => {
+                let level = self
+                    .stock
+                    .levels(merchant, sku)
+                    .await?
+                    .get(&warehouse)
+                    .copied();
+                return Ok(json(
+                    StatusCode::OK,
+                    &json!({ "sku": sku, "warehouse": warehouse, "level": level, "status": "duplicate" }),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        };
         tracing::info!(%merchant, sku = %sku.as_str(), %warehouse, kind = request.adjustment.name(), "stock adjusted");
         // New stock may complete backordered orders (they reserve before the push).
         if let Err(error) = self

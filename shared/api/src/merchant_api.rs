@@ -298,7 +298,23 @@ impl MerchantApi {
         };
         match route {
             Route::Stock(sku) => self.inventory.show(&merchant, &sku).await,
-            Route::AdjustStock(sku) => self.inventory.adjust(&merchant, &sku, request.body()).await,
+            Route::AdjustStock(sku) => {
+                // Optional, as in most payment APIs: a client retrying with the same key gets
+                // the first outcome's stock and no second change.
+                let key = match request.headers().get("idempotency-key") {
+                    None => None,
+                    Some(value) => Some(
+                        value
+                            .to_str()
+                            .ok()
+                            .filter(|k| !k.is_empty() && k.len() <= 255)
+                            .ok_or(ApiError::MissingHeader("Idempotency-Key"))?,
+                    ),
+                };
+                self.inventory
+                    .adjust(&merchant, &sku, request.body(), key)
+                    .await
+            }
             Route::Kit(sku) => {
                 self.inventory
                     .define_kit(&merchant, &sku, request.body())

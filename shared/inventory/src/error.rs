@@ -16,6 +16,9 @@ pub enum InventoryError {
     /// message is redelivered).
     #[error("the stock kept changing concurrently; retry")]
     Contended,
+    /// A request with this idempotency key was applied already.
+    #[error("already applied")]
+    AlreadyApplied,
     #[error("a stored record is malformed: {0}")]
     Corrupt(&'static str),
 }

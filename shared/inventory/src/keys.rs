@@ -50,3 +50,22 @@ pub fn backorders(merchant: &MerchantId, sku: &Sku) -> String {
 pub fn backorder(merchant: &MerchantId, sku: &Sku, order: &OrderId) -> ItemKey {
     ItemKey::new(backorders(merchant, sku), order.as_str())
 }
+
+/// A merchant request's idempotency key (hashed: the client chooses it, we never store it).
+pub fn idempotency(merchant: &MerchantId, key: &str) -> ItemKey {
+    // FNV-1a 64 twice (different seeds): a stable, dependency-free 128-bit digest is plenty to
+    // tell one client's keys apart within a day.
+    let digest = |seed: u64| {
+        key.bytes().fold(seed, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+    };
+    ItemKey::new(
+        format!("IDEMP#{merchant}"),
+        format!(
+            "{:016x}{:016x}",
+            digest(0xcbf2_9ce4_8422_2325),
+            digest(0x8422_2325_cbf2_9ce4)
+        ),
+    )
+}

@@ -10,6 +10,9 @@ use crate::ledger::{LedgerEntry, StockChange, entry_item, parse_entry};
 use crate::model::{Adjustment, KitComponent, MAX_KIT_COMPONENTS, MAX_UNITS, StockLevel};
 use crate::{InventoryError, keys};
 
+/// How long an adjustment's idempotency key is remembered.
+const IDEMPOTENCY_MEMORY: time::Duration = time::Duration::hours(24);
+
 /// Attempts at a change that keeps losing races with concurrent changes of the same stock.
 pub(crate) const ATTEMPTS: u32 = 64;
 
@@ -109,7 +112,29 @@ impl StockRepository {
         reason: &str,
         actor: &str,
     ) -> Result<StockLevel, InventoryError> {
+        self.adjust_once(merchant, sku, warehouse, adjustment, reason, actor, None)
+            .await
+    }
+
+    /// [`Self::adjust`], applied at most once per `idempotency_key` (kept 24 hours): a retried
+    /// request with the same key answers [`InventoryError::AlreadyApplied`] and changes nothing.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn adjust_once(
+        &self,
+        merchant: &MerchantId,
+        sku: &Sku,
+        warehouse: &WarehouseId,
+        adjustment: Adjustment,
+        reason: &str,
+        actor: &str,
+        idempotency_key: Option<&str>,
+    ) -> Result<StockLevel, InventoryError> {
         adjustment.check().map_err(InventoryError::Invalid)?;
+        let once = idempotency_key.map(|k| {
+            let mut item = Item::new(keys::idempotency(merchant, k));
+            item.expires_at = Some((self.clock.now() + IDEMPOTENCY_MEMORY).unix_timestamp());
+            item
+        });
         let key = keys::stock(merchant, sku, warehouse);
         for attempt in 0..ATTEMPTS {
             let current = self.data.get(&key).await?;
@@ -167,8 +192,13 @@ impl StockRepository {
                     TxOp::Create(level_item(key.clone(), after))
                 }
             };
-            match self.data.transact(vec![write, TxOp::Create(entry)]).await {
+            let mut ops = vec![write, TxOp::Create(entry)];
+            ops.extend(once.clone().map(TxOp::Create));
+            match self.data.transact(ops).await {
                 Ok(()) => return Ok(after),
+                Err(StoreError::TransactionCancelled { failed }) if failed.contains(&2) => {
+                    return Err(InventoryError::AlreadyApplied);
+                }
                 Err(StoreError::TransactionCancelled { .. } | StoreError::TransactionConflict) => {
                     back_off(attempt).await;
                 }

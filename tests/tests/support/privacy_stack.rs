@@ -187,12 +187,25 @@ impl Stack {
 
     /// A merchant API call with the merchant's key: (status, JSON body).
     pub async fn api(&self, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
-        let request = http::Request::builder()
+        self.api_with(method, path, body, &[]).await
+    }
+
+    /// [`Self::api`] with extra headers.
+    pub async fn api_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: &str,
+        headers: &[(&str, &str)],
+    ) -> (u16, serde_json::Value) {
+        let mut request = http::Request::builder()
             .method(method)
             .uri(format!("http://localhost{path}"))
-            .header("authorization", format!("Bearer {API_KEY}"))
-            .body(Bytes::from(body.to_owned()))
-            .expect("request");
+            .header("authorization", format!("Bearer {API_KEY}"));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(Bytes::from(body.to_owned())).expect("request");
         let response = self.services.merchant_api().handle(request).await;
         let status = response.status().as_u16();
         let json = serde_json::from_slice(response.body()).unwrap_or(serde_json::Value::Null);
