@@ -415,6 +415,12 @@ async fn bad_inventory_input_is_a_clear_error_and_changes_nothing() {
         (200, Some(5)),
         "{answer}"
     );
+    let (status, listed) = stack.api("GET", "/v1/inventory", "").await;
+    assert_eq!(status, 200);
+    assert_eq!(listed["skus"][0]["sku"], "CUP/BLUE");
+    assert_eq!(listed["skus"][0]["available"], 5);
+    assert_eq!(listed["next"], serde_json::Value::Null);
+
     // A retried request with the same Idempotency-Key changes nothing the second time.
     let receive = r#"{"warehouse":"main","kind":"receive","quantity":2,"reason":"PO-8"}"#;
     let key = [("idempotency-key", "po-8-line-1")];

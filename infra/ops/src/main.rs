@@ -6,6 +6,9 @@
 //!                                         (JSON) on stdout; a dry run lists what is due
 //!   rc-ops verify-receipts MERCHANT        verify a merchant's receipt chain (exit 1 if broken)
 //!   rc-ops cancellation MERCHANT           where a merchant's account cancellation stands
+//!   rc-ops inventory-sync                  push every listing that differs from its last push
+//!                                         (channel endpoints from RC_SPAPI_ENDPOINT,
+//!                                         RC_LWA_ENDPOINT, RC_SHOPIFY_ADMIN_BASE)
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,8 +18,7 @@ use rc_domain::{MerchantId, SystemClock};
 use rc_privacy::PurgeLimits;
 use rc_runtime::{AwsConfig, Services};
 
-const USAGE: &str =
-    "usage: rc-ops purge [--dry-run] [--max N] | verify-receipts MERCHANT | cancellation MERCHANT";
+const USAGE: &str = "usage: rc-ops purge [--dry-run] [--max N] | verify-receipts MERCHANT | cancellation MERCHANT | inventory-sync";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -113,6 +115,20 @@ async fn run(args: &[String]) -> Result<ExitCode, String> {
                 .map_err(|e| e.to_string())?;
             print(&status)?;
             Ok(ExitCode::SUCCESS)
+        }
+        Some("inventory-sync") => {
+            let services = services().await?;
+            let sync = services.inventory_sync(
+                rc_runtime::sp_api_endpoints(),
+                rc_runtime::shopify_admin_base(),
+            );
+            let report = sync.sync_all().await.map_err(|e| e.to_string())?;
+            print(&report)?;
+            Ok(if report.failed.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         _ => Err(USAGE.into()),
     }

@@ -127,6 +127,26 @@ impl InventoryApi {
         ))
     }
 
+    /// `GET /v1/inventory?after=<sku>`: SKUs with their free units, 100 a page.
+    pub(crate) async fn list(
+        &self,
+        merchant: &MerchantId,
+        after: Option<&str>,
+    ) -> Result<Response<Bytes>, ApiError> {
+        let after = after.map(sku_from_path).transpose()?;
+        let (skus, more) = self.stock.skus_page(merchant, 100, after.as_ref()).await?;
+        let mut items = Vec::with_capacity(skus.len());
+        for sku in &skus {
+            let available = self.stock.available(merchant, sku).await?;
+            items.push(json!({ "sku": sku, "available": available }));
+        }
+        let next = skus.last().filter(|_| more).map(|s| s.as_str().to_owned());
+        Ok(json(
+            StatusCode::OK,
+            &json!({ "skus": items, "next": next }),
+        ))
+    }
+
     pub(crate) async fn adjust(
         &self,
         merchant: &MerchantId,

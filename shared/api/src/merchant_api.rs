@@ -18,6 +18,7 @@
 //! | `GET /v1/privacy/requests/{id}` | one request and its outcome |
 //! | `GET /v1/privacy/requests/{id}/report` | a data request's report, opened now |
 //!
+//! | `GET /v1/inventory?after=<sku>` | the merchant's SKUs with their free units, 100 a page |
 //! | `GET /v1/inventory/{sku}` | stock per warehouse, free units, kit, listings with what each may sell |
 //! | `POST /v1/inventory/{sku}/adjustments` | `{"warehouse", "kind": set/add/receive/return, ..., "reason"}` |
 //! | `PUT /v1/inventory/{sku}/kit` | `{"components": [{"sku", "quantity"}]}` |
@@ -54,6 +55,7 @@ pub struct MerchantApi {
 }
 
 enum Route {
+    Inventory(Option<String>),
     Stock(rc_domain::Sku),
     AdjustStock(rc_domain::Sku),
     Kit(rc_domain::Sku),
@@ -191,6 +193,10 @@ impl MerchantApi {
                 .map_err(|_| ApiError::NotFound)
         };
         match segments.as_slice() {
+            ["v1", "inventory"] => {
+                allow(&[Method::GET])?;
+                Ok(Route::Inventory(after()))
+            }
             ["v1", "inventory", sku] => {
                 allow(&[Method::GET])?;
                 sku_from_path(sku).map(Route::Stock)
@@ -297,6 +303,7 @@ impl MerchantApi {
             KeyOwner::Closed(_) => return Err(ApiError::AccountClosed),
         };
         match route {
+            Route::Inventory(after) => self.inventory.list(&merchant, after.as_deref()).await,
             Route::Stock(sku) => self.inventory.show(&merchant, &sku).await,
             Route::AdjustStock(sku) => {
                 // Optional, as in most payment APIs: a client retrying with the same key gets

@@ -332,6 +332,26 @@ impl StockRepository {
         }
     }
 
+    /// The merchant's SKUs in order, a page at a time (after the SKU `after`).
+    pub async fn skus_page(
+        &self,
+        merchant: &MerchantId,
+        limit: usize,
+        after: Option<&Sku>,
+    ) -> Result<(Vec<Sku>, bool), InventoryError> {
+        let after = after.map(|sku| rc_store::PageToken(sku.as_str().to_owned()));
+        let page = self
+            .data
+            .query_partition(&keys::sku_list(merchant), "", limit, after)
+            .await?;
+        let skus = page
+            .items
+            .iter()
+            .filter_map(|item| Sku::parse(&item.key.sk).ok())
+            .collect();
+        Ok((skus, page.next.is_some()))
+    }
+
     /// Every SKU with stock or a kit definition.
     pub async fn skus(&self, merchant: &MerchantId) -> Result<Vec<Sku>, InventoryError> {
         let mut skus = Vec::new();
