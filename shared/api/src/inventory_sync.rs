@@ -216,22 +216,33 @@ impl InventorySync {
                 .fail_all(merchant, &pushes, "shopify", "no_access_token", report)
                 .await;
         };
-        for chunk in pushes.chunks(MAX_QUANTITIES_PER_CALL) {
-            let level = |push: &Push| match push.listing.target {
-                ListingTarget::Shopify {
-                    location_id,
-                    inventory_item_id,
-                    ..
-                } => InventoryLevelRef {
-                    inventory_item_id,
-                    location_id,
-                },
-                ListingTarget::Amazon { .. } => unreachable!("grouped by channel"),
-            };
+        // Grouped by shop, so every push here is a Shopify listing.
+        let (pushes, levels): (Vec<Push>, Vec<InventoryLevelRef>) = pushes
+            .into_iter()
+            .filter_map(|push| {
+                let level = match push.listing.target {
+                    ListingTarget::Shopify {
+                        location_id,
+                        inventory_item_id,
+                        ..
+                    } => InventoryLevelRef {
+                        inventory_item_id,
+                        location_id,
+                    },
+                    ListingTarget::Amazon { .. } => return None,
+                };
+                Some((push, level))
+            })
+            .unzip();
+        let chunks = pushes
+            .chunks(MAX_QUANTITIES_PER_CALL)
+            .zip(levels.chunks(MAX_QUANTITIES_PER_CALL));
+        for (chunk, chunk_levels) in chunks {
             let mut quantities: Vec<QuantityToSet> = chunk
                 .iter()
-                .map(|push| QuantityToSet {
-                    level: level(push),
+                .zip(chunk_levels)
+                .map(|(push, level)| QuantityToSet {
+                    level: *level,
                     quantity: push.quantity,
                     change_from: push.listing.last_pushed,
                 })

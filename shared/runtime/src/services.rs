@@ -51,6 +51,54 @@ pub struct Services {
     pub published: Option<Arc<MemoryPublisher>>,
 }
 
+/// What the privacy lifecycle is built from; the registry of copies is the part that varies.
+struct PrivacyWiring<'a> {
+    data: &'a Arc<dyn Store>,
+    orders: &'a Arc<OrderRepository>,
+    vault: &'a Arc<Vault>,
+    receipts: &'a Arc<ReceiptLedger>,
+    connections: &'a Arc<ConnectionRepository>,
+    api_keys: &'a Arc<ApiKeyRepository>,
+    privacy_requests: &'a Arc<PrivacyRequestRepository>,
+    clock: &'a Arc<dyn Clock>,
+}
+
+impl PrivacyWiring<'_> {
+    fn build(
+        &self,
+        copies: &Arc<PiiCopies>,
+    ) -> (
+        Arc<Purger>,
+        Arc<AccountCancellation>,
+        Arc<ComplianceRequests>,
+    ) {
+        let purger = Arc::new(Purger::new(
+            self.data.clone(),
+            self.orders.clone(),
+            self.vault.clone(),
+            copies.clone(),
+            self.receipts.clone(),
+            self.clock.clone(),
+        ));
+        let cancellation = Arc::new(AccountCancellation::new(
+            self.data.clone(),
+            self.vault.clone(),
+            copies.clone(),
+            self.receipts.clone(),
+            self.connections.clone(),
+            self.api_keys.clone(),
+            self.clock.clone(),
+        ));
+        let compliance = Arc::new(ComplianceRequests::new(
+            self.privacy_requests.clone(),
+            self.orders.clone(),
+            purger.clone(),
+            cancellation.clone(),
+        ));
+        (purger, cancellation, compliance)
+    }
+}
+
 /// For a process configured without an event queue: refuses, so events wait in the outbox
 /// instead of being dropped.
 struct NoQueue;
@@ -90,29 +138,17 @@ impl Services {
         // No feature copies PII yet; labels and exports register their erasers here.
         let copies = Arc::new(PiiCopies::new(data.clone(), clock.clone()));
         let receipts = Arc::new(ReceiptLedger::new(data.clone(), clock.clone()));
-        let purger = Arc::new(Purger::new(
-            data.clone(),
-            orders.clone(),
-            vault.clone(),
-            copies.clone(),
-            receipts.clone(),
-            clock.clone(),
-        ));
-        let cancellation = Arc::new(AccountCancellation::new(
-            data.clone(),
-            vault.clone(),
-            copies.clone(),
-            receipts.clone(),
-            connections.clone(),
-            api_keys.clone(),
-            clock.clone(),
-        ));
-        let compliance = Arc::new(ComplianceRequests::new(
-            privacy_requests.clone(),
-            orders.clone(),
-            purger.clone(),
-            cancellation.clone(),
-        ));
+        let (purger, cancellation, compliance) = PrivacyWiring {
+            data: &data,
+            orders: &orders,
+            vault: &vault,
+            receipts: &receipts,
+            connections: &connections,
+            api_keys: &api_keys,
+            privacy_requests: &privacy_requests,
+            clock: &clock,
+        }
+        .build(&copies);
         let stock = Arc::new(StockRepository::new(data.clone(), clock.clone()));
         let reservations = Arc::new(Reservations::new(stock.clone()));
         Self {
@@ -140,29 +176,18 @@ impl Services {
     /// wiring its eraser), rebuilding what uses it.
     pub fn with_copies(mut self, copies: PiiCopies) -> Self {
         let copies = Arc::new(copies);
-        self.purger = Arc::new(Purger::new(
-            self.data.clone(),
-            self.orders.clone(),
-            self.vault.clone(),
-            copies.clone(),
-            self.receipts.clone(),
-            self.clock.clone(),
-        ));
-        self.cancellation = Arc::new(AccountCancellation::new(
-            self.data.clone(),
-            self.vault.clone(),
-            copies.clone(),
-            self.receipts.clone(),
-            self.connections.clone(),
-            self.api_keys.clone(),
-            self.clock.clone(),
-        ));
-        self.compliance = Arc::new(ComplianceRequests::new(
-            self.privacy_requests.clone(),
-            self.orders.clone(),
-            self.purger.clone(),
-            self.cancellation.clone(),
-        ));
+        let (purger, cancellation, compliance) = PrivacyWiring {
+            data: &self.data,
+            orders: &self.orders,
+            vault: &self.vault,
+            receipts: &self.receipts,
+            connections: &self.connections,
+            api_keys: &self.api_keys,
+            privacy_requests: &self.privacy_requests,
+            clock: &self.clock,
+        }
+        .build(&copies);
+        (self.purger, self.cancellation, self.compliance) = (purger, cancellation, compliance);
         self.copies = copies;
         self
     }
