@@ -238,6 +238,7 @@ async fn order_to_push(orders: u64) {
         privacy_interval: None,
         inventory_interval: None,
         order_processing_interval: Some(Duration::from_millis(200)),
+        body_timeout: Duration::from_secs(30),
     };
     let host = rc_local_host::LocalHost::start(&config)
         .await

@@ -188,7 +188,7 @@ async fn canary_audit(stack: Stack) {
     );
     // The shop is gone: its webhooks are refused, nothing is stored.
     let (body, _) = unique_canary_order(9301);
-    assert_eq!(stack.webhook("orders/create", "late-1", body).await, 404);
+    assert_eq!(stack.webhook("orders/create", "late-1", body).await, 401);
 
     let logs = logs.text();
     for canary in canaries()

@@ -318,7 +318,7 @@ async fn shopify_compliance_requests_are_fulfilled() {
     );
     let data_request = serde_json::json!({
         "shop_id": 1, "shop_domain": SHOP,
-        "customer": {"id": 8, "email": open_email_address},
+        "customer": {"id": CUSTOMER_ID, "email": open_email_address},
         "orders_requested": [82], "data_request": {"id": 9999}
     });
     assert_eq!(
@@ -369,8 +369,22 @@ async fn shopify_compliance_requests_are_fulfilled() {
         (status, &access["outcome"]["orders"]["shopify-82"]["held"]),
         (200, &serde_json::json!(true))
     );
-    let (status, report) = stack
+    let (status, refused) = stack
         .api("GET", "/v1/privacy/requests/access-1/report", "")
+        .await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (403, Some("scope_required")),
+        "an ordinary key cannot open PII"
+    );
+    let (status, report) = stack
+        .api_as(
+            PII_KEY,
+            "GET",
+            "/v1/privacy/requests/access-1/report",
+            "",
+            &[],
+        )
         .await;
     assert_eq!(status, 200);
     assert_eq!(
@@ -378,7 +392,13 @@ async fn shopify_compliance_requests_are_fulfilled() {
         open_email_address.as_str()
     );
     let (status, _) = stack
-        .api("GET", "/v1/privacy/requests/redact-1/report", "")
+        .api_as(
+            PII_KEY,
+            "GET",
+            "/v1/privacy/requests/redact-1/report",
+            "",
+            &[],
+        )
         .await;
     assert_eq!(status, 409, "only a fulfilled data request has a report");
 

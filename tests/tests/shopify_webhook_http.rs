@@ -180,7 +180,8 @@ async fn oversized_unknown_shop_unknown_topic_and_wrong_method_are_refused() {
         "x-shopify-shop-domain",
         http::HeaderValue::from_static("someone-else.myshopify.com"),
     );
-    assert_refused(send(request).await, 404, "unknown_shop");
+    // Answered like a bad signature: nobody learns which shops are customers (issue 9, item 12).
+    assert_refused(send(request).await, 401, "invalid_hmac");
 
     assert_refused(
         send(h.request("products/create", "w-topic", canary_order(5006))).await,

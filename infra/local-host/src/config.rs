@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-#[derive(Debug, Clone)]
+/// Not `Debug`-derived: it holds the demo webhook secret and API key. Its `Debug` masks them.
+#[derive(Clone)]
 pub struct LocalConfig {
     /// `RC_DATA_DIR` (default `.rc-data`): the database file and root key file.
     pub data_dir: PathBuf,
@@ -34,6 +35,34 @@ pub struct LocalConfig {
     /// `RC_ORDER_PROCESSING_INTERVAL_MS` (default 200; 0 turns it off): how often the order
     /// processor takes the order events published since it last looked (SQS's role in AWS).
     pub order_processing_interval: Option<Duration>,
+    /// `RC_BODY_TIMEOUT_SECS` (default 30): how long a request may take to send its headers and
+    /// body; a slower one is answered `408` and its connection closed.
+    pub body_timeout: Duration,
+}
+
+/// A secret as it may be shown: its first four characters, then an ellipsis.
+pub fn mask(secret: &str) -> String {
+    let shown: String = secret.chars().take(4).collect();
+    format!("{shown}…")
+}
+
+impl std::fmt::Debug for LocalConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalConfig")
+            .field("data_dir", &self.data_dir)
+            .field("listen", &self.listen)
+            .field("demo_merchant", &self.demo_merchant)
+            .field("demo_shop", &self.demo_shop)
+            .field("demo_webhook_secret", &mask(&self.demo_webhook_secret))
+            .field("demo_api_key", &mask(&self.demo_api_key))
+            .field("sandbox_interval", &self.sandbox_interval)
+            .field("reconcile_interval", &self.reconcile_interval)
+            .field("privacy_interval", &self.privacy_interval)
+            .field("inventory_interval", &self.inventory_interval)
+            .field("order_processing_interval", &self.order_processing_interval)
+            .field("body_timeout", &self.body_timeout)
+            .finish()
+    }
 }
 
 fn var(name: &str, default: &str) -> String {
@@ -77,6 +106,8 @@ impl LocalConfig {
                     return Err("RC_ORDER_PROCESSING_INTERVAL_MS must be a whole number".into());
                 }
             },
+            body_timeout: interval("RC_BODY_TIMEOUT_SECS", "30")?
+                .ok_or("RC_BODY_TIMEOUT_SECS must be at least 1")?,
         })
     }
 }

@@ -7,6 +7,6 @@ mod demo;
 pub mod sandbox;
 mod server;
 
-pub use config::LocalConfig;
+pub use config::{LocalConfig, mask};
 pub use demo::{DEMO_ORDER, send_demo_webhook, send_signed, signed_shopify_request};
 pub use server::{LocalHost, StartError};

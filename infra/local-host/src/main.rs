@@ -44,8 +44,8 @@ async fn serve(config: &LocalConfig) -> Result<(), String> {
         config.demo_shop
     );
     println!(
-        "  merchant API       GET  {base}/v1/orders/{{order_id}}   (Authorization: Bearer {})",
-        config.demo_api_key
+        "  merchant API       GET  {base}/v1/orders/{{order_id}}   (Authorization: Bearer {}, the key in RC_DEMO_API_KEY; see README)",
+        rc_local_host::mask(&config.demo_api_key)
     );
     println!("  orders             GET  {base}/v1/orders");
     match config.sandbox_interval {
@@ -97,8 +97,8 @@ async fn send(config: &LocalConfig, order_id: Option<&String>) -> Result<(), Str
     .await?;
     println!("POST {base}/webhooks/shopify -> {status} {body}");
     println!(
-        "Read it back:  curl -s -H 'Authorization: Bearer {}' {base}/v1/orders/shopify-{order_id}",
-        config.demo_api_key
+        "Read it back:  curl -s -H \"Authorization: Bearer $RC_DEMO_API_KEY\" {base}/v1/orders/shopify-{order_id}   (the key: {}, see README)",
+        rc_local_host::mask(&config.demo_api_key)
     );
     if (200..300).contains(&status) {
         Ok(())

@@ -40,6 +40,8 @@ pub enum StartError {
 
 /// The handlers, each mounted where API Gateway mounts its function.
 struct Routes {
+    /// How long a request may take to arrive whole.
+    body_timeout: std::time::Duration,
     shopify: ShopifyWebhook,
     merchant: MerchantApi,
     amazon_sandbox: Arc<AmazonSandboxApi>,
@@ -89,6 +91,7 @@ impl LocalHost {
             Some(format!("{base}/sandbox/shopify")),
         ));
         let routes = Arc::new(Routes {
+            body_timeout: config.body_timeout,
             shopify: services.shopify_webhook(),
             merchant: services.merchant_api_with(Arc::clone(&sync)),
             amazon_sandbox: Arc::clone(&amazon_sandbox),
@@ -229,13 +232,19 @@ async fn serve(listener: TcpListener, routes: Arc<Routes>) {
                 continue;
             }
         };
+        let routes_timeout = routes.body_timeout;
         let routes = Arc::clone(&routes);
         tokio::spawn(async move {
             let service = service_fn(move |request| {
                 let routes = Arc::clone(&routes);
                 async move { Ok::<_, Infallible>(dispatch(&routes, request).await) }
             });
+            // Slow clients are cut off: headers within the body timeout (hyper's own timer),
+            // the body within it too (see `collect`), so no connection is held forever.
+            let header_timeout = routes_timeout;
             if let Err(error) = http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_timeout)
                 .serve_connection(TokioIo::new(stream), service)
                 .await
             {
@@ -246,11 +255,24 @@ async fn serve(listener: TcpListener, routes: Arc<Routes>) {
 }
 
 /// Reads the body, refusing more than the largest any handler accepts (never buffered unbounded).
-async fn collect(request: Request<Incoming>) -> Result<Request<Bytes>, ApiError> {
+/// A body announced larger than any handler accepts is refused before a byte of it is read; one
+/// that does not arrive within `timeout` is answered 408.
+async fn collect(
+    request: Request<Incoming>,
+    timeout: std::time::Duration,
+) -> Result<Request<Bytes>, ApiError> {
     let (parts, body) = request.into_parts();
-    let bytes = Limited::new(body, MAX_WEBHOOK_BODY)
-        .collect()
+    let announced = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > MAX_WEBHOOK_BODY as u64) {
+        return Err(ApiError::PayloadTooLarge(MAX_WEBHOOK_BODY));
+    }
+    let bytes = tokio::time::timeout(timeout, Limited::new(body, MAX_WEBHOOK_BODY).collect())
         .await
+        .map_err(|_| ApiError::RequestTimeout)?
         .map_err(|_| ApiError::PayloadTooLarge(MAX_WEBHOOK_BODY))?
         .to_bytes();
     Ok(Request::from_parts(parts, bytes))
@@ -261,7 +283,7 @@ async fn dispatch(routes: &Routes, request: Request<Incoming>) -> Response<Full<
     let response = if path == "/health" {
         json(StatusCode::OK, &serde_json::json!({"status": "ok"}))
     } else {
-        match collect(request).await {
+        match collect(request, routes.body_timeout).await {
             Err(error) => error.into_response(),
             Ok(request) if path == "/webhooks/shopify" => routes.shopify.handle(request).await,
             Ok(request) if path.starts_with("/v1/") => routes.merchant.handle(request).await,
@@ -356,40 +378,48 @@ async fn seed_inventory(services: &Services, config: &LocalConfig) -> Result<(),
     Ok(())
 }
 
-/// Feeds published order events to the order processor, as the SQS event source does in AWS.
+/// Feeds queued order events to the order processor, as the SQS event source does in AWS. The
+/// queue lives in the embedded database: events not yet processed when the host stops are
+/// processed after its next start.
 fn spawn_order_processor(
     services: &Services,
     sync: Arc<rc_api::InventorySync>,
     interval: std::time::Duration,
 ) {
-    let Some(published) = services.published.clone() else {
+    let Some(queue) = services.local_queue.clone() else {
         return;
     };
     let processor = services.order_processor(sync);
     tokio::spawn(async move {
-        let mut seen = 0;
         let mut timer = tokio::time::interval(interval);
         loop {
             timer.tick().await;
-            let events = published.published();
-            if events.len() <= seen {
-                continue;
-            }
-            let batch: Vec<rc_api::QueueMessage> = events[seen..]
-                .iter()
-                .enumerate()
-                .map(|(i, event)| rc_api::QueueMessage {
-                    id: format!("local-{}", seen + i),
-                    body: serde_json::to_string(event).unwrap_or_default(),
-                })
-                .collect();
-            seen = events.len();
-            let failed = processor.handle_batch(batch).await;
-            if !failed.is_empty() {
-                tracing::warn!(
-                    count = failed.len(),
-                    "order events failed locally; the scheduled inventory sync catches up"
-                );
+            // Drain what is queued, a batch (the SQS event source's 25) at a time.
+            loop {
+                let received = match queue.receive(25).await {
+                    Ok(received) if received.is_empty() => break,
+                    Ok(received) => received,
+                    Err(error) => {
+                        tracing::warn!(%error, "local order queue unreadable; retrying");
+                        break;
+                    }
+                };
+                let batch: Vec<rc_api::QueueMessage> = received
+                    .iter()
+                    .map(|m| rc_api::QueueMessage {
+                        id: m.id.clone(),
+                        body: m.body.clone(),
+                    })
+                    .collect();
+                let failed = processor.handle_batch(batch).await;
+                if let Err(error) = queue.settle(&received, &failed).await {
+                    tracing::warn!(%error, "local order queue not settled; events are redelivered");
+                    break;
+                }
+                if !failed.is_empty() {
+                    // Failed messages stay at the head: leave them for the next tick.
+                    break;
+                }
             }
         }
     });

@@ -70,7 +70,7 @@ impl AmazonNotifications {
         for message in messages {
             match self.handle(&message.body).await {
                 Ok(outcome) => {
-                    tracing::info!(message = %message.id, outcome = ?outcome, "amazon notification processed");
+                    tracing::info!(message_id = %message.id, outcome = ?outcome, "amazon notification processed");
                 }
                 Err(error) => {
                     tracing::warn!(

@@ -21,9 +21,9 @@ pub enum ApiError {
     /// 401 `unauthorized`
     #[error("a valid API key is required (Authorization: Bearer <key>)")]
     Unauthorized,
-    /// 404 `unknown_shop`
-    #[error("unknown shop")]
-    UnknownShop,
+    /// 403 `scope_required`: the key is valid but lacks the named scope.
+    #[error("this API key lacks the `{0}` scope")]
+    ScopeRequired(&'static str),
     /// 404 `not_found`
     #[error("not found")]
     NotFound,
@@ -36,6 +36,9 @@ pub enum ApiError {
     /// 405 `method_not_allowed`
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// 408 `request_timeout`: the request did not arrive whole in time.
+    #[error("the request took too long to arrive")]
+    RequestTimeout,
     /// 413 `payload_too_large`
     #[error("the body is larger than {0} bytes")]
     PayloadTooLarge(usize),
@@ -67,10 +70,12 @@ impl ApiError {
         match self {
             Self::MissingHeader(_) | Self::MalformedJson(_) => StatusCode::BAD_REQUEST,
             Self::InvalidSignature | Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::UnknownShop | Self::NotFound => StatusCode::NOT_FOUND,
+            Self::ScopeRequired(_) => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict => StatusCode::CONFLICT,
             Self::AccountClosed => StatusCode::GONE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::InvalidPayload { .. } | Self::UnsupportedTopic => {
                 StatusCode::UNPROCESSABLE_ENTITY
@@ -86,11 +91,12 @@ impl ApiError {
             Self::MalformedJson(_) => "malformed_json",
             Self::InvalidSignature => "invalid_hmac",
             Self::Unauthorized => "unauthorized",
-            Self::UnknownShop => "unknown_shop",
+            Self::ScopeRequired(_) => "scope_required",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict => "conflict",
             Self::AccountClosed => "account_closed",
+            Self::RequestTimeout => "request_timeout",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::InvalidPayload { reason, .. } => reason,
             Self::UnsupportedTopic => "unsupported_topic",

@@ -53,13 +53,14 @@ struct PutListing {
     target: ListingTarget,
     #[serde(default)]
     safety_buffer: i64,
+    /// Any integer, checked after parsing: out of range is a 422 naming the field.
     #[serde(default = "hundred")]
-    percent: u8,
+    percent: i64,
     #[serde(default)]
     max: Option<i64>,
 }
 
-fn hundred() -> u8 {
+fn hundred() -> i64 {
     100
 }
 
@@ -79,6 +80,10 @@ impl From<InventoryError> for ApiError {
                 message: message.to_owned(),
             },
             InventoryError::UnknownStock => ApiError::NotFound,
+            InventoryError::IdempotencyKeyReused => ApiError::InvalidPayload {
+                reason: "idempotency_key_reused",
+                message: "this Idempotency-Key was used for a different request".into(),
+            },
             other if other.is_retryable() => ApiError::Unavailable,
             other => {
                 tracing::error!(error = %other, "inventory request failed");
@@ -237,14 +242,20 @@ impl InventoryApi {
         sku: &Sku,
         raw: &[u8],
     ) -> Result<Response<Bytes>, ApiError> {
-        let request: PutListing = body(raw)?;
-        // A listing must point at one of the merchant's own connections.
-        let connected = match &request.target {
+        let mut request: PutListing = body(raw)?;
+        let percent = u8::try_from(request.percent)
+            .ok()
+            .filter(|p| *p <= 100)
+            .ok_or_else(|| invalid("field `percent` must be 0 to 100"))?;
+        // A listing must point at one of the merchant's own connections. What is stored is the
+        // parsed identifier, never the raw text (padding, case).
+        let connected = match &mut request.target {
             ListingTarget::Shopify { shop, .. } => {
-                let shop =
+                let parsed =
                     ShopDomain::parse(shop).map_err(|_| invalid("field `shop` is invalid"))?;
+                *shop = parsed.as_str().to_owned();
                 self.connections
-                    .shopify(&shop)
+                    .shopify(&parsed)
                     .await?
                     .is_some_and(|c| &c.merchant == merchant)
             }
@@ -259,6 +270,28 @@ impl InventoryApi {
                         "fields `seller_sku` (1-40) and `product_type` are required",
                     ));
                 }
+                let id_like = |raw: &str| {
+                    !raw.is_empty()
+                        && raw.len() <= 32
+                        && raw
+                            .bytes()
+                            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+                };
+                if !id_like(seller_id) || !id_like(marketplace_id) {
+                    return Err(invalid(
+                        "fields `seller_id` and `marketplace_id` must be Amazon ids",
+                    ));
+                }
+                if product_type.len() > 100
+                    || !product_type
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                {
+                    return Err(invalid("field `product_type` is invalid"));
+                }
+                if seller_sku.chars().any(char::is_control) {
+                    return Err(invalid("field `seller_sku` is invalid"));
+                }
                 self.connections.amazon(seller_id).await?.is_some_and(|c| {
                     &c.merchant == merchant && c.marketplace_ids.contains(marketplace_id)
                 })
@@ -272,7 +305,7 @@ impl InventoryApi {
         }
         let allocation = ChannelAllocation {
             safety_buffer: request.safety_buffer,
-            percent: request.percent,
+            percent,
             max: request.max,
         };
         self.listings

@@ -16,7 +16,8 @@
 //! | `GET /v1/privacy/receipts/verify` | verify the receipt chain |
 //! | `GET /v1/privacy/requests?after=<id>` | privacy requests received from channels |
 //! | `GET /v1/privacy/requests/{id}` | one request and its outcome |
-//! | `GET /v1/privacy/requests/{id}/report` | a data request's report, opened now |
+//! | `GET /v1/privacy/requests/{id}/report` | a data request's report, opened now (`pii:read` key, audited) |
+//! | `GET /v1/privacy/audit?after=<token>` | every PII access: who, why, which orders |
 //!
 //! | `GET /v1/inventory?after=<sku>` | the merchant's SKUs with their free units, 100 a page |
 //! | `GET /v1/inventory/{sku}` | stock per warehouse, free units, kit, listings with what each may sell |
@@ -35,7 +36,8 @@ use http::{Method, Request, Response, StatusCode, header};
 use rc_channels::shopify::ShopDomain;
 use rc_domain::{OrderId, Secret, SecretText};
 use rc_orders::{
-    ApiKeyRepository, ConnectionRepository, KeyOwner, OrderRepository, ShopifyCredentials,
+    ApiKeyRepository, ConnectionRepository, KeyOwner, OrderRepository, PresentedKey, Scope,
+    ShopifyCredentials,
 };
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
@@ -71,6 +73,7 @@ enum Route {
     PrivacyRequests(Option<String>),
     PrivacyRequest(String),
     PrivacyReport(String),
+    PiiAudit(Option<String>),
     Connections,
     ShopifyConnection(ShopDomain),
     AmazonConnection(String),
@@ -154,7 +157,7 @@ impl MerchantApi {
         }
     }
 
-    async fn merchant(&self, request: &Request<Bytes>) -> Result<KeyOwner, ApiError> {
+    async fn merchant(&self, request: &Request<Bytes>) -> Result<PresentedKey, ApiError> {
         let token = request
             .headers()
             .get(header::AUTHORIZATION)
@@ -243,6 +246,10 @@ impl MerchantApi {
                 allow(&[Method::GET])?;
                 Ok(Route::VerifyReceipts)
             }
+            ["v1", "privacy", "audit"] => {
+                allow(&[Method::GET])?;
+                Ok(Route::PiiAudit(after()))
+            }
             ["v1", "privacy", "requests"] => {
                 allow(&[Method::GET])?;
                 Ok(Route::PrivacyRequests(after()))
@@ -284,12 +291,12 @@ impl MerchantApi {
 
     async fn process(&self, request: Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
         // Authenticate before routing, so unauthenticated callers learn nothing about routes.
-        let owner = self.merchant(&request).await?;
+        let key = self.merchant(&request).await?;
         if request.body().len() > MAX_API_BODY {
             return Err(ApiError::PayloadTooLarge(MAX_API_BODY));
         }
         let route = Self::route(&request)?;
-        let merchant = match owner {
+        let merchant = match key.owner.clone() {
             KeyOwner::Active(merchant) => merchant,
             // A cancelled account can still read how its cancellation ended, and its receipts.
             KeyOwner::Closed(merchant)
@@ -353,7 +360,16 @@ impl MerchantApi {
                 self.privacy.requests(&merchant, after.as_deref()).await
             }
             Route::PrivacyRequest(id) => self.privacy.request(&merchant, &id).await,
-            Route::PrivacyReport(id) => self.privacy.report(&self.orders, &merchant, &id).await,
+            Route::PrivacyReport(id) => {
+                // Opening buyer PII takes a key made for it, and is recorded.
+                if !key.has(Scope::PiiRead) {
+                    return Err(ApiError::ScopeRequired(Scope::PiiRead.as_str()));
+                }
+                self.privacy
+                    .report(&self.orders, &merchant, &id, &key.key_id)
+                    .await
+            }
+            Route::PiiAudit(after) => self.privacy.audit(&merchant, after.as_deref()).await,
             Route::Orders(after) => {
                 // The continuation is an order id (the last one listed); only ids are accepted.
                 let after = after

@@ -120,8 +120,9 @@ impl OrderProcessor {
         }
     }
 
-    /// Processes a batch; returns the ids of messages to retry (partial batch failure). A
-    /// message that can never succeed is dropped with a warning (ids only), not retried forever.
+    /// Processes a batch; returns the ids of messages that failed (partial batch failure). A
+    /// message that can never succeed fails too, so the queue's redrive policy dead-letters it
+    /// after its receives instead of it vanishing.
     pub async fn handle_batch(&self, messages: Vec<QueueMessage>) -> Vec<String> {
         let mut failed = Vec::new();
         let mut changed: BTreeMap<MerchantId, BTreeSet<Sku>> = BTreeMap::new();
@@ -139,11 +140,14 @@ impl OrderProcessor {
                 }
                 Ok(None) => {}
                 Err(error) if error.is_retryable() => {
-                    tracing::warn!(message = %message.id, %error, "order event will be retried");
+                    tracing::warn!(message_id = %message.id, %error, "order event will be retried");
                     failed.push(message.id);
                 }
+                // Never dropped: reported as failed, it is received again and then lands in the
+                // dead-letter queue, where an operator sees it (`rc-ops redrive-order-events`).
                 Err(error) => {
-                    tracing::warn!(message = %message.id, %error, "order event dropped");
+                    tracing::error!(message_id = %message.id, %error, "order event cannot be processed; it goes to the dead-letter queue");
+                    failed.push(message.id);
                 }
             }
         }

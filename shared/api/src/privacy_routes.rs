@@ -6,7 +6,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{Response, StatusCode};
 use rc_domain::{BuyerPii, MerchantId, OrderId, PiiRule, PostalAddress, RevealPurpose};
-use rc_orders::{OrderRepository, PrivacyRequestRepository, RepoError};
+use rc_orders::{AuditEntry, AuditLog, OrderRepository, PrivacyRequestRepository, RepoError};
 use rc_privacy::{AccountCancellation, CancellationStatus, PrivacyError, ReceiptLedger};
 use rc_vault::VaultError;
 use serde::Deserialize;
@@ -25,13 +25,15 @@ pub struct PrivacyApi {
     pub requests: Arc<PrivacyRequestRepository>,
     pub receipts: Arc<ReceiptLedger>,
     pub cancellation: Arc<AccountCancellation>,
+    pub audit: Arc<AuditLog>,
 }
 
 /// `DELETE /v1/account`: the merchant confirms by naming its own merchant id.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CancelAccount {
-    confirm: String,
+    #[serde(default)]
+    confirm: Option<String>,
 }
 
 impl From<PrivacyError> for ApiError {
@@ -64,9 +66,14 @@ impl PrivacyApi {
         merchant: &MerchantId,
         body: &[u8],
     ) -> Result<Response<Bytes>, ApiError> {
-        let body: CancelAccount = serde_json::from_slice(body)
-            .map_err(|e| ApiError::MalformedJson(rc_channels::describe_json_error(&e)))?;
-        if body.confirm != merchant.as_str() {
+        // No body, `{}` and a wrong id all lack the confirmation: one answer for all three.
+        let body: CancelAccount = if body.iter().all(u8::is_ascii_whitespace) {
+            CancelAccount { confirm: None }
+        } else {
+            serde_json::from_slice(body)
+                .map_err(|e| ApiError::MalformedJson(rc_channels::describe_json_error(&e)))?
+        };
+        if body.confirm.as_deref() != Some(merchant.as_str()) {
             return Err(ApiError::InvalidPayload {
                 reason: "confirmation_required",
                 message: "field `confirm` must be your merchant id".into(),
@@ -151,12 +158,16 @@ impl PrivacyApi {
     }
 
     /// The data a buyer asked for, opened now from the sealed store (never kept as a copy). Only
-    /// for a fulfilled `customers/data_request`. Orders purged since show as purged.
+    /// for a fulfilled `customers/data_request`, and only for the orders whose sealed customer id
+    /// matched the one the request named (a request naming someone else's orders opens nothing).
+    /// The access is recorded in the audit trail before anything is opened. Orders purged since
+    /// show as purged.
     pub(crate) async fn report(
         &self,
         orders: &OrderRepository,
         merchant: &MerchantId,
         id: &str,
+        actor: &str,
     ) -> Result<Response<Bytes>, ApiError> {
         let view = self
             .requests
@@ -166,26 +177,81 @@ impl PrivacyApi {
         if view.kind != "customer_data_request" || view.status != "fulfilled" {
             return Err(ApiError::Conflict);
         }
+        let matched = |order: &str| {
+            view.outcome
+                .as_ref()
+                .and_then(|o| o.get("orders"))
+                .and_then(|o| o.get(order))
+                .and_then(|o| o.get("customer_matches"))
+                .and_then(Value::as_bool)
+                == Some(true)
+        };
+        let opened: Vec<String> = view
+            .orders
+            .iter()
+            .filter(|order| matched(order))
+            .cloned()
+            .collect();
+        self.audit
+            .record(
+                merchant,
+                AuditEntry {
+                    action: "pii_reveal".into(),
+                    purpose: "data_subject_report".into(),
+                    actor: actor.to_owned(),
+                    subject: view.id.clone(),
+                    orders: opened.clone(),
+                    at_ms: 0,
+                },
+            )
+            .await?;
         let mut entries = Vec::with_capacity(view.orders.len());
         for id in &view.orders {
             let Ok(order) = OrderId::parse(id) else {
                 continue;
             };
+            let public = orders.view(merchant, &order).await?;
+            if !opened.contains(id) {
+                entries.push(json!({ "order": public, "buyer": "not_this_customer" }));
+                continue;
+            }
             let data = match orders.buyer(merchant, &order).await {
                 Ok(Some(buyer)) => buyer_json(&buyer),
                 Ok(None) | Err(RepoError::Vault(VaultError::KeyDestroyed)) => json!("purged"),
                 Err(e) => return Err(e.into()),
             };
-            let public = orders.view(merchant, &order).await?;
             entries.push(json!({
                 "order": public,
                 "buyer": data,
             }));
         }
-        tracing::info!(%merchant, request = %id, "data request report opened");
+        tracing::info!(%merchant, request = %id, actor, "data request report opened");
         Ok(json(
             StatusCode::OK,
             &json!({ "request": view.id, "orders": entries }),
+        ))
+    }
+
+    /// The merchant's PII access trail, oldest first.
+    pub(crate) async fn audit(
+        &self,
+        merchant: &MerchantId,
+        after: Option<&str>,
+    ) -> Result<Response<Bytes>, ApiError> {
+        let after = after
+            .map(|token| {
+                let ok = token.len() <= 64
+                    && token
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'#');
+                ok.then(|| rc_store::PageToken(token.to_owned()))
+                    .ok_or(ApiError::NotFound)
+            })
+            .transpose()?;
+        let page = self.audit.list(merchant, 100, after).await?;
+        Ok(json(
+            StatusCode::OK,
+            &json!({ "entries": page.items, "next": page.next.map(|t| t.0) }),
         ))
     }
 }

@@ -87,11 +87,12 @@ impl ShopifyWebhook {
         body: &[u8],
         signature: &str,
     ) -> Result<Arc<ShopifyConnection>, ApiError> {
-        let connection = self
-            .connections
-            .shopify(shop)
-            .await?
-            .ok_or(ApiError::UnknownShop)?;
+        // A shop that is not connected is answered exactly like a bad signature, after the same
+        // work (an HMAC under a throwaway secret), so nobody can learn which shops are customers.
+        let Some(connection) = self.connections.shopify(shop).await? else {
+            shopify::verify_for_nobody(body, signature);
+            return Err(ApiError::InvalidSignature);
+        };
         if shopify::verify(&connection.webhook_secrets, body, signature) {
             Ok(connection)
         } else {

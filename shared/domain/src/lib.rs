@@ -19,8 +19,8 @@ pub use ids::{IdError, MerchantId, OrderId, WarehouseId};
 pub use money::{Currency, Money, MoneyError};
 pub use order::{BuyerPii, Channel, LineItem, Order, OrderTotals, ShipToRegion};
 pub use pii::{
-    BuyerName, Email, Phone, Pii, PiiError, PostalAddress, RevealPurpose, Sealable, SealedField,
-    Secret, SecretText,
+    BuyerName, ChannelCustomerId, Email, Phone, Pii, PiiError, PostalAddress, RevealPurpose,
+    Sealable, SealedField, Secret, SecretText,
 };
 pub use quantity::{Quantity, QuantityError};
 pub use retention::{

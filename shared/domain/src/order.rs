@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::{
-    BuyerName, Currency, Email, MerchantId, Money, OrderId, OrderStatus, Phone, Pii, PostalAddress,
-    Quantity, Sku,
+    BuyerName, ChannelCustomerId, Currency, Email, MerchantId, Money, OrderId, OrderStatus, Phone,
+    Pii, PostalAddress, Quantity, Sku,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -69,6 +69,8 @@ pub struct BuyerPii {
     pub phone: Option<Pii<Phone>>,
     pub shipping_address: Option<Pii<PostalAddress>>,
     pub billing_address: Option<Pii<PostalAddress>>,
+    /// The channel's id of the buyer's account, where it has one (Shopify's `customer.id`).
+    pub customer_id: Option<Pii<ChannelCustomerId>>,
 }
 
 /// An order, with its PII. Deliberately not `Serialize`: only its public view is.

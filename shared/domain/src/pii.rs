@@ -24,6 +24,8 @@ pub enum PiiError {
     BadPhone,
     #[error("country must be an ISO 3166-1 alpha-2 code")]
     BadCountry,
+    #[error("{0} has characters outside letters, digits, - and _")]
+    BadIdentifier(&'static str),
     #[error("sealed PII does not decode as {0}")]
     Undecodable(&'static str),
 }
@@ -42,6 +44,8 @@ pub enum RevealPurpose {
     Verification,
     /// Checking a request signature with a credential.
     Authentication,
+    /// Matching a privacy request to the orders of the customer it names.
+    ComplianceMatching,
 }
 
 /// A value that must never be printed, logged or serialized. Its memory is zeroed on drop.
@@ -80,10 +84,19 @@ pub enum SealedField {
     Phone,
     ShippingAddress,
     BillingAddress,
+    /// The channel's own id of the buyer (Shopify's customer id): pseudonymous, but it links
+    /// an order to a person, so it is sealed with the rest.
+    CustomerId,
     /// A channel connection's webhook signing secret (not buyer PII, but sealed the same way).
     WebhookSecret,
+    /// The webhook secret being rotated out: its own label, so the two cannot be swapped.
+    PreviousWebhookSecret,
     /// A channel connection's API access token.
     AccessToken,
+    /// Login with Amazon client secret.
+    LwaClientSecret,
+    /// Login with Amazon refresh token.
+    LwaRefreshToken,
 }
 
 impl SealedField {
@@ -94,8 +107,12 @@ impl SealedField {
             Self::Phone => "phone",
             Self::ShippingAddress => "shipping_address",
             Self::BillingAddress => "billing_address",
+            Self::CustomerId => "customer_id",
             Self::WebhookSecret => "webhook_secret",
+            Self::PreviousWebhookSecret => "webhook_secret_previous",
             Self::AccessToken => "access_token",
+            Self::LwaClientSecret => "lwa_client_secret",
+            Self::LwaRefreshToken => "lwa_refresh_token",
         }
     }
 }
@@ -175,6 +192,18 @@ text_pii!(
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '(' | ')' | '.' | ' '));
         if allowed && text.chars().any(|c| c.is_ascii_digit()) { Ok(()) } else { Err(PiiError::BadPhone) }
+    }
+);
+
+text_pii!(
+    /// The channel's id of the buyer's customer account (Shopify's numeric customer id): what a
+    /// compliance request names, compared before any of the buyer's data is opened for it.
+    ChannelCustomerId, "customer id", 64, |text| {
+        if text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_')) {
+            Ok(())
+        } else {
+            Err(PiiError::BadIdentifier("customer id"))
+        }
     }
 );
 

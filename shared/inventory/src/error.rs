@@ -19,6 +19,9 @@ pub enum InventoryError {
     /// A request with this idempotency key was applied already.
     #[error("already applied")]
     AlreadyApplied,
+    /// The idempotency key was first used for a different change.
+    #[error("idempotency key reused for a different request")]
+    IdempotencyKeyReused,
     #[error("a stored record is malformed: {0}")]
     Corrupt(&'static str),
 }

@@ -72,6 +72,9 @@ pub struct Listing {
     pub(crate) version: u64,
 }
 
+/// Listings read per round trip.
+const LISTING_PAGE: usize = 100;
+
 pub struct ListingRepository {
     data: Arc<dyn Store>,
 }
@@ -153,11 +156,15 @@ impl ListingRepository {
         merchant: &MerchantId,
         sku: &Sku,
     ) -> Result<Vec<Listing>, InventoryError> {
-        let page = self
-            .data
-            .query_partition(&keys::sku_partition(merchant, sku), "LISTING#", 100, None)
-            .await?;
-        page.items.iter().map(|item| parse(sku, item)).collect()
+        // Every page: a SKU may be listed at more Shopify locations than one page holds.
+        let items = rc_store::query_all(
+            self.data.as_ref(),
+            &keys::sku_partition(merchant, sku),
+            "LISTING#",
+            LISTING_PAGE,
+        )
+        .await?;
+        items.iter().map(|item| parse(sku, item)).collect()
     }
 
     /// Records a successful push (only if the listing did not change meanwhile).

@@ -43,7 +43,7 @@ impl Adjustment {
     pub fn check(&self) -> Result<(), &'static str> {
         let ok = match *self {
             Self::Set { on_hand } => (0..=MAX_UNITS).contains(&on_hand),
-            Self::Add { delta } => delta != 0 && delta.abs() <= MAX_UNITS,
+            Self::Add { delta } => delta != 0 && delta.unsigned_abs() <= MAX_UNITS.unsigned_abs(),
             Self::Receive { quantity } | Self::Return { quantity } => {
                 (1..=MAX_UNITS).contains(&quantity)
             }
@@ -65,3 +65,26 @@ pub struct KitComponent {
 
 /// The most components a kit may have (each is a stock condition in the reservation).
 pub const MAX_KIT_COMPONENTS: usize = 20;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adjustments_out_of_range_are_refused_without_overflow() {
+        let cases = [
+            (Adjustment::Add { delta: i64::MIN }, false),
+            (Adjustment::Add { delta: i64::MAX }, false),
+            (Adjustment::Add { delta: 0 }, false),
+            (Adjustment::Add { delta: -MAX_UNITS }, true),
+            (Adjustment::Add { delta: MAX_UNITS + 1 }, false),
+            (Adjustment::Set { on_hand: -1 }, false),
+            (Adjustment::Set { on_hand: 0 }, true),
+            (Adjustment::Receive { quantity: i64::MIN }, false),
+            (Adjustment::Return { quantity: MAX_UNITS }, true),
+        ];
+        for (adjustment, ok) in cases {
+            assert_eq!(adjustment.check().is_ok(), ok, "{adjustment:?}");
+        }
+    }
+}

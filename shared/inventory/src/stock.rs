@@ -16,6 +16,9 @@ const IDEMPOTENCY_MEMORY: time::Duration = time::Duration::hours(24);
 /// Attempts at a change that keeps losing races with concurrent changes of the same stock.
 pub(crate) const ATTEMPTS: u32 = 64;
 
+/// Items read per round trip when a list is read whole (warehouses, kit memberships).
+const READ_PAGE: usize = 100;
+
 pub struct StockRepository {
     pub(crate) data: Arc<dyn Store>,
     pub(crate) clock: Arc<dyn Clock>,
@@ -83,11 +86,14 @@ impl StockRepository {
         merchant: &MerchantId,
         sku: &Sku,
     ) -> Result<BTreeMap<WarehouseId, StockLevel>, InventoryError> {
-        let page = self
-            .data
-            .query_partition(&keys::sku_partition(merchant, sku), "WH#", 1000, None)
-            .await?;
-        page.items
+        let items = rc_store::query_all(
+            self.data.as_ref(),
+            &keys::sku_partition(merchant, sku),
+            "WH#",
+            READ_PAGE,
+        )
+        .await?;
+        items
             .iter()
             .map(|item| {
                 let warehouse = item
@@ -130,8 +136,17 @@ impl StockRepository {
         idempotency_key: Option<&str>,
     ) -> Result<StockLevel, InventoryError> {
         adjustment.check().map_err(InventoryError::Invalid)?;
+        // What the key was first used for: a reuse for another change is refused, not mistaken
+        // for a retry.
+        let fingerprint = format!(
+            "{}\u{0}{}\u{0}{:?}\u{0}{reason}",
+            sku.as_str(),
+            warehouse,
+            adjustment
+        );
         let once = idempotency_key.map(|k| {
-            let mut item = Item::new(keys::idempotency(merchant, k));
+            let mut item = Item::new(keys::idempotency(merchant, k))
+                .with("request", Value::S(fingerprint.clone()));
             item.expires_at = Some((self.clock.now() + IDEMPOTENCY_MEMORY).unix_timestamp());
             item
         });
@@ -144,13 +159,15 @@ impl StockRepository {
                 reserved: 0,
                 available: 0,
             });
+            // Checked: every number here came from a request.
             let on_hand = match adjustment {
-                Adjustment::Set { on_hand } => on_hand,
-                Adjustment::Add { delta } => base.on_hand + delta,
+                Adjustment::Set { on_hand } => Some(on_hand),
+                Adjustment::Add { delta } => base.on_hand.checked_add(delta),
                 Adjustment::Receive { quantity } | Adjustment::Return { quantity } => {
-                    base.on_hand + quantity
+                    base.on_hand.checked_add(quantity)
                 }
-            };
+            }
+            .ok_or(InventoryError::Invalid("quantity out of range"))?;
             if on_hand < base.reserved {
                 return Err(InventoryError::Insufficient(
                     "on hand cannot go below what is reserved for orders",
@@ -197,7 +214,16 @@ impl StockRepository {
             match self.data.transact(ops).await {
                 Ok(()) => return Ok(after),
                 Err(StoreError::TransactionCancelled { failed }) if failed.contains(&2) => {
-                    return Err(InventoryError::AlreadyApplied);
+                    let first = match &once {
+                        Some(item) => self.data.get(&item.key).await?,
+                        None => None,
+                    };
+                    return Err(match first {
+                        Some(first) if first.string("request") != Some(fingerprint.as_str()) => {
+                            InventoryError::IdempotencyKeyReused
+                        }
+                        _ => InventoryError::AlreadyApplied,
+                    });
                 }
                 Err(StoreError::TransactionCancelled { .. } | StoreError::TransactionConflict) => {
                     back_off(attempt).await;
@@ -289,17 +315,14 @@ impl StockRepository {
         merchant: &MerchantId,
         component: &Sku,
     ) -> Result<Vec<Sku>, InventoryError> {
-        let page = self
-            .data
-            .query_partition(
-                &keys::sku_partition(merchant, component),
-                "PARTOF#",
-                1000,
-                None,
-            )
-            .await?;
-        Ok(page
-            .items
+        let items = rc_store::query_all(
+            self.data.as_ref(),
+            &keys::sku_partition(merchant, component),
+            "PARTOF#",
+            READ_PAGE,
+        )
+        .await?;
+        Ok(items
             .iter()
             .filter_map(|item| item.key.sk.strip_prefix("PARTOF#"))
             .filter_map(|sku| Sku::parse(sku).ok())

@@ -8,6 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rc_domain::{Clock, MerchantId, RevealPurpose, Secret, SecretText};
 use rc_store::{Item, Store, StoreError, TxOp, Value};
+use rc_vault::Vault;
 
 use crate::{RepoError, keys};
 
@@ -17,6 +18,45 @@ pub enum KeyOwner {
     Active(MerchantId),
     /// The merchant cancelled their account.
     Closed(MerchantId),
+}
+
+/// What a key may do beyond the merchant API's ordinary routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Open buyer PII (the data-request report). Never given by default: an operator issues a
+    /// separate key with it (`rc-ops api-key issue --scope pii:read`).
+    PiiRead,
+}
+
+impl Scope {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::PiiRead => "pii:read",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "pii:read" => Some(Self::PiiRead),
+            _ => None,
+        }
+    }
+}
+
+/// A presented key: whose it is, what it may do, and its id for the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresentedKey {
+    pub owner: KeyOwner,
+    pub scopes: Vec<Scope>,
+    /// The first 16 hex digits of the key's SHA-256: names the key in audit records without
+    /// revealing it.
+    pub key_id: String,
+}
+
+impl PresentedKey {
+    pub fn has(&self, scope: Scope) -> bool {
+        self.scopes.contains(&scope)
+    }
 }
 
 /// A presented or issued API key.
@@ -34,16 +74,26 @@ fn hash_hex(token: &str) -> String {
 
 pub struct ApiKeyRepository {
     data: Arc<dyn Store>,
+    vault: Arc<Vault>,
     clock: Arc<dyn Clock>,
 }
 
 impl ApiKeyRepository {
-    pub fn new(data: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Self { data, clock }
+    pub fn new(data: Arc<dyn Store>, vault: Arc<Vault>, clock: Arc<dyn Clock>) -> Self {
+        Self { data, vault, clock }
     }
 
     /// Issues a new random key for `merchant`; the only time the key is ever visible.
     pub async fn issue(&self, merchant: &MerchantId) -> Result<ApiKey, RepoError> {
+        self.issue_with(merchant, &[]).await
+    }
+
+    /// Issues a new random key with extra `scopes`.
+    pub async fn issue_with(
+        &self,
+        merchant: &MerchantId,
+        scopes: &[Scope],
+    ) -> Result<ApiKey, RepoError> {
         let mut random = [0u8; 32];
         aws_lc_rs::rand::fill(&mut random)
             .map_err(|_| RepoError::Vault(rc_vault::VaultError::Randomness))?;
@@ -51,7 +101,7 @@ impl ApiKeyRepository {
         let key = ApiKey(Secret::new(
             SecretText::parse(&token).map_err(|_| RepoError::Corrupt("api key"))?,
         ));
-        self.register(merchant, &key).await?;
+        self.register_with(merchant, &key, scopes).await?;
         Ok(key)
     }
 
@@ -59,11 +109,23 @@ impl ApiKeyRepository {
     /// same merchant; refused if the key belongs to another. The key and a pointer in the
     /// merchant's key list are written together, so cancellation finds every key.
     pub async fn register(&self, merchant: &MerchantId, key: &ApiKey) -> Result<(), RepoError> {
+        self.register_with(merchant, key, &[]).await
+    }
+
+    /// [`Self::register`] with extra `scopes`.
+    pub async fn register_with(
+        &self,
+        merchant: &MerchantId,
+        key: &ApiKey,
+        scopes: &[Scope],
+    ) -> Result<(), RepoError> {
         let token = key.0.reveal(RevealPurpose::Authentication).as_str();
         let hash = hash_hex(token);
         let now = Value::N(self.clock.now().unix_timestamp());
+        let scopes: Vec<&str> = scopes.iter().map(Scope::as_str).collect();
         let item = Item::new(keys::api_key(&hash))
             .with("merchant", Value::S(merchant.to_string()))
+            .with("scopes", Value::S(scopes.join(" ")))
             .with("created_at", now.clone());
         let pointer = Item::new(keys::api_key_pointer(merchant, &hash)).with("created_at", now);
         match self
@@ -73,7 +135,10 @@ impl ApiKeyRepository {
         {
             Ok(()) => Ok(()),
             Err(StoreError::TransactionCancelled { .. }) => match self.owner(token).await? {
-                Some(KeyOwner::Active(owner)) if &owner == merchant => Ok(()),
+                Some(PresentedKey {
+                    owner: KeyOwner::Active(owner),
+                    ..
+                }) if &owner == merchant => Ok(()),
                 _ => Err(RepoError::Conflict("api key belongs to another merchant")),
             },
             Err(e) => Err(e.into()),
@@ -81,21 +146,35 @@ impl ApiKeyRepository {
     }
 
     /// The merchant a presented key belongs to, if any, and whether its account is still open.
-    pub async fn owner(&self, token: &str) -> Result<Option<KeyOwner>, RepoError> {
+    pub async fn owner(&self, token: &str) -> Result<Option<PresentedKey>, RepoError> {
         if token.is_empty() || token.len() > 256 {
             return Ok(None);
         }
-        let Some(item) = self.data.get(&keys::api_key(&hash_hex(token))).await? else {
+        let hash = hash_hex(token);
+        let Some(item) = self.data.get(&keys::api_key(&hash)).await? else {
             return Ok(None);
         };
         let merchant = item
             .string("merchant")
             .and_then(|m| MerchantId::parse(m).ok())
             .ok_or(RepoError::Corrupt("api key merchant"))?;
-        Ok(Some(if item.number("closed_at").is_some() {
+        // Closed by the key table too: a key restored from a data backup taken before the
+        // cancellation stays closed.
+        let closed = item.number("closed_at").is_some() || self.vault.is_closed(&merchant).await?;
+        let owner = if closed {
             KeyOwner::Closed(merchant)
         } else {
             KeyOwner::Active(merchant)
+        };
+        Ok(Some(PresentedKey {
+            owner,
+            scopes: item
+                .string("scopes")
+                .unwrap_or_default()
+                .split_whitespace()
+                .filter_map(Scope::parse)
+                .collect(),
+            key_id: hash[..16].to_owned(),
         }))
     }
 

@@ -2,10 +2,12 @@
 //! credentials to talk to it. Secrets are sealed under the connection's own data key, so
 //! disconnecting destroys them everywhere.
 //!
-//! Opened connections are cached by item version: every lookup reads the (small) connection
-//! item, so a rotated secret or a disconnect takes effect at once in every process, while the
-//! costly part (reading and unwrapping the data key, opening the secrets) happens once per
-//! version.
+//! Opened connections are cached by item incarnation and version: every lookup reads the (small)
+//! connection item, so a rotated secret or a disconnect takes effect at once in every process,
+//! while the costly part (reading and unwrapping the data key, opening the secrets) happens once
+//! per version. A version alone is not enough: a deleted and re-created item (a shop handed from
+//! one merchant to another) starts again at version 1, so every created item carries a random
+//! incarnation id, kept across updates, and a cached entry matches only its own incarnation.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -110,18 +112,62 @@ pub struct ConnectionRef {
     pub reference: String,
 }
 
-/// A sealed attribute of a connection item: its name, and the field it is bound to.
+/// A sealed attribute of a connection item: its name, and the field (the AEAD label) it is
+/// bound to. Each secret has a label of its own, so ciphertexts cannot be swapped between
+/// attributes of one connection.
 type SecretSlot = (&'static str, SealedField);
 
 const WEBHOOK_SECRET: SecretSlot = ("webhook_secret", SealedField::WebhookSecret);
-const PREVIOUS_WEBHOOK_SECRET: SecretSlot = ("webhook_secret_previous", SealedField::WebhookSecret);
+const PREVIOUS_WEBHOOK_SECRET: SecretSlot = (
+    "webhook_secret_previous",
+    SealedField::PreviousWebhookSecret,
+);
 const ACCESS_TOKEN: SecretSlot = ("access_token", SealedField::AccessToken);
-const LWA_CLIENT_SECRET: SecretSlot = ("lwa_client_secret", SealedField::AccessToken);
-const LWA_REFRESH_TOKEN: SecretSlot = ("lwa_refresh_token", SealedField::AccessToken);
+const LWA_CLIENT_SECRET: SecretSlot = ("lwa_client_secret", SealedField::LwaClientSecret);
+const LWA_REFRESH_TOKEN: SecretSlot = ("lwa_refresh_token", SealedField::LwaRefreshToken);
 
-/// Opened connections by version (see the module documentation).
+/// Items written since each secret has its own label carry `labels = 2`. Older items sealed the
+/// previous webhook secret under the current one's label and both LWA secrets under the access
+/// token's; they are opened with those labels until their next update rewrites them.
+const LABELS: &str = "labels";
+const LABELS_VERSION: i64 = 2;
+
+fn legacy_field(slot: SecretSlot) -> SealedField {
+    match slot.1 {
+        SealedField::PreviousWebhookSecret => SealedField::WebhookSecret,
+        SealedField::LwaClientSecret | SealedField::LwaRefreshToken => SealedField::AccessToken,
+        other => other,
+    }
+}
+
+/// Which stored item a cached value was opened from: its incarnation and version.
+#[derive(Clone, PartialEq, Eq)]
+struct Stamp {
+    incarnation: String,
+    version: u64,
+}
+
+impl Stamp {
+    fn of(item: &Item) -> Self {
+        Self {
+            incarnation: item.string(INCARNATION).unwrap_or_default().to_owned(),
+            version: item.version,
+        }
+    }
+}
+
+/// The attribute holding a connection item's incarnation id (random, set at creation).
+const INCARNATION: &str = "incarnation";
+
+fn new_incarnation() -> Result<String, RepoError> {
+    let mut random = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut random).map_err(|_| RepoError::Corrupt("random source"))?;
+    Ok(random.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Opened connections by incarnation and version (see the module documentation).
 struct VersionCache<V> {
-    entries: Mutex<HashMap<String, (u64, Arc<V>)>>,
+    entries: Mutex<HashMap<String, (Stamp, Arc<V>)>>,
 }
 
 impl<V> VersionCache<V> {
@@ -131,19 +177,19 @@ impl<V> VersionCache<V> {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, Arc<V>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Stamp, Arc<V>)>> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn get(&self, key: &str, version: u64) -> Option<Arc<V>> {
+    fn get(&self, key: &str, stamp: &Stamp) -> Option<Arc<V>> {
         self.lock()
             .get(key)
-            .filter(|(cached, _)| *cached == version)
+            .filter(|(cached, _)| cached == stamp)
             .map(|(_, value)| Arc::clone(value))
     }
 
-    fn put(&self, key: String, version: u64, value: Arc<V>) {
-        self.lock().insert(key, (version, value));
+    fn put(&self, key: String, stamp: Stamp, value: Arc<V>) {
+        self.lock().insert(key, (stamp, value));
     }
 
     fn forget(&self, key: &str) {
@@ -199,6 +245,7 @@ impl ConnectionRepository {
             .await?;
         let mut item = Item::new(conn.key())
             .with("merchant", Value::S(merchant.to_string()))
+            .with(LABELS, Value::N(LABELS_VERSION))
             .with("updated_at", Value::N(self.clock.now().unix_timestamp()));
         for (name, value) in plain {
             item.set(name, value);
@@ -210,6 +257,7 @@ impl ConnectionRepository {
         }
         match self.data.get(&item.key).await? {
             None => {
+                item.set(INCARNATION, Value::S(new_incarnation()?));
                 let pointer = Item::new(keys::merchant_connection_pointer(
                     merchant,
                     conn.channel,
@@ -226,6 +274,11 @@ impl ConnectionRepository {
                     .await?;
             }
             Some(existing) if existing.string("merchant") == Some(merchant.as_str()) => {
+                let incarnation = match existing.string(INCARNATION) {
+                    Some(id) => id.to_owned(),
+                    None => new_incarnation()?,
+                };
+                item.set(INCARNATION, Value::S(incarnation));
                 self.data.replace(item, existing.version).await?;
             }
             Some(_) => {
@@ -249,11 +302,13 @@ impl ConnectionRepository {
             .vault
             .key_for_opening(merchant, &conn.subject()?)
             .await?;
+        let current = item.number(LABELS) == Some(LABELS_VERSION);
         let mut opened = HashMap::with_capacity(slots.len());
-        for (name, field) in slots {
-            if let Some(bytes) = item.bytes(name) {
+        for slot in slots {
+            if let Some(bytes) = item.bytes(slot.0) {
                 let sealed = Sealed::from_bytes(bytes.to_vec())?;
-                opened.insert(*name, key.open(*field, &sealed)?);
+                let field = if current { slot.1 } else { legacy_field(*slot) };
+                opened.insert(slot.0, key.open(field, &sealed)?);
             }
         }
         Ok(opened)
@@ -288,6 +343,10 @@ impl ConnectionRepository {
                 },
             ])
             .await?;
+        match conn.channel {
+            "shopify" => self.shopify.forget(&conn.cache_key()),
+            _ => self.amazon.forget(&conn.cache_key()),
+        }
         self.vault
             .destroy_subject_key(merchant, &conn.subject()?)
             .await?;
@@ -356,13 +415,20 @@ impl ConnectionRepository {
             cache.forget(&conn.cache_key());
             return Ok(None);
         };
-        if let Some(cached) = cache.get(&conn.cache_key(), item.version) {
+        let merchant = owner(&item)?;
+        // A connection restored from a backup taken before its merchant cancelled: the key table
+        // (never backed up) says the account is closed, so it is not a connection any more.
+        if self.vault.is_closed(&merchant).await? {
+            cache.forget(&conn.cache_key());
+            return Ok(None);
+        }
+        let stamp = Stamp::of(&item);
+        if let Some(cached) = cache.get(&conn.cache_key(), &stamp) {
             return Ok(Some(cached));
         }
-        let merchant = owner(&item)?;
         let secrets = self.open(&merchant, conn, &item, slots).await?;
         let value = Arc::new(build(merchant, secrets, &item)?);
-        cache.put(conn.cache_key(), item.version, Arc::clone(&value));
+        cache.put(conn.cache_key(), stamp, Arc::clone(&value));
         Ok(Some(value))
     }
 

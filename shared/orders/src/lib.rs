@@ -2,6 +2,7 @@
 //! atomically), channel connections (sealed secrets) and merchant API keys.
 
 mod api_keys;
+mod audit;
 mod connections;
 mod error;
 pub mod keys;
@@ -11,7 +12,8 @@ mod pii_purge;
 mod privacy_requests;
 mod view;
 
-pub use api_keys::{ApiKey, ApiKeyRepository, KeyOwner};
+pub use api_keys::{ApiKey, ApiKeyRepository, KeyOwner, PresentedKey, Scope};
+pub use audit::{AuditEntry, AuditLog};
 pub use connections::{
     AmazonConnection, ConnectionRef, ConnectionRepository, ConnectionSummary, ShopifyConnection,
     ShopifyCredentials,

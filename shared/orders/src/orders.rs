@@ -23,12 +23,13 @@ const DELIVERY_MEMORY: Duration = Duration::days(7);
 pub const PII_TTL_GRACE: Duration = Duration::days(3);
 
 /// Every sealed attribute a PII item may hold.
-pub const SEALED_FIELDS: [SealedField; 5] = [
+pub const SEALED_FIELDS: [SealedField; 6] = [
     SealedField::BuyerName,
     SealedField::Email,
     SealedField::Phone,
     SealedField::ShippingAddress,
     SealedField::BillingAddress,
+    SealedField::CustomerId,
 ];
 
 /// One delivery of a webhook or message, recorded with the order in the same transaction so a
@@ -196,6 +197,7 @@ impl OrderRepository {
             SealedField::BillingAddress,
             &buyer.billing_address,
         )?;
+        seal_into(&mut item, key, SealedField::CustomerId, &buyer.customer_id)?;
         Ok(item)
     }
 
@@ -615,6 +617,41 @@ impl OrderRepository {
             phone: open_from(&item, &key, SealedField::Phone)?,
             shipping_address: open_from(&item, &key, SealedField::ShippingAddress)?,
             billing_address: open_from(&item, &key, SealedField::BillingAddress)?,
+            customer_id: open_from(&item, &key, SealedField::CustomerId)?,
         }))
+    }
+
+    /// Whether the order's buyer is the channel customer `customer` names: only the sealed
+    /// customer id is opened. `None` if the order holds no PII (never had it, or purged).
+    pub async fn buyer_is(
+        &self,
+        merchant: &MerchantId,
+        order: &OrderId,
+        customer: &str,
+    ) -> Result<Option<bool>, RepoError> {
+        let Some(item) = self.data.get(&keys::order_pii(merchant, order)).await? else {
+            return Ok(None);
+        };
+        if item.bytes(SealedField::CustomerId.as_str()).is_none() {
+            // Sealed before customer ids were kept, or a guest checkout: nothing links the
+            // order to the customer, so it is not theirs to see.
+            return Ok(Some(false));
+        }
+        let key = match self
+            .vault
+            .key_for_opening(merchant, &KeySubject::order(order))
+            .await
+        {
+            Ok(key) => key,
+            Err(rc_vault::VaultError::KeyDestroyed) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let stored: Option<Pii<rc_domain::ChannelCustomerId>> =
+            open_from(&item, &key, SealedField::CustomerId)?;
+        Ok(Some(stored.is_some_and(|id| {
+            id.reveal(rc_domain::RevealPurpose::ComplianceMatching)
+                .as_str()
+                == customer
+        })))
     }
 }

@@ -142,6 +142,18 @@ impl PrivacyRequestRepository {
         Ok(Some(from_orders(&item)?))
     }
 
+    /// The channel customer id a pending request names (dropped once it is fulfilled).
+    pub async fn customer_of(
+        &self,
+        request: &PendingPrivacyRequest,
+    ) -> Result<Option<String>, RepoError> {
+        Ok(self
+            .data
+            .get(&request.request)
+            .await?
+            .and_then(|item| item.string("customer_id").map(str::to_owned)))
+    }
+
     /// Marks a request fulfilled with its outcome (no PII inside) and takes it off the pending
     /// list, in one transaction; the customer id it named is dropped. Idempotent.
     pub async fn complete(

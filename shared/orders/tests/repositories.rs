@@ -603,3 +603,58 @@ async fn a_cancellation_starts_the_same_clock_and_a_later_shipment_never_extends
         "the deadline never moves later"
     );
 }
+
+/// Issue 9, item 16: each secret of a connection is sealed under its own label, so swapping two
+/// ciphertexts inside the item (the LWA client secret and refresh token, the current and previous
+/// webhook secrets) is detected instead of silently exchanging the values.
+#[tokio::test]
+async fn swapped_secret_ciphertexts_within_a_connection_are_refused() {
+    let f = fixture();
+    let secret = |s: &str| Secret::new(SecretText::parse(s).expect("secret"));
+    let credentials = rc_channels::amazon::Credentials {
+        client_id: "client".into(),
+        client_secret: secret("client-secret"),
+        refresh_token: secret("refresh-token"),
+    };
+    f.connections
+        .put_amazon(&merchant(), "A1SWAP", &["ATVPDKIKX0DER".into()], &credentials)
+        .await
+        .expect("put");
+    let shop = ShopDomain::parse("swap.myshopify.com").expect("shop");
+    f.connections
+        .put_shopify(
+            &merchant(),
+            &shop,
+            &ShopifyCredentials {
+                webhook_secret: secret("new"),
+                previous_webhook_secret: Some(secret("old")),
+                access_token: None,
+            },
+        )
+        .await
+        .expect("put");
+    for (key, a, b) in [
+        (
+            ItemKey::new("CONN#amazon#A1SWAP", "CONNECTION"),
+            "lwa_client_secret",
+            "lwa_refresh_token",
+        ),
+        (
+            ItemKey::new("CONN#shopify#swap.myshopify.com", "CONNECTION"),
+            "webhook_secret",
+            "webhook_secret_previous",
+        ),
+    ] {
+        let mut item = f.data.get(&key).await.expect("get").expect("item");
+        let (first, second) = (
+            item.attrs.get(a).cloned().expect("a"),
+            item.attrs.get(b).cloned().expect("b"),
+        );
+        item.set(a, second);
+        item.set(b, first);
+        let version = item.version;
+        f.data.replace(item, version).await.expect("swap");
+    }
+    assert!(f.connections.amazon("A1SWAP").await.is_err());
+    assert!(f.connections.shopify(&shop).await.is_err());
+}

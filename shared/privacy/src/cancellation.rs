@@ -151,6 +151,32 @@ impl AccountCancellation {
         self.advance(merchant, budget).await
     }
 
+    /// Closed merchants (by the key table, which is never backed up) whose data came back: a data
+    /// table restored from a backup taken before their cancellation holds their orders,
+    /// connections and keys again, but no cancellation state. Each such merchant's cancellation is
+    /// recorded again and advanced by up to `budget`; the rest goes on as any pending
+    /// cancellation. Returns the merchants found.
+    pub async fn reclose_restored(&self, budget: usize) -> Result<Vec<MerchantId>, PrivacyError> {
+        let mut found = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.vault.closed_merchants(100, after).await?;
+            for merchant in page.items {
+                if self.data.get(&state_key(&merchant)).await?.is_some() {
+                    continue;
+                }
+                tracing::warn!(%merchant, "closed merchant's data restored: removing it again");
+                self.cancel(&merchant, PiiRule::AccountCancellation, budget)
+                    .await?;
+                found.push(merchant);
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(found),
+            }
+        }
+    }
+
     /// Merchants whose cancellation is not finished, oldest first.
     pub async fn pending(&self, limit: usize) -> Result<Vec<MerchantId>, PrivacyError> {
         let page = self.data.query_partition(PENDING, "", limit, None).await?;

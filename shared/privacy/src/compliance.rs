@@ -5,8 +5,11 @@
 //!   sets (at most 30 days later) and which is never later than placed + 90 days;
 //! - `shop/redact`: the shop's merchant account is cancelled (see [`AccountCancellation`]);
 //! - `customers/data_request`: records which PII fields are held for each named order (names
-//!   only); the merchant reads the values through `GET /v1/privacy/requests/{id}/report`, opened
-//!   at that moment, so the report is never another copy of the PII.
+//!   only), and only for orders whose sealed Shopify customer id is the one the request names
+//!   (`customer_matches`); the merchant reads the values through
+//!   `GET /v1/privacy/requests/{id}/report` (a `pii:read` key, audited), opened at that moment
+//!   and only for matching orders, so the report is never another copy of the PII and a forged
+//!   request naming other buyers' orders opens nothing.
 
 use std::sync::Arc;
 
@@ -93,13 +96,16 @@ impl ComplianceRequests {
         let Some(orders) = self.requests.orders_of(request).await? else {
             return Ok(json!({ "account": "cancelled" }));
         };
+        let customer = self.requests.customer_of(request).await?;
         let mut outcome = serde_json::Map::new();
         for id in orders {
             let result = match shopify_order(&id) {
                 None => json!("not_an_order_id"),
                 Some(order) => match request.kind.as_str() {
                     "customer_redact" => self.redact(merchant, &order).await?,
-                    "customer_data_request" => self.describe(merchant, &order).await?,
+                    "customer_data_request" => {
+                        self.describe(merchant, &order, customer.as_deref()).await?
+                    }
                     _ => json!("unsupported_request"),
                 },
             };
@@ -127,10 +133,23 @@ impl ComplianceRequests {
         &self,
         merchant: &MerchantId,
         order: &OrderId,
+        customer: Option<&str>,
     ) -> Result<Value, PrivacyError> {
         let Some(view) = self.orders.view(merchant, order).await? else {
             return Ok(json!({ "held": false }));
         };
+        let matches = match customer {
+            Some(customer) => self.orders.buyer_is(merchant, order, customer).await?,
+            None => Some(false),
+        };
+        if matches != Some(true) {
+            // Not this customer's order (or nothing sealed left): nothing of it is theirs.
+            return Ok(json!({
+                "held": false,
+                "order_id": view.id,
+                "customer_matches": matches.unwrap_or(false),
+            }));
+        }
         let record = self.orders.pii_record(merchant, order).await?;
         let fields = record
             .filter(|r| !r.stripped)
@@ -141,6 +160,7 @@ impl ComplianceRequests {
             "order_id": view.id,
             "status": view.status,
             "pii_fields": fields,
+            "customer_matches": true,
         }))
     }
 }

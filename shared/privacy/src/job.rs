@@ -62,6 +62,13 @@ impl PrivacyRun {
             .fulfil_pending(REQUESTS_PER_RUN, CANCELLATION_BUDGET)
             .await?;
         let mut cancellations = Vec::new();
+        for merchant in self
+            .cancellation
+            .reclose_restored(CANCELLATION_BUDGET)
+            .await?
+        {
+            cancellations.push((merchant.to_string(), "restored_data_removed".to_owned()));
+        }
         for merchant in self.cancellation.pending(10).await? {
             let status = match self
                 .cancellation

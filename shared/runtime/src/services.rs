@@ -6,7 +6,8 @@ use std::sync::Arc;
 use rc_domain::{Clock, SystemClock};
 use rc_inventory::{ListingRepository, Reservations, StockRepository};
 use rc_orders::{
-    ApiKeyRepository, ConnectionRepository, OrderRepository, Outbox, PrivacyRequestRepository,
+    ApiKeyRepository, AuditLog, ConnectionRepository, OrderRepository, Outbox,
+    PrivacyRequestRepository,
 };
 use rc_privacy::{
     AccountCancellation, ComplianceRequests, PiiCopies, PrivacyRun, Purger, ReceiptLedger,
@@ -37,6 +38,8 @@ pub struct Services {
     pub connections: Arc<ConnectionRepository>,
     pub api_keys: Arc<ApiKeyRepository>,
     pub privacy_requests: Arc<PrivacyRequestRepository>,
+    /// Every PII access, who and why.
+    pub audit: Arc<AuditLog>,
     pub outbox: Arc<Outbox>,
     /// The registry of PII copies: every feature that copies PII registers its eraser here.
     pub copies: Arc<PiiCopies>,
@@ -47,8 +50,10 @@ pub struct Services {
     pub stock: Arc<StockRepository>,
     pub reservations: Arc<Reservations>,
     pub listings: Arc<ListingRepository>,
-    /// On the embedded defaults: the in-process queue order events go to.
+    /// On the embedded defaults: what was published, also kept in memory (logs, tests).
     pub published: Option<Arc<MemoryPublisher>>,
+    /// On the embedded defaults: the durable queue order events go to (SQS's role).
+    pub local_queue: Option<Arc<crate::LocalQueue>>,
 }
 
 /// What the privacy lifecycle is built from; the registry of copies is the part that varies.
@@ -133,7 +138,11 @@ impl Services {
             vault.clone(),
             clock.clone(),
         ));
-        let api_keys = Arc::new(ApiKeyRepository::new(data.clone(), clock.clone()));
+        let api_keys = Arc::new(ApiKeyRepository::new(
+            data.clone(),
+            vault.clone(),
+            clock.clone(),
+        ));
         let privacy_requests = Arc::new(PrivacyRequestRepository::new(data.clone(), clock.clone()));
         // No feature copies PII yet; labels and exports register their erasers here.
         let copies = Arc::new(PiiCopies::new(data.clone(), clock.clone()));
@@ -152,9 +161,11 @@ impl Services {
         let stock = Arc::new(StockRepository::new(data.clone(), clock.clone()));
         let reservations = Arc::new(Reservations::new(stock.clone()));
         Self {
+            audit: Arc::new(AuditLog::new(data.clone(), clock.clone())),
             orders,
             outbox,
             published: None,
+            local_queue: None,
             stock,
             reservations,
             listings: Arc::new(ListingRepository::new(data.clone())),
@@ -237,25 +248,57 @@ impl Services {
         })?;
         // Keys in their own file, like the key table in AWS: back up `retailcoder.db`, never
         // `keys.db` (destroying a key must reach every backup of what it sealed).
+        let (key_path, root_path) = (data_dir.join("keys.db"), data_dir.join("root.key"));
+        // Every key in keys.db is wrapped by root.key: a new root would orphan them all (every
+        // sealed value unreadable) without a word. The root is created before keys.db, so this
+        // only happens when root.key was lost or moved.
+        if key_path.exists() && !root_path.exists() {
+            return Err(VaultError::RootKeyFile {
+                path: root_path.display().to_string(),
+                problem: "missing beside an existing keys.db (restore it, or start with an empty data directory)".into(),
+            }
+            .into());
+        }
+        let root = Arc::new(FileRoot::open_or_create(&root_path)?);
         let db = EmbeddedDb::open(&data_dir.join("retailcoder.db"))?;
-        let key_db = EmbeddedDb::open(&data_dir.join("keys.db"))?;
+        let key_db = EmbeddedDb::open(&key_path)?;
         let data = Arc::new(SqliteStore::new(db, "data", clock.clone()));
         let keys = Arc::new(SqliteStore::new(key_db, "keys", clock.clone()));
-        let root = Arc::new(FileRoot::open_or_create(&data_dir.join("root.key"))?);
         let published = Arc::new(MemoryPublisher::default());
-        let mut services = Self::assemble(data, keys, root, clock, published.clone());
+        let queue = Arc::new(crate::LocalQueue::new(
+            data.clone(),
+            clock.clone(),
+            published.clone(),
+        ));
+        let mut services = Self::assemble(data, keys, root, clock, queue.clone());
         services.published = Some(published);
+        services.local_queue = Some(queue);
         Ok(services)
     }
 }
 
-/// The data directory holds the root key and every sealed value: owner-only, like `~/.ssh`.
+/// The data directory holds the root key and every sealed value: owner-only, like `~/.ssh`. An
+/// existing directory open to others is tightened to 0700 (and said so).
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
+    builder.create(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                directory = %dir.display(),
+                "data directory was open to other users (mode {:o}); tightened to 700",
+                mode & 0o777
+            );
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+    }
+    Ok(())
 }
 
 impl Services {
@@ -278,6 +321,7 @@ impl Services {
                 requests: self.privacy_requests.clone(),
                 receipts: self.receipts.clone(),
                 cancellation: self.cancellation.clone(),
+                audit: self.audit.clone(),
             },
             rc_api::InventoryApi {
                 stock: self.stock.clone(),

@@ -42,6 +42,26 @@ pub trait ItemReader: Send + Sync {
     ) -> Result<Page<Item>, StoreError>;
 }
 
+/// Every item of a partition whose sort key starts with `sk_prefix`, reading page after page of
+/// `page` items: for lists that can grow past one page (listings, warehouses, kit memberships).
+pub async fn query_all<R: ItemReader + ?Sized>(
+    reader: &R,
+    pk: &str,
+    sk_prefix: &str,
+    page: usize,
+) -> Result<Vec<Item>, StoreError> {
+    let mut items = Vec::new();
+    let mut after = None;
+    loop {
+        let next = reader.query_partition(pk, sk_prefix, page, after).await?;
+        items.extend(next.items);
+        match next.next {
+            Some(token) => after = Some(token),
+            None => return Ok(items),
+        }
+    }
+}
+
 #[async_trait]
 pub trait ItemWriter: Send + Sync {
     /// Writes `item` only if no item has its key: the building block of idempotency.

@@ -43,7 +43,11 @@ fn backend(e: rusqlite::Error) -> StoreError {
 }
 
 impl EmbeddedDb {
+    /// Opens (or creates) the database file, owner-only (0600): it holds every sealed value and,
+    /// for `keys.db`, every wrapped key. SQLite gives its `-wal` and `-shm` files the database
+    /// file's mode; files left looser by an older version are tightened.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        make_private(path).map_err(|e| StoreError::Backend(format!("{}: {e}", path.display())))?;
         Self::init(Connection::open(path).map_err(backend)?)
     }
 
@@ -431,4 +435,38 @@ impl DeadlineIndex for SqliteStore {
             })
             .await
     }
+}
+
+/// Creates `path` with mode 0600 if it is missing, and tightens it and its `-wal`/`-shm` files to
+/// 0600 if they exist.
+#[cfg(unix)]
+fn make_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
+    let with_suffix = |suffix: &str| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        std::path::PathBuf::from(name)
+    };
+    let files = [path.to_path_buf(), with_suffix("-wal"), with_suffix("-shm")];
+    for file in files {
+        match std::fs::metadata(&file) {
+            Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn make_private(_path: &Path) -> std::io::Result<()> {
+    Ok(())
 }

@@ -90,7 +90,9 @@ impl RootKey for KmsRoot {
             .map_err(kms_error)?;
         let plaintext = out
             .plaintext
-            .and_then(|blob| KeyBytes::from_slice(blob.as_ref()))
+            // The SDK hands the plaintext key over in a buffer of its own: zeroed once copied.
+            .map(|blob| zeroize::Zeroizing::new(blob.into_inner()))
+            .and_then(|plaintext| KeyBytes::from_slice(&plaintext))
             .ok_or(VaultError::RootKeyUnavailable(
                 "kms: no 256-bit plaintext key".into(),
             ))?;
@@ -116,7 +118,9 @@ impl RootKey for KmsRoot {
             .await
             .map_err(kms_error)?;
         out.plaintext
-            .and_then(|blob| KeyBytes::from_slice(blob.as_ref()))
+            // The SDK hands the plaintext key over in a buffer of its own: zeroed once copied.
+            .map(|blob| zeroize::Zeroizing::new(blob.into_inner()))
+            .and_then(|plaintext| KeyBytes::from_slice(&plaintext))
             .ok_or(VaultError::RootKeyUnavailable(
                 "kms: no 256-bit plaintext key".into(),
             ))
@@ -143,7 +147,8 @@ impl FileRoot {
             path: path.display().to_string(),
             problem: what,
         };
-        match std::fs::read(path) {
+        // The file's bytes are the root key: zeroed when dropped.
+        match std::fs::read(path).map(zeroize::Zeroizing::new) {
             Ok(bytes) => {
                 check_private(path).map_err(problem)?;
                 Self::parse(&bytes).map_err(|p| problem(p.into()))

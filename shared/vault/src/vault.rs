@@ -71,6 +71,14 @@ fn merchant_key_item(merchant: &MerchantId) -> ItemKey {
     ItemKey::new(merchant_partition(merchant), "KEK")
 }
 
+/// The key table's list of closed (cancelled) merchants: the key table is never backed up, so
+/// this list survives a restore of the data table and tells the privacy run whom to remove again.
+const CLOSED_MERCHANTS: &str = "CLOSED#merchants";
+
+fn closed_entry(merchant: &MerchantId) -> ItemKey {
+    ItemKey::new(CLOSED_MERCHANTS, merchant.as_str())
+}
+
 fn data_key_item(merchant: &MerchantId, subject: &KeySubject) -> ItemKey {
     ItemKey::new(
         merchant_partition(merchant),
@@ -95,6 +103,8 @@ pub struct Vault {
     keys: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     cache: KekCache,
+    /// Merchants seen closed (see [`Vault::is_closed`]).
+    closed: std::sync::Mutex<std::collections::HashSet<MerchantId>>,
     policy: CachePolicy,
     root_calls: AtomicU64,
 }
@@ -116,6 +126,7 @@ impl Vault {
             keys,
             clock,
             cache: KekCache::default(),
+            closed: std::sync::Mutex::new(std::collections::HashSet::new()),
             policy,
             root_calls: AtomicU64::new(0),
         }
@@ -310,8 +321,64 @@ impl Vault {
                 Err(e) => return Err(e.into()),
             }
         }
+        let entry = Item::new(closed_entry(merchant))
+            .with("closed_at", Value::N(self.clock.now().unix_timestamp()));
+        match self.keys.create(entry).await {
+            Ok(()) | Err(StoreError::AlreadyExists) => {}
+            Err(e) => return Err(e.into()),
+        }
         self.cache.evict(merchant);
+        self.closed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(merchant.clone());
         Ok(())
+    }
+
+    /// Whether the merchant's account is closed: decided by the key table alone (a tombstone in
+    /// place of its key), never by the data table, so a restored data backup cannot reopen it.
+    /// A closed answer is remembered (a tombstone is forever); an open one is read every time.
+    pub async fn is_closed(&self, merchant: &MerchantId) -> Result<bool, VaultError> {
+        if self
+            .closed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(merchant)
+        {
+            return Ok(true);
+        }
+        let closed = self
+            .keys
+            .get(&merchant_key_item(merchant))
+            .await?
+            .is_some_and(|item| item.number("destroyed_at").is_some());
+        if closed {
+            self.closed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(merchant.clone());
+        }
+        Ok(closed)
+    }
+
+    /// Closed merchants, a page at a time (from the key table's list).
+    pub async fn closed_merchants(
+        &self,
+        limit: usize,
+        after: Option<rc_store::PageToken>,
+    ) -> Result<rc_store::Page<MerchantId>, VaultError> {
+        let page = self
+            .keys
+            .query_partition(CLOSED_MERCHANTS, "", limit, after)
+            .await?;
+        Ok(rc_store::Page {
+            items: page
+                .items
+                .iter()
+                .filter_map(|item| MerchantId::parse(&item.key.sk).ok())
+                .collect(),
+            next: page.next,
+        })
     }
 
     /// Deletes up to `max` of the merchant's (already unusable) data keys. Returns how many were

@@ -97,6 +97,7 @@ pub async fn start_local_host_with(
         privacy_interval: None,
         inventory_interval: None,
         order_processing_interval: None,
+        body_timeout: std::time::Duration::from_secs(30),
     };
     adjust(&mut config);
     let host = LocalHost::start(&config).await.expect("local host starts");

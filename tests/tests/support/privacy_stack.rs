@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use bytes::Bytes;
 use rc_channels::shopify::ShopDomain;
 use rc_domain::{ManualClock, MerchantId, OrderId, RevealPurpose, Secret, SecretText};
-use rc_orders::{ApiKey, OrderRepository, Outbox, RepoError, ShopifyCredentials};
+use rc_orders::{ApiKey, OrderRepository, Outbox, RepoError, Scope, ShopifyCredentials};
 use rc_queue::MemoryPublisher;
 use rc_runtime::Services;
 use rc_store::Store;
@@ -20,6 +20,10 @@ pub const MERCHANT: &str = "privacy-merchant";
 pub const SHOP: &str = "privacy-shop.myshopify.com";
 pub const SECRET: &str = "privacy-webhook-secret";
 pub const API_KEY: &str = "rck_privacy_test_key";
+/// A second key of the merchant's, with the `pii:read` scope (the data-request report).
+pub const PII_KEY: &str = "rck_privacy_test_pii_reader";
+/// The Shopify customer id of the fixture order's buyer.
+pub const CUSTOMER_ID: u64 = 115310627314723954;
 
 static STACKS: AtomicU32 = AtomicU32::new(0);
 
@@ -71,6 +75,15 @@ async fn connect(services: &Services) {
         )
         .await
         .expect("api key");
+    services
+        .api_keys
+        .register_with(
+            &merchant(),
+            &ApiKey(Secret::new(SecretText::parse(PII_KEY).expect("key"))),
+            &[Scope::PiiRead],
+        )
+        .await
+        .expect("pii key");
 }
 
 pub async fn embedded() -> Stack {
@@ -198,10 +211,22 @@ impl Stack {
         body: &str,
         headers: &[(&str, &str)],
     ) -> (u16, serde_json::Value) {
+        self.api_as(API_KEY, method, path, body, headers).await
+    }
+
+    /// [`Self::api_with`] with another key.
+    pub async fn api_as(
+        &self,
+        key: &str,
+        method: &str,
+        path: &str,
+        body: &str,
+        headers: &[(&str, &str)],
+    ) -> (u16, serde_json::Value) {
         let mut request = http::Request::builder()
             .method(method)
             .uri(format!("http://localhost{path}"))
-            .header("authorization", format!("Bearer {API_KEY}"));
+            .header("authorization", format!("Bearer {key}"));
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
@@ -284,6 +309,47 @@ impl Stack {
                 all
             }
         }
+    }
+
+    /// The whole system over a restored backup of the data store and the live key store (a
+    /// DynamoDB point-in-time restore goes to a new table the stack is then pointed at).
+    pub fn restore(&self, backup: &Backup) -> Services {
+        let clock: Arc<dyn rc_domain::Clock> = self.clock.clone();
+        let (data, keys, root): (Arc<dyn Store>, Arc<dyn Store>, Arc<dyn RootKey>) =
+            match (backup, &self.backend) {
+                (Backup::Embedded(copy), Backend::Embedded { dir }) => {
+                    let db = EmbeddedDb::open(&copy.path().join("retailcoder.db")).expect("backup");
+                    let key_db = EmbeddedDb::open(&dir.path().join("keys.db")).expect("keys");
+                    (
+                        Arc::new(SqliteStore::new(db, "data", clock.clone())),
+                        Arc::new(SqliteStore::new(key_db, "keys", clock.clone())),
+                        Arc::new(
+                            FileRoot::open_or_create(&dir.path().join("root.key")).expect("root"),
+                        ),
+                    )
+                }
+                (
+                    Backup::Moto(table),
+                    Backend::Moto {
+                        dynamodb,
+                        keys,
+                        root,
+                        ..
+                    },
+                ) => (
+                    Arc::new(DynamoStore::new(dynamodb.clone(), table, clock.clone())),
+                    keys.clone(),
+                    root.clone(),
+                ),
+                _ => panic!("backup of another backend"),
+            };
+        Services::assemble(
+            data,
+            keys,
+            root,
+            clock,
+            Arc::new(MemoryPublisher::default()),
+        )
     }
 
     /// The orders of a backup, opened with the live keys (as a restore would be).

@@ -47,7 +47,7 @@ impl LocalQueue {
                     if !failed.contains(&message.id) {
                         in_flight.fetch_sub(1, Ordering::SeqCst);
                     } else if received >= MAX_RECEIVES {
-                        tracing::warn!(message = %message.id, "dead-lettered after {MAX_RECEIVES} receives");
+                        tracing::warn!(message_id = %message.id, "dead-lettered after {MAX_RECEIVES} receives");
                         in_flight.fetch_sub(1, Ordering::SeqCst);
                     } else {
                         let sender = sender.clone();

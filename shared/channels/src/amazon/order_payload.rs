@@ -299,6 +299,8 @@ fn order_from_raw(
         ),
         shipping_address,
         billing_address: None,
+        // Amazon does not expose a stable buyer id to sellers.
+        customer_id: None,
     };
 
     let status = match raw

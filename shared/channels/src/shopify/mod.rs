@@ -12,7 +12,7 @@ pub use compliance::{ComplianceKind, ComplianceRequest, MAX_ORDERS_PER_REQUEST, 
 pub use inventory::{InventoryLevelRef, MAX_QUANTITIES_PER_CALL, QuantityToSet, SetOutcome};
 pub use order_payload::{MAX_LINES, ParsedOrder, PayloadError, parse_order};
 pub use shop_domain::{ShopDomain, ShopDomainError};
-pub use signature::{sign, verify};
+pub use signature::{sign, verify, verify_for_nobody};
 
 /// Webhook headers Shopify sends (lower case, as HTTP/2 and API Gateway deliver them).
 pub mod headers {

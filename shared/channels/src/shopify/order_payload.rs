@@ -6,10 +6,11 @@
 //! by name (never by value) in [`ParsedOrder::dropped`].
 
 use rc_domain::{
-    BuyerName, BuyerPii, Channel, Currency, Email, LineItem, MerchantId, Money, Order, OrderId,
-    OrderStatus, OrderTotals, Phone, PostalAddress, Quantity, ShipToRegion, Sku,
+    BuyerName, BuyerPii, Channel, ChannelCustomerId, Currency, Email, LineItem, MerchantId, Money,
+    Order, OrderId, OrderStatus, OrderTotals, Phone, PostalAddress, Quantity, ShipToRegion, Sku,
 };
 use serde::Deserialize;
+use serde_json::Value;
 
 use crate::{join_present, keep_or_drop, non_empty, optional_pii};
 use time::OffsetDateTime;
@@ -58,9 +59,11 @@ struct RawOrder {
     contact_email: Option<String>,
     phone: Option<String>,
     cancelled_at: Option<String>,
-    subtotal_price: Option<String>,
-    total_price: Option<String>,
-    total_tax: Option<String>,
+    // Values whose JSON type is checked after parsing, so a wrong type is a 422 naming the field
+    // rather than a 400 for the whole body.
+    subtotal_price: Option<Value>,
+    total_price: Option<Value>,
+    total_tax: Option<Value>,
     total_shipping_price_set: Option<RawPriceSet>,
     #[serde(default)]
     line_items: Vec<RawLine>,
@@ -76,7 +79,7 @@ struct RawPriceSet {
 
 #[derive(Deserialize)]
 struct RawMoney {
-    amount: Option<String>,
+    amount: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -84,12 +87,13 @@ struct RawLine {
     id: Option<u64>,
     variant_id: Option<u64>,
     sku: Option<String>,
-    quantity: Option<u32>,
-    price: Option<String>,
+    quantity: Option<Value>,
+    price: Option<Value>,
 }
 
 #[derive(Deserialize)]
 struct RawCustomer {
+    id: Option<serde_json::Value>,
     first_name: Option<String>,
     last_name: Option<String>,
     email: Option<String>,
@@ -123,13 +127,16 @@ fn timestamp(raw: Option<&str>, field: &'static str) -> Result<OffsetDateTime, P
     OffsetDateTime::parse(raw, &Rfc3339).map_err(|_| PayloadError::Invalid(field))
 }
 
+/// A decimal amount, which Shopify sends as a JSON string ("199.00"): anything else is invalid
+/// (a JSON number could already have lost precision).
 fn money(
-    raw: Option<&str>,
+    raw: &Option<Value>,
     currency: Currency,
     field: &'static str,
 ) -> Result<Money, PayloadError> {
-    let raw = raw.ok_or(PayloadError::Missing(field))?;
-    Money::parse_decimal(raw, currency).map_err(|_| PayloadError::Invalid(field))
+    let raw = raw.as_ref().ok_or(PayloadError::Missing(field))?;
+    let text = raw.as_str().ok_or(PayloadError::Invalid(field))?;
+    Money::parse_decimal(text, currency).map_err(|_| PayloadError::Invalid(field))
 }
 
 fn address(raw: &RawAddress) -> Result<PostalAddress, rc_domain::PiiError> {
@@ -159,12 +166,16 @@ fn line(raw: &RawLine, currency: Currency) -> Result<LineItem, PayloadError> {
     .map_err(|_| PayloadError::Invalid("line_items.sku"))?;
     let quantity = raw
         .quantity
-        .ok_or(PayloadError::Missing("line_items.quantity"))
+        .as_ref()
+        .ok_or(PayloadError::Missing("line_items.quantity"))?
+        .as_u64()
+        .and_then(|q| u32::try_from(q).ok())
+        .ok_or(PayloadError::Invalid("line_items.quantity"))
         .and_then(|q| Quantity::new(q).map_err(|_| PayloadError::Invalid("line_items.quantity")))?;
     Ok(LineItem {
         sku,
         quantity,
-        unit_price: money(raw.price.as_deref(), currency, "line_items.price")?,
+        unit_price: money(&raw.price, currency, "line_items.price")?,
     })
 }
 
@@ -196,20 +207,18 @@ pub fn parse_order(merchant: &MerchantId, body: &[u8]) -> Result<ParsedOrder, Pa
         Some(_) => timestamp(raw.updated_at.as_deref(), "updated_at")?,
         None => placed_at,
     };
+    let zero = Some(Value::String("0".into()));
     let shipping = raw
         .total_shipping_price_set
         .as_ref()
         .and_then(|set| set.shop_money.as_ref())
-        .and_then(|m| m.amount.as_deref());
+        .and_then(|m| m.amount.clone())
+        .or(zero.clone());
     let totals = OrderTotals {
-        subtotal: money(raw.subtotal_price.as_deref(), currency, "subtotal_price")?,
-        tax: money(
-            raw.total_tax.as_deref().or(Some("0")),
-            currency,
-            "total_tax",
-        )?,
-        shipping: money(shipping.or(Some("0")), currency, "total_shipping_price_set")?,
-        total: money(raw.total_price.as_deref(), currency, "total_price")?,
+        subtotal: money(&raw.subtotal_price, currency, "subtotal_price")?,
+        tax: money(&raw.total_tax.clone().or(zero), currency, "total_tax")?,
+        shipping: money(&shipping, currency, "total_shipping_price_set")?,
+        total: money(&raw.total_price, currency, "total_price")?,
     };
 
     let mut dropped = Vec::new();
@@ -254,6 +263,21 @@ pub fn parse_order(merchant: &MerchantId, body: &[u8]) -> Result<ParsedOrder, Pa
         phone: optional_pii(phone, "phone", Phone::parse, &mut dropped),
         shipping_address,
         billing_address,
+        customer_id: customer
+            .and_then(|c| c.id.as_ref())
+            .and_then(|id| match id {
+                serde_json::Value::Number(n) => n.as_u64().map(|n| n.to_string()),
+                serde_json::Value::String(s) => Some(s.clone()),
+                _ => None,
+            })
+            .and_then(|id| {
+                optional_pii(
+                    Some(&id),
+                    "customer.id",
+                    ChannelCustomerId::parse,
+                    &mut dropped,
+                )
+            }),
     };
     let status = if raw.cancelled_at.is_some() {
         OrderStatus::Cancelled

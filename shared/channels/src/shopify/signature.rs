@@ -37,6 +37,17 @@ pub fn verify(secrets: &[Secret<SecretText>], body: &[u8], header: &str) -> bool
     })
 }
 
+/// Checks `header` against a throwaway key and discards the answer: the same work as
+/// [`verify`] with one secret, so a request for a shop we do not know takes as long as one with
+/// a bad signature.
+pub fn verify_for_nobody(body: &[u8], header: &str) {
+    let Ok(tag) = STANDARD.decode(header.trim()) else {
+        return;
+    };
+    let key = hmac::Key::new(hmac::HMAC_SHA256, b"no shop is connected under this name");
+    let _ = hmac::verify(&key, body, &tag);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,647 @@
+//! Regression tests for defects found by testing the landed system from outside (issue 9). Each
+//! test failed before its fix; where storage is involved it runs on both store adapters.
+
+mod support;
+
+use rc_channels::amazon::Credentials as AmazonCredentials;
+use rc_channels::shopify::ShopDomain;
+use rc_domain::{MerchantId, Secret, SecretText};
+use rc_orders::ShopifyCredentials;
+use support::privacy_stack::{self, Stack};
+
+fn secret(text: &str) -> Secret<SecretText> {
+    Secret::new(SecretText::parse(text).expect("secret"))
+}
+
+async fn signed_webhook(stack: &Stack, shop: &str, secret: &str, id: u64) -> u16 {
+    let (body, _) = privacy_stack::unique_canary_order(id);
+    let request = rc_local_host::signed_shopify_request(
+        "http://localhost/webhooks/shopify",
+        shop,
+        secret,
+        "orders/create",
+        &format!("handover-{id}-{secret}"),
+        body,
+    )
+    .expect("request");
+    stack
+        .services
+        .shopify_webhook()
+        .handle(request)
+        .await
+        .status()
+        .as_u16()
+}
+
+/// Item 1: a shop (and an Amazon seller) disconnected by merchant A and connected by merchant B
+/// belongs to B at once in the same warm process: the cache never outlives the item it was read
+/// from, even when the re-created item starts again at version 1.
+async fn connection_handover(stack: Stack) {
+    const SHOP: &str = "handover.myshopify.com";
+    let services = &stack.services;
+    let (a, b) = (
+        MerchantId::parse("merchant-a").expect("a"),
+        MerchantId::parse("merchant-b").expect("b"),
+    );
+    let shop = ShopDomain::parse(SHOP).expect("shop");
+    services
+        .connections
+        .put_shopify(
+            &a,
+            &shop,
+            &ShopifyCredentials::webhook_only(secret("secret-of-a")),
+        )
+        .await
+        .expect("a connects");
+    assert_eq!(signed_webhook(&stack, SHOP, "secret-of-a", 9001).await, 200);
+    assert!(
+        services
+            .connections
+            .remove_shopify(&a, &shop)
+            .await
+            .expect("a disconnects")
+    );
+    services
+        .connections
+        .put_shopify(
+            &b,
+            &shop,
+            &ShopifyCredentials::webhook_only(secret("secret-of-b")),
+        )
+        .await
+        .expect("b connects");
+    assert_eq!(
+        signed_webhook(&stack, SHOP, "secret-of-a", 9002).await,
+        401,
+        "the old owner's secret is refused"
+    );
+    assert_eq!(signed_webhook(&stack, SHOP, "secret-of-b", 9003).await, 200);
+    let owner = services
+        .connections
+        .shopify(&shop)
+        .await
+        .expect("read")
+        .expect("connected");
+    assert_eq!(owner.merchant, b);
+    let order = privacy_stack::order_id(9003);
+    assert!(
+        services
+            .orders
+            .view(&b, &order)
+            .await
+            .expect("view")
+            .is_some()
+    );
+    assert!(
+        services
+            .orders
+            .view(&a, &order)
+            .await
+            .expect("view")
+            .is_none()
+    );
+
+    let credentials = |tag: &str| AmazonCredentials {
+        client_id: format!("client-{tag}"),
+        client_secret: secret(&format!("client-secret-{tag}")),
+        refresh_token: secret(&format!("refresh-{tag}")),
+    };
+    let marketplaces = ["ATVPDKIKX0DER".to_owned()];
+    services
+        .connections
+        .put_amazon(&a, "A1HANDOVER", &marketplaces, &credentials("a"))
+        .await
+        .expect("a connects");
+    let first = services
+        .connections
+        .amazon("A1HANDOVER")
+        .await
+        .expect("read")
+        .expect("connected");
+    assert_eq!(first.merchant, a);
+    services
+        .connections
+        .remove_amazon(&a, "A1HANDOVER")
+        .await
+        .expect("a disconnects");
+    services
+        .connections
+        .put_amazon(&b, "A1HANDOVER", &marketplaces, &credentials("b"))
+        .await
+        .expect("b connects");
+    let second = services
+        .connections
+        .amazon("A1HANDOVER")
+        .await
+        .expect("read")
+        .expect("connected");
+    assert_eq!(second.merchant, b);
+    assert_eq!(second.credentials.client_id, "client-b");
+}
+
+#[tokio::test]
+async fn a_shop_handed_to_another_merchant_is_theirs_at_once_embedded() {
+    connection_handover(privacy_stack::embedded().await).await;
+}
+
+#[tokio::test]
+async fn a_shop_handed_to_another_merchant_is_theirs_at_once_dynamodb() {
+    connection_handover(privacy_stack::moto().await).await;
+}
+
+async fn privacy_run(stack: &Stack) -> rc_privacy::PrivacyRunReport {
+    stack
+        .services
+        .privacy_run()
+        .run(rc_privacy::PurgeLimits::default(), false, &mut |_| {})
+        .await
+        .expect("privacy run")
+}
+
+/// A canary order whose buyer has Shopify customer id `customer`; returns its unique email.
+async fn ingest_for_customer(stack: &Stack, id: u64, customer: u64) -> String {
+    let (body, email) = privacy_stack::unique_canary_order(id);
+    let mut order: serde_json::Value = serde_json::from_slice(&body).expect("order");
+    order["customer"]["id"] = serde_json::json!(customer);
+    let body = serde_json::to_vec(&order).expect("encode");
+    assert_eq!(
+        stack
+            .webhook("orders/create", &format!("create-{id}"), body)
+            .await,
+        200
+    );
+    email
+}
+
+/// Item 2: with only a merchant's ordinary API key, an attacker sets a webhook secret of their
+/// own on the merchant's shop, forges a `customers/data_request` naming other buyers' orders and
+/// lets the privacy run fulfil it. The report needs a `pii:read` key, and even with one it opens
+/// only the orders whose sealed customer id is the one the request names; every opening is in
+/// the audit trail.
+async fn forged_data_request(stack: Stack) {
+    let victim_email = ingest_for_customer(&stack, 9101, 4242).await;
+    let own_email = ingest_for_customer(&stack, 9102, 777).await;
+    let (status, _) = stack
+        .api(
+            "PUT",
+            &format!("/v1/connections/shopify/{}", privacy_stack::SHOP),
+            r#"{"webhook_secret": "attacker-chosen-secret"}"#,
+        )
+        .await;
+    assert_eq!(status, 200, "a key may rotate its own shop's secret");
+    let forged = serde_json::json!({
+        "shop_id": 1, "shop_domain": privacy_stack::SHOP,
+        "customer": {"id": 777, "email": "attacker@example.com"},
+        "orders_requested": [9101, 9102], "data_request": {"id": 31337}
+    });
+    let request = rc_local_host::signed_shopify_request(
+        "http://localhost/webhooks/shopify",
+        privacy_stack::SHOP,
+        "attacker-chosen-secret",
+        "customers/data_request",
+        "forged-1",
+        serde_json::to_vec(&forged).expect("json"),
+    )
+    .expect("request");
+    let response = stack.services.shopify_webhook().handle(request).await;
+    assert_eq!(response.status(), 200);
+    let report = privacy_run(&stack).await;
+    assert_eq!(report.requests.fulfilled, 1, "{report:?}");
+
+    let path = "/v1/privacy/requests/forged-1/report";
+    let (status, body) = stack.api("GET", path, "").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("scope_required"))
+    );
+    assert!(!body.to_string().contains(&victim_email));
+
+    let (status, body) = stack
+        .api_as(privacy_stack::PII_KEY, "GET", path, "", &[])
+        .await;
+    assert_eq!(status, 200);
+    let text = body.to_string();
+    assert!(
+        !text.contains(&victim_email),
+        "another customer's order is never opened"
+    );
+    assert_eq!(body["orders"][0]["buyer"], "not_this_customer", "{body}");
+    assert_eq!(
+        body["orders"][1]["buyer"]["email"],
+        own_email.as_str(),
+        "the named customer's own order is reported"
+    );
+
+    let (status, audit) = stack.api("GET", "/v1/privacy/audit", "").await;
+    assert_eq!(status, 200);
+    let entries = audit["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), 1, "{audit}");
+    assert_eq!(entries[0]["action"], "pii_reveal");
+    assert_eq!(entries[0]["purpose"], "data_subject_report");
+    assert_eq!(entries[0]["subject"], "forged-1");
+    assert_eq!(entries[0]["orders"], serde_json::json!(["shopify-9102"]));
+    assert_eq!(entries[0]["actor"].as_str().map(str::len), Some(16));
+}
+
+#[tokio::test]
+async fn a_forged_data_request_opens_no_other_buyer_embedded() {
+    forged_data_request(privacy_stack::embedded().await).await;
+}
+
+#[tokio::test]
+async fn a_forged_data_request_opens_no_other_buyer_dynamodb() {
+    forged_data_request(privacy_stack::moto().await).await;
+}
+
+async fn api_on(services: &rc_runtime::Services, path: &str) -> u16 {
+    let request = http::Request::get(format!("http://localhost{path}"))
+        .header(
+            "authorization",
+            format!("Bearer {}", privacy_stack::API_KEY),
+        )
+        .body(bytes::Bytes::new())
+        .expect("request");
+    services
+        .merchant_api()
+        .handle(request)
+        .await
+        .status()
+        .as_u16()
+}
+
+/// Item 6: a data backup taken before an account cancellation, restored, does not bring the
+/// merchant back: its key answers 410, its shop's webhooks are refused like an unknown shop's,
+/// and the next privacy run removes the restored items.
+async fn restored_cancelled_merchant(stack: Stack) {
+    stack.ingest(9201).await;
+    let backup = stack.backup().await;
+    let (status, _) = stack
+        .api(
+            "DELETE",
+            "/v1/account",
+            &format!(r#"{{"confirm": "{}"}}"#, privacy_stack::MERCHANT),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    let restored = stack.restore(&backup);
+    let order = privacy_stack::order_id(9201);
+    assert!(
+        restored
+            .orders
+            .view(&privacy_stack::merchant(), &order)
+            .await
+            .expect("view")
+            .is_some(),
+        "the backup holds the order"
+    );
+    assert_eq!(api_on(&restored, "/v1/orders").await, 410);
+    let (body, _) = privacy_stack::unique_canary_order(9202);
+    let request = rc_local_host::signed_shopify_request(
+        "http://localhost/webhooks/shopify",
+        privacy_stack::SHOP,
+        privacy_stack::SECRET,
+        "orders/create",
+        "after-restore",
+        body,
+    )
+    .expect("request");
+    let response = restored.shopify_webhook().handle(request).await;
+    assert_eq!(response.status(), 401, "answered like an unknown shop");
+
+    let report = restored
+        .privacy_run()
+        .run(rc_privacy::PurgeLimits::default(), false, &mut |_| {})
+        .await
+        .expect("run");
+    assert!(
+        report
+            .cancellations
+            .iter()
+            .any(|(m, s)| m == privacy_stack::MERCHANT && s == "restored_data_removed"),
+        "{report:?}"
+    );
+    assert!(
+        restored
+            .orders
+            .view(&privacy_stack::merchant(), &order)
+            .await
+            .expect("view")
+            .is_none(),
+        "the restored order is removed again"
+    );
+    assert!(
+        restored
+            .connections
+            .list(&privacy_stack::merchant())
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    assert_eq!(api_on(&restored, "/v1/orders").await, 410);
+    // A second run finds nothing more to do.
+    let again = restored
+        .privacy_run()
+        .run(rc_privacy::PurgeLimits::default(), false, &mut |_| {})
+        .await
+        .expect("run");
+    assert!(again.cancellations.is_empty(), "{again:?}");
+}
+
+#[tokio::test]
+async fn a_restored_backup_does_not_reopen_a_cancelled_account_embedded() {
+    restored_cancelled_merchant(privacy_stack::embedded().await).await;
+}
+
+#[tokio::test]
+async fn a_restored_backup_does_not_reopen_a_cancelled_account_dynamodb() {
+    restored_cancelled_merchant(privacy_stack::moto().await).await;
+}
+
+/// Item 22: lists that can grow are read past their first page: a SKU's listings (the 101st
+/// Shopify location would keep an old quantity: an oversell), its warehouses and the kits a
+/// component belongs to.
+async fn lists_past_one_page(stack: Stack) {
+    use rc_domain::{Sku, WarehouseId};
+    use rc_inventory::{Adjustment, ChannelAllocation, KitComponent, ListingTarget};
+    let services = &stack.services;
+    let merchant = privacy_stack::merchant();
+    let sku = Sku::parse("PAGED-1").expect("sku");
+    for location in 1..=101u64 {
+        let target = ListingTarget::Shopify {
+            shop: privacy_stack::SHOP.into(),
+            location_id: location,
+            inventory_item_id: 7,
+        };
+        services
+            .listings
+            .put(&merchant, &sku, &target, ChannelAllocation::default())
+            .await
+            .expect("listing");
+    }
+    let listings = services.listings.of_sku(&merchant, &sku).await.expect("read");
+    assert_eq!(listings.len(), 101);
+
+    for n in 0..101 {
+        let warehouse = WarehouseId::parse(&format!("wh-{n:03}")).expect("warehouse");
+        services
+            .stock
+            .adjust(
+                &merchant,
+                &sku,
+                &warehouse,
+                Adjustment::Receive { quantity: 1 },
+                "paging",
+                "test",
+            )
+            .await
+            .expect("stock");
+    }
+    let levels = services.stock.levels(&merchant, &sku).await.expect("levels");
+    assert_eq!(levels.len(), 101);
+    assert_eq!(
+        services.stock.available(&merchant, &sku).await.expect("free"),
+        101
+    );
+
+    for n in 0..101 {
+        let kit = Sku::parse(&format!("KIT-{n:03}")).expect("kit");
+        services
+            .stock
+            .define_kit(
+                &merchant,
+                &kit,
+                &[KitComponent {
+                    sku: sku.clone(),
+                    quantity: 1,
+                }],
+            )
+            .await
+            .expect("kit");
+    }
+    let kits = services
+        .stock
+        .kits_containing(&merchant, &sku)
+        .await
+        .expect("kits");
+    assert_eq!(kits.len(), 101);
+}
+
+#[tokio::test]
+async fn lists_are_read_past_one_page_embedded() {
+    lists_past_one_page(privacy_stack::embedded().await).await;
+}
+
+#[tokio::test]
+async fn lists_are_read_past_one_page_dynamodb() {
+    lists_past_one_page(privacy_stack::moto().await).await;
+}
+
+/// Items 7, 8, 15, 17 and 24: bad input to the merchant API is a 4xx naming the field, nothing
+/// panics or overflows, and nothing is stored.
+#[tokio::test]
+async fn bad_input_is_a_clear_error_naming_the_field() {
+    let stack = privacy_stack::embedded().await;
+    let cases: Vec<(&str, &str, String, u16, &str)> = vec![
+        // 7: a padded shop is stored as the parsed domain (was a 500).
+        (
+            "PUT",
+            "/v1/inventory/PAD-1/listings",
+            format!(
+                r#"{{"channel": "shopify", "shop": "{}{}", "location_id": 1, "inventory_item_id": 2}}"#,
+                " ".repeat(1500),
+                privacy_stack::SHOP
+            ),
+            200,
+            "",
+        ),
+        // 8: the most negative delta (panicked in debug, wrapped in release).
+        (
+            "POST",
+            "/v1/inventory/PAD-1/adjustments",
+            r#"{"warehouse": "main", "kind": "add", "delta": -9223372036854775808, "reason": "x"}"#
+                .into(),
+            422,
+            "invalid_field",
+        ),
+        // 24: a percent out of range is invalid like other values (was 400 malformed_json).
+        (
+            "PUT",
+            "/v1/inventory/PAD-1/listings",
+            format!(
+                r#"{{"channel": "shopify", "shop": "{}", "location_id": 1, "inventory_item_id": 2, "percent": -5}}"#,
+                privacy_stack::SHOP
+            ),
+            422,
+            "invalid_field",
+        ),
+        // 17: cancelling without the confirmation.
+        ("DELETE", "/v1/account", String::new(), 422, "confirmation_required"),
+        ("DELETE", "/v1/account", "{}".into(), 422, "confirmation_required"),
+    ];
+    for (method, path, body, status, reason) in cases {
+        let (got, json) = stack.api(method, path, &body).await;
+        assert_eq!(got, status, "{method} {path}: {json}");
+        if !reason.is_empty() {
+            assert_eq!(json["error"], reason, "{method} {path}");
+        }
+    }
+    let (_, stock) = stack.api("GET", "/v1/inventory/PAD-1", "").await;
+    assert_eq!(
+        stock["listings"][0]["listing"]["shop"],
+        privacy_stack::SHOP,
+        "the parsed shop is stored: {stock}"
+    );
+
+    // 15: an Idempotency-Key reused for another change is refused, not taken for a retry.
+    let first = r#"{"warehouse": "main", "kind": "receive", "quantity": 5, "reason": "po-1"}"#;
+    let other = r#"{"warehouse": "main", "kind": "receive", "quantity": 7, "reason": "po-2"}"#;
+    let key = [("idempotency-key", "po-batch-1")];
+    let path = "/v1/inventory/PAD-1/adjustments";
+    assert_eq!(stack.api_with("POST", path, first, &key).await.0, 200);
+    let (status, retry) = stack.api_with("POST", path, first, &key).await;
+    assert_eq!((status, retry["status"].as_str()), (200, Some("duplicate")));
+    let (status, reused) = stack.api_with("POST", path, other, &key).await;
+    assert_eq!(
+        (status, reused["error"].as_str()),
+        (422, Some("idempotency_key_reused"))
+    );
+    let (_, stock) = stack.api("GET", "/v1/inventory/PAD-1", "").await;
+    assert_eq!(stock["available"], 5, "only the first change applied");
+}
+
+/// Item 17: bad line-item quantities and prices of the wrong JSON type name their field (422),
+/// and nothing is stored.
+#[tokio::test]
+async fn bad_line_items_name_their_field() {
+    let stack = privacy_stack::embedded().await;
+    let cases = [
+        ("quantity", serde_json::json!(-3), "line_items.quantity"),
+        ("quantity", serde_json::json!(1e30), "line_items.quantity"),
+        ("quantity", serde_json::json!("abc"), "line_items.quantity"),
+        ("price", serde_json::json!(199.0), "line_items.price"),
+    ];
+    for (n, (field, value, named)) in cases.into_iter().enumerate() {
+        let id = 9400 + n as u64;
+        let (body, _) = privacy_stack::unique_canary_order(id);
+        let mut order: serde_json::Value = serde_json::from_slice(&body).expect("order");
+        order["line_items"][0][field] = value;
+        let request = rc_local_host::signed_shopify_request(
+            "http://localhost/webhooks/shopify",
+            privacy_stack::SHOP,
+            privacy_stack::SECRET,
+            "orders/create",
+            &format!("bad-line-{id}"),
+            serde_json::to_vec(&order).expect("encode"),
+        )
+        .expect("request");
+        let response = stack.services.shopify_webhook().handle(request).await;
+        assert_eq!(response.status(), 422, "{field}");
+        let json: serde_json::Value = serde_json::from_slice(response.body()).expect("json");
+        assert_eq!(json["error"], "invalid_field");
+        assert!(
+            json["message"].as_str().is_some_and(|m| m.contains(named)),
+            "{json}"
+        );
+        assert!(
+            stack
+                .services
+                .orders
+                .view(&privacy_stack::merchant(), &privacy_stack::order_id(id))
+                .await
+                .expect("view")
+                .is_none()
+        );
+    }
+}
+
+/// Item 14: a request announcing a huge body is refused at once, and one whose body never comes
+/// is answered 408 and its connection closed: no connection is held forever.
+#[tokio::test]
+async fn slow_and_huge_bodies_do_not_hold_a_connection() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (host, _config, _dir) = support::start_local_host_with(|c| {
+        c.body_timeout = std::time::Duration::from_secs(1);
+    })
+    .await;
+    for (announced, expected) in [("1000000000000", "413"), ("100", "408")] {
+        let mut stream = tokio::net::TcpStream::connect(host.addr)
+            .await
+            .expect("connect");
+        let head = format!(
+            "POST /v1/orders HTTP/1.1\r\nHost: localhost\r\nContent-Length: {announced}\r\n\r\n{{\"a\":"
+        );
+        stream.write_all(head.as_bytes()).await.expect("write");
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            stream.read_to_end(&mut answer),
+        )
+        .await;
+        assert!(read.is_ok(), "the server closed the connection in time");
+        let text = String::from_utf8_lossy(&answer);
+        assert!(
+            text.starts_with(&format!("HTTP/1.1 {expected}")),
+            "{announced}: {text}"
+        );
+    }
+}
+
+/// Items 10 and 11: the embedded data is owner-only (a loose directory is tightened, every
+/// database file is 0600, WAL and shared-memory files included); a lost `root.key` beside an
+/// existing key database is refused instead of silently replaced; the configuration's `Debug`
+/// masks its secrets.
+#[cfg(unix)]
+#[tokio::test]
+async fn embedded_data_is_private_and_a_lost_root_key_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).expect("dir");
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let clock = std::sync::Arc::new(rc_domain::SystemClock);
+    {
+        let services = rc_runtime::Services::embedded(&data, clock.clone()).expect("services");
+        services
+            .api_keys
+            .register(
+                &privacy_stack::merchant(),
+                &rc_orders::ApiKey(secret("rck_mode_check")),
+            )
+            .await
+            .expect("write");
+        let mode = |name: &str| {
+            std::fs::metadata(data.join(name))
+                .map(|m| m.permissions().mode() & 0o777)
+                .unwrap_or_else(|e| panic!("{name}: {e}"))
+        };
+        assert_eq!(
+            std::fs::metadata(&data).expect("dir").permissions().mode() & 0o777,
+            0o700
+        );
+        for name in [
+            "retailcoder.db",
+            "retailcoder.db-wal",
+            "retailcoder.db-shm",
+            "keys.db",
+            "root.key",
+        ] {
+            assert_eq!(mode(name), 0o600, "{name}");
+        }
+    }
+    std::fs::remove_file(data.join("root.key")).expect("lose the root key");
+    let refused = rc_runtime::Services::embedded(&data, clock).err();
+    assert!(
+        refused
+            .as_ref()
+            .is_some_and(|e| e.to_string().contains("root.key")),
+        "{:?}",
+        refused.map(|e| e.to_string())
+    );
+    assert!(!data.join("root.key").exists(), "no new root was made");
+
+    let config = rc_local_host::LocalConfig::from_env().expect("config");
+    let shown = format!("{config:?}");
+    assert!(!shown.contains(&config.demo_api_key), "{shown}");
+    assert!(!shown.contains(&config.demo_webhook_secret), "{shown}");
+}
