@@ -168,6 +168,7 @@ async fn calls_per_changes(count: u32) {
                 client_id: sp_api::CLIENT_ID.into(),
                 client_secret: secret(sp_api::CLIENT_SECRET),
                 refresh_token: secret(sp_api::REFRESH_TOKEN),
+                region: rc_channels::amazon::Region::NorthAmerica,
             },
         )
         .await
@@ -204,10 +205,10 @@ async fn calls_per_changes(count: u32) {
         services.listings.clone(),
         services.connections.clone(),
         Arc::new(ShopifyAdmin::new(Some(channels.base()))),
-        Arc::new(SpApiClient::new(Endpoints {
-            sp_api: channels.base(),
-            lwa: channels.base(),
-        })),
+        Arc::new(SpApiClient::new(Endpoints::all_at(
+            channels.base(),
+            channels.base(),
+        ))),
     );
     let started = Instant::now();
     let report = sync.sync(&merchant(), &skus).await.expect("sync");

@@ -206,6 +206,7 @@ fn main() {
                     .expect("meta")
                     .key_id,
                 order_events_queue_url: None,
+                order_events_dead_letters_url: None,
             };
             create_table(&dynamodb, &config.data_table, TableShape::Data)
                 .await

@@ -85,6 +85,7 @@ async fn fixture() -> Fixture {
                 client_id: CLIENT_ID.into(),
                 client_secret: secret(CLIENT_SECRET),
                 refresh_token: secret(REFRESH_TOKEN),
+                region: rc_channels::amazon::Region::NorthAmerica,
             },
         )
         .await
@@ -100,10 +101,7 @@ async fn fixture() -> Fixture {
             .orders
             .insert(id.into(), canary_amazon_order(id));
     }
-    let endpoints = Endpoints {
-        sp_api: amazon.base(),
-        lwa: amazon.base(),
-    };
+    let endpoints = Endpoints::all_at(amazon.base(), amazon.base());
     let client = SpApiClient::with_retry(
         endpoints,
         RetryPolicy {

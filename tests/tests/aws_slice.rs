@@ -62,6 +62,7 @@ async fn aws_stack_with_queue() -> (
             .expect("metadata")
             .key_id,
         order_events_queue_url: Some(queue_url),
+        order_events_dead_letters_url: None,
     };
     create_table(&dynamodb, &config.data_table, TableShape::Data)
         .await
@@ -178,7 +179,7 @@ async fn a_shopify_order_flows_through_lambda_events_into_dynamodb_sealed() {
     assert_eq!(response.status_code, 200, "{}", body_text(&response.body));
     assert!(body_text(&response.body).contains("stored"));
 
-    let api = services.merchant_api();
+    let api = services.merchant_api().expect("merchant api");
     let event = apigw_event(
         "GET",
         "/v1/orders/shopify-9009",

@@ -48,6 +48,7 @@ async fn connect(stack: &Stack) {
                 client_id: support::sp_api::CLIENT_ID.into(),
                 client_secret: secret(support::sp_api::CLIENT_SECRET),
                 refresh_token: secret(support::sp_api::REFRESH_TOKEN),
+                region: rc_channels::amazon::Region::NorthAmerica,
             },
         )
         .await
@@ -61,10 +62,7 @@ fn sync_for(stack: &Stack, channels: &StandIn) -> rc_api::InventorySync {
         stack.services.connections.clone(),
         Arc::new(ShopifyAdmin::new(Some(channels.base()))),
         Arc::new(SpApiClient::with_retry(
-            Endpoints {
-                sp_api: channels.base(),
-                lwa: channels.base(),
-            },
+            Endpoints::all_at(channels.base(), channels.base()),
             RetryPolicy {
                 attempts: 2,
                 first_backoff: std::time::Duration::from_millis(10),

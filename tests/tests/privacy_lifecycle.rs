@@ -426,7 +426,8 @@ async fn bad_input_on_the_privacy_routes_is_a_clear_error() {
     let stack = embedded().await;
     stack.ingest(91).await;
     let cases = [
-        ("DELETE", "/v1/account", "", 400, "malformed_json"),
+        // No body lacks the confirmation like a wrong one (issue 9, item 17).
+        ("DELETE", "/v1/account", "", 422, "confirmation_required"),
         (
             "DELETE",
             "/v1/account",

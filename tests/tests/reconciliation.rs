@@ -64,6 +64,7 @@ async fn fixture(shopify_token: &str) -> Fixture {
                 client_id: sp_api::CLIENT_ID.into(),
                 client_secret: secret(sp_api::CLIENT_SECRET),
                 refresh_token: secret(sp_api::REFRESH_TOKEN),
+                region: rc_channels::amazon::Region::NorthAmerica,
             },
         )
         .await
@@ -87,10 +88,10 @@ async fn fixture(shopify_token: &str) -> Fixture {
         services.orders.clone(),
         services.outbox.clone(),
         services.connections.clone(),
-        Arc::new(SpApiClient::new(Endpoints {
-            sp_api: amazon.base(),
-            lwa: amazon.base(),
-        })),
+        Arc::new(SpApiClient::new(Endpoints::all_at(
+            amazon.base(),
+            amazon.base(),
+        ))),
         Arc::new(ShopifyAdmin::new(Some(shopify.base()))),
         Arc::new(SystemClock),
     );

@@ -105,6 +105,7 @@ async fn connection_handover(stack: Stack) {
         client_id: format!("client-{tag}"),
         client_secret: secret(&format!("client-secret-{tag}")),
         refresh_token: secret(&format!("refresh-{tag}")),
+        region: rc_channels::amazon::Region::NorthAmerica,
     };
     let marketplaces = ["ATVPDKIKX0DER".to_owned()];
     services
@@ -263,6 +264,7 @@ async fn api_on(services: &rc_runtime::Services, path: &str) -> u16 {
         .expect("request");
     services
         .merchant_api()
+        .expect("merchant api")
         .handle(request)
         .await
         .status()
@@ -379,7 +381,11 @@ async fn lists_past_one_page(stack: Stack) {
             .await
             .expect("listing");
     }
-    let listings = services.listings.of_sku(&merchant, &sku).await.expect("read");
+    let listings = services
+        .listings
+        .of_sku(&merchant, &sku)
+        .await
+        .expect("read");
     assert_eq!(listings.len(), 101);
 
     for n in 0..101 {
@@ -397,10 +403,18 @@ async fn lists_past_one_page(stack: Stack) {
             .await
             .expect("stock");
     }
-    let levels = services.stock.levels(&merchant, &sku).await.expect("levels");
+    let levels = services
+        .stock
+        .levels(&merchant, &sku)
+        .await
+        .expect("levels");
     assert_eq!(levels.len(), 101);
     assert_eq!(
-        services.stock.available(&merchant, &sku).await.expect("free"),
+        services
+            .stock
+            .available(&merchant, &sku)
+            .await
+            .expect("free"),
         101
     );
 
@@ -476,8 +490,20 @@ async fn bad_input_is_a_clear_error_naming_the_field() {
             "invalid_field",
         ),
         // 17: cancelling without the confirmation.
-        ("DELETE", "/v1/account", String::new(), 422, "confirmation_required"),
-        ("DELETE", "/v1/account", "{}".into(), 422, "confirmation_required"),
+        (
+            "DELETE",
+            "/v1/account",
+            String::new(),
+            422,
+            "confirmation_required",
+        ),
+        (
+            "DELETE",
+            "/v1/account",
+            "{}".into(),
+            422,
+            "confirmation_required",
+        ),
     ];
     for (method, path, body, status, reason) in cases {
         let (got, json) = stack.api(method, path, &body).await;
@@ -643,4 +669,264 @@ async fn embedded_data_is_private_and_a_lost_root_key_is_refused() {
     let shown = format!("{config:?}");
     assert!(!shown.contains(&config.demo_api_key), "{shown}");
     assert!(!shown.contains(&config.demo_webhook_secret), "{shown}");
+}
+
+/// A Lambda Runtime API on loopback that hands out one event and collects the response.
+mod runtime_api {
+    use std::convert::Infallible;
+    use std::sync::{Arc, Mutex};
+
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full};
+    use hyper::server::conn::http1;
+    use hyper::service::service_fn;
+    use hyper_util::rt::TokioIo;
+    use tokio::net::TcpListener;
+    use tokio::sync::mpsc;
+
+    /// Serves `event` once; later `next` calls wait forever (the function idles, as in Lambda).
+    pub async fn serve_one(
+        event: String,
+    ) -> (std::net::SocketAddr, mpsc::UnboundedReceiver<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = mpsc::unbounded_channel();
+        let event = Arc::new(Mutex::new(Some(event)));
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (event, tx) = (Arc::clone(&event), tx.clone());
+                tokio::spawn(async move {
+                    let service =
+                        service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                            let (event, tx) = (Arc::clone(&event), tx.clone());
+                            async move {
+                                let path = request.uri().path().to_owned();
+                                let body = request
+                                    .into_body()
+                                    .collect()
+                                    .await
+                                    .map(|b| b.to_bytes())
+                                    .unwrap_or_default();
+                                if path.ends_with("/invocation/next") {
+                                    let next = event.lock().expect("event").take();
+                                    let Some(next) = next else {
+                                        std::future::pending::<()>().await;
+                                        unreachable!("pending never resolves");
+                                    };
+                                    return Ok::<_, Infallible>(
+                                    hyper::Response::builder()
+                                        .header("lambda-runtime-aws-request-id", "req-1")
+                                        .header("lambda-runtime-deadline-ms", "9999999999999")
+                                        .header(
+                                            "lambda-runtime-invoked-function-arn",
+                                            "arn:aws:lambda:us-east-1:123456789012:function:canary",
+                                        )
+                                        .header(
+                                            "lambda-runtime-trace-id",
+                                            "Root=1-00000000-000000000000000000000000",
+                                        )
+                                        .body(Full::new(Bytes::from(next)))
+                                        .expect("response"),
+                                );
+                                }
+                                let _ = tx.send(String::from_utf8_lossy(&body).into_owned());
+                                Ok(hyper::Response::builder()
+                                    .status(202)
+                                    .body(Full::new(Bytes::new()))
+                                    .expect("response"))
+                            }
+                        });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        (addr, rx)
+    }
+}
+
+/// Whether a JSON text has an object with the same key twice, anywhere.
+fn has_duplicate_keys(text: &str) -> Result<bool, serde_json::Error> {
+    use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
+    struct Check(std::cell::Cell<bool>);
+    impl<'de> Visitor<'de> for &Check {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if !seen.insert(key) {
+                    self.0.set(true);
+                }
+                map.next_value_seed(self)?;
+            }
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while seq.next_element_seed(self)?.is_some() {}
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+    }
+    impl<'de> serde::de::DeserializeSeed<'de> for &Check {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    let check = Check(std::cell::Cell::new(false));
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    serde::de::DeserializeSeed::deserialize(&check, &mut deserializer)?;
+    Ok(check.0.get())
+}
+
+#[test]
+fn the_duplicate_key_check_finds_duplicates() {
+    assert!(!has_duplicate_keys(r#"{"a":1,"b":{"a":2},"c":[{"a":1}]}"#).expect("json"));
+    assert!(has_duplicate_keys(r#"{"message":"x","message":"y"}"#).expect("json"));
+    assert!(has_duplicate_keys(r#"{"a":[{"k":1,"k":2}]}"#).expect("json"));
+}
+
+/// Items 5, 9 and 18: the release function binary, run under a Lambda Runtime API at
+/// `RUST_LOG=trace`, logs no buyer PII, no API key or webhook secret, no AWS credentials, and
+/// every log line is JSON with one key per field. Before the fix the Lambda runtime printed the
+/// raw event (order body, headers) at TRACE and `aws_sigv4` the access key and session token.
+#[tokio::test]
+async fn a_function_binary_at_trace_logs_no_pii_secrets_or_credentials() {
+    let binary =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/shopify-webhook");
+    assert!(
+        binary.exists(),
+        "{} is missing: ./infra/test builds it (cargo build -p shopify-webhook)",
+        binary.display()
+    );
+    // Tables, a root key and a connected shop in moto, as the deployed function would see them.
+    let stack = privacy_stack::moto().await;
+    let privacy_stack::Backend::Moto {
+        data_table,
+        keys_table,
+        kms_key,
+        ..
+    } = &stack.backend
+    else {
+        panic!("a moto stack");
+    };
+    let (body, email) = privacy_stack::unique_canary_order(9601);
+    let signed = rc_local_host::signed_shopify_request(
+        "http://localhost/webhooks/shopify",
+        privacy_stack::SHOP,
+        privacy_stack::SECRET,
+        "orders/create",
+        "trace-canary-1",
+        body.clone(),
+    )
+    .expect("request");
+    let mut headers = serde_json::Map::new();
+    for (name, value) in signed.headers() {
+        headers.insert(
+            name.as_str().to_owned(),
+            serde_json::json!(value.to_str().expect("header")),
+        );
+    }
+    const BEARER: &str = "rck_trace_canary_key_7781";
+    headers.insert(
+        "authorization".into(),
+        serde_json::json!(format!("Bearer {BEARER}")),
+    );
+    let mut event: serde_json::Value =
+        serde_json::from_str(include_str!("../fixtures/apigw-v2-request.json")).expect("fixture");
+    event["headers"] = serde_json::Value::Object(headers);
+    event["body"] = serde_json::json!(String::from_utf8(body).expect("utf-8"));
+    let (addr, mut responses) = runtime_api::serve_one(event.to_string()).await;
+
+    const ACCESS_KEY: &str = "AKIATRACECANARY7781";
+    const SESSION_TOKEN: &str = "TRACECANARYSESSIONTOKEN7781";
+    let (stdout, stderr) = (
+        tempfile::tempfile().expect("stdout"),
+        tempfile::tempfile().expect("stderr"),
+    );
+    let mut child = std::process::Command::new(&binary)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "canary")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "canary")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "canary")
+        .env("AWS_REGION", "us-east-1")
+        .env(
+            "AWS_ENDPOINT_URL",
+            std::env::var("AWS_ENDPOINT_URL").expect("moto"),
+        )
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", "trace-canary-secret-access-key")
+        .env("AWS_SESSION_TOKEN", SESSION_TOKEN)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("RUST_LOG", "trace")
+        .env("RC_DATA_TABLE", data_table)
+        .env("RC_KEYS_TABLE", keys_table)
+        .env("RC_KMS_KEY_ID", kms_key)
+        .stdout(stdout.try_clone().expect("stdout"))
+        .stderr(stderr.try_clone().expect("stderr"))
+        .spawn()
+        .expect("spawn the function");
+    let response = tokio::time::timeout(std::time::Duration::from_secs(60), responses.recv()).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let response = response
+        .expect("the function answered in time")
+        .expect("a response");
+    assert!(response.contains("200"), "{response}");
+    let read = |mut file: std::fs::File| {
+        use std::io::{Read, Seek};
+        let mut text = String::new();
+        file.seek(std::io::SeekFrom::Start(0)).expect("seek");
+        file.read_to_string(&mut text).expect("read");
+        text
+    };
+    let logs = format!("{}{}", read(stdout), read(stderr));
+    assert!(logs.contains("shopify order received"), "{logs}");
+    let mut secrets = support::canaries().map(str::to_owned).to_vec();
+    secrets.extend([
+        email,
+        BEARER.into(),
+        privacy_stack::SECRET.into(),
+        ACCESS_KEY.into(),
+        SESSION_TOKEN.into(),
+    ]);
+    for secret in &secrets {
+        assert!(
+            !logs.contains(secret.as_str()),
+            "`{secret}` reached the logs"
+        );
+    }
+    for line in logs.lines().filter(|l| !l.trim().is_empty()) {
+        let duplicated = has_duplicate_keys(line)
+            .unwrap_or_else(|e| panic!("a log line is not JSON ({e}): {line}"));
+        assert!(!duplicated, "a key twice in one log line: {line}");
+    }
 }

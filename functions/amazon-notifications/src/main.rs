@@ -10,7 +10,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     init_tracing();
     let config = AwsConfig::from_env()?;
     let services = Services::aws(&config).await;
-    let consumer = Arc::new(services.amazon_notifications(sp_api_endpoints()));
+    let consumer = Arc::new(services.amazon_notifications(sp_api_endpoints()?));
     run_sqs(move |messages| {
         let consumer = Arc::clone(&consumer);
         async move { consumer.handle_batch(messages).await }

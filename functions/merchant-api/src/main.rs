@@ -10,7 +10,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     init_tracing();
     let config = AwsConfig::from_env()?;
     let services = Services::aws(&config).await;
-    let api = Arc::new(services.merchant_api());
+    let api = Arc::new(services.merchant_api()?);
     run_http(move |request| {
         let api = Arc::clone(&api);
         async move { api.handle(request).await }

@@ -13,7 +13,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     init_tracing();
     let config = AwsConfig::from_env()?;
     let services = Services::aws(&config).await;
-    let sync = Arc::new(services.inventory_sync(sp_api_endpoints(), shopify_admin_base()));
+    let sync = Arc::new(services.inventory_sync(sp_api_endpoints()?, shopify_admin_base()?));
     let processor = Arc::new(services.order_processor(sync));
     run_sqs(move |messages| {
         let processor = Arc::clone(&processor);

@@ -12,7 +12,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     init_tracing();
     let config = AwsConfig::from_env()?;
     let services = Services::aws(&config).await;
-    let reconciler = Arc::new(services.reconciler(sp_api_endpoints(), shopify_admin_base()));
+    let reconciler = Arc::new(services.reconciler(sp_api_endpoints()?, shopify_admin_base()?));
     run_schedule(move || {
         let reconciler = Arc::clone(&reconciler);
         async move { reconciler.run().await }

@@ -40,6 +40,8 @@ pub enum StartError {
 
 /// The handlers, each mounted where API Gateway mounts its function.
 struct Routes {
+    /// This host's base URL (the sandbox's presigned feed document URLs point here).
+    base: String,
     /// How long a request may take to arrive whole.
     body_timeout: std::time::Duration,
     shopify: ShopifyWebhook,
@@ -82,15 +84,16 @@ impl LocalHost {
         let shopify_sandbox = Arc::new(ShopifySandboxAdmin::default());
         let inventory_sandbox = Arc::new(SandboxInventory::default());
         let base = format!("http://{addr}");
-        let sandbox_endpoints = rc_channels::amazon::Endpoints {
-            sp_api: format!("{base}/sandbox/amazon"),
-            lwa: format!("{base}/sandbox/amazon"),
-        };
+        let sandbox_endpoints = rc_channels::amazon::Endpoints::all_at(
+            format!("{base}/sandbox/amazon"),
+            format!("{base}/sandbox/amazon"),
+        );
         let sync = Arc::new(services.inventory_sync(
             sandbox_endpoints.clone(),
             Some(format!("{base}/sandbox/shopify")),
         ));
         let routes = Arc::new(Routes {
+            base: base.clone(),
             body_timeout: config.body_timeout,
             shopify: services.shopify_webhook(),
             merchant: services.merchant_api_with(Arc::clone(&sync)),
@@ -290,6 +293,20 @@ async fn dispatch(routes: &Routes, request: Request<Incoming>) -> Response<Full<
             Ok(_) if path == "/sandbox/inventory" => routes.inventory_sandbox.show(),
             Ok(request) if path.starts_with("/sandbox/amazon/listings/") => {
                 routes.inventory_sandbox.amazon_patch(&path, request.body())
+            }
+            Ok(request) if path.starts_with("/sandbox/amazon/feeds/") => {
+                routes.inventory_sandbox.amazon_feeds(
+                    request.method(),
+                    path.trim_start_matches("/sandbox/amazon"),
+                    request.body(),
+                    &routes.base,
+                )
+            }
+            Ok(request) if path.starts_with(crate::sandbox::FEED_DOCUMENTS) => {
+                let id = path.trim_start_matches(crate::sandbox::FEED_DOCUMENTS);
+                routes
+                    .inventory_sandbox
+                    .feed_document(request.method(), id, request.body())
             }
             Ok(request) if path.starts_with("/sandbox/amazon/") => {
                 routes.amazon_sandbox.handle(&request)

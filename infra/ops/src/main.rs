@@ -6,9 +6,19 @@
 //!                                         (JSON) on stdout; a dry run lists what is due
 //!   rc-ops verify-receipts MERCHANT        verify a merchant's receipt chain (exit 1 if broken)
 //!   rc-ops cancellation MERCHANT           where a merchant's account cancellation stands
-//!   rc-ops inventory-sync                  push every listing that differs from its last push
-//!                                         (channel endpoints from RC_SPAPI_ENDPOINT,
+//!   rc-ops inventory-sync --merchant M     push the merchant's listings that differ from their
+//!                                         last push (channel endpoints from RC_SPAPI_ENDPOINT,
 //!                                         RC_LWA_ENDPOINT, RC_SHOPIFY_ADMIN_BASE)
+//!   rc-ops inventory-sync --all            the same for every merchant (the scheduled sync)
+//!   rc-ops redrive-order-events [--dry-run] [--max N]
+//!                                         list dead-lettered order events (ids only) and send
+//!                                         them back to the order processor's queue (deployed:
+//!                                         RC_ORDER_EVENTS_DLQ_URL -> RC_ORDER_EVENTS_QUEUE_URL)
+//!   rc-ops api-key issue MERCHANT [--scope pii:read]
+//!                                         issue an API key (printed once); `pii:read` lets it
+//!                                         open data-request reports
+//!
+//! Standard output is the command's JSON report alone; progress and logs go to standard error.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,11 +28,12 @@ use rc_domain::{MerchantId, SystemClock};
 use rc_privacy::PurgeLimits;
 use rc_runtime::{AwsConfig, Services};
 
-const USAGE: &str = "usage: rc-ops purge [--dry-run] [--max N] | verify-receipts MERCHANT | cancellation MERCHANT | inventory-sync";
+const USAGE: &str = "usage: rc-ops purge [--dry-run] [--max N] | verify-receipts MERCHANT | cancellation MERCHANT | inventory-sync (--merchant M | --all) | redrive-order-events [--dry-run] [--max N] | api-key issue MERCHANT [--scope pii:read]";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    rc_runtime::init_tracing();
+    // Standard output carries the report alone.
+    rc_runtime::init_tracing_to_stderr();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match run(&args).await {
         Ok(code) => code,
@@ -34,10 +45,14 @@ async fn main() -> ExitCode {
 }
 
 async fn services() -> Result<Services, String> {
+    Ok(services_and_config().await?.0)
+}
+
+async fn services_and_config() -> Result<(Services, Option<AwsConfig>), String> {
     if std::env::var_os("RC_DATA_TABLE").is_some() {
         let config = AwsConfig::from_env().map_err(|e| e.to_string())?;
         eprintln!("rc-ops: deployed stack (table {})", config.data_table);
-        return Ok(Services::aws(&config).await);
+        return Ok((Services::aws(&config).await, Some(config)));
     }
     let dir = PathBuf::from(
         std::env::var("RC_DATA_DIR")
@@ -46,7 +61,19 @@ async fn services() -> Result<Services, String> {
             .unwrap_or_else(|| ".rc-data".into()),
     );
     eprintln!("rc-ops: embedded data in {}", dir.display());
-    Services::embedded(&dir, Arc::new(SystemClock)).map_err(|e| e.to_string())
+    let services = Services::embedded(&dir, Arc::new(SystemClock)).map_err(|e| e.to_string())?;
+    Ok((services, None))
+}
+
+/// The value after `flag`, if the flag is given.
+fn option<'a>(args: &'a [String], flag: &str) -> Result<Option<&'a str>, String> {
+    match args.iter().position(|a| a == flag) {
+        None => Ok(None),
+        Some(at) => args
+            .get(at + 1)
+            .map(|v| Some(v.as_str()))
+            .ok_or_else(|| format!("{flag} needs a value")),
+    }
 }
 
 fn merchant(args: &[String]) -> Result<MerchantId, String> {
@@ -117,18 +144,79 @@ async fn run(args: &[String]) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Some("inventory-sync") => {
+            let merchant = option(args, "--merchant")?
+                .map(|raw| MerchantId::parse(raw).map_err(|e| format!("merchant `{raw}`: {e}")))
+                .transpose()?;
+            let all = args.iter().any(|a| a == "--all");
+            if merchant.is_none() && !all {
+                return Err("inventory-sync needs --merchant M or --all".into());
+            }
             let services = services().await?;
             let sync = services.inventory_sync(
-                rc_runtime::sp_api_endpoints(),
-                rc_runtime::shopify_admin_base(),
+                rc_runtime::sp_api_endpoints().map_err(|e| e.to_string())?,
+                rc_runtime::shopify_admin_base().map_err(|e| e.to_string())?,
             );
-            let report = sync.sync_all().await.map_err(|e| e.to_string())?;
+            let report = match merchant {
+                Some(merchant) => {
+                    let skus = services
+                        .stock
+                        .skus(&merchant)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    sync.sync(&merchant, &skus).await
+                }
+                None => sync.sync_all().await,
+            }
+            .map_err(|e| e.to_string())?;
             print(&report)?;
             Ok(if report.failed.is_empty() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
             })
+        }
+        Some("redrive-order-events") => {
+            let dry_run = args.iter().any(|a| a == "--dry-run");
+            let max = option(args, "--max")?
+                .map(|n| n.parse::<usize>().ok().filter(|&n| n > 0))
+                .map(|n| n.ok_or("--max needs a positive number"))
+                .transpose()?
+                .unwrap_or(1_000);
+            let (services, config) = services_and_config().await?;
+            let found = services
+                .redrive_order_events(config.as_ref(), max, dry_run)
+                .await?;
+            eprintln!(
+                "rc-ops: {} dead-lettered order events {}",
+                found.len(),
+                if dry_run { "listed" } else { "sent back" }
+            );
+            print(&serde_json::json!({ "dry_run": dry_run, "events": found }))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some("api-key") if args.get(1).map(String::as_str) == Some("issue") => {
+            let raw = args.get(2).ok_or(USAGE)?;
+            let merchant = MerchantId::parse(raw).map_err(|e| format!("merchant `{raw}`: {e}"))?;
+            let scopes = match option(args, "--scope")? {
+                None => Vec::new(),
+                Some(raw) => {
+                    vec![rc_runtime::Scope::parse(raw).ok_or(format!("unknown scope `{raw}`"))?]
+                }
+            };
+            let key = services()
+                .await?
+                .api_keys
+                .issue_with(&merchant, &scopes)
+                .await
+                .map_err(|e| e.to_string())?;
+            let scopes: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
+            // The only time the key is shown: it is stored as a hash.
+            print(&serde_json::json!({
+                "merchant": merchant,
+                "api_key": key.0.reveal(rc_domain::RevealPurpose::Authentication).as_str(),
+                "scopes": scopes,
+            }))?;
+            Ok(ExitCode::SUCCESS)
         }
         _ => Err(USAGE.into()),
     }

@@ -436,10 +436,18 @@ impl MerchantApi {
                         message: "field `lwa_client_id` is invalid".into(),
                     });
                 }
+                // A seller authorizes us per region: one connection serves one region.
+                let region = rc_channels::amazon::Region::of_marketplaces(&marketplaces).ok_or(
+                    ApiError::InvalidPayload {
+                        reason: "invalid_field",
+                        message: "field `marketplace_ids` must list Amazon marketplaces of one region (NA, EU or FE)".into(),
+                    },
+                )?;
                 let credentials = rc_channels::amazon::Credentials {
                     client_id: client_id.to_owned(),
                     client_secret: secret(&body.lwa_client_secret, "lwa_client_secret")?,
                     refresh_token: secret(&body.refresh_token, "refresh_token")?,
+                    region,
                 };
                 drop(body);
                 self.connections

@@ -16,6 +16,9 @@ pub enum FetchError {
     Unavailable(String),
     #[error("the marketplace rejected the request with status {0}")]
     Rejected(u16),
+    /// A named operation got an answer it cannot use (e.g. `createFeedDocument` answered 404).
+    #[error("{0} answered {1}")]
+    Operation(&'static str, u16),
 }
 
 impl FetchError {
@@ -81,5 +84,94 @@ pub(crate) fn join_present(
     match (first, second) {
         (Some(a), Some(b)) => Some(format!("{a}{separator}{b}")),
         (a, b) => a.or(b).map(str::to_owned),
+    }
+}
+
+/// The most bytes read from any marketplace answer (an order page, a feed report, decompressed
+/// included): far above real answers, and a bound on what a misbehaving server can make us hold.
+pub const MAX_ANSWER_BYTES: usize = 32 * 1024 * 1024;
+
+/// Reads an answer's body, refusing more than `max` bytes (announced or sent).
+pub(crate) async fn read_capped(
+    mut response: reqwest::Response,
+    max: usize,
+) -> Result<bytes::Bytes, FetchError> {
+    let too_large = || FetchError::Unavailable(format!("answer larger than {max} bytes"));
+    if response.content_length().is_some_and(|n| n > max as u64) {
+        return Err(too_large());
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|_| FetchError::Unavailable("the answer was cut off".into()))?
+    {
+        if body.len() + chunk.len() > max {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// Whether `url` points at this machine (a sandbox or a test stand-in): the only place plain
+/// `http://` is accepted.
+pub fn is_loopback(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://").or(url.strip_prefix("https://")) else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    let host = if host.starts_with('[') {
+        host.split(']').next().map(|h| &h[1..]).unwrap_or_default()
+    } else {
+        host.split(':').next().unwrap_or_default()
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Whether an endpoint may be configured: `https://`, or `http://` on this machine only.
+pub fn endpoint_allowed(url: &str) -> bool {
+    url.starts_with("https://") || (url.starts_with("http://") && is_loopback(url))
+}
+
+/// The HTTP client for a marketplace API: no redirects (a redirect would carry our access token
+/// elsewhere, or from https to http), https only unless every endpoint is on this machine.
+pub(crate) fn http_client(
+    timeout: std::time::Duration,
+    user_agent: &'static str,
+    local: bool,
+) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .user_agent(user_agent)
+        .redirect(reqwest::redirect::Policy::none())
+        .https_only(!local)
+        .build()
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod endpoint_tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_is_only_for_this_machine() {
+        let cases = [
+            ("https://sellingpartnerapi-eu.amazon.com", true),
+            ("http://127.0.0.1:8080/sandbox/amazon", true),
+            ("http://localhost:9000", true),
+            ("http://[::1]:9000/x", true),
+            ("http://sellingpartnerapi-na.amazon.com", false),
+            ("http://127.0.0.1.evil.example", false),
+            ("http://user@10.0.0.1/", false),
+            ("ftp://127.0.0.1", false),
+        ];
+        for (url, allowed) in cases {
+            assert_eq!(endpoint_allowed(url), allowed, "{url}");
+        }
     }
 }

@@ -77,11 +77,21 @@ mod tests {
             (Adjustment::Add { delta: i64::MAX }, false),
             (Adjustment::Add { delta: 0 }, false),
             (Adjustment::Add { delta: -MAX_UNITS }, true),
-            (Adjustment::Add { delta: MAX_UNITS + 1 }, false),
+            (
+                Adjustment::Add {
+                    delta: MAX_UNITS + 1,
+                },
+                false,
+            ),
             (Adjustment::Set { on_hand: -1 }, false),
             (Adjustment::Set { on_hand: 0 }, true),
             (Adjustment::Receive { quantity: i64::MIN }, false),
-            (Adjustment::Return { quantity: MAX_UNITS }, true),
+            (
+                Adjustment::Return {
+                    quantity: MAX_UNITS,
+                },
+                true,
+            ),
         ];
         for (adjustment, ok) in cases {
             assert_eq!(adjustment.check().is_ok(), ok, "{adjustment:?}");

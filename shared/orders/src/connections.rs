@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use rc_channels::amazon::Credentials as AmazonCredentials;
+use rc_channels::amazon::{Credentials as AmazonCredentials, Region as AmazonRegion};
 use rc_channels::shopify::ShopDomain;
 use rc_domain::{Clock, MerchantId, SealedField, Secret, SecretText};
 use rc_store::{Item, ItemKey, Store, TxOp, Value};
@@ -510,6 +510,10 @@ impl ConnectionRepository {
                         .remove(slot.0)
                         .ok_or(RepoError::Corrupt("amazon connection secret"))
                 };
+                let marketplace_ids: Vec<String> = item
+                    .string("marketplace_ids")
+                    .and_then(|text| serde_json::from_str(text).ok())
+                    .ok_or(RepoError::Corrupt("marketplace ids"))?;
                 let credentials = AmazonCredentials {
                     client_id: item
                         .string("lwa_client_id")
@@ -517,11 +521,11 @@ impl ConnectionRepository {
                         .to_owned(),
                     client_secret: secret(LWA_CLIENT_SECRET)?,
                     refresh_token: secret(LWA_REFRESH_TOKEN)?,
+                    // The region of its marketplaces (checked when connected); North America
+                    // for ids we do not know (connections made before regions were kept).
+                    region: AmazonRegion::of_marketplaces(&marketplace_ids)
+                        .unwrap_or(AmazonRegion::NorthAmerica),
                 };
-                let marketplace_ids = item
-                    .string("marketplace_ids")
-                    .and_then(|text| serde_json::from_str(text).ok())
-                    .ok_or(RepoError::Corrupt("marketplace ids"))?;
                 Ok(AmazonConnection {
                     merchant,
                     seller_id: seller_id.to_owned(),

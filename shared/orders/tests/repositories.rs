@@ -615,9 +615,15 @@ async fn swapped_secret_ciphertexts_within_a_connection_are_refused() {
         client_id: "client".into(),
         client_secret: secret("client-secret"),
         refresh_token: secret("refresh-token"),
+        region: rc_channels::amazon::Region::NorthAmerica,
     };
     f.connections
-        .put_amazon(&merchant(), "A1SWAP", &["ATVPDKIKX0DER".into()], &credentials)
+        .put_amazon(
+            &merchant(),
+            "A1SWAP",
+            &["ATVPDKIKX0DER".into()],
+            &credentials,
+        )
         .await
         .expect("put");
     let shop = ShopDomain::parse("swap.myshopify.com").expect("shop");

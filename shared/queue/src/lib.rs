@@ -116,3 +116,98 @@ impl Publisher for MemoryPublisher {
         Ok(())
     }
 }
+
+/// A message found in a dead-letter queue (ids only, like every message).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeadLetter {
+    /// The queue's id of the message.
+    pub message_id: String,
+    /// The order event it carries, if it is one (a malformed message is listed without one).
+    pub event: Option<OrderEvent>,
+    /// How often it was received before it was dead-lettered.
+    pub receives: u32,
+    /// Whether it was sent back to the source queue (false in a dry run).
+    pub redriven: bool,
+}
+
+/// Lists up to `max` messages of the dead-letter queue and, unless `dry_run`, sends each back
+/// to `queue_url` and then deletes it from the dead letters (a crash between the two leaves a
+/// duplicate, which consumers skip, never a loss). A dry run makes the messages visible again at
+/// once.
+pub async fn redrive_dead_letters(
+    client: &aws_sdk_sqs::Client,
+    dead_letters_url: &str,
+    queue_url: &str,
+    max: usize,
+    dry_run: bool,
+) -> Result<Vec<DeadLetter>, PublishError> {
+    use aws_sdk_sqs::types::MessageSystemAttributeName;
+    let unavailable = |e: &dyn ProvideErrorMetadata| {
+        PublishError::Unavailable(format!("sqs: {}", e.code().unwrap_or("error")))
+    };
+    let mut found = Vec::new();
+    let mut listed_only = Vec::new();
+    while found.len() < max {
+        let batch = (max - found.len()).min(MAX_BATCH) as i32;
+        let out = client
+            .receive_message()
+            .queue_url(dead_letters_url)
+            .max_number_of_messages(batch)
+            .visibility_timeout(60)
+            .wait_time_seconds(1)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .send()
+            .await
+            .map_err(|e| unavailable(&e))?;
+        let messages = out.messages.unwrap_or_default();
+        if messages.is_empty() {
+            break;
+        }
+        for message in messages {
+            let body = message.body.clone().unwrap_or_default();
+            let receives = message
+                .attributes
+                .as_ref()
+                .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            let receipt = message.receipt_handle.clone().unwrap_or_default();
+            if dry_run {
+                // Hidden while the rest is listed, then made visible again below.
+                listed_only.push(receipt);
+            } else {
+                client
+                    .send_message()
+                    .queue_url(queue_url)
+                    .message_body(&body)
+                    .send()
+                    .await
+                    .map_err(|e| unavailable(&e))?;
+                client
+                    .delete_message()
+                    .queue_url(dead_letters_url)
+                    .receipt_handle(&receipt)
+                    .send()
+                    .await
+                    .map_err(|e| unavailable(&e))?;
+            }
+            found.push(DeadLetter {
+                message_id: message.message_id.unwrap_or_default(),
+                event: serde_json::from_str(&body).ok(),
+                receives,
+                redriven: !dry_run,
+            });
+        }
+    }
+    for receipt in listed_only {
+        client
+            .change_message_visibility()
+            .queue_url(dead_letters_url)
+            .receipt_handle(&receipt)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .map_err(|e| unavailable(&e))?;
+    }
+    Ok(found)
+}

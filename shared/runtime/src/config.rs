@@ -4,6 +4,8 @@
 pub enum ConfigError {
     #[error("environment variable {0} is not set")]
     Missing(&'static str),
+    #[error("environment variable {0} must be an https:// URL (http:// only on this machine)")]
+    Insecure(&'static str),
 }
 
 fn required(name: &'static str) -> Result<String, ConfigError> {
@@ -26,6 +28,9 @@ pub struct AwsConfig {
     /// `RC_ORDER_EVENTS_QUEUE_URL`: where order events (ids only) go. Functions that never change
     /// orders leave it unset; if a function that does lacks it, events wait in the outbox.
     pub order_events_queue_url: Option<String>,
+    /// `RC_ORDER_EVENTS_DLQ_URL`: the order events' dead-letter queue (only `rc-ops
+    /// redrive-order-events` reads it).
+    pub order_events_dead_letters_url: Option<String>,
 }
 
 impl AwsConfig {
@@ -35,24 +40,53 @@ impl AwsConfig {
             keys_table: required("RC_KEYS_TABLE")?,
             kms_key_id: required("RC_KMS_KEY_ID")?,
             order_events_queue_url: required("RC_ORDER_EVENTS_QUEUE_URL").ok(),
+            order_events_dead_letters_url: required("RC_ORDER_EVENTS_DLQ_URL").ok(),
         })
     }
 }
 
-/// SP-API and LWA endpoints: `RC_SPAPI_ENDPOINT` and `RC_LWA_ENDPOINT`, defaulting to Amazon's
-/// North America endpoints (set them for Europe or the Far East, or for a sandbox).
-pub fn sp_api_endpoints() -> rc_channels::amazon::Endpoints {
-    let defaults = rc_channels::amazon::Endpoints::default();
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    rc_channels::amazon::Endpoints {
-        sp_api: var("RC_SPAPI_ENDPOINT").unwrap_or(defaults.sp_api),
-        lwa: var("RC_LWA_ENDPOINT").unwrap_or(defaults.lwa),
+/// SP-API and LWA endpoints. Each connection's calls go to its region's endpoint: Amazon's
+/// North America, Europe and Far East endpoints by default; `RC_SPAPI_ENDPOINT_NA`, `_EU` and
+/// `_FE` replace one region's, `RC_SPAPI_ENDPOINT` every region's (a sandbox); `RC_LWA_ENDPOINT`
+/// the token endpoint. Anything but `https://` (or `http://` on this machine) is refused.
+pub fn sp_api_endpoints() -> Result<rc_channels::amazon::Endpoints, ConfigError> {
+    let var = |name: &'static str| -> Result<Option<String>, ConfigError> {
+        match std::env::var(name).ok().filter(|v| !v.trim().is_empty()) {
+            Some(url) if !rc_channels::endpoint_allowed(&url) => Err(ConfigError::Insecure(name)),
+            other => Ok(other),
+        }
+    };
+    let mut endpoints = match var("RC_SPAPI_ENDPOINT")? {
+        Some(all) => rc_channels::amazon::Endpoints::all_at(
+            all,
+            rc_channels::amazon::Endpoints::default().lwa,
+        ),
+        None => rc_channels::amazon::Endpoints::default(),
+    };
+    if let Some(url) = var("RC_SPAPI_ENDPOINT_NA")? {
+        endpoints.north_america = url;
     }
+    if let Some(url) = var("RC_SPAPI_ENDPOINT_EU")? {
+        endpoints.europe = url;
+    }
+    if let Some(url) = var("RC_SPAPI_ENDPOINT_FE")? {
+        endpoints.far_east = url;
+    }
+    if let Some(url) = var("RC_LWA_ENDPOINT")? {
+        endpoints.lwa = url;
+    }
+    Ok(endpoints)
 }
 
 /// `RC_SHOPIFY_ADMIN_BASE`: replaces `https://{shop}` for Admin API calls (a sandbox); unset in AWS.
-pub fn shopify_admin_base() -> Option<String> {
-    std::env::var("RC_SHOPIFY_ADMIN_BASE")
+pub fn shopify_admin_base() -> Result<Option<String>, ConfigError> {
+    match std::env::var("RC_SHOPIFY_ADMIN_BASE")
         .ok()
         .filter(|v| !v.trim().is_empty())
+    {
+        Some(url) if !rc_channels::endpoint_allowed(&url) => {
+            Err(ConfigError::Insecure("RC_SHOPIFY_ADMIN_BASE"))
+        }
+        other => Ok(other),
+    }
 }

@@ -11,8 +11,9 @@ mod telemetry;
 
 pub use apigw::{from_apigw, run_http, to_apigw};
 pub use config::{AwsConfig, ConfigError, shopify_admin_base, sp_api_endpoints};
-pub use schedule::{run_fallible_schedule, run_schedule};
 pub use local_queue::{LocalMessage, LocalQueue, MAX_RECEIVES};
+pub use rc_orders::Scope;
+pub use schedule::{run_fallible_schedule, run_schedule};
 pub use services::{Services, ServicesError};
 pub use sqs::{from_sqs, run_sqs, to_batch_response};
 pub use telemetry::{init_tracing, init_tracing_to_stderr, log_filter, log_layer, passes_caps};

@@ -305,10 +305,10 @@ impl Services {
     /// The merchant API handler over these services, pushing stock changes to the channels at
     /// their configured endpoints (`RC_SPAPI_ENDPOINT`, `RC_LWA_ENDPOINT`,
     /// `RC_SHOPIFY_ADMIN_BASE`).
-    pub fn merchant_api(&self) -> rc_api::MerchantApi {
+    pub fn merchant_api(&self) -> Result<rc_api::MerchantApi, crate::ConfigError> {
         let sync =
-            Arc::new(self.inventory_sync(crate::sp_api_endpoints(), crate::shopify_admin_base()));
-        self.merchant_api_with(sync)
+            Arc::new(self.inventory_sync(crate::sp_api_endpoints()?, crate::shopify_admin_base()?));
+        Ok(self.merchant_api_with(sync))
     }
 
     /// The merchant API handler, pushing stock changes through `sync`.
@@ -382,6 +382,51 @@ impl Services {
     /// The order processor (reservations, then pushes) over these services.
     pub fn order_processor(&self, sync: Arc<rc_api::InventorySync>) -> rc_api::OrderProcessor {
         rc_api::OrderProcessor::new(self.orders.clone(), self.reservations.clone(), sync)
+    }
+
+    /// Lists (and unless `dry_run`, sends back) up to `max` dead-lettered order events: from the
+    /// SQS dead-letter queue on AWS (`RC_ORDER_EVENTS_DLQ_URL` → `RC_ORDER_EVENTS_QUEUE_URL`),
+    /// from the embedded queue's dead letters locally.
+    pub async fn redrive_order_events(
+        &self,
+        config: Option<&AwsConfig>,
+        max: usize,
+        dry_run: bool,
+    ) -> Result<Vec<rc_queue::DeadLetter>, String> {
+        if let Some(queue) = &self.local_queue {
+            let dead = queue.dead_letters(max).await.map_err(|e| e.to_string())?;
+            if !dry_run {
+                queue.redrive(&dead).await.map_err(|e| e.to_string())?;
+            }
+            return Ok(dead
+                .into_iter()
+                .map(|m| rc_queue::DeadLetter {
+                    event: serde_json::from_str(&m.body).ok(),
+                    message_id: m.id,
+                    receives: crate::MAX_RECEIVES as u32,
+                    redriven: !dry_run,
+                })
+                .collect());
+        }
+        let config = config.ok_or("no queue is configured")?;
+        let (Some(queue), Some(dead_letters)) = (
+            config.order_events_queue_url.as_deref(),
+            config.order_events_dead_letters_url.as_deref(),
+        ) else {
+            return Err(
+                "RC_ORDER_EVENTS_QUEUE_URL and RC_ORDER_EVENTS_DLQ_URL must both be set".into(),
+            );
+        };
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        rc_queue::redrive_dead_letters(
+            &aws_sdk_sqs::Client::new(&sdk),
+            dead_letters,
+            queue,
+            max,
+            dry_run,
+        )
+        .await
+        .map_err(|e| e.to_string())
     }
 
     /// The Shopify webhook handler over these services.

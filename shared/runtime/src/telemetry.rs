@@ -114,7 +114,11 @@ mod tests {
             ("rc_orders", Level::DEBUG, true),
         ];
         for (target, level, passes) in cases {
-            assert_eq!(passes_caps(&meta(target, level)), passes, "{target} {level}");
+            assert_eq!(
+                passes_caps(&meta(target, level)),
+                passes,
+                "{target} {level}"
+            );
         }
     }
 }

@@ -49,6 +49,9 @@ pub struct State {
     /// Answer this many Shopify calls, then this many Amazon patches, with 429 first.
     pub shopify_429: usize,
     pub amazon_429: usize,
+    /// `@idempotent` keys seen: key -> the input it came with, and the answer given. A repeated
+    /// key with the same input gets the same answer without a second change (Shopify's rule).
+    pub idempotency: BTreeMap<String, (Value, Value)>,
     pub violations: Vec<String>,
 }
 
@@ -93,7 +96,49 @@ fn shopify(state: &mut State, body: &Value) -> hyper::Response<Full<Bytes>> {
                 .violations
                 .push("mutation is not inventorySetQuantities".into());
         }
+        // From 2026-04 the mutation is refused without `@idempotent(key:)`.
+        if !query.contains("@idempotent(key: $idempotencyKey)") {
+            state
+                .violations
+                .push("inventorySetQuantities without @idempotent(key:)".into());
+            return respond(
+                200,
+                json!({"errors": [{"message": "The @idempotent directive is required for this mutation.", "extensions": {"code": "BAD_REQUEST"}}]}),
+            );
+        }
+        let Some(key) = body["variables"]["idempotencyKey"]
+            .as_str()
+            .filter(|k| !k.is_empty() && k.len() <= 255)
+        else {
+            state
+                .violations
+                .push("idempotencyKey is not a string of 1 to 255 characters".into());
+            return respond(
+                200,
+                json!({"errors": [{"message": "invalid idempotency key", "extensions": {"code": "BAD_REQUEST"}}]}),
+            );
+        };
         let input = &body["variables"]["input"];
+        if let Some((first_input, answer)) = state.idempotency.get(key).cloned() {
+            if &first_input != input {
+                state
+                    .violations
+                    .push("one idempotency key for two different inputs".into());
+            }
+            return respond(200, answer);
+        }
+        let answer = set_quantities(state, input);
+        state
+            .idempotency
+            .insert(key.to_owned(), (input.clone(), answer.clone()));
+        return respond(200, answer);
+    }
+    read(state, query)
+}
+
+/// The mutation itself, on an input whose key was not seen before.
+fn set_quantities(state: &mut State, input: &Value) -> Value {
+    {
         if input["name"] != "available" {
             state.violations.push("name must be available".into());
         }
@@ -166,12 +211,12 @@ fn shopify(state: &mut State, body: &Value) -> hyper::Response<Full<Bytes>> {
         } else {
             Value::Null
         };
-        return respond(
-            200,
-            json!({"data": {"inventorySetQuantities": {"inventoryAdjustmentGroup": group, "userErrors": errors}}}),
-        );
+        json!({"data": {"inventorySetQuantities": {"inventoryAdjustmentGroup": group, "userErrors": errors}}})
     }
-    // The read: aliased `lN: inventoryItem(id: "...") { inventoryLevel(locationId: "...") ...`.
+}
+
+/// The read: aliased `lN: inventoryItem(id: "...") { inventoryLevel(locationId: "...") ...`.
+fn read(state: &mut State, query: &str) -> hyper::Response<Full<Bytes>> {
     state.shopify_reads += 1;
     let mut data = serde_json::Map::new();
     for part in query.split("inventoryItem(id: \"").skip(1) {

@@ -34,6 +34,8 @@ pub enum Backend {
     Moto {
         dynamodb: aws_sdk_dynamodb::Client,
         data_table: String,
+        keys_table: String,
+        kms_key: String,
         keys: Arc<dyn Store>,
         root: Arc<dyn RootKey>,
     },
@@ -139,7 +141,7 @@ pub async fn moto() -> Stack {
         &keys_table,
         clock.clone(),
     ));
-    let root: Arc<dyn RootKey> = Arc::new(KmsRoot::new(kms, key_id));
+    let root: Arc<dyn RootKey> = Arc::new(KmsRoot::new(kms, key_id.clone()));
     let published = Arc::new(MemoryPublisher::default());
     let services = Services::assemble(
         data,
@@ -155,6 +157,8 @@ pub async fn moto() -> Stack {
         backend: Backend::Moto {
             dynamodb,
             data_table,
+            keys_table,
+            kms_key: key_id,
             keys,
             root,
         },
@@ -231,7 +235,12 @@ impl Stack {
             request = request.header(*name, *value);
         }
         let request = request.body(Bytes::from(body.to_owned())).expect("request");
-        let response = self.services.merchant_api().handle(request).await;
+        let response = self
+            .services
+            .merchant_api()
+            .expect("merchant api")
+            .handle(request)
+            .await;
         let status = response.status().as_u16();
         let json = serde_json::from_slice(response.body()).unwrap_or(serde_json::Value::Null);
         (status, json)

@@ -22,7 +22,7 @@ use rc_domain::{MerchantId, Secret, SecretText};
 use rc_runtime::Services;
 
 pub use amazon_api::AmazonSandboxApi;
-pub use inventory::SandboxInventory;
+pub use inventory::{FEED_DOCUMENTS, SandboxInventory};
 pub use orders::{CATALOG, shopify_order};
 pub use queue::LocalQueue;
 pub use shopify_admin::{SANDBOX_ACCESS_TOKEN, ShopifySandboxAdmin};
@@ -73,6 +73,7 @@ impl Sandbox {
                     client_id: SANDBOX_CLIENT_ID.into(),
                     client_secret: secret(SANDBOX_CLIENT_SECRET)?,
                     refresh_token: secret(SANDBOX_REFRESH_TOKEN)?,
+                    region: rc_channels::amazon::Region::NorthAmerica,
                 },
             )
             .await;
@@ -81,10 +82,10 @@ impl Sandbox {
             Err(rc_orders::RepoError::Vault(rc_vault::VaultError::MerchantClosed)) => {}
             other => other?,
         }
-        let endpoints = Endpoints {
-            sp_api: format!("{base}/sandbox/amazon"),
-            lwa: format!("{base}/sandbox/amazon"),
-        };
+        let endpoints = Endpoints::all_at(
+            format!("{base}/sandbox/amazon"),
+            format!("{base}/sandbox/amazon"),
+        );
         let consumer = AmazonNotifications::new(
             services.orders.clone(),
             services.connections.clone(),

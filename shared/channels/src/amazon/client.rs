@@ -19,22 +19,54 @@ pub use crate::FetchError;
 
 use super::order_payload::INCLUDED_DATA;
 use super::rate_limit::TokenBucket;
+use super::region::Region;
 
 /// Where the APIs live. Production defaults; tests and the local sandbox point them elsewhere.
 #[derive(Debug, Clone)]
 pub struct Endpoints {
-    /// e.g. `https://sellingpartnerapi-na.amazon.com` (`RC_SPAPI_ENDPOINT`)
-    pub sp_api: String,
-    /// e.g. `https://api.amazon.com` (`RC_LWA_ENDPOINT`); the token path is `/auth/o2/token`.
+    /// SP-API endpoint per region, e.g. `https://sellingpartnerapi-eu.amazon.com`.
+    pub north_america: String,
+    pub europe: String,
+    pub far_east: String,
+    /// e.g. `https://api.amazon.com` (`RC_LWA_ENDPOINT`); the token path is `/auth/o2/token`,
+    /// the same for every region.
     pub lwa: String,
 }
 
 impl Default for Endpoints {
     fn default() -> Self {
         Self {
-            sp_api: "https://sellingpartnerapi-na.amazon.com".into(),
+            north_america: Region::NorthAmerica.default_endpoint().into(),
+            europe: Region::Europe.default_endpoint().into(),
+            far_east: Region::FarEast.default_endpoint().into(),
             lwa: "https://api.amazon.com".into(),
         }
+    }
+}
+
+impl Endpoints {
+    /// One SP-API endpoint for every region (a sandbox or a stand-in).
+    pub fn all_at(sp_api: impl Into<String>, lwa: impl Into<String>) -> Self {
+        let sp_api = sp_api.into();
+        Self {
+            north_america: sp_api.clone(),
+            europe: sp_api.clone(),
+            far_east: sp_api,
+            lwa: lwa.into(),
+        }
+    }
+
+    /// The SP-API endpoint serving `region`.
+    pub fn sp_api(&self, region: Region) -> &str {
+        match region {
+            Region::NorthAmerica => &self.north_america,
+            Region::Europe => &self.europe,
+            Region::FarEast => &self.far_east,
+        }
+    }
+
+    fn all(&self) -> [&str; 4] {
+        [&self.north_america, &self.europe, &self.far_east, &self.lwa]
     }
 }
 
@@ -43,6 +75,8 @@ pub struct Credentials {
     pub client_id: String,
     pub client_secret: Secret<SecretText>,
     pub refresh_token: Secret<SecretText>,
+    /// The region the seller authorized us in: every call goes to its endpoint.
+    pub region: Region,
 }
 
 #[derive(Deserialize)]
@@ -111,15 +145,15 @@ impl SpApiClient {
     }
 
     pub fn with_retry(endpoints: Endpoints, retry: RetryPolicy) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .user_agent(concat!(
+        let http = crate::http_client(
+            Duration::from_secs(10),
+            concat!(
                 "RetailCoder/",
                 env!("CARGO_PKG_VERSION"),
                 " (Language=Rust)"
-            ))
-            .build()
-            .unwrap_or_default();
+            ),
+            endpoints.all().iter().all(|url| crate::is_loopback(url)),
+        );
         Self {
             http,
             endpoints,
@@ -195,9 +229,8 @@ impl SpApiClient {
         if !status.is_success() {
             return Err(FetchError::Unavailable(format!("LWA answered {status}")));
         }
-        let body: TokenResponse = response
-            .json()
-            .await
+        let body = crate::read_capped(response, 64 * 1024).await?;
+        let body: TokenResponse = serde_json::from_slice(&body)
             .map_err(|_| FetchError::Unavailable("LWA answer is not a token".into()))?;
         let token = SecretText::parse(&body.access_token)
             .map_err(|_| FetchError::Unavailable("LWA answer is not a token".into()))?;
@@ -328,7 +361,18 @@ impl SpApiClient {
             query: &[],
             body,
         };
-        let bytes = self.call(seller, credentials, request, &limiter).await?;
+        // Errors name the operation: a 404 here is no order "not found".
+        let bytes = self
+            .call(seller, credentials, request, &limiter)
+            .await
+            .map_err(|e| match e {
+                FetchError::NotFound => FetchError::Operation(operation, 404),
+                FetchError::Rejected(status) => FetchError::Operation(operation, status),
+                FetchError::Unavailable(problem) => {
+                    FetchError::Unavailable(format!("{operation}: {problem}"))
+                }
+                other => other,
+            })?;
         serde_json::from_slice(&bytes)
             .map_err(|_| FetchError::Unavailable(format!("{operation} answer is not JSON")))
     }
@@ -466,16 +510,23 @@ impl SpApiClient {
                 response.status()
             )));
         }
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| FetchError::Unavailable(redact(&e)))?;
+        let body = crate::read_capped(response, crate::MAX_ANSWER_BYTES).await?;
         if !gzip {
             return Ok(body);
         }
+        // Bounded too: a small compressed report must not expand without limit.
         let mut plain = Vec::new();
-        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut plain)
-            .map_err(|_| FetchError::Unavailable("feed document does not decompress".into()))?;
+        let limit = crate::MAX_ANSWER_BYTES as u64;
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(flate2::read::GzDecoder::new(&body[..]), limit + 1),
+            &mut plain,
+        )
+        .map_err(|_| FetchError::Unavailable("feed document does not decompress".into()))?;
+        if plain.len() as u64 > limit {
+            return Err(FetchError::Unavailable(
+                "feed document is larger than we read".into(),
+            ));
+        }
         Ok(Bytes::from(plain))
     }
 
@@ -490,7 +541,9 @@ impl SpApiClient {
     ) -> Result<Bytes, FetchError> {
         let url = format!(
             "{}{}",
-            self.endpoints.sp_api.trim_end_matches('/'),
+            self.endpoints
+                .sp_api(credentials.region)
+                .trim_end_matches('/'),
             request.path
         );
         let mut refreshed = false;
@@ -526,10 +579,7 @@ impl SpApiClient {
             let status = response.status();
             match status {
                 s if s.is_success() => {
-                    return response
-                        .bytes()
-                        .await
-                        .map_err(|e| FetchError::Unavailable(redact(&e)));
+                    return crate::read_capped(response, crate::MAX_ANSWER_BYTES).await;
                 }
                 StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN if !refreshed => {
                     // An access token can be revoked or expire early: refresh once.

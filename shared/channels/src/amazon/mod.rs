@@ -6,8 +6,10 @@ mod client;
 mod notification;
 mod order_payload;
 mod rate_limit;
+mod region;
 
 pub use client::{Credentials, Endpoints, FetchError, RetryPolicy, SpApiClient};
 pub use notification::{OrderChange, parse_notification};
 pub use order_payload::{INCLUDED_DATA, SearchedOrder, parse_get_order, parse_search_orders};
 pub use rate_limit::TokenBucket;
+pub use region::Region;

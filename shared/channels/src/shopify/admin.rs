@@ -45,11 +45,13 @@ fn next_page_info(link: Option<&str>) -> Option<String> {
 
 impl ShopifyAdmin {
     pub fn new(base_override: Option<String>) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(15))
-            .user_agent(concat!("RetailCoder/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default();
+        // Shops are always https; only a sandbox base on this machine may be plain http.
+        let local = base_override.as_deref().is_some_and(crate::is_loopback);
+        let http = crate::http_client(
+            Duration::from_secs(15),
+            concat!("RetailCoder/", env!("CARGO_PKG_VERSION")),
+            local,
+        );
         Self {
             http,
             base_override,
@@ -88,9 +90,8 @@ impl ShopifyAdmin {
             })
             .await?;
         let next = next_page_info(response.headers().get("link").and_then(|v| v.to_str().ok()));
-        let page: OrdersPage = response
-            .json()
-            .await
+        let body = crate::read_capped(response, crate::MAX_ANSWER_BYTES).await?;
+        let page: OrdersPage = serde_json::from_slice(&body)
             .map_err(|_| FetchError::Unavailable("Shopify answer is not an order list".into()))?;
         let orders = page
             .orders

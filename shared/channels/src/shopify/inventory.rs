@@ -17,7 +17,29 @@ use crate::FetchError;
 /// Shopify caps a GraphQL input list at 250 elements: the most quantities one call sets.
 pub const MAX_QUANTITIES_PER_CALL: usize = 250;
 
-const SET_QUANTITIES: &str = "mutation inventorySetQuantities($input: InventorySetQuantitiesInput!) { inventorySetQuantities(input: $input) { inventoryAdjustmentGroup { reason } userErrors { field message code } } }";
+/// From API 2026-04 Shopify refuses inventory mutations without the `@idempotent(key:)` directive
+/// (changelog "Making idempotency mandatory for inventory adjustments and refund mutations").
+/// It is the only mutation we send.
+const SET_QUANTITIES: &str = "mutation inventorySetQuantities($input: InventorySetQuantitiesInput!, $idempotencyKey: String!) { inventorySetQuantities(input: $input) @idempotent(key: $idempotencyKey) { inventoryAdjustmentGroup { reason } userErrors { field message code } } }";
+
+/// The idempotency key of one logical push: a digest of the shop and every level's target and
+/// expected quantity, so a retry of the same call (after a timeout or a 5xx) reuses it and Shopify
+/// applies it once, while a different change (a new quantity, or a retry after a stale answer,
+/// whose `changeFromQuantity` differs) gets a key of its own.
+pub fn idempotency_key(shop: &ShopDomain, quantities: &[QuantityToSet]) -> String {
+    let mut text = format!("rc-inventory-v1\n{}", shop.as_str());
+    for q in quantities {
+        text.push_str(&format!(
+            "\n{}:{}:{}:{:?}",
+            q.level.inventory_item_id, q.level.location_id, q.quantity, q.change_from
+        ));
+    }
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
+    digest.as_ref()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
 
 /// One inventory item at one location.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -83,9 +105,8 @@ impl ShopifyAdmin {
                         .json(body)
                 })
                 .await?;
-            let answer: GraphqlAnswer = response
-                .json()
-                .await
+            let body = crate::read_capped(response, crate::MAX_ANSWER_BYTES).await?;
+            let answer: GraphqlAnswer = serde_json::from_slice(&body)
                 .map_err(|_| FetchError::Unavailable("Shopify answer is not GraphQL".into()))?;
             let throttled = answer
                 .errors
@@ -118,6 +139,7 @@ impl ShopifyAdmin {
         let body = json!({
             "query": SET_QUANTITIES,
             "variables": {
+                "idempotencyKey": idempotency_key(shop, quantities),
                 "input": {
                     "name": "available",
                     "reason": "correction",
@@ -187,5 +209,45 @@ impl ShopifyAdmin {
             }
         }
         Ok(held)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn push(quantity: i64, change_from: Option<i64>) -> QuantityToSet {
+        QuantityToSet {
+            level: InventoryLevelRef {
+                inventory_item_id: 1,
+                location_id: 2,
+            },
+            quantity,
+            change_from,
+        }
+    }
+
+    #[test]
+    fn a_retry_reuses_its_idempotency_key_and_another_change_gets_its_own() {
+        let shop = ShopDomain::parse("shop.myshopify.com").expect("shop");
+        let other = ShopDomain::parse("other.myshopify.com").expect("shop");
+        let key = idempotency_key(&shop, &[push(5, Some(7))]);
+        assert_eq!(key, idempotency_key(&shop, &[push(5, Some(7))]), "a retry");
+        assert_eq!(key.len(), 32);
+        for different in [
+            idempotency_key(&shop, &[push(4, Some(7))]),
+            idempotency_key(&shop, &[push(5, Some(6))]),
+            idempotency_key(&shop, &[push(5, None)]),
+            idempotency_key(&other, &[push(5, Some(7))]),
+            idempotency_key(&shop, &[push(5, Some(7)), push(5, Some(7))]),
+        ] {
+            assert_ne!(key, different);
+        }
+    }
+
+    #[test]
+    fn the_mutation_carries_the_idempotent_directive() {
+        assert!(SET_QUANTITIES.contains("@idempotent(key: $idempotencyKey)"));
+        assert!(SET_QUANTITIES.contains("$idempotencyKey: String!"));
     }
 }
