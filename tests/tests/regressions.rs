@@ -930,3 +930,400 @@ async fn a_function_binary_at_trace_logs_no_pii_secrets_or_credentials() {
         assert!(!duplicated, "a key twice in one log line: {line}");
     }
 }
+
+/// Item 3: order events are as durable locally as on SQS. Orders acknowledged while the order
+/// processor is not running (a host stopped before it caught up) are reserved after the next
+/// start; none stays `received`.
+#[tokio::test]
+async fn order_events_survive_a_local_host_stop() {
+    let (host, mut config, dir) = support::start_local_host().await;
+    let base = format!("http://{}", host.addr);
+    const ORDERS: u64 = 30;
+    for n in 0..ORDERS {
+        let (status, _) = support::post_webhook(
+            &base,
+            &config,
+            "orders/create",
+            &format!("durable-{n}"),
+            support::canary_order(9700 + n),
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    // Stopped before any event was processed (the processor was off: the worst case of a stop).
+    host.task.abort();
+    drop(host);
+    config.listen = "127.0.0.1:0".parse().expect("address");
+    config.order_processing_interval = Some(std::time::Duration::from_millis(50));
+    let restarted = rc_local_host::LocalHost::start(&config)
+        .await
+        .expect("restart");
+    let merchant = rc_domain::MerchantId::parse(&config.demo_merchant).expect("merchant");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let mut received = 0;
+        for n in 0..ORDERS {
+            let order = rc_domain::OrderId::parse(&format!("shopify-{}", 9700 + n)).expect("id");
+            let view = restarted
+                .services
+                .orders
+                .view(&merchant, &order)
+                .await
+                .expect("view")
+                .expect("stored");
+            if view.status == rc_domain::OrderStatus::Received {
+                received += 1;
+            }
+        }
+        if received == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{received} orders still received after the restart"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    drop(dir);
+}
+
+/// Item 3 (deployed path) and item 21: an order event the processor cannot parse is reported as
+/// failed (so SQS dead-letters it instead of it vanishing), and dead-lettered events are listed
+/// and re-driven from the SQS dead-letter queue.
+#[tokio::test]
+async fn malformed_events_fail_and_dead_letters_are_redriven() {
+    let stack = privacy_stack::embedded().await;
+    let sync = std::sync::Arc::new(
+        stack
+            .services
+            .inventory_sync(rc_channels::amazon::Endpoints::default(), None),
+    );
+    let processor = stack.services.order_processor(sync);
+    let failed = processor
+        .handle_batch(vec![
+            rc_api::QueueMessage {
+                id: "m-garbage".into(),
+                body: "not an event".into(),
+            },
+            rc_api::QueueMessage {
+                id: "m-bad-id".into(),
+                body: r#"{"kind":"order.stored","merchant":"m","order":"no such/id","version":1}"#
+                    .into(),
+            },
+        ])
+        .await;
+    assert_eq!(failed, vec!["m-garbage".to_owned(), "m-bad-id".to_owned()]);
+
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let name = format!("rc-redrive-{}", std::process::id());
+    let url =
+        |out: aws_sdk_sqs::operation::create_queue::CreateQueueOutput| out.queue_url.expect("url");
+    let queue = url(sqs
+        .create_queue()
+        .queue_name(&name)
+        .send()
+        .await
+        .expect("queue"));
+    let dead = url(sqs
+        .create_queue()
+        .queue_name(format!("{name}-dlq"))
+        .send()
+        .await
+        .expect("dlq"));
+    for n in 1..=3 {
+        let event = rc_queue::OrderEvent {
+            kind: "order.stored".into(),
+            merchant: "m-redrive".into(),
+            order: format!("shopify-{n}"),
+            version: 1,
+        };
+        sqs.send_message()
+            .queue_url(&dead)
+            .message_body(serde_json::to_string(&event).expect("json"))
+            .send()
+            .await
+            .expect("send");
+    }
+    let listed = rc_queue::redrive_dead_letters(&sqs, &dead, &queue, 100, true)
+        .await
+        .expect("dry run");
+    assert_eq!(listed.len(), 3);
+    assert!(listed.iter().all(|d| !d.redriven && d.event.is_some()));
+    let moved = rc_queue::redrive_dead_letters(&sqs, &dead, &queue, 100, false)
+        .await
+        .expect("redrive");
+    assert_eq!(moved.len(), 3, "the dry run left them in place");
+    let mut orders = Vec::new();
+    for _ in 0..5 {
+        let out = sqs
+            .receive_message()
+            .queue_url(&queue)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .expect("receive");
+        for message in out.messages.unwrap_or_default() {
+            let event: rc_queue::OrderEvent =
+                serde_json::from_str(message.body.as_deref().unwrap_or_default()).expect("event");
+            orders.push(event.order);
+        }
+        if orders.len() == 3 {
+            break;
+        }
+    }
+    orders.sort();
+    assert_eq!(orders, ["shopify-1", "shopify-2", "shopify-3"]);
+    let left = rc_queue::redrive_dead_letters(&sqs, &dead, &queue, 100, true)
+        .await
+        .expect("dry run");
+    assert!(left.is_empty());
+}
+
+/// Item 23: the local host's sandbox Amazon serves the Feeds API the real client calls, so a
+/// change to 50 or more listings of one seller is pushed by feed and settled by its report.
+#[tokio::test]
+async fn the_sandbox_amazon_takes_bulk_pushes_by_feed() {
+    use rc_inventory::{Adjustment, ChannelAllocation, ListingTarget};
+    use rc_local_host::sandbox::{SANDBOX_MARKETPLACE, SANDBOX_SELLER};
+    let (host, config, _dir) = support::start_local_host().await;
+    let base = format!("http://{}", host.addr);
+    let merchant = rc_domain::MerchantId::parse(&config.demo_merchant).expect("merchant");
+    let warehouse = rc_domain::WarehouseId::parse("main").expect("warehouse");
+    let mut skus = Vec::new();
+    for n in 0..55 {
+        let sku = rc_domain::Sku::parse(&format!("BULK-{n:02}")).expect("sku");
+        host.services
+            .stock
+            .adjust(
+                &merchant,
+                &sku,
+                &warehouse,
+                Adjustment::Receive { quantity: 10 + n },
+                "bulk",
+                "test",
+            )
+            .await
+            .expect("stock");
+        let target = ListingTarget::Amazon {
+            seller_id: SANDBOX_SELLER.into(),
+            marketplace_id: SANDBOX_MARKETPLACE.into(),
+            seller_sku: sku.as_str().into(),
+            product_type: "PRODUCT".into(),
+        };
+        host.services
+            .listings
+            .put(&merchant, &sku, &target, ChannelAllocation::default())
+            .await
+            .expect("listing");
+        skus.push(sku);
+    }
+    let sandbox = format!("{base}/sandbox/amazon");
+    let sync = host.services.inventory_sync(
+        rc_channels::amazon::Endpoints::all_at(sandbox.clone(), sandbox),
+        Some(format!("{base}/sandbox/shopify")),
+    );
+    let submitted = sync.sync(&merchant, &skus).await.expect("submit");
+    assert!(submitted.failed.is_empty(), "{submitted:?}");
+    assert_eq!(
+        submitted.in_feeds, 55,
+        "one feed carries all 55: {submitted:?}"
+    );
+    let settled = sync.sync(&merchant, &skus).await.expect("settle");
+    assert!(settled.failed.is_empty(), "{settled:?}");
+    for (n, sku) in skus.iter().enumerate() {
+        let listing = host
+            .services
+            .listings
+            .of_sku(&merchant, sku)
+            .await
+            .expect("listing")
+            .pop()
+            .expect("one listing");
+        assert_eq!(listing.last_error, None, "{}", sku.as_str());
+        assert_eq!(listing.pending, None, "{}", sku.as_str());
+        assert_eq!(listing.last_pushed, Some(10 + n as i64), "{}", sku.as_str());
+    }
+    let shown: serde_json::Value = reqwest::get(format!("{base}/sandbox/inventory"))
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert!(shown.to_string().contains("BULK-54"), "{shown}");
+}
+
+/// Item 13: marketplace clients never follow a redirect (it would carry the access token
+/// elsewhere), and a feed report that is, or decompresses to, more than they read is refused.
+#[tokio::test]
+async fn marketplace_clients_follow_no_redirect_and_read_bounded_answers() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let stolen = Arc::new(AtomicUsize::new(0));
+    let thief = {
+        let stolen = Arc::clone(&stolen);
+        serve(move |_, _| {
+            stolen.fetch_add(1, Ordering::Relaxed);
+            (200, Vec::new(), Vec::new())
+        })
+        .await
+    };
+    // A gzip "bomb": 40 MiB of zeros, a few kilobytes compressed.
+    let bomb = {
+        use std::io::Write;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let zeros = vec![0u8; 1024 * 1024];
+        for _ in 0..40 {
+            encoder.write_all(&zeros).expect("compress");
+        }
+        encoder.finish().expect("finish")
+    };
+    let server = serve(move |path, base| match path.as_str() {
+        "/auth/o2/token" => (
+            200,
+            Vec::new(),
+            br#"{"access_token":"Atza|canary","token_type":"bearer","expires_in":3600}"#.to_vec(),
+        ),
+        p if p.starts_with("/orders/") => (
+            302,
+            vec![("location".into(), format!("http://{thief}/steal"))],
+            Vec::new(),
+        ),
+        "/feeds/2021-06-30/documents/bomb" => (
+            200,
+            Vec::new(),
+            format!(
+                r#"{{"feedDocumentId":"bomb","url":"{base}/bomb","compressionAlgorithm":"GZIP"}}"#
+            )
+            .into_bytes(),
+        ),
+        "/bomb" => (200, Vec::new(), bomb.clone()),
+        _ => (404, Vec::new(), Vec::new()),
+    })
+    .await;
+    let base = format!("http://{server}");
+    let client = rc_channels::amazon::SpApiClient::new(rc_channels::amazon::Endpoints::all_at(
+        base.clone(),
+        base,
+    ));
+    let credentials = rc_channels::amazon::Credentials {
+        client_id: "client".into(),
+        client_secret: secret("client-secret"),
+        refresh_token: secret("refresh-token"),
+        region: rc_channels::amazon::Region::NorthAmerica,
+    };
+    let redirected = client.get_order("A1SELLER", &credentials, "111-1").await;
+    assert!(redirected.is_err(), "a redirect is an error, not followed");
+    assert_eq!(
+        stolen.load(Ordering::Relaxed),
+        0,
+        "nothing reached the redirect target"
+    );
+    let report = client.feed_document("A1SELLER", &credentials, "bomb").await;
+    assert!(
+        report
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("larger than")),
+        "{:?}",
+        report.map(|b| b.len())
+    );
+}
+
+type Answer = (u16, Vec<(String, String)>, Vec<u8>);
+
+/// A loopback HTTP server answering every request with `answer(path, base)`.
+async fn serve(
+    answer: impl Fn(String, String) -> Answer + Send + Sync + 'static,
+) -> std::net::SocketAddr {
+    use http_body_util::Full;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let answer = std::sync::Arc::new(answer);
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let answer = std::sync::Arc::clone(&answer);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(
+                    move |request: hyper::Request<hyper::body::Incoming>| {
+                        let (status, headers, body) =
+                            answer(request.uri().path().to_owned(), format!("http://{addr}"));
+                        let mut response = hyper::Response::builder().status(status);
+                        for (name, value) in headers {
+                            response = response.header(name, value);
+                        }
+                        let response = response
+                            .body(Full::new(bytes::Bytes::from(body)))
+                            .expect("response");
+                        async move { Ok::<_, std::convert::Infallible>(response) }
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+/// Item 25: every call of an Amazon connection goes to its region's endpoint: a European
+/// seller's order is fetched from the European endpoint, never North America's.
+#[tokio::test]
+async fn an_amazon_connection_is_served_by_its_region() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let counter = |hits: Arc<AtomicUsize>| {
+        move |path: String, _: String| -> Answer {
+            if path == "/auth/o2/token" {
+                return (
+                    200,
+                    Vec::new(),
+                    br#"{"access_token":"Atza|x","token_type":"bearer","expires_in":3600}"#
+                        .to_vec(),
+                );
+            }
+            hits.fetch_add(1, Ordering::Relaxed);
+            (404, Vec::new(), br#"{"errors":[]}"#.to_vec())
+        }
+    };
+    let (na_hits, eu_hits) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let na = serve(counter(Arc::clone(&na_hits))).await;
+    let eu = serve(counter(Arc::clone(&eu_hits))).await;
+    let endpoints = rc_channels::amazon::Endpoints {
+        north_america: format!("http://{na}"),
+        europe: format!("http://{eu}"),
+        far_east: format!("http://{na}"),
+        lwa: format!("http://{na}"),
+    };
+    let client = rc_channels::amazon::SpApiClient::new(endpoints);
+    let region = rc_channels::amazon::Region::of_marketplaces(&["A1PA6795UKMFR9".to_owned()])
+        .expect("Germany is in Europe");
+    let credentials = rc_channels::amazon::Credentials {
+        client_id: "client".into(),
+        client_secret: secret("client-secret"),
+        refresh_token: secret("refresh-token"),
+        region,
+    };
+    let _ = client.get_order("A1EUSELLER", &credentials, "302-1").await;
+    assert_eq!(eu_hits.load(Ordering::Relaxed), 1);
+    assert_eq!(na_hits.load(Ordering::Relaxed), 0);
+
+    // And the merchant API refuses a connection whose marketplaces span regions.
+    let stack = privacy_stack::embedded().await;
+    let (status, body) = stack
+        .api(
+            "PUT",
+            "/v1/connections/amazon/A1MIXED",
+            r#"{"marketplace_ids": ["ATVPDKIKX0DER", "A1PA6795UKMFR9"], "lwa_client_id": "c", "lwa_client_secret": "s", "refresh_token": "r"}"#,
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (422, Some("invalid_field"))
+    );
+}

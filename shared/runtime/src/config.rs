@@ -50,8 +50,15 @@ impl AwsConfig {
 /// `_FE` replace one region's, `RC_SPAPI_ENDPOINT` every region's (a sandbox); `RC_LWA_ENDPOINT`
 /// the token endpoint. Anything but `https://` (or `http://` on this machine) is refused.
 pub fn sp_api_endpoints() -> Result<rc_channels::amazon::Endpoints, ConfigError> {
+    sp_api_endpoints_from(|name| std::env::var(name).ok())
+}
+
+/// [`sp_api_endpoints`] from any source of variables (tests pass a table).
+pub fn sp_api_endpoints_from(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<rc_channels::amazon::Endpoints, ConfigError> {
     let var = |name: &'static str| -> Result<Option<String>, ConfigError> {
-        match std::env::var(name).ok().filter(|v| !v.trim().is_empty()) {
+        match lookup(name).filter(|v| !v.trim().is_empty()) {
             Some(url) if !rc_channels::endpoint_allowed(&url) => Err(ConfigError::Insecure(name)),
             other => Ok(other),
         }
@@ -88,5 +95,58 @@ pub fn shopify_admin_base() -> Result<Option<String>, ConfigError> {
             Err(ConfigError::Insecure("RC_SHOPIFY_ADMIN_BASE"))
         }
         other => Ok(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoints(vars: &[(&str, &str)]) -> Result<rc_channels::amazon::Endpoints, ConfigError> {
+        sp_api_endpoints_from(|name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    #[test]
+    fn each_region_has_its_endpoint_and_plain_http_only_on_this_machine() {
+        let defaults = endpoints(&[]).expect("defaults");
+        use rc_channels::amazon::Region;
+        assert_eq!(
+            defaults.sp_api(Region::Europe),
+            "https://sellingpartnerapi-eu.amazon.com"
+        );
+        assert_eq!(
+            defaults.sp_api(Region::FarEast),
+            "https://sellingpartnerapi-fe.amazon.com"
+        );
+        assert_eq!(
+            defaults.sp_api(Region::NorthAmerica),
+            "https://sellingpartnerapi-na.amazon.com"
+        );
+        let eu = endpoints(&[("RC_SPAPI_ENDPOINT_EU", "https://eu.example")]).expect("eu");
+        assert_eq!(eu.sp_api(Region::Europe), "https://eu.example");
+        assert_eq!(
+            eu.sp_api(Region::NorthAmerica),
+            "https://sellingpartnerapi-na.amazon.com"
+        );
+        let sandbox = endpoints(&[("RC_SPAPI_ENDPOINT", "http://127.0.0.1:8080/sandbox/amazon")])
+            .expect("sandbox");
+        assert_eq!(
+            sandbox.sp_api(Region::FarEast),
+            "http://127.0.0.1:8080/sandbox/amazon"
+        );
+        for name in [
+            "RC_SPAPI_ENDPOINT",
+            "RC_SPAPI_ENDPOINT_EU",
+            "RC_LWA_ENDPOINT",
+        ] {
+            assert!(matches!(
+                endpoints(&[(name, "http://sellingpartnerapi-eu.amazon.com")]),
+                Err(ConfigError::Insecure(_))
+            ));
+        }
     }
 }

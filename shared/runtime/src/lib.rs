@@ -10,7 +10,9 @@ mod sqs;
 mod telemetry;
 
 pub use apigw::{from_apigw, run_http, to_apigw};
-pub use config::{AwsConfig, ConfigError, shopify_admin_base, sp_api_endpoints};
+pub use config::{
+    AwsConfig, ConfigError, shopify_admin_base, sp_api_endpoints, sp_api_endpoints_from,
+};
 pub use local_queue::{LocalMessage, LocalQueue, MAX_RECEIVES};
 pub use rc_orders::Scope;
 pub use schedule::{run_fallible_schedule, run_schedule};

@@ -1,0 +1,60 @@
+//! `rc-ops` as an operator runs it: standard output is the JSON report alone (so it can be piped
+//! into `jq`), whatever `RUST_LOG` says; progress and logs go to standard error (issue 9, item 24).
+
+use std::process::Command;
+
+fn rc_ops(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_rc-ops"))
+        .args(args)
+        .env_remove("RC_DATA_TABLE")
+        .env("RC_DATA_DIR", dir)
+        .env("RUST_LOG", "trace")
+        .output()
+        .expect("run rc-ops");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn standard_output_is_the_report_alone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    for args in [
+        &["purge", "--dry-run"][..],
+        &["purge"],
+        &["redrive-order-events", "--dry-run"],
+        &["api-key", "issue", "ops-merchant", "--scope", "pii:read"],
+        &["inventory-sync", "--merchant", "ops-merchant"],
+    ] {
+        let (ok, stdout, stderr) = rc_ops(&data, args);
+        assert!(ok, "{args:?}: {stderr}");
+        let report: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+            panic!("{args:?}: stdout is not one JSON document ({e}): {stdout}")
+        });
+        assert!(report.is_object(), "{args:?}");
+        assert!(
+            stderr.contains("rc-ops:"),
+            "{args:?}: progress goes to stderr"
+        );
+    }
+    let (_, stdout, _) = rc_ops(&data, &["api-key", "issue", "ops-merchant"]);
+    let issued: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert!(
+        issued["api_key"]
+            .as_str()
+            .is_some_and(|k| k.starts_with("rck_"))
+    );
+    assert_eq!(issued["scopes"], serde_json::json!([]));
+}
+
+#[test]
+fn an_unscoped_inventory_sync_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (ok, stdout, stderr) = rc_ops(&dir.path().join("data"), &["inventory-sync"]);
+    assert!(!ok);
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(stderr.contains("--merchant"), "{stderr}");
+}
