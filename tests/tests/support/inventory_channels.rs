@@ -605,17 +605,16 @@ async fn handle(
 }
 
 pub async fn start() -> StandIn {
-    let model_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/specs/amazon-sp-api/listingsItems_2021-08-01.json");
-    let model: Value =
-        serde_json::from_str(&std::fs::read_to_string(model_path).expect("listings model"))
-            .expect("model");
+    // Facts from Amazon's published Listings Items and Feeds models, kept in this repository.
+    let model: Value = serde_json::from_str(include_str!(
+        "../../fixtures/amazon-models/listingsItems_2021-08-01.facts.json"
+    ))
+    .expect("listings model facts");
     let model = Arc::new(model);
-    let feeds_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/specs/amazon-sp-api/feeds_2021-06-30.json");
-    let feeds_model: Value =
-        serde_json::from_str(&std::fs::read_to_string(feeds_path).expect("feeds model"))
-            .expect("model");
+    let feeds_model: Value = serde_json::from_str(include_str!(
+        "../../fixtures/amazon-models/feeds_2021-06-30.facts.json"
+    ))
+    .expect("feeds model facts");
     let feeds_model = Arc::new(feeds_model);
     let state = Arc::new(Mutex::new(State::default()));
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -1,6 +1,6 @@
 //! An in-process stand-in for Login with Amazon and the SP-API Orders API v2026-01-01. It checks
 //! every request as Amazon documents it — getOrder against the published model in
-//! `../shared/specs/amazon-sp-api/orders_2026-01-01.json` (path, method, query parameters and
+//! `tests/fixtures/amazon-models/orders_2026-01-01.facts.json` (path, method, query parameters and
 //! their enum values, the access token header), the token request against LWA's refresh-token
 //! grant — and records any violation for the test to assert on.
 
@@ -52,12 +52,13 @@ impl StandIn {
     }
 }
 
+/// The facts of Amazon's Orders API model the stand-in checks requests against (paths, methods,
+/// query parameters with their allowed values), kept in this repository.
 pub fn spec() -> serde_json::Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/specs/amazon-sp-api/orders_2026-01-01.json");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("the SP-API model must be at {}: {e}", path.display()));
-    serde_json::from_str(&text).expect("model")
+    serde_json::from_str(include_str!(
+        "../../fixtures/amazon-models/orders_2026-01-01.facts.json"
+    ))
+    .expect("model facts")
 }
 
 /// Checks a request against the model: a path template that matches, the method, and each query
