@@ -108,34 +108,31 @@ async fn connection_handover(stack: Stack) {
         region: rc_channels::amazon::Region::NorthAmerica,
     };
     let marketplaces = ["ATVPDKIKX0DER".to_owned()];
-    services
-        .connections
-        .put_amazon(&a, "A1HANDOVER", &marketplaces, &credentials("a"))
-        .await
-        .expect("a connects");
-    let first = services
-        .connections
-        .amazon("A1HANDOVER")
-        .await
-        .expect("read")
-        .expect("connected");
+    // Connects the seller for `merchant`, then reads it back as a warm process would.
+    let connect_and_read = |merchant: MerchantId, tag: &'static str| {
+        let marketplaces = marketplaces.clone();
+        async move {
+            services
+                .connections
+                .put_amazon(&merchant, "A1HANDOVER", &marketplaces, &credentials(tag))
+                .await
+                .expect("connects");
+            services
+                .connections
+                .amazon("A1HANDOVER")
+                .await
+                .expect("read")
+                .expect("connected")
+        }
+    };
+    let first = connect_and_read(a.clone(), "a").await;
     assert_eq!(first.merchant, a);
     services
         .connections
         .remove_amazon(&a, "A1HANDOVER")
         .await
         .expect("a disconnects");
-    services
-        .connections
-        .put_amazon(&b, "A1HANDOVER", &marketplaces, &credentials("b"))
-        .await
-        .expect("b connects");
-    let second = services
-        .connections
-        .amazon("A1HANDOVER")
-        .await
-        .expect("read")
-        .expect("connected");
+    let second = connect_and_read(b.clone(), "b").await;
     assert_eq!(second.merchant, b);
     assert_eq!(second.credentials.client_id, "client-b");
 }

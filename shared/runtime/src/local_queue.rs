@@ -43,9 +43,13 @@ impl LocalQueue {
         }
     }
 
-    /// Up to `max` messages, oldest first.
-    pub async fn receive(&self, max: usize) -> Result<Vec<LocalMessage>, StoreError> {
-        let page = self.data.query_partition(QUEUE, "", max, None).await?;
+    /// Up to `max` messages of one partition, oldest first.
+    async fn messages_in(
+        &self,
+        partition: &str,
+        max: usize,
+    ) -> Result<Vec<LocalMessage>, StoreError> {
+        let page = self.data.query_partition(partition, "", max, None).await?;
         Ok(page
             .items
             .into_iter()
@@ -56,6 +60,11 @@ impl LocalQueue {
                 })
             })
             .collect())
+    }
+
+    /// Up to `max` messages, oldest first.
+    pub async fn receive(&self, max: usize) -> Result<Vec<LocalMessage>, StoreError> {
+        self.messages_in(QUEUE, max).await
     }
 
     /// Settles a received batch: processed messages are deleted; failed ones count a receive and
@@ -110,20 +119,7 @@ impl LocalQueue {
 
     /// Dead-lettered messages, oldest first (up to `max`).
     pub async fn dead_letters(&self, max: usize) -> Result<Vec<LocalMessage>, StoreError> {
-        let page = self
-            .data
-            .query_partition(DEAD_LETTERS, "", max, None)
-            .await?;
-        Ok(page
-            .items
-            .into_iter()
-            .filter_map(|item| {
-                Some(LocalMessage {
-                    body: item.string("event")?.to_owned(),
-                    id: item.key.sk,
-                })
-            })
-            .collect())
+        self.messages_in(DEAD_LETTERS, max).await
     }
 
     /// Sends dead-lettered messages back to the queue with a fresh receive count.

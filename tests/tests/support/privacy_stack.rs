@@ -320,43 +320,48 @@ impl Stack {
         }
     }
 
-    /// The whole system over a restored backup of the data store and the live key store (a
-    /// DynamoDB point-in-time restore goes to a new table the stack is then pointed at).
-    pub fn restore(&self, backup: &Backup) -> Services {
-        let clock: Arc<dyn rc_domain::Clock> = self.clock.clone();
-        let (data, keys, root): (Arc<dyn Store>, Arc<dyn Store>, Arc<dyn RootKey>) =
-            match (backup, &self.backend) {
-                (Backup::Embedded(copy), Backend::Embedded { dir }) => {
-                    let db = EmbeddedDb::open(&copy.path().join("retailcoder.db")).expect("backup");
-                    let key_db = EmbeddedDb::open(&dir.path().join("keys.db")).expect("keys");
-                    (
-                        Arc::new(SqliteStore::new(db, "data", clock.clone())),
-                        Arc::new(SqliteStore::new(key_db, "keys", clock.clone())),
-                        Arc::new(
-                            FileRoot::open_or_create(&dir.path().join("root.key")).expect("root"),
-                        ),
-                    )
-                }
+    /// A restored backup's data store, with the live key store and root (a DynamoDB
+    /// point-in-time restore goes to a new table the stack is then pointed at).
+    fn restored_stores(
+        &self,
+        backup: &Backup,
+    ) -> (Arc<dyn Store>, Arc<dyn Store>, Arc<dyn RootKey>) {
+        let clock = self.clock.clone();
+        match (backup, &self.backend) {
+            (Backup::Embedded(copy), Backend::Embedded { dir }) => {
+                let db = EmbeddedDb::open(&copy.path().join("retailcoder.db")).expect("backup");
+                let key_db = EmbeddedDb::open(&dir.path().join("keys.db")).expect("keys");
                 (
-                    Backup::Moto(table),
-                    Backend::Moto {
-                        dynamodb,
-                        keys,
-                        root,
-                        ..
-                    },
-                ) => (
-                    Arc::new(DynamoStore::new(dynamodb.clone(), table, clock.clone())),
-                    keys.clone(),
-                    root.clone(),
-                ),
-                _ => panic!("backup of another backend"),
-            };
+                    Arc::new(SqliteStore::new(db, "data", clock.clone())),
+                    Arc::new(SqliteStore::new(key_db, "keys", clock)),
+                    Arc::new(FileRoot::open_or_create(&dir.path().join("root.key")).expect("root")),
+                )
+            }
+            (
+                Backup::Moto(table),
+                Backend::Moto {
+                    dynamodb,
+                    keys,
+                    root,
+                    ..
+                },
+            ) => (
+                Arc::new(DynamoStore::new(dynamodb.clone(), table, clock)),
+                keys.clone(),
+                root.clone(),
+            ),
+            _ => panic!("backup of another backend"),
+        }
+    }
+
+    /// The whole system over a restored backup of the data store and the live key store.
+    pub fn restore(&self, backup: &Backup) -> Services {
+        let (data, keys, root) = self.restored_stores(backup);
         Services::assemble(
             data,
             keys,
             root,
-            clock,
+            self.clock.clone(),
             Arc::new(MemoryPublisher::default()),
         )
     }
@@ -364,34 +369,7 @@ impl Stack {
     /// The orders of a backup, opened with the live keys (as a restore would be).
     pub fn restored_orders(&self, backup: &Backup) -> OrderRepository {
         let clock = self.clock.clone();
-        let (data, keys, root): (Arc<dyn Store>, Arc<dyn Store>, Arc<dyn RootKey>) =
-            match (backup, &self.backend) {
-                (Backup::Embedded(copy), Backend::Embedded { dir }) => {
-                    let db = EmbeddedDb::open(&copy.path().join("retailcoder.db")).expect("backup");
-                    let key_db = EmbeddedDb::open(&dir.path().join("keys.db")).expect("keys");
-                    (
-                        Arc::new(SqliteStore::new(db, "data", clock.clone())),
-                        Arc::new(SqliteStore::new(key_db, "keys", clock.clone())),
-                        Arc::new(
-                            FileRoot::open_or_create(&dir.path().join("root.key")).expect("root"),
-                        ),
-                    )
-                }
-                (
-                    Backup::Moto(table),
-                    Backend::Moto {
-                        dynamodb,
-                        keys,
-                        root,
-                        ..
-                    },
-                ) => (
-                    Arc::new(DynamoStore::new(dynamodb.clone(), table, clock.clone())),
-                    keys.clone(),
-                    root.clone(),
-                ),
-                _ => panic!("backup of another backend"),
-            };
+        let (data, keys, root) = self.restored_stores(backup);
         let vault = Arc::new(Vault::new(root, keys, clock.clone()));
         let outbox = Arc::new(Outbox::new(
             data.clone(),
