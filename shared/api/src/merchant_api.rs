@@ -346,7 +346,7 @@ impl MerchantApi {
                     .mark_shipped(&merchant, &order)
                     .await
                     .map_err(|e| match e {
-                        rc_orders::RepoError::Conflict(_) => ApiError::Conflict,
+                        rc_orders::RepoError::Refused(_) => ApiError::Conflict,
                         other => other.into(),
                     })?
                     .ok_or(ApiError::NotFound)?;
@@ -454,7 +454,7 @@ impl MerchantApi {
                     .put_amazon(&merchant, &seller, &marketplaces, &credentials)
                     .await
                     .map_err(|e| match e {
-                        rc_orders::RepoError::Conflict(_) => ApiError::Conflict,
+                        rc_orders::RepoError::Refused(_) => ApiError::Conflict,
                         other => other.into(),
                     })?;
                 tracing::info!(%merchant, seller = %seller, "amazon connection saved");
@@ -502,7 +502,7 @@ impl MerchantApi {
                     .put_shopify(&merchant, &shop, &credentials)
                     .await
                     .map_err(|e| match e {
-                        rc_orders::RepoError::Conflict(_) => ApiError::Conflict,
+                        rc_orders::RepoError::Refused(_) => ApiError::Conflict,
                         other => other.into(),
                     })?;
                 tracing::info!(%merchant, shop = %shop, "shopify connection saved");

@@ -237,7 +237,7 @@ async fn move_to(
         Ok(_) => Ok(()),
         // Cancelled while we reserved: its own event may have found nothing to release, so
         // give the units back here (release is idempotent).
-        Err(RepoError::Conflict(_)) => {
+        Err(RepoError::Refused(_)) => {
             reservations.release(merchant, order).await?;
             Ok(())
         }

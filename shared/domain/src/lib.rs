@@ -8,6 +8,7 @@ mod clock;
 mod ids;
 mod money;
 mod order;
+mod order_update;
 mod pii;
 mod quantity;
 mod retention;
@@ -18,6 +19,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use ids::{IdError, MerchantId, OrderId, WarehouseId};
 pub use money::{Currency, Money, MoneyError};
 pub use order::{BuyerPii, Channel, LineItem, Order, OrderTotals, ShipToRegion};
+pub use order_update::{OrderState, UpdatePlan, plan_update};
 pub use pii::{
     BuyerName, ChannelCustomerId, Email, Phone, Pii, PiiError, PostalAddress, RevealPurpose,
     Sealable, SealedField, Secret, SecretText,

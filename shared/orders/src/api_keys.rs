@@ -139,7 +139,7 @@ impl ApiKeyRepository {
                     owner: KeyOwner::Active(owner),
                     ..
                 }) if &owner == merchant => Ok(()),
-                _ => Err(RepoError::Conflict("api key belongs to another merchant")),
+                _ => Err(RepoError::Refused("api key belongs to another merchant")),
             },
             Err(e) => Err(e.into()),
         }

@@ -282,7 +282,7 @@ impl ConnectionRepository {
                 self.data.replace(item, existing.version).await?;
             }
             Some(_) => {
-                return Err(RepoError::Conflict(
+                return Err(RepoError::Refused(
                     "the connection belongs to another merchant",
                 ));
             }

@@ -9,8 +9,14 @@ pub enum RepoError {
     Vault(#[from] VaultError),
     #[error("a stored record is malformed: {0}")]
     Corrupt(&'static str),
-    #[error("conflict: {0}")]
-    Conflict(&'static str),
+    /// A change that can never be made (a cancelled order shipped, a shop owned by another
+    /// merchant): answered 409.
+    #[error("refused: {0}")]
+    Refused(&'static str),
+    /// Lost a race with concurrent changes every time it tried: retrying later may succeed
+    /// (answered 503, a queue message is retried).
+    #[error("lost a race: {0}")]
+    LostRace(&'static str),
 }
 
 impl RepoError {
@@ -19,6 +25,7 @@ impl RepoError {
             Self::Store(e) => e.is_retryable(),
             Self::Vault(VaultError::Store(e)) => e.is_retryable(),
             Self::Vault(VaultError::RootKeyUnavailable(_)) => true,
+            Self::LostRace(_) => true,
             _ => false,
         }
     }

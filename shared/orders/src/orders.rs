@@ -1,8 +1,9 @@
 use std::sync::Arc;
 
 use rc_domain::{
-    BuyerPii, Clock, Currency, LineItem, MerchantId, Order, OrderId, OrderStatus, OrderTotals, Pii,
-    PiiDeadline, PiiRule, RetentionPolicy, Sealable, SealedField, ShipToRegion,
+    BuyerPii, Clock, Currency, LineItem, MerchantId, Order, OrderId, OrderState, OrderStatus,
+    OrderTotals, Pii, PiiDeadline, PiiRule, RetentionPolicy, Sealable, SealedField, ShipToRegion,
+    UpdatePlan, plan_update,
 };
 use rc_store::{Item, Store, StoreError, TxOp, Value};
 use rc_vault::{KeySubject, Sealed, SubjectKey, Vault, VaultError};
@@ -290,7 +291,7 @@ impl OrderRepository {
                 other => return other,
             }
         }
-        Err(RepoError::Conflict(
+        Err(RepoError::LostRace(
             "the order kept changing concurrently; retry",
         ))
     }
@@ -308,18 +309,29 @@ impl OrderRepository {
         let stored_updated_at = existing
             .number("channel_updated_at")
             .ok_or(RepoError::Corrupt("channel_updated_at"))?;
-        let status = stored_status.merged_with(order.status);
-        let newer = order.channel_updated_at.unix_timestamp() > stored_updated_at;
+        let plan = plan_update(
+            OrderState {
+                status: stored_status,
+                channel_updated_at: stored_updated_at,
+            },
+            OrderState {
+                status: order.status,
+                channel_updated_at: order.channel_updated_at.unix_timestamp(),
+            },
+        );
         let mut ops = Vec::with_capacity(3);
         ops.extend(delivery.map(|mark| TxOp::Create(self.delivery_item(mark))));
-        if !newer && status == stored_status {
+        let UpdatePlan::Apply {
+            status,
+            replace_content: newer,
+            clock,
+        } = plan
+        else {
             if !ops.is_empty() {
                 self.data.transact(ops).await?;
             }
             return Ok(StoreOutcome::Stale);
-        }
-        let ships_now = status.has_shipped() && !stored_status.has_shipped();
-        let cancels_now = status == OrderStatus::Cancelled && stored_status != status;
+        };
         let mut public = if newer {
             let mut public = Self::public_item(order)?;
             for kept in ["shipped_at", "cancelled_at", "pii_purged_at"] {
@@ -335,13 +347,10 @@ impl OrderRepository {
         let pii_state = existing.string("buyer_pii").unwrap_or("sealed").to_owned();
         public.set("buyer_pii", Value::S(pii_state.clone()));
         // A shipment or a cancellation starts the retention clock.
-        let clock_event = if ships_now {
-            Some(("shipped_at", PiiRule::Shipped))
-        } else if cancels_now {
-            Some(("cancelled_at", PiiRule::Cancelled))
-        } else {
-            None
-        };
+        let clock_event = clock.map(|rule| match rule {
+            PiiRule::Shipped => ("shipped_at", rule),
+            _ => ("cancelled_at", rule),
+        });
         let event_deadline = clock_event.map(|(attribute, rule)| {
             let at = self.event_time(order);
             public.set(attribute, Value::N(at.unix_timestamp()));
@@ -433,7 +442,7 @@ impl OrderRepository {
             }
             if status.advance(to).is_err() {
                 if status == OrderStatus::Cancelled {
-                    return Err(RepoError::Conflict("a cancelled order cannot move on"));
+                    return Err(RepoError::Refused("a cancelled order cannot move on"));
                 }
                 // Already past it (shipped, when asked to reserve): nothing to do.
                 return Ok(Some(Self::view_of(order, &existing)?));
@@ -483,7 +492,7 @@ impl OrderRepository {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(RepoError::Conflict(
+        Err(RepoError::LostRace(
             "the order kept changing concurrently; retry",
         ))
     }

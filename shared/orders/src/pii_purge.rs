@@ -140,7 +140,7 @@ impl OrderRepository {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(RepoError::Conflict(
+        Err(RepoError::LostRace(
             "the order kept changing while being purged; the next run retries",
         ))
     }

@@ -281,7 +281,7 @@ async fn a_shop_belongs_to_one_merchant_and_its_secret_rotates() {
         .put_shopify(&m2, &shop, &ShopifyCredentials::webhook_only(secret("x")))
         .await;
     assert!(
-        matches!(stolen, Err(RepoError::Conflict(_))),
+        matches!(stolen, Err(RepoError::Refused(_))),
         "{:?}",
         stolen.err()
     );

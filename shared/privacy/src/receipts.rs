@@ -227,7 +227,7 @@ impl ReceiptLedger {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(PrivacyError::Repo(rc_orders::RepoError::Conflict(
+        Err(PrivacyError::Repo(rc_orders::RepoError::LostRace(
             "the receipt chain kept moving; the next run retries",
         )))
     }
