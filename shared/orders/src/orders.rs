@@ -244,14 +244,8 @@ impl OrderRepository {
             ops.push(TxOp::Create(self.delivery_item(mark)));
         }
         let stored = event(order, "order.stored", 1);
-        let entry = self.outbox.entry(&stored)?;
-        let entry_key = entry.key.clone();
-        ops.push(TxOp::Create(entry));
-        match self.data.transact(ops).await {
-            Ok(()) => {
-                self.outbox.deliver(vec![(entry_key, stored)]).await;
-                Ok(StoreOutcome::Stored)
-            }
+        match self.outbox.commit_with(ops, stored).await {
+            Ok(()) => Ok(StoreOutcome::Stored),
             Err(StoreError::TransactionCancelled { failed }) if !failed.is_empty() => {
                 Ok(StoreOutcome::Duplicate)
             }
@@ -399,11 +393,7 @@ impl OrderRepository {
             }
         }
         let updated = event(order, "order.updated", existing.version + 1);
-        let entry = self.outbox.entry(&updated)?;
-        let entry_key = entry.key.clone();
-        ops.push(TxOp::Create(entry));
-        self.data.transact(ops).await?;
-        self.outbox.deliver(vec![(entry_key, updated)]).await;
+        self.outbox.commit_with(ops, updated).await?;
         Ok(StoreOutcome::Updated)
     }
 
@@ -480,14 +470,8 @@ impl OrderRepository {
                 order: order.to_string(),
                 version: existing.version + 1,
             };
-            let entry = self.outbox.entry(&updated)?;
-            let entry_key = entry.key.clone();
-            ops.push(TxOp::Create(entry));
-            match self.data.transact(ops).await {
-                Ok(()) => {
-                    self.outbox.deliver(vec![(entry_key, updated)]).await;
-                    return self.view(merchant, order).await;
-                }
+            match self.outbox.commit_with(ops, updated).await {
+                Ok(()) => return self.view(merchant, order).await,
                 Err(StoreError::TransactionCancelled { .. }) => continue,
                 Err(e) => return Err(e.into()),
             }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use rc_domain::Clock;
 use rc_queue::{OrderEvent, Publisher};
-use rc_store::{Item, ItemKey, Store, Value};
+use rc_store::{Item, ItemKey, Store, StoreError, TxOp, Value};
 use time::Duration;
 
 use crate::RepoError;
@@ -58,6 +58,25 @@ impl Outbox {
         Ok(Item::new(key)
             .with("event", Value::S(body))
             .with("created_at", Value::N(at.unix_timestamp())))
+    }
+
+    /// Transact-then-publish: commits `ops` together with the outbox entry announcing `event`,
+    /// then publishes it. The change and its event exist together or not at all; a failed
+    /// publish leaves the entry for the relay. Errors are the transaction's, untouched (callers
+    /// tell a duplicate or a lost race from its cancellation reasons).
+    pub(crate) async fn commit_with(
+        &self,
+        mut ops: Vec<TxOp>,
+        event: OrderEvent,
+    ) -> Result<(), StoreError> {
+        let entry = self
+            .entry(&event)
+            .map_err(|_| StoreError::Backend("order event does not encode".into()))?;
+        let key = entry.key.clone();
+        ops.push(TxOp::Create(entry));
+        self.data.transact(ops).await?;
+        self.deliver(vec![(key, event)]).await;
+        Ok(())
     }
 
     /// Publishes entries just written, then removes them. A failure leaves them for the relay.
