@@ -7,11 +7,13 @@
 //! outcome to a status; every failure is an [`ApiError`] with a documented status and reason.
 
 mod amazon_notifications;
+mod connection_routes;
 mod error;
 mod inventory_routes;
 mod inventory_sync;
 mod merchant_api;
 mod order_processor;
+mod order_routes;
 mod privacy_routes;
 mod reconciler;
 mod response;

@@ -32,18 +32,17 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{Method, Request, Response, StatusCode, header};
+use http::{Method, Request, Response, header};
 use rc_channels::shopify::ShopDomain;
-use rc_domain::{OrderId, Secret, SecretText};
+use rc_domain::OrderId;
 use rc_orders::{
     ApiKeyRepository, ConnectionRepository, KeyOwner, OrderRepository, PresentedKey, Scope,
-    ShopifyCredentials,
 };
-use serde::{Deserialize, Serialize};
-use zeroize::{Zeroize, ZeroizeOnDrop};
 
+use crate::connection_routes::{ConnectionRoutes, amazon_id};
 use crate::inventory_routes::sku_from_path;
-use crate::{ApiError, InventoryApi, PrivacyApi, json};
+use crate::order_routes;
+use crate::{ApiError, InventoryApi, PrivacyApi};
 
 /// The largest merchant API request body.
 pub const MAX_API_BODY: usize = 64 * 1024;
@@ -51,7 +50,7 @@ pub const MAX_API_BODY: usize = 64 * 1024;
 pub struct MerchantApi {
     orders: Arc<OrderRepository>,
     api_keys: Arc<ApiKeyRepository>,
-    connections: Arc<ConnectionRepository>,
+    connections: ConnectionRoutes,
     privacy: PrivacyApi,
     inventory: InventoryApi,
 }
@@ -79,58 +78,20 @@ enum Route {
     AmazonConnection(String),
 }
 
-/// `PUT /v1/connections/amazon/{seller_id}`. Zeroized when dropped; never logged or echoed.
-#[derive(Deserialize, Zeroize, ZeroizeOnDrop)]
-#[serde(deny_unknown_fields)]
-struct ConnectAmazon {
-    marketplace_ids: Vec<String>,
-    lwa_client_id: String,
-    lwa_client_secret: String,
-    refresh_token: String,
-}
-
-/// Amazon seller ids and marketplace ids: upper-case letters and digits.
-fn amazon_id(raw: &str, field: &'static str) -> Result<String, ApiError> {
-    let ok = !raw.is_empty()
-        && raw.len() <= 32
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
-    if ok {
-        Ok(raw.to_owned())
-    } else {
-        Err(ApiError::InvalidPayload {
-            reason: "invalid_field",
-            message: format!("field `{field}` is invalid"),
+/// The optional `Idempotency-Key` header, as in most payment APIs: a client retrying with the
+/// same key gets the first outcome and no second change.
+fn idempotency_key(request: &Request<Bytes>) -> Result<Option<&str>, ApiError> {
+    request
+        .headers()
+        .get("idempotency-key")
+        .map(|value| {
+            value
+                .to_str()
+                .ok()
+                .filter(|k| !k.is_empty() && k.len() <= 255)
+                .ok_or(ApiError::MissingHeader("Idempotency-Key"))
         })
-    }
-}
-
-/// `PUT /v1/connections/shopify/{shop}`. Zeroized when dropped; never logged or echoed.
-#[derive(Deserialize, Zeroize, ZeroizeOnDrop)]
-#[serde(deny_unknown_fields)]
-struct ConnectShopify {
-    webhook_secret: String,
-    #[serde(default)]
-    previous_webhook_secret: Option<String>,
-    #[serde(default)]
-    access_token: Option<String>,
-}
-
-#[derive(Serialize)]
-struct Connected<'a> {
-    channel: &'static str,
-    reference: &'a str,
-    status: &'static str,
-}
-
-fn secret(raw: &str, field: &'static str) -> Result<Secret<SecretText>, ApiError> {
-    SecretText::parse(raw)
-        .map(Secret::new)
-        .map_err(|_| ApiError::InvalidPayload {
-            reason: "invalid_field",
-            message: format!("field `{field}` is invalid"),
-        })
+        .transpose()
 }
 
 impl MerchantApi {
@@ -144,7 +105,7 @@ impl MerchantApi {
         Self {
             orders,
             api_keys,
-            connections,
+            connections: ConnectionRoutes { repo: connections },
             privacy,
             inventory,
         }
@@ -313,18 +274,7 @@ impl MerchantApi {
             Route::Inventory(after) => self.inventory.list(&merchant, after.as_deref()).await,
             Route::Stock(sku) => self.inventory.show(&merchant, &sku).await,
             Route::AdjustStock(sku) => {
-                // Optional, as in most payment APIs: a client retrying with the same key gets
-                // the first outcome's stock and no second change.
-                let key = match request.headers().get("idempotency-key") {
-                    None => None,
-                    Some(value) => Some(
-                        value
-                            .to_str()
-                            .ok()
-                            .filter(|k| !k.is_empty() && k.len() <= 255)
-                            .ok_or(ApiError::MissingHeader("Idempotency-Key"))?,
-                    ),
-                };
+                let key = idempotency_key(&request)?;
                 self.inventory
                     .adjust(&merchant, &sku, request.body(), key)
                     .await
@@ -341,16 +291,7 @@ impl MerchantApi {
             }
             Route::Ledger(after) => self.inventory.ledger(&merchant, after.as_deref()).await,
             Route::MarkShipped(order) => {
-                let view = self
-                    .orders
-                    .mark_shipped(&merchant, &order)
-                    .await
-                    .map_err(|e| match e {
-                        rc_orders::RepoError::Refused(_) => ApiError::Conflict,
-                        other => other.into(),
-                    })?
-                    .ok_or(ApiError::NotFound)?;
-                Ok(json(StatusCode::OK, &view))
+                order_routes::mark_shipped(&self.orders, &merchant, &order).await
             }
             Route::CancelAccount => self.privacy.cancel_account(&merchant, request.body()).await,
             Route::CancellationStatus => self.privacy.cancellation_status(&merchant).await,
@@ -371,149 +312,25 @@ impl MerchantApi {
             }
             Route::PiiAudit(after) => self.privacy.audit(&merchant, after.as_deref()).await,
             Route::Orders(after) => {
-                // The continuation is an order id (the last one listed); only ids are accepted.
-                let after = after
-                    .map(|a| OrderId::parse(&a).map_err(|_| ApiError::NotFound))
-                    .transpose()?
-                    .map(|id| rc_store::PageToken(format!("ORDER#{id}")));
-                let page = self.orders.list(&merchant, 100, after).await?;
-                let next = page.next.as_ref().and_then(|t| t.0.strip_prefix("ORDER#"));
-                Ok(json(
-                    StatusCode::OK,
-                    &serde_json::json!({ "orders": page.items, "next": next }),
-                ))
+                order_routes::list(&self.orders, &merchant, after.as_deref()).await
             }
-            Route::Order(order) => {
-                let view = self
-                    .orders
-                    .view(&merchant, &order)
-                    .await?
-                    .ok_or(ApiError::NotFound)?;
-                Ok(json(StatusCode::OK, &view))
-            }
-            Route::Connections => {
-                let connections = self.connections.list(&merchant).await?;
-                Ok(json(
-                    StatusCode::OK,
-                    &serde_json::json!({ "connections": connections }),
-                ))
-            }
+            Route::Order(order) => order_routes::show(&self.orders, &merchant, &order).await,
+            Route::Connections => self.connections.list(&merchant).await,
             Route::AmazonConnection(seller) if request.method() == Method::DELETE => {
-                if !self.connections.remove_amazon(&merchant, &seller).await? {
-                    return Err(ApiError::NotFound);
-                }
-                tracing::info!(%merchant, seller = %seller, "amazon connection removed");
-                Ok(json(
-                    StatusCode::OK,
-                    &Connected {
-                        channel: "amazon",
-                        reference: &seller,
-                        status: "disconnected",
-                    },
-                ))
+                self.connections.remove_amazon(&merchant, &seller).await
             }
             Route::AmazonConnection(seller) => {
-                let body: ConnectAmazon = serde_json::from_slice(request.body())
-                    .map_err(|e| ApiError::MalformedJson(rc_channels::describe_json_error(&e)))?;
-                if body.marketplace_ids.is_empty() || body.marketplace_ids.len() > 30 {
-                    return Err(ApiError::InvalidPayload {
-                        reason: "invalid_field",
-                        message: "field `marketplace_ids` must list 1 to 30 marketplaces".into(),
-                    });
-                }
-                let marketplaces = body
-                    .marketplace_ids
-                    .iter()
-                    .map(|m| amazon_id(m, "marketplace_ids"))
-                    .collect::<Result<Vec<_>, _>>()?;
-                let client_id = body.lwa_client_id.trim();
-                if client_id.is_empty()
-                    || client_id.len() > 256
-                    || client_id.chars().any(char::is_control)
-                {
-                    return Err(ApiError::InvalidPayload {
-                        reason: "invalid_field",
-                        message: "field `lwa_client_id` is invalid".into(),
-                    });
-                }
-                // A seller authorizes us per region: one connection serves one region.
-                let region = rc_channels::amazon::Region::of_marketplaces(&marketplaces).ok_or(
-                    ApiError::InvalidPayload {
-                        reason: "invalid_field",
-                        message: "field `marketplace_ids` must list Amazon marketplaces of one region (NA, EU or FE)".into(),
-                    },
-                )?;
-                let credentials = rc_channels::amazon::Credentials {
-                    client_id: client_id.to_owned(),
-                    client_secret: secret(&body.lwa_client_secret, "lwa_client_secret")?,
-                    refresh_token: secret(&body.refresh_token, "refresh_token")?,
-                    region,
-                };
-                drop(body);
                 self.connections
-                    .put_amazon(&merchant, &seller, &marketplaces, &credentials)
+                    .put_amazon(&merchant, &seller, request.body())
                     .await
-                    .map_err(|e| match e {
-                        rc_orders::RepoError::Refused(_) => ApiError::Conflict,
-                        other => other.into(),
-                    })?;
-                tracing::info!(%merchant, seller = %seller, "amazon connection saved");
-                Ok(json(
-                    StatusCode::OK,
-                    &Connected {
-                        channel: "amazon",
-                        reference: &seller,
-                        status: "connected",
-                    },
-                ))
             }
             Route::ShopifyConnection(shop) if request.method() == Method::DELETE => {
-                if !self.connections.remove_shopify(&merchant, &shop).await? {
-                    return Err(ApiError::NotFound);
-                }
-                tracing::info!(%merchant, shop = %shop, "shopify connection removed");
-                Ok(json(
-                    StatusCode::OK,
-                    &Connected {
-                        channel: "shopify",
-                        reference: shop.as_str(),
-                        status: "disconnected",
-                    },
-                ))
+                self.connections.remove_shopify(&merchant, &shop).await
             }
             Route::ShopifyConnection(shop) => {
-                let body: ConnectShopify = serde_json::from_slice(request.body())
-                    .map_err(|e| ApiError::MalformedJson(rc_channels::describe_json_error(&e)))?;
-                let credentials = ShopifyCredentials {
-                    webhook_secret: secret(&body.webhook_secret, "webhook_secret")?,
-                    previous_webhook_secret: body
-                        .previous_webhook_secret
-                        .as_deref()
-                        .map(|s| secret(s, "previous_webhook_secret"))
-                        .transpose()?,
-                    access_token: body
-                        .access_token
-                        .as_deref()
-                        .map(|s| secret(s, "access_token"))
-                        .transpose()?,
-                };
-                drop(body);
                 self.connections
-                    .put_shopify(&merchant, &shop, &credentials)
+                    .put_shopify(&merchant, &shop, request.body())
                     .await
-                    .map_err(|e| match e {
-                        rc_orders::RepoError::Refused(_) => ApiError::Conflict,
-                        other => other.into(),
-                    })?;
-                tracing::info!(%merchant, shop = %shop, "shopify connection saved");
-                Ok(json(
-                    StatusCode::OK,
-                    &Connected {
-                        channel: "shopify",
-                        reference: shop.as_str(),
-                        status: "connected",
-                    },
-                ))
             }
         }
     }

@@ -131,16 +131,10 @@ impl PrivacyApi {
         merchant: &MerchantId,
         after: Option<&str>,
     ) -> Result<Response<Bytes>, ApiError> {
-        let after = after.map(|id| rc_store::PageToken(format!("PRIVACYREQ#shopify#{id}")));
-        let page = self.requests.list(merchant, 100, after).await?;
-        let next = page
-            .items
-            .last()
-            .filter(|_| page.next.is_some())
-            .map(|r| r.id.clone());
+        let (requests, next) = self.requests.list(merchant, 100, after).await?;
         Ok(json(
             StatusCode::OK,
-            &json!({ "requests": page.items, "next": next }),
+            &json!({ "requests": requests, "next": next }),
         ))
     }
 

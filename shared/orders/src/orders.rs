@@ -516,17 +516,21 @@ impl OrderRepository {
         Ok(Some(Self::view_of(order, &item)?))
     }
 
-    /// The merchant's orders (public views), in order id order, a page at a time.
+    /// The merchant's orders in id order, `limit` at a time, after the order `after`; with the
+    /// id to continue after when more remain (the cursor is an order id: the key layout stays
+    /// here).
     pub async fn list(
         &self,
         merchant: &MerchantId,
         limit: usize,
-        after: Option<rc_store::PageToken>,
-    ) -> Result<rc_store::Page<OrderView>, RepoError> {
+        after: Option<&OrderId>,
+    ) -> Result<(Vec<OrderView>, Option<OrderId>), RepoError> {
+        let after = after.map(|id| rc_store::PageToken(keys::order(merchant, id).sk));
         let page = self
             .data
             .query_partition(&keys::merchant_partition(merchant), "ORDER#", limit, after)
             .await?;
+        let mut last = None;
         let items = page
             .items
             .iter()
@@ -537,13 +541,12 @@ impl OrderRepository {
                     .strip_prefix("ORDER#")
                     .and_then(|id| OrderId::parse(id).ok())
                     .ok_or(RepoError::Corrupt("order key"))?;
-                Self::view_of(&id, item)
+                let view = Self::view_of(&id, item)?;
+                last = Some(id);
+                Ok(view)
             })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rc_store::Page {
-            items,
-            next: page.next,
-        })
+            .collect::<Result<Vec<_>, RepoError>>()?;
+        Ok((items, last.filter(|_| page.next.is_some())))
     }
 
     fn view_of(order: &OrderId, item: &Item) -> Result<OrderView, RepoError> {

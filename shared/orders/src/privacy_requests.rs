@@ -190,13 +190,15 @@ impl PrivacyRequestRepository {
         }
     }
 
-    /// The merchant's requests, newest last, a page at a time.
+    /// The merchant's requests, newest last, `limit` at a time after the request `after` (a
+    /// request id); with the id to continue after when more remain.
     pub async fn list(
         &self,
         merchant: &MerchantId,
         limit: usize,
-        after: Option<PageToken>,
-    ) -> Result<Page<PrivacyRequestView>, RepoError> {
+        after: Option<&str>,
+    ) -> Result<(Vec<PrivacyRequestView>, Option<String>), RepoError> {
+        let after = after.map(|id| PageToken(format!("PRIVACYREQ#shopify#{id}")));
         let page = self
             .data
             .query_partition(
@@ -211,10 +213,11 @@ impl PrivacyRequestRepository {
             .iter()
             .map(view_of)
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page {
-            items,
-            next: page.next,
-        })
+        let next = items
+            .last()
+            .filter(|_| page.next.is_some())
+            .map(|r| r.id.clone());
+        Ok((items, next))
     }
 
     /// One of the merchant's requests, by its id.

@@ -1,0 +1,58 @@
+//! The merchant API's order routes: orders without PII, one at a time or a page at a time, and
+//! marking one shipped (which starts its PII clock).
+
+use bytes::Bytes;
+use http::{Response, StatusCode};
+use rc_domain::{MerchantId, OrderId};
+use rc_orders::{OrderRepository, RepoError};
+
+use crate::{ApiError, json};
+
+/// Orders per page.
+const PAGE: usize = 100;
+
+/// `GET /v1/orders?after=<order id>`: the continuation is the last order id listed.
+pub(crate) async fn list(
+    orders: &OrderRepository,
+    merchant: &MerchantId,
+    after: Option<&str>,
+) -> Result<Response<Bytes>, ApiError> {
+    let after = after
+        .map(|a| OrderId::parse(a).map_err(|_| ApiError::NotFound))
+        .transpose()?;
+    let (items, next) = orders.list(merchant, PAGE, after.as_ref()).await?;
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "orders": items, "next": next }),
+    ))
+}
+
+/// `GET /v1/orders/{order_id}`
+pub(crate) async fn show(
+    orders: &OrderRepository,
+    merchant: &MerchantId,
+    order: &OrderId,
+) -> Result<Response<Bytes>, ApiError> {
+    let view = orders
+        .view(merchant, order)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(json(StatusCode::OK, &view))
+}
+
+/// `POST /v1/orders/{order_id}/shipped`: 409 for a cancelled order.
+pub(crate) async fn mark_shipped(
+    orders: &OrderRepository,
+    merchant: &MerchantId,
+    order: &OrderId,
+) -> Result<Response<Bytes>, ApiError> {
+    let view = orders
+        .mark_shipped(merchant, order)
+        .await
+        .map_err(|e| match e {
+            RepoError::Refused(_) => ApiError::Conflict,
+            other => other.into(),
+        })?
+        .ok_or(ApiError::NotFound)?;
+    Ok(json(StatusCode::OK, &view))
+}
