@@ -8,9 +8,9 @@
 //!
 //!   cargo bench -p rc-e2e --bench inventory
 
-#[path = "../tests/support/inventory_channels.rs"]
+#[path = "../tests/e2e/support/inventory_channels.rs"]
 mod inventory_channels;
-#[path = "../tests/support/sp_api.rs"]
+#[path = "../tests/e2e/support/sp_api.rs"]
 mod sp_api;
 
 use std::sync::Arc;

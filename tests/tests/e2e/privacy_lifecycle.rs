@@ -2,7 +2,7 @@
 //! registry of copies, bounded runs, clocks of orders that never ship, tamper-evident receipts,
 //! compliance requests, and bad input on the privacy routes.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};

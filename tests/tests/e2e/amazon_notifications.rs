@@ -1,7 +1,7 @@
 //! Amazon ORDER_CHANGE notifications through the consumer, against the in-process SP-API and LWA
 //! stand-in, on the embedded store: exactly once, throttling, token expiry, poison messages.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,7 +29,7 @@ fn secret(s: &str) -> Secret<SecretText> {
 /// The published getOrder example, with the canary buyer and the given order id.
 fn canary_amazon_order(order_id: &str) -> serde_json::Value {
     let example: serde_json::Value = serde_json::from_str(include_str!(
-        "../../shared/channels/fixtures/amazon-get-order.json"
+        "../../../shared/channels/fixtures/amazon-get-order.json"
     ))
     .expect("fixture");
     let mut order = example["order"].clone();
@@ -56,7 +56,7 @@ fn canary_amazon_order(order_id: &str) -> serde_json::Value {
 
 fn notification(notification_id: &str, order_id: &str) -> String {
     let mut n: serde_json::Value = serde_json::from_str(include_str!(
-        "../../shared/channels/fixtures/amazon-order-change.json"
+        "../../../shared/channels/fixtures/amazon-order-change.json"
     ))
     .expect("fixture");
     n["NotificationMetadata"]["NotificationId"] = serde_json::json!(notification_id);

@@ -607,12 +607,12 @@ async fn handle(
 pub async fn start() -> StandIn {
     // Facts from Amazon's published Listings Items and Feeds models, kept in this repository.
     let model: Value = serde_json::from_str(include_str!(
-        "../../fixtures/amazon-models/listingsItems_2021-08-01.facts.json"
+        "../../../fixtures/amazon-models/listingsItems_2021-08-01.facts.json"
     ))
     .expect("listings model facts");
     let model = Arc::new(model);
     let feeds_model: Value = serde_json::from_str(include_str!(
-        "../../fixtures/amazon-models/feeds_2021-06-30.facts.json"
+        "../../../fixtures/amazon-models/feeds_2021-06-30.facts.json"
     ))
     .expect("feeds model facts");
     let feeds_model = Arc::new(feeds_model);

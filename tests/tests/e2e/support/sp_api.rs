@@ -56,7 +56,7 @@ impl StandIn {
 /// query parameters with their allowed values), kept in this repository.
 pub fn spec() -> serde_json::Value {
     serde_json::from_str(include_str!(
-        "../../fixtures/amazon-models/orders_2026-01-01.facts.json"
+        "../../../fixtures/amazon-models/orders_2026-01-01.facts.json"
     ))
     .expect("model facts")
 }

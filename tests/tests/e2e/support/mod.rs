@@ -34,6 +34,16 @@ pub fn canaries() -> [&'static str; 7] {
     ]
 }
 
+/// One test at a time talks to moto: the end-to-end tests share one process (one test binary),
+/// and the serial moto server times out connections when several heavy tests hit it together.
+/// Tests on the embedded store run alongside. Hold the guard for the whole test.
+pub async fn moto_turn() -> tokio::sync::OwnedMutexGuard<()> {
+    static TURN: OnceLock<Arc<tokio::sync::Mutex<()>>> = OnceLock::new();
+    Arc::clone(TURN.get_or_init(|| Arc::new(tokio::sync::Mutex::new(()))))
+        .lock_owned()
+        .await
+}
+
 /// Every log line of the test process, at TRACE level, from every crate.
 #[derive(Clone, Default)]
 pub struct CapturedLogs(Arc<Mutex<Vec<u8>>>);

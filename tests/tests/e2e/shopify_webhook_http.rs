@@ -1,7 +1,7 @@
 //! The Shopify webhook and merchant API over HTTP on the local host: good deliveries are stored
 //! once; bad ones get the right status and reason, and store nothing.
 
-mod support;
+use crate::support;
 
 use support::*;
 

@@ -46,6 +46,8 @@ pub struct Stack {
     pub clock: Arc<ManualClock>,
     pub backend: Backend,
     pub published: Arc<MemoryPublisher>,
+    /// On moto: this test's turn at it (see [`super::moto_turn`]), held while the stack lives.
+    _moto_turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 pub fn merchant() -> MerchantId {
@@ -99,10 +101,12 @@ pub async fn embedded() -> Stack {
         clock,
         backend: Backend::Embedded { dir },
         published,
+        _moto_turn: None,
     }
 }
 
 pub async fn moto() -> Stack {
+    let turn = super::moto_turn().await;
     assert!(
         std::env::var_os("AWS_ENDPOINT_URL").is_some(),
         "AWS_ENDPOINT_URL is not set: run the README's test command"
@@ -163,6 +167,7 @@ pub async fn moto() -> Stack {
             root,
         },
         published,
+        _moto_turn: Some(turn),
     }
 }
 

@@ -1,6 +1,6 @@
 //! Connecting, rotating and disconnecting Shopify shops through the merchant API.
 
-mod support;
+use crate::support;
 
 use support::*;
 

@@ -2,7 +2,7 @@
 //! notifications and webhooks missed are stored exactly once; runs are repeatable; one broken
 //! connection does not stop the others.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 
@@ -26,7 +26,7 @@ fn now() -> String {
 
 fn amazon_order(id: &str) -> serde_json::Value {
     let example: serde_json::Value = serde_json::from_str(include_str!(
-        "../../shared/channels/fixtures/amazon-get-order.json"
+        "../../../shared/channels/fixtures/amazon-get-order.json"
     ))
     .expect("fixture");
     let mut order = example["order"].clone();

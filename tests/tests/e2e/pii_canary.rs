@@ -2,7 +2,7 @@
 //! appear in no log line, no API response and nowhere in the embedded database or key file as
 //! plaintext, while the sealed PII still opens for a legitimate purpose.
 
-mod support;
+use crate::support;
 
 use rc_domain::{MerchantId, OrderId, RevealPurpose};
 use support::*;

@@ -5,7 +5,7 @@
 //! step, and every PII of the merchant is unreadable, backups included. On the embedded store and
 //! on DynamoDB + KMS (moto).
 
-mod support;
+use crate::support;
 
 use rc_privacy::PurgeLimits;
 use support::privacy_stack::*;

@@ -1,7 +1,7 @@
 //! The vertical slice as it runs in AWS: API Gateway v2 events through the Lambda glue into the
 //! same handlers, over DynamoDB and KMS (moto, through the real AWS SDK clients).
 
-mod support;
+use crate::support;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -110,7 +110,8 @@ fn apigw_event(
     body: &[u8],
 ) -> ApiGatewayV2httpRequest {
     let mut event: serde_json::Value =
-        serde_json::from_str(include_str!("../fixtures/apigw-v2-request.json")).expect("fixture");
+        serde_json::from_str(include_str!("../../fixtures/apigw-v2-request.json"))
+            .expect("fixture");
     event["rawPath"] = serde_json::json!(path);
     event["requestContext"]["http"]["path"] = serde_json::json!(path);
     event["requestContext"]["http"]["method"] = serde_json::json!(method);
@@ -132,6 +133,7 @@ fn body_text(body: &Option<Body>) -> String {
 
 #[tokio::test]
 async fn a_shopify_order_flows_through_lambda_events_into_dynamodb_sealed() {
+    let _turn = moto_turn().await;
     let logs = capture_all_logs();
     let (services, dynamodb, config) = aws_stack().await;
     let merchant = MerchantId::parse("aws-merchant").expect("id");
@@ -224,6 +226,7 @@ async fn a_shopify_order_flows_through_lambda_events_into_dynamodb_sealed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_duplicate_storm_and_bad_input_hold_on_dynamodb_too() {
+    let _turn = moto_turn().await;
     let (services, _dynamodb, config, sqs) = aws_stack_with_queue().await;
     let merchant = MerchantId::parse("storm-merchant").expect("id");
     let shop = ShopDomain::parse("storm-shop.myshopify.com").expect("shop");

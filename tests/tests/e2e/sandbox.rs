@@ -2,7 +2,7 @@
 //! the real handlers, duplicates included, and the ones whose notification or webhook was lost
 //! arrive through scheduled reconciliation.
 
-mod support;
+use crate::support;
 
 use support::*;
 

@@ -1,7 +1,7 @@
 //! Regression tests for defects found by testing the landed system from outside (issue 9). Each
 //! test failed before its fix; where storage is involved it runs on both store adapters.
 
-mod support;
+use crate::support;
 
 use rc_channels::amazon::Credentials as AmazonCredentials;
 use rc_channels::shopify::ShopDomain;
@@ -854,7 +854,8 @@ async fn a_function_binary_at_trace_logs_no_pii_secrets_or_credentials() {
         serde_json::json!(format!("Bearer {BEARER}")),
     );
     let mut event: serde_json::Value =
-        serde_json::from_str(include_str!("../fixtures/apigw-v2-request.json")).expect("fixture");
+        serde_json::from_str(include_str!("../../fixtures/apigw-v2-request.json"))
+            .expect("fixture");
     event["headers"] = serde_json::Value::Object(headers);
     event["body"] = serde_json::json!(String::from_utf8(body).expect("utf-8"));
     let (addr, mut responses) = runtime_api::serve_one(event.to_string()).await;
@@ -1011,6 +1012,7 @@ async fn malformed_events_fail_and_dead_letters_are_redriven() {
         .await;
     assert_eq!(failed, vec!["m-garbage".to_owned(), "m-bad-id".to_owned()]);
 
+    let _turn = support::moto_turn().await;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let name = format!("rc-redrive-{}", std::process::id());

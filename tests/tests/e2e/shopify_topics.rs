@@ -1,7 +1,7 @@
 //! Shopify order topics arriving out of order, duplicated and concurrently, and the compliance
 //! topics, through the local host.
 
-mod support;
+use crate::support;
 
 use support::*;
 

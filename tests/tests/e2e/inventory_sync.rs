@@ -3,7 +3,7 @@
 //! and one channel's outage never blocking another. Then the whole path: an order arriving
 //! reserves stock and its new quantity is pushed.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

@@ -2,7 +2,7 @@
 //! for 50 units — exactly 50 reserve, the other 150 are backordered, stock never goes negative;
 //! a kit and its components ordered concurrently stay consistent; re-delivery changes nothing.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 
