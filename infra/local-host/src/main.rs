@@ -1,7 +1,9 @@
 //! `rc-local`: the local host of every RetailCoder function.
 //!
-//!   rc-local [serve]                    start on embedded defaults (see README)
-//!   rc-local send-demo-webhook [ID]     sign and send a Shopify orders/create delivery
+//! ```text
+//! rc-local [serve]                    start on embedded defaults (see README)
+//! rc-local send-demo-webhook [ID]     sign and send a Shopify orders/create delivery
+//! ```
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -2,21 +2,23 @@
 //! same variables as the functions) or the local embedded data (`RC_DATA_DIR`, default
 //! `.rc-data`).
 //!
-//!   rc-ops purge [--dry-run] [--max N]     run the privacy run now; progress on stderr, report
-//!                                         (JSON) on stdout; a dry run lists what is due
-//!   rc-ops verify-receipts MERCHANT        verify a merchant's receipt chain (exit 1 if broken)
-//!   rc-ops cancellation MERCHANT           where a merchant's account cancellation stands
-//!   rc-ops inventory-sync --merchant M     push the merchant's listings that differ from their
-//!                                         last push (channel endpoints from RC_SPAPI_ENDPOINT,
-//!                                         RC_LWA_ENDPOINT, RC_SHOPIFY_ADMIN_BASE)
-//!   rc-ops inventory-sync --all            the same for every merchant (the scheduled sync)
-//!   rc-ops redrive-order-events [--dry-run] [--max N]
-//!                                         list dead-lettered order events (ids only) and send
-//!                                         them back to the order processor's queue (deployed:
-//!                                         RC_ORDER_EVENTS_DLQ_URL -> RC_ORDER_EVENTS_QUEUE_URL)
-//!   rc-ops api-key issue MERCHANT [--scope pii:read]
-//!                                         issue an API key (printed once); `pii:read` lets it
-//!                                         open data-request reports
+//! ```text
+//! rc-ops purge [--dry-run] [--max N]     run the privacy run now; progress on stderr, report
+//!                                       (JSON) on stdout; a dry run lists what is due
+//! rc-ops verify-receipts MERCHANT        verify a merchant's receipt chain (exit 1 if broken)
+//! rc-ops cancellation MERCHANT           where a merchant's account cancellation stands
+//! rc-ops inventory-sync --merchant M     push the merchant's listings that differ from their
+//!                                       last push (channel endpoints from RC_SPAPI_ENDPOINT,
+//!                                       RC_LWA_ENDPOINT, RC_SHOPIFY_ADMIN_BASE)
+//! rc-ops inventory-sync --all            the same for every merchant (the scheduled sync)
+//! rc-ops redrive-order-events [--dry-run] [--max N]
+//!                                       list dead-lettered order events (ids only) and send
+//!                                       them back to the order processor's queue (deployed:
+//!                                       RC_ORDER_EVENTS_DLQ_URL -> RC_ORDER_EVENTS_QUEUE_URL)
+//! rc-ops api-key issue MERCHANT [--scope pii:read]
+//!                                       issue an API key (printed once); `pii:read` lets it
+//!                                       open data-request reports
+//! ```
 //!
 //! Standard output is the command's JSON report alone; progress and logs go to standard error.
 

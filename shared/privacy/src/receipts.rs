@@ -138,7 +138,7 @@ impl ReceiptLedger {
     /// Appends receipts, each atomically with its guard (the operation that makes the work it
     /// records final, e.g. deleting the stripped PII item): a receipt exists exactly when its
     /// work is done, so a crash or a concurrent purger never doubles or loses one. `guards` is
-    /// empty or one per draft. At most [`RECEIPTS_PER_TRANSACTION`] drafts.
+    /// empty or one per draft. At most `RECEIPTS_PER_TRANSACTION` drafts.
     pub async fn append(
         &self,
         merchant: &MerchantId,
