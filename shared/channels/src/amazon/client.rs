@@ -1,8 +1,7 @@
-//! The SP-API client: Login with Amazon (LWA) access tokens from the refresh-token grant, cached
-//! until shortly before they expire and refreshed once on 401/403; `getOrder` paced by the
-//! usage plans (getOrder 0.5 requests per second, burst 30; searchOrders 0.0056/s, burst 20; per
-//! selling partner) and retried with
-//! exponential backoff on 429 and 5xx.
+//! The SP-API client's core: endpoints per region, Login with Amazon (LWA) access tokens from the
+//! refresh-token grant (cached until shortly before they expire, refreshed once on 401/403), one
+//! token bucket per selling partner and operation, and the request loop (backoff on 429 and
+//! 5xx). Each API's operations live in their own module: `orders`, `listings`, `feeds`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,7 +16,6 @@ use tokio::time::Instant;
 
 pub use crate::FetchError;
 
-use super::order_payload::INCLUDED_DATA;
 use super::rate_limit::TokenBucket;
 use super::region::Region;
 
@@ -87,26 +85,7 @@ struct TokenResponse {
 
 /// A token is refreshed this long before Amazon says it expires.
 const TOKEN_MARGIN: Duration = Duration::from_secs(60);
-/// Usage plans (orders_2026-01-01.json): getOrder 0.5/s burst 30; searchOrders 0.0056/s burst 20.
-const GET_ORDER_RATE: f64 = 0.5;
-const GET_ORDER_BURST: u32 = 30;
-const SEARCH_RATE: f64 = 0.0056;
-const SEARCH_BURST: u32 = 20;
-/// Usage plans (feeds_2021-06-30.json): createFeedDocument 0.5/s burst 15, createFeed 0.0083/s
-/// burst 15, getFeed 2/s burst 15, getFeedDocument 0.0222/s burst 10.
-const FEED_DOCUMENT_RATE: f64 = 0.5;
-const CREATE_FEED_RATE: f64 = 0.0083;
-const GET_FEED_RATE: f64 = 2.0;
-const GET_FEED_DOCUMENT_RATE: f64 = 0.0222;
-const FEEDS_BURST: u32 = 15;
-const GET_FEED_DOCUMENT_BURST: u32 = 10;
-/// The content type of our feed documents.
-pub const FEED_CONTENT_TYPE: &str = "application/json; charset=UTF-8";
-/// Usage plan (listingsItems_2021-08-01.json): patchListingsItem 5/s burst 5.
-const LISTINGS_RATE: f64 = 5.0;
-const LISTINGS_BURST: u32 = 5;
-
-type Limiters = Mutex<HashMap<String, Arc<TokenBucket>>>;
+pub(super) type Limiters = Mutex<HashMap<String, Arc<TokenBucket>>>;
 
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
@@ -129,14 +108,14 @@ struct CachedToken {
 }
 
 pub struct SpApiClient {
-    http: reqwest::Client,
+    pub(super) http: reqwest::Client,
     endpoints: Endpoints,
     retry: RetryPolicy,
     tokens: Mutex<HashMap<String, Arc<CachedToken>>>,
-    get_order_limiters: Limiters,
-    search_limiters: Limiters,
-    listings_limiters: Limiters,
-    feed_limiters: Mutex<HashMap<(&'static str, String), Arc<TokenBucket>>>,
+    pub(super) get_order_limiters: Limiters,
+    pub(super) search_limiters: Limiters,
+    pub(super) listings_limiters: Limiters,
+    pub(super) feed_limiters: Mutex<HashMap<(&'static str, String), Arc<TokenBucket>>>,
 }
 
 impl SpApiClient {
@@ -167,7 +146,7 @@ impl SpApiClient {
     }
 
     /// The seller's bucket for one operation: usage plans are per selling partner and operation.
-    async fn limiter(
+    pub(super) async fn limiter(
         &self,
         limiters: &Limiters,
         seller: &str,
@@ -243,296 +222,9 @@ impl SpApiClient {
         Ok(cached)
     }
 
-    /// `GET /orders/2026-01-01/orders/{orderId}?includedData=BUYER,RECIPIENT,FULFILLMENT,PROCEEDS`.
-    /// Returns the raw JSON body (it holds PII: parse it straight into sealed types).
-    pub async fn get_order(
-        &self,
-        seller: &str,
-        credentials: &Credentials,
-        amazon_order_id: &str,
-    ) -> Result<Bytes, FetchError> {
-        let path = format!("/orders/2026-01-01/orders/{amazon_order_id}");
-        let query = vec![("includedData", INCLUDED_DATA.join(","))];
-        let limiter = self
-            .limiter(
-                &self.get_order_limiters,
-                seller,
-                GET_ORDER_RATE,
-                GET_ORDER_BURST,
-            )
-            .await;
-        self.call(seller, credentials, Request::get(&path, &query), &limiter)
-            .await
-    }
-
-    /// `GET /orders/2026-01-01/orders?lastUpdatedAfter=...&marketplaceIds=...`: one page of the
-    /// orders changed since `updated_after` (the next page with `pagination_token`).
-    pub async fn search_orders(
-        &self,
-        seller: &str,
-        credentials: &Credentials,
-        marketplace_ids: &[String],
-        updated_after: &str,
-        pagination_token: Option<&str>,
-    ) -> Result<Bytes, FetchError> {
-        let mut query = vec![
-            ("lastUpdatedAfter", updated_after.to_owned()),
-            ("marketplaceIds", marketplace_ids.join(",")),
-            ("includedData", INCLUDED_DATA.join(",")),
-            ("maxResultsPerPage", "100".to_owned()),
-        ];
-        if let Some(token) = pagination_token {
-            query.push(("paginationToken", token.to_owned()));
-        }
-        let limiter = self
-            .limiter(&self.search_limiters, seller, SEARCH_RATE, SEARCH_BURST)
-            .await;
-        self.call(
-            seller,
-            credentials,
-            Request::get("/orders/2026-01-01/orders", &query),
-            &limiter,
-        )
-        .await
-    }
-
-    /// `PATCH /listings/2021-08-01/items/{sellerId}/{sku}?marketplaceIds=...` with a
-    /// `ListingsItemPatchRequest`, paced by its usage plan (5 requests per second, burst 5).
-    /// Returns the `ListingsItemSubmissionResponse` body.
-    pub async fn patch_listings_item(
-        &self,
-        seller: &str,
-        credentials: &Credentials,
-        seller_sku: &str,
-        marketplace_id: &str,
-        body: &serde_json::Value,
-    ) -> Result<Bytes, FetchError> {
-        let path = format!(
-            "/listings/2021-08-01/items/{}/{}",
-            encode_path(seller),
-            encode_path(seller_sku)
-        );
-        let query = vec![("marketplaceIds", marketplace_id.to_owned())];
-        let limiter = self
-            .limiter(
-                &self.listings_limiters,
-                seller,
-                LISTINGS_RATE,
-                LISTINGS_BURST,
-            )
-            .await;
-        let request = Request {
-            method: reqwest::Method::PATCH,
-            path: &path,
-            query: &query,
-            body: Some(body),
-        };
-        self.call(seller, credentials, request, &limiter).await
-    }
-
-    async fn feed_limiter(&self, operation: &'static str, seller: &str) -> Arc<TokenBucket> {
-        let (rate, burst) = match operation {
-            "createFeedDocument" => (FEED_DOCUMENT_RATE, FEEDS_BURST),
-            "createFeed" => (CREATE_FEED_RATE, FEEDS_BURST),
-            "getFeed" => (GET_FEED_RATE, FEEDS_BURST),
-            _ => (GET_FEED_DOCUMENT_RATE, GET_FEED_DOCUMENT_BURST),
-        };
-        let mut limiters = self.feed_limiters.lock().await;
-        Arc::clone(
-            limiters
-                .entry((operation, seller.to_owned()))
-                .or_insert_with(|| Arc::new(TokenBucket::new(rate, burst))),
-        )
-    }
-
-    async fn feeds_call(
-        &self,
-        operation: &'static str,
-        seller: &str,
-        credentials: &Credentials,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<&serde_json::Value>,
-    ) -> Result<serde_json::Value, FetchError> {
-        let limiter = self.feed_limiter(operation, seller).await;
-        let request = Request {
-            method,
-            path,
-            query: &[],
-            body,
-        };
-        // Errors name the operation: a 404 here is no order "not found".
-        let bytes = self
-            .call(seller, credentials, request, &limiter)
-            .await
-            .map_err(|e| match e {
-                FetchError::NotFound => FetchError::Operation(operation, 404),
-                FetchError::Rejected(status) => FetchError::Operation(operation, status),
-                FetchError::Unavailable(problem) => {
-                    FetchError::Unavailable(format!("{operation}: {problem}"))
-                }
-                other => other,
-            })?;
-        serde_json::from_slice(&bytes)
-            .map_err(|_| FetchError::Unavailable(format!("{operation} answer is not JSON")))
-    }
-
-    /// Submits a feed: `createFeedDocument`, the upload of `content` to the document's URL, then
-    /// `createFeed`. Returns the feed id. Three calls, however many messages the feed holds.
-    pub async fn submit_feed(
-        &self,
-        seller: &str,
-        credentials: &Credentials,
-        feed_type: &str,
-        marketplace_id: &str,
-        content: Vec<u8>,
-    ) -> Result<String, FetchError> {
-        let document = self
-            .feeds_call(
-                "createFeedDocument",
-                seller,
-                credentials,
-                reqwest::Method::POST,
-                "/feeds/2021-06-30/documents",
-                Some(&serde_json::json!({ "contentType": FEED_CONTENT_TYPE })),
-            )
-            .await?;
-        let (Some(document_id), Some(url)) = (
-            document["feedDocumentId"].as_str(),
-            document["url"].as_str(),
-        ) else {
-            return Err(FetchError::Unavailable(
-                "createFeedDocument answer is incomplete".into(),
-            ));
-        };
-        // The URL is presigned: no access token, the content type it was signed for.
-        let uploaded = self
-            .http
-            .put(url)
-            .header("content-type", FEED_CONTENT_TYPE)
-            .body(content)
-            .send()
-            .await
-            .map_err(|e| FetchError::Unavailable(format!("feed upload: {}", redact(&e))))?;
-        if !uploaded.status().is_success() {
-            return Err(FetchError::Unavailable(format!(
-                "feed upload answered {}",
-                uploaded.status()
-            )));
-        }
-        let feed = self
-            .feeds_call(
-                "createFeed",
-                seller,
-                credentials,
-                reqwest::Method::POST,
-                "/feeds/2021-06-30/feeds",
-                Some(&serde_json::json!({
-                    "feedType": feed_type,
-                    "marketplaceIds": [marketplace_id],
-                    "inputFeedDocumentId": document_id,
-                })),
-            )
-            .await?;
-        feed["feedId"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| FetchError::Unavailable("createFeed answer has no feedId".into()))
-    }
-
-    /// `getFeed`: the feed's processing status and, once done, its result document id.
-    pub async fn feed_status(
-        &self,
-        seller: &str,
-        credentials: &Credentials,
-        feed_id: &str,
-    ) -> Result<(String, Option<String>), FetchError> {
-        let path = format!("/feeds/2021-06-30/feeds/{}", encode_path(feed_id));
-        let feed = self
-            .feeds_call(
-                "getFeed",
-                seller,
-                credentials,
-                reqwest::Method::GET,
-                &path,
-                None,
-            )
-            .await?;
-        let status = feed["processingStatus"]
-            .as_str()
-            .ok_or_else(|| FetchError::Unavailable("getFeed answer has no status".into()))?
-            .to_owned();
-        Ok((
-            status,
-            feed["resultFeedDocumentId"].as_str().map(str::to_owned),
-        ))
-    }
-
-    /// `getFeedDocument`, then the document itself (a processing report).
-    pub async fn feed_document(
-        &self,
-        seller: &str,
-        credentials: &Credentials,
-        document_id: &str,
-    ) -> Result<Bytes, FetchError> {
-        let path = format!("/feeds/2021-06-30/documents/{}", encode_path(document_id));
-        let document = self
-            .feeds_call(
-                "getFeedDocument",
-                seller,
-                credentials,
-                reqwest::Method::GET,
-                &path,
-                None,
-            )
-            .await?;
-        let gzip = match document["compressionAlgorithm"].as_str() {
-            None => false,
-            Some("GZIP") => true,
-            Some(_) => {
-                return Err(FetchError::Unavailable(
-                    "feed document compressed by an unknown algorithm".into(),
-                ));
-            }
-        };
-        let url = document["url"]
-            .as_str()
-            .ok_or_else(|| FetchError::Unavailable("getFeedDocument answer has no url".into()))?;
-        let response = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| FetchError::Unavailable(format!("feed document: {}", redact(&e))))?;
-        if !response.status().is_success() {
-            return Err(FetchError::Unavailable(format!(
-                "feed document answered {}",
-                response.status()
-            )));
-        }
-        let body = crate::read_capped(response, crate::MAX_ANSWER_BYTES).await?;
-        if !gzip {
-            return Ok(body);
-        }
-        // Bounded too: a small compressed report must not expand without limit.
-        let mut plain = Vec::new();
-        let limit = crate::MAX_ANSWER_BYTES as u64;
-        std::io::Read::read_to_end(
-            &mut std::io::Read::take(flate2::read::GzDecoder::new(&body[..]), limit + 1),
-            &mut plain,
-        )
-        .map_err(|_| FetchError::Unavailable("feed document does not decompress".into()))?;
-        if plain.len() as u64 > limit {
-            return Err(FetchError::Unavailable(
-                "feed document is larger than we read".into(),
-            ));
-        }
-        Ok(Bytes::from(plain))
-    }
-
     /// One request with the seller's access token: paced by `limiter`, retried with backoff on
     /// 429 and 5xx, the token refreshed once on 401/403.
-    async fn call(
+    pub(super) async fn call(
         &self,
         seller: &str,
         credentials: &Credentials,
@@ -611,15 +303,15 @@ impl SpApiClient {
 }
 
 /// One SP-API request's shape.
-struct Request<'a> {
-    method: reqwest::Method,
-    path: &'a str,
-    query: &'a [(&'a str, String)],
-    body: Option<&'a serde_json::Value>,
+pub(super) struct Request<'a> {
+    pub(super) method: reqwest::Method,
+    pub(super) path: &'a str,
+    pub(super) query: &'a [(&'a str, String)],
+    pub(super) body: Option<&'a serde_json::Value>,
 }
 
 impl<'a> Request<'a> {
-    fn get(path: &'a str, query: &'a [(&'a str, String)]) -> Self {
+    pub(super) fn get(path: &'a str, query: &'a [(&'a str, String)]) -> Self {
         Self {
             method: reqwest::Method::GET,
             path,
@@ -630,7 +322,7 @@ impl<'a> Request<'a> {
 }
 
 /// A path segment percent-encoded (seller SKUs may hold spaces, slashes, '#').
-fn encode_path(segment: &str) -> String {
+pub(super) fn encode_path(segment: &str) -> String {
     segment
         .bytes()
         .map(|b| {
@@ -644,7 +336,7 @@ fn encode_path(segment: &str) -> String {
 }
 
 /// A reqwest error without its URL (which may carry ids) or any body.
-fn redact(e: &reqwest::Error) -> String {
+pub(super) fn redact(e: &reqwest::Error) -> String {
     let kind = if e.is_timeout() {
         "timeout"
     } else if e.is_connect() {

@@ -3,12 +3,16 @@
 //! and Login with Amazon access tokens.
 
 mod client;
+mod feeds;
+mod listings;
 mod notification;
 mod order_payload;
+mod orders;
 mod rate_limit;
 mod region;
 
 pub use client::{Credentials, Endpoints, FetchError, RetryPolicy, SpApiClient};
+pub use feeds::FEED_CONTENT_TYPE;
 pub use notification::{OrderChange, parse_notification};
 pub use order_payload::{INCLUDED_DATA, SearchedOrder, parse_get_order, parse_search_orders};
 pub use rate_limit::TokenBucket;
