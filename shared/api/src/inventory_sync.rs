@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use rc_channels::amazon::SpApiClient;
+use rc_channels::amazon::{FeedState, ListingQuantity, PatchOutcome, SpApiClient};
 use rc_channels::shopify::{
     InventoryLevelRef, MAX_QUANTITIES_PER_CALL, QuantityToSet, SetOutcome, ShopDomain, ShopifyAdmin,
 };
@@ -26,8 +26,7 @@ use serde::Serialize;
 /// Changed Amazon listings of one seller and marketplace from which a feed is sent instead of
 /// one `patchListingsItem` each: 50 patches take 10 s at 5 per second; a feed takes 3 calls.
 pub const FEED_THRESHOLD: usize = 50;
-/// The most messages one listings feed may carry (listings-feed-schema-v2.json).
-pub const MAX_FEED_MESSAGES: usize = 25_000;
+pub use rc_channels::amazon::MAX_FEED_MESSAGES;
 
 /// What a sync did.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -331,38 +330,26 @@ impl InventorySync {
             else {
                 continue;
             };
-            let body = serde_json::json!({
-                "productType": product_type,
-                "patches": [availability_patch(push.quantity)],
-            });
             report.amazon_calls += 1;
-            let answer = self
+            let listing = ListingQuantity {
+                seller_sku,
+                marketplace_id,
+                product_type,
+                quantity: push.quantity,
+            };
+            let problem = match self
                 .amazon
-                .patch_listings_item(
-                    seller,
-                    &connection.credentials,
-                    seller_sku,
-                    marketplace_id,
-                    &body,
-                )
-                .await;
-            let problem = match answer {
-                Ok(bytes) => {
-                    let submission: serde_json::Value =
-                        serde_json::from_slice(&bytes).unwrap_or_default();
-                    if submission["status"] == "ACCEPTED" {
-                        self.listings
-                            .record_pushed(merchant, &push.listing, push.quantity)
-                            .await?;
-                        report.pushed += 1;
-                        continue;
-                    }
-                    let codes: Vec<&str> = submission["issues"]
-                        .as_array()
-                        .map(|issues| issues.iter().filter_map(|i| i["code"].as_str()).collect())
-                        .unwrap_or_default();
-                    format!("refused: {}", codes.join(","))
+                .set_listing_quantity(seller, &connection.credentials, &listing)
+                .await
+            {
+                Ok(PatchOutcome::Accepted) => {
+                    self.listings
+                        .record_pushed(merchant, &push.listing, push.quantity)
+                        .await?;
+                    report.pushed += 1;
+                    continue;
                 }
+                Ok(PatchOutcome::Refused(codes)) => format!("refused: {}", codes.join(",")),
                 Err(e) => e.to_string(),
             };
             self.fail_all(
@@ -402,8 +389,8 @@ impl InventorySync {
             }
         };
         let problem = match outcome {
-            FeedOutcome::Processing => return Ok(None),
-            FeedOutcome::Done(issues) => match issues.get(&pending.message_id) {
+            FeedState::Processing => return Ok(None),
+            FeedState::Done(issues) => match issues.get(&pending.message_id) {
                 Some(codes) => format!("refused in feed: {codes}"),
                 None => {
                     self.listings
@@ -416,7 +403,7 @@ impl InventorySync {
                     return Ok(Some(listing));
                 }
             },
-            FeedOutcome::Failed(problem) => problem,
+            FeedState::Failed(problem) => problem,
         };
         self.listings
             .record_failure(merchant, &listing, &problem)
@@ -438,41 +425,17 @@ impl InventorySync {
         seller: &str,
         feed_id: &str,
         report: &mut SyncReport,
-    ) -> FeedOutcome {
+    ) -> FeedState {
         let connection = self.connections.amazon(seller).await.ok().flatten();
         let Some(connection) = connection.filter(|c| &c.merchant == merchant) else {
-            return FeedOutcome::Failed("seller_not_connected".into());
+            return FeedState::Failed("seller_not_connected".into());
         };
-        report.amazon_calls += 1;
-        let status = self
+        let (state, calls) = self
             .amazon
-            .feed_status(seller, &connection.credentials, feed_id)
+            .feed_state(seller, &connection.credentials, feed_id)
             .await;
-        match status {
-            Ok((status, _)) if status == "IN_QUEUE" || status == "IN_PROGRESS" => {
-                FeedOutcome::Processing
-            }
-            Ok((status, Some(document))) if status == "DONE" => {
-                report.amazon_calls += 1;
-                match self
-                    .amazon
-                    .feed_document(seller, &connection.credentials, &document)
-                    .await
-                {
-                    Ok(bytes) => match serde_json::from_slice::<serde_json::Value>(&bytes) {
-                        Ok(processing) => FeedOutcome::Done(errors_by_message(&processing)),
-                        Err(_) => FeedOutcome::Failed("feed report is not JSON".into()),
-                    },
-                    // Read again by the next run: the feed stays pending.
-                    Err(e) if e.is_retryable() => FeedOutcome::Processing,
-                    // Never readable: the listings are re-sent rather than left waiting.
-                    Err(e) => FeedOutcome::Failed(format!("feed report: {e}")),
-                }
-            }
-            Ok((status, _)) => FeedOutcome::Failed(format!("feed {status}")),
-            Err(e) if e.is_retryable() => FeedOutcome::Processing,
-            Err(e) => FeedOutcome::Failed(format!("feed: {e}")),
-        }
+        report.amazon_calls += calls;
+        state
     }
 
     /// One `JSON_LISTINGS_FEED` per 25,000 changed listings of a seller in a marketplace.
@@ -491,39 +454,26 @@ impl InventorySync {
                 .await;
         };
         for chunk in pushes.chunks(MAX_FEED_MESSAGES) {
-            let messages: Vec<serde_json::Value> = chunk
+            let listings: Vec<ListingQuantity> = chunk
                 .iter()
-                .enumerate()
-                .filter_map(|(i, push)| match &push.listing.target {
+                .filter_map(|push| match &push.listing.target {
                     ListingTarget::Amazon {
                         seller_sku,
                         product_type,
                         ..
-                    } => Some(serde_json::json!({
-                        "messageId": i + 1,
-                        "sku": seller_sku,
-                        "operationType": "PATCH",
-                        "productType": product_type,
-                        "patches": [availability_patch(push.quantity)],
-                    })),
+                    } => Some(ListingQuantity {
+                        seller_sku,
+                        marketplace_id: marketplace,
+                        product_type,
+                        quantity: push.quantity,
+                    }),
                     ListingTarget::Shopify { .. } => None,
                 })
                 .collect();
-            let feed = serde_json::json!({
-                "header": { "sellerId": seller, "version": "2.0", "issueLocale": "en_US" },
-                "messages": messages,
-            });
-            let content = serde_json::to_vec(&feed).map_err(|_| InventoryError::Corrupt("feed"))?;
             report.amazon_calls += 3;
             let submitted = self
                 .amazon
-                .submit_feed(
-                    seller,
-                    &connection.credentials,
-                    "JSON_LISTINGS_FEED",
-                    marketplace,
-                    content,
-                )
+                .submit_quantities_feed(seller, &connection.credentials, marketplace, &listings)
                 .await;
             match submitted {
                 Ok(feed_id) => {
@@ -549,42 +499,6 @@ impl InventorySync {
     }
 }
 
-/// The patch that sets a listing's quantity (merchant-fulfilled).
-fn availability_patch(quantity: i64) -> serde_json::Value {
-    serde_json::json!({
-        "op": "replace",
-        "path": "/attributes/fulfillment_availability",
-        "value": [{ "fulfillment_channel_code": "DEFAULT", "quantity": quantity }],
-    })
-}
-
-/// Issue codes of the messages a processing report refused (severity ERROR).
-fn errors_by_message(processing: &serde_json::Value) -> BTreeMap<u32, String> {
-    let mut errors: BTreeMap<u32, String> = BTreeMap::new();
-    for issue in processing["issues"].as_array().into_iter().flatten() {
-        if issue["severity"] != "ERROR" {
-            continue;
-        }
-        let (Some(message), Some(code)) = (issue["messageId"].as_u64(), issue["code"].as_str())
-        else {
-            continue;
-        };
-        let entry = errors.entry(message as u32).or_default();
-        if !entry.is_empty() {
-            entry.push(',');
-        }
-        entry.push_str(code);
-    }
-    errors
-}
-
-#[derive(Clone)]
-enum FeedOutcome {
-    Processing,
-    Done(BTreeMap<u32, String>),
-    Failed(String),
-}
-
 /// Feeds read in this run (one `getFeed` per feed, not per listing).
 #[derive(Default)]
-struct FeedReports(BTreeMap<String, FeedOutcome>);
+struct FeedReports(BTreeMap<String, FeedState>);

@@ -6,7 +6,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use std::collections::BTreeMap;
+
 use super::client::{Credentials, FetchError, Request, SpApiClient, encode_path, redact};
+use super::listings::{ListingQuantity, availability_patch};
 use super::rate_limit::TokenBucket;
 
 /// Usage plans (feeds_2021-06-30.json): createFeedDocument 0.5/s burst 15, createFeed 0.0083/s
@@ -219,4 +222,113 @@ impl SpApiClient {
         }
         Ok(Bytes::from(plain))
     }
+
+    /// Submits one `JSON_LISTINGS_FEED` setting each listing's quantity (at most
+    /// [`MAX_FEED_MESSAGES`]); message `i + 1` carries `listings[i]`. Returns the feed id. Three
+    /// calls however many listings.
+    pub async fn submit_quantities_feed(
+        &self,
+        seller: &str,
+        credentials: &Credentials,
+        marketplace_id: &str,
+        listings: &[ListingQuantity<'_>],
+    ) -> Result<String, FetchError> {
+        if listings.is_empty() || listings.len() > MAX_FEED_MESSAGES {
+            return Err(FetchError::Unavailable(format!(
+                "a listings feed carries 1 to {MAX_FEED_MESSAGES} messages"
+            )));
+        }
+        let messages: Vec<serde_json::Value> = listings
+            .iter()
+            .enumerate()
+            .map(|(i, listing)| {
+                serde_json::json!({
+                    "messageId": i + 1,
+                    "sku": listing.seller_sku,
+                    "operationType": "PATCH",
+                    "productType": listing.product_type,
+                    "patches": [availability_patch(listing.quantity)],
+                })
+            })
+            .collect();
+        let feed = serde_json::json!({
+            "header": { "sellerId": seller, "version": "2.0", "issueLocale": "en_US" },
+            "messages": messages,
+        });
+        let content = serde_json::to_vec(&feed)
+            .map_err(|_| FetchError::Unavailable("feed does not encode".into()))?;
+        self.submit_feed(
+            seller,
+            credentials,
+            "JSON_LISTINGS_FEED",
+            marketplace_id,
+            content,
+        )
+        .await
+    }
+
+    /// Where a submitted feed stands: `getFeed`, and once done its processing report. Returns
+    /// the state and the number of calls made (one or two).
+    pub async fn feed_state(
+        &self,
+        seller: &str,
+        credentials: &Credentials,
+        feed_id: &str,
+    ) -> (FeedState, u64) {
+        match self.feed_status(seller, credentials, feed_id).await {
+            Ok((status, _)) if status == "IN_QUEUE" || status == "IN_PROGRESS" => {
+                (FeedState::Processing, 1)
+            }
+            Ok((status, Some(document))) if status == "DONE" => {
+                let state = match self.feed_document(seller, credentials, &document).await {
+                    Ok(bytes) => match serde_json::from_slice::<serde_json::Value>(&bytes) {
+                        Ok(processing) => FeedState::Done(errors_by_message(&processing)),
+                        Err(_) => FeedState::Failed("feed report is not JSON".into()),
+                    },
+                    // Read again by the next run: the feed stays pending.
+                    Err(e) if e.is_retryable() => FeedState::Processing,
+                    // Never readable: the listings are re-sent rather than left waiting.
+                    Err(e) => FeedState::Failed(format!("feed report: {e}")),
+                };
+                (state, 2)
+            }
+            Ok((status, _)) => (FeedState::Failed(format!("feed {status}")), 1),
+            Err(e) if e.is_retryable() => (FeedState::Processing, 1),
+            Err(e) => (FeedState::Failed(format!("feed: {e}")), 1),
+        }
+    }
+}
+
+/// The most messages one listings feed carries.
+pub const MAX_FEED_MESSAGES: usize = 25_000;
+
+/// A submitted feed's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedState {
+    /// Not processed yet (or its report could not be read this time): ask again later.
+    Processing,
+    /// Processed: the issue codes of each refused message, by message id.
+    Done(BTreeMap<u32, String>),
+    /// Never going to be processed or read: re-send its listings.
+    Failed(String),
+}
+
+/// Issue codes of the messages a processing report refused (severity ERROR).
+fn errors_by_message(processing: &serde_json::Value) -> BTreeMap<u32, String> {
+    let mut errors: BTreeMap<u32, String> = BTreeMap::new();
+    for issue in processing["issues"].as_array().into_iter().flatten() {
+        if issue["severity"] != "ERROR" {
+            continue;
+        }
+        let (Some(message), Some(code)) = (issue["messageId"].as_u64(), issue["code"].as_str())
+        else {
+            continue;
+        };
+        let entry = errors.entry(message as u32).or_default();
+        if !entry.is_empty() {
+            entry.push(',');
+        }
+        entry.push_str(code);
+    }
+    errors
 }

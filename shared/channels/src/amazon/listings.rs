@@ -42,4 +42,69 @@ impl SpApiClient {
         };
         self.call(seller, credentials, request, &limiter).await
     }
+
+    /// Sets a merchant-fulfilled listing's quantity (`fulfillment_availability`) with one
+    /// `patchListingsItem`: accepted, or refused with Amazon's issue codes.
+    pub async fn set_listing_quantity(
+        &self,
+        seller: &str,
+        credentials: &Credentials,
+        listing: &ListingQuantity<'_>,
+    ) -> Result<PatchOutcome, FetchError> {
+        let body = serde_json::json!({
+            "productType": listing.product_type,
+            "patches": [availability_patch(listing.quantity)],
+        });
+        let answer = self
+            .patch_listings_item(
+                seller,
+                credentials,
+                listing.seller_sku,
+                listing.marketplace_id,
+                &body,
+            )
+            .await?;
+        let submission: serde_json::Value = serde_json::from_slice(&answer).unwrap_or_default();
+        if submission["status"] == "ACCEPTED" {
+            return Ok(PatchOutcome::Accepted);
+        }
+        Ok(PatchOutcome::Refused(
+            submission["issues"]
+                .as_array()
+                .map(|issues| {
+                    issues
+                        .iter()
+                        .filter_map(|i| i["code"].as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        ))
+    }
+}
+
+/// One listing's new quantity, as the Listings Items API and listings feeds address it.
+#[derive(Debug, Clone, Copy)]
+pub struct ListingQuantity<'a> {
+    pub seller_sku: &'a str,
+    pub marketplace_id: &'a str,
+    /// The listing's Amazon product type (`PRODUCT` when unknown).
+    pub product_type: &'a str,
+    pub quantity: i64,
+}
+
+/// How a `patchListingsItem` ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PatchOutcome {
+    Accepted,
+    /// Refused with these issue codes.
+    Refused(Vec<String>),
+}
+
+/// The patch that sets a merchant-fulfilled listing's quantity.
+pub(super) fn availability_patch(quantity: i64) -> serde_json::Value {
+    serde_json::json!({
+        "op": "replace",
+        "path": "/attributes/fulfillment_availability",
+        "value": [{ "fulfillment_channel_code": "DEFAULT", "quantity": quantity }],
+    })
 }

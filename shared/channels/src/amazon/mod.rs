@@ -12,7 +12,8 @@ mod rate_limit;
 mod region;
 
 pub use client::{Credentials, Endpoints, FetchError, RetryPolicy, SpApiClient};
-pub use feeds::FEED_CONTENT_TYPE;
+pub use feeds::{FEED_CONTENT_TYPE, FeedState, MAX_FEED_MESSAGES};
+pub use listings::{ListingQuantity, PatchOutcome};
 pub use notification::{OrderChange, parse_notification};
 pub use order_payload::{INCLUDED_DATA, SearchedOrder, parse_get_order, parse_search_orders};
 pub use rate_limit::TokenBucket;
