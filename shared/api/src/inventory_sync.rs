@@ -201,14 +201,17 @@ impl InventorySync {
         pushes: Vec<Push>,
         report: &mut SyncReport,
     ) -> Result<(), InventoryError> {
-        let connection = match ShopDomain::parse(shop) {
-            Ok(domain) => self.connections.shopify(&domain).await.ok().flatten(),
-            Err(_) => None,
+        let read = match ShopDomain::parse(shop) {
+            Ok(domain) => self.connections.shopify(&domain).await,
+            Err(_) => Ok(None),
         };
-        let Some(connection) = connection.filter(|c| &c.merchant == merchant) else {
-            return self
-                .fail_all(merchant, &pushes, "shopify", "shop_not_connected", report)
-                .await;
+        let connection = match owned(read, merchant, |c| &c.merchant, "shop_not_connected") {
+            Ok(connection) => connection,
+            Err(problem) => {
+                return self
+                    .fail_all(merchant, &pushes, "shopify", problem, report)
+                    .await;
+            }
         };
         let Some(token) = &connection.access_token else {
             return self
@@ -314,11 +317,14 @@ impl InventorySync {
         pushes: Vec<Push>,
         report: &mut SyncReport,
     ) -> Result<(), InventoryError> {
-        let connection = self.connections.amazon(seller).await.ok().flatten();
-        let Some(connection) = connection.filter(|c| &c.merchant == merchant) else {
-            return self
-                .fail_all(merchant, &pushes, "amazon", "seller_not_connected", report)
-                .await;
+        let read = self.connections.amazon(seller).await;
+        let connection = match owned(read, merchant, |c| &c.merchant, "seller_not_connected") {
+            Ok(connection) => connection,
+            Err(problem) => {
+                return self
+                    .fail_all(merchant, &pushes, "amazon", problem, report)
+                    .await;
+            }
         };
         for push in pushes {
             let ListingTarget::Amazon {
@@ -426,9 +432,12 @@ impl InventorySync {
         feed_id: &str,
         report: &mut SyncReport,
     ) -> FeedState {
-        let connection = self.connections.amazon(seller).await.ok().flatten();
-        let Some(connection) = connection.filter(|c| &c.merchant == merchant) else {
-            return FeedState::Failed("seller_not_connected".into());
+        let read = self.connections.amazon(seller).await;
+        let connection = match owned(read, merchant, |c| &c.merchant, "seller_not_connected") {
+            Ok(connection) => connection,
+            // Unreadable now: the feed stays pending and is read again next run.
+            Err(UNREADABLE) => return FeedState::Processing,
+            Err(problem) => return FeedState::Failed(problem.into()),
         };
         let (state, calls) = self
             .amazon
@@ -447,11 +456,14 @@ impl InventorySync {
         pushes: Vec<Push>,
         report: &mut SyncReport,
     ) -> Result<(), InventoryError> {
-        let connection = self.connections.amazon(seller).await.ok().flatten();
-        let Some(connection) = connection.filter(|c| &c.merchant == merchant) else {
-            return self
-                .fail_all(merchant, &pushes, "amazon", "seller_not_connected", report)
-                .await;
+        let read = self.connections.amazon(seller).await;
+        let connection = match owned(read, merchant, |c| &c.merchant, "seller_not_connected") {
+            Ok(connection) => connection,
+            Err(problem) => {
+                return self
+                    .fail_all(merchant, &pushes, "amazon", problem, report)
+                    .await;
+            }
         };
         for chunk in pushes.chunks(MAX_FEED_MESSAGES) {
             let listings: Vec<ListingQuantity> = chunk
@@ -502,3 +514,54 @@ impl InventorySync {
 /// Feeds read in this run (one `getFeed` per feed, not per listing).
 #[derive(Default)]
 struct FeedReports(BTreeMap<String, FeedState>);
+
+/// A connection read failed (throttled, store down): never taken for "not connected".
+const UNREADABLE: &str = "connection_unreadable";
+
+/// The connection, if it is the merchant's; otherwise why not: `missing` when there is none (or
+/// it is another merchant's), [`UNREADABLE`] when it could not be read (retried next run).
+fn owned<C>(
+    read: Result<Option<Arc<C>>, rc_orders::RepoError>,
+    merchant: &MerchantId,
+    owner: impl Fn(&C) -> &MerchantId,
+    missing: &'static str,
+) -> Result<Arc<C>, &'static str> {
+    match read {
+        Ok(Some(connection)) if owner(&connection) == merchant => Ok(connection),
+        Ok(_) => Err(missing),
+        Err(error) => {
+            tracing::warn!(%merchant, %error, "connection unreadable; the push is retried next run");
+            Err(UNREADABLE)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Conn(MerchantId);
+
+    #[test]
+    fn a_failed_read_is_never_taken_for_not_connected() {
+        let (mine, theirs) = (
+            MerchantId::parse("m1").expect("id"),
+            MerchantId::parse("m2").expect("id"),
+        );
+        let throttled = || Err(rc_orders::RepoError::Store(rc_store::StoreError::Throttled));
+        type Read = Result<Option<Arc<Conn>>, rc_orders::RepoError>;
+        let cases: Vec<(Read, Result<(), &str>)> = vec![
+            (Ok(Some(Arc::new(Conn(mine.clone())))), Ok(())),
+            (
+                Ok(Some(Arc::new(Conn(theirs)))),
+                Err("seller_not_connected"),
+            ),
+            (Ok(None), Err("seller_not_connected")),
+            (throttled(), Err(UNREADABLE)),
+        ];
+        for (read, expected) in cases {
+            let got = owned(read, &mine, |c: &Conn| &c.0, "seller_not_connected").map(|_| ());
+            assert_eq!(got, expected);
+        }
+    }
+}
