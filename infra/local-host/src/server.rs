@@ -235,7 +235,7 @@ async fn serve(listener: TcpListener, routes: Arc<Routes>) {
                 continue;
             }
         };
-        let routes_timeout = routes.body_timeout;
+        let header_timeout = routes.body_timeout;
         let routes = Arc::clone(&routes);
         tokio::spawn(async move {
             let service = service_fn(move |request| {
@@ -244,7 +244,6 @@ async fn serve(listener: TcpListener, routes: Arc<Routes>) {
             });
             // Slow clients are cut off: headers within the body timeout (hyper's own timer),
             // the body within it too (see `collect`), so no connection is held forever.
-            let header_timeout = routes_timeout;
             if let Err(error) = http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(header_timeout)
@@ -421,14 +420,7 @@ fn spawn_order_processor(
                         break;
                     }
                 };
-                let batch: Vec<rc_api::QueueMessage> = received
-                    .iter()
-                    .map(|m| rc_api::QueueMessage {
-                        id: m.id.clone(),
-                        body: m.body.clone(),
-                    })
-                    .collect();
-                let failed = processor.handle_batch(batch).await;
+                let failed = processor.handle_batch(received.clone()).await;
                 if let Err(error) = queue.settle(&received, &failed).await {
                     tracing::warn!(%error, "local order queue not settled; events are redelivered");
                     break;

@@ -15,6 +15,7 @@ use rc_orders::ConnectionRepository;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::connection_routes::amazon_id;
 use crate::{ApiError, InventorySync, json};
 
 /// The longest a merchant's request waits for the channels after a stock change.
@@ -270,18 +271,8 @@ impl InventoryApi {
                         "fields `seller_sku` (1-40) and `product_type` are required",
                     ));
                 }
-                let id_like = |raw: &str| {
-                    !raw.is_empty()
-                        && raw.len() <= 32
-                        && raw
-                            .bytes()
-                            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-                };
-                if !id_like(seller_id) || !id_like(marketplace_id) {
-                    return Err(invalid(
-                        "fields `seller_id` and `marketplace_id` must be Amazon ids",
-                    ));
-                }
+                amazon_id(seller_id, "seller_id")?;
+                amazon_id(marketplace_id, "marketplace_id")?;
                 if product_type.len() > 100
                     || !product_type
                         .bytes()

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{Response, StatusCode};
 use rc_domain::{BuyerPii, MerchantId, OrderId, PiiRule, PostalAddress, RevealPurpose};
-use rc_orders::{AuditEntry, AuditLog, OrderRepository, PrivacyRequestRepository, RepoError};
+use rc_orders::{AuditLog, OrderRepository, PiiAccess, PrivacyRequestRepository, RepoError};
 use rc_privacy::{AccountCancellation, CancellationStatus, PrivacyError, ReceiptLedger};
 use rc_vault::VaultError;
 use serde::Deserialize;
@@ -189,13 +189,12 @@ impl PrivacyApi {
         self.audit
             .record(
                 merchant,
-                AuditEntry {
-                    action: "pii_reveal".into(),
-                    purpose: "data_subject_report".into(),
-                    actor: actor.to_owned(),
-                    subject: view.id.clone(),
-                    orders: opened.clone(),
-                    at_ms: 0,
+                PiiAccess {
+                    action: "pii_reveal",
+                    purpose: "data_subject_report",
+                    actor,
+                    subject: &view.id,
+                    orders: &opened,
                 },
             )
             .await?;
@@ -232,20 +231,14 @@ impl PrivacyApi {
         merchant: &MerchantId,
         after: Option<&str>,
     ) -> Result<Response<Bytes>, ApiError> {
-        let after = after
-            .map(|token| {
-                let ok = token.len() <= 64
-                    && token
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'#');
-                ok.then(|| rc_store::PageToken(token.to_owned()))
-                    .ok_or(ApiError::NotFound)
-            })
-            .transpose()?;
-        let page = self.audit.list(merchant, 100, after).await?;
+        let (entries, next) = self
+            .audit
+            .list(merchant, 100, after)
+            .await?
+            .ok_or(ApiError::NotFound)?;
         Ok(json(
             StatusCode::OK,
-            &json!({ "entries": page.items, "next": page.next.map(|t| t.0) }),
+            &json!({ "entries": entries, "next": next }),
         ))
     }
 }

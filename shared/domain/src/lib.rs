@@ -5,6 +5,7 @@
 //! which cannot be printed, logged or serialized by accident.
 
 mod clock;
+mod hex;
 mod ids;
 mod money;
 mod order;
@@ -16,6 +17,7 @@ mod sku;
 mod status;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use hex::to_hex;
 pub use ids::{IdError, MerchantId, OrderId, WarehouseId};
 pub use money::{Currency, Money, MoneyError};
 pub use order::{BuyerPii, Channel, LineItem, Order, OrderTotals, ShipToRegion};

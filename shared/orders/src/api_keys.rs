@@ -65,11 +65,7 @@ pub struct ApiKey(pub Secret<SecretText>);
 const PREFIX: &str = "rck_";
 
 fn hash_hex(token: &str) -> String {
-    digest(&SHA256, token.as_bytes())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    rc_domain::to_hex(digest(&SHA256, token.as_bytes()).as_ref())
 }
 
 pub struct ApiKeyRepository {

@@ -160,9 +160,7 @@ impl Stamp {
 const INCARNATION: &str = "incarnation";
 
 fn new_incarnation() -> Result<String, RepoError> {
-    let mut random = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut random).map_err(|_| RepoError::Corrupt("random source"))?;
-    Ok(random.iter().map(|b| format!("{b:02x}")).collect())
+    crate::random::random_hex::<16>()
 }
 
 /// Opened connections by incarnation and version (see the module documentation).
@@ -343,10 +341,9 @@ impl ConnectionRepository {
                 },
             ])
             .await?;
-        match conn.channel {
-            "shopify" => self.shopify.forget(&conn.cache_key()),
-            _ => self.amazon.forget(&conn.cache_key()),
-        }
+        // Cache keys name their channel: forgetting in both caches is exact.
+        self.shopify.forget(&conn.cache_key());
+        self.amazon.forget(&conn.cache_key());
         self.vault
             .destroy_subject_key(merchant, &conn.subject()?)
             .await?;

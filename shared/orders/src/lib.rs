@@ -10,10 +10,11 @@ mod orders;
 mod outbox;
 mod pii_purge;
 mod privacy_requests;
+mod random;
 mod view;
 
 pub use api_keys::{ApiKey, ApiKeyRepository, KeyOwner, PresentedKey, Scope};
-pub use audit::{AuditEntry, AuditLog};
+pub use audit::{AuditEntry, AuditLog, PiiAccess};
 pub use connections::{
     AmazonConnection, ConnectionRef, ConnectionRepository, ConnectionSummary, ShopifyConnection,
     ShopifyCredentials,

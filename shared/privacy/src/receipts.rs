@@ -71,12 +71,8 @@ impl Receipt {
         let mut unhashed = self.clone();
         unhashed.hash = String::new();
         let body = serde_json::to_vec(&unhashed).map_err(|_| PrivacyError::Receipt)?;
-        Ok(hex(digest(&SHA256, &body).as_ref()))
+        Ok(rc_domain::to_hex(digest(&SHA256, &body).as_ref()))
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The outcome of verifying a merchant's chain.

@@ -41,10 +41,7 @@ const POINTER: &str = "PIICOPY#";
 
 fn pointer_key(merchant: &MerchantId, order: &OrderId, kind: &str, location: &str) -> ItemKey {
     // The location may be long or hold any character: the key uses a digest of it.
-    let tag: String = digest(&SHA256, location.as_bytes()).as_ref()[..12]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let tag = rc_domain::to_hex(&digest(&SHA256, location.as_bytes()).as_ref()[..12]);
     ItemKey::new(
         keys::merchant_partition(merchant),
         format!("{POINTER}{order}#{kind}#{tag}"),

@@ -18,12 +18,9 @@ const DEAD_LETTERS: &str = "LOCALQ#order-events#dlq";
 /// Receives before a message is dead-lettered (the template's `maxReceiveCount`).
 pub const MAX_RECEIVES: i64 = 5;
 
-/// A message taken from the queue: its id (the item's sort key) and body.
-#[derive(Debug, Clone)]
-pub struct LocalMessage {
-    pub id: String,
-    pub body: String,
-}
+/// A message taken from the queue: its id (the item's sort key) and body, in the shape the
+/// queue consumers take.
+pub use rc_api::QueueMessage as LocalMessage;
 
 pub struct LocalQueue {
     data: Arc<dyn Store>,

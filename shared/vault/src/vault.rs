@@ -328,10 +328,7 @@ impl Vault {
             Err(e) => return Err(e.into()),
         }
         self.cache.evict(merchant);
-        self.closed
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(merchant.clone());
+        self.closed().insert(merchant.clone());
         Ok(())
     }
 
@@ -339,12 +336,7 @@ impl Vault {
     /// place of its key), never by the data table, so a restored data backup cannot reopen it.
     /// A closed answer is remembered (a tombstone is forever); an open one is read every time.
     pub async fn is_closed(&self, merchant: &MerchantId) -> Result<bool, VaultError> {
-        if self
-            .closed
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(merchant)
-        {
+        if self.closed().contains(merchant) {
             return Ok(true);
         }
         let closed = self
@@ -353,12 +345,13 @@ impl Vault {
             .await?
             .is_some_and(|item| item.number("destroyed_at").is_some());
         if closed {
-            self.closed
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(merchant.clone());
+            self.closed().insert(merchant.clone());
         }
         Ok(closed)
+    }
+
+    fn closed(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<MerchantId>> {
+        self.closed.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Closed merchants, a page at a time (from the key table's list).

@@ -35,10 +35,7 @@ pub fn idempotency_key(shop: &ShopDomain, quantities: &[QuantityToSet]) -> Strin
         ));
     }
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
-    digest.as_ref()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    rc_domain::to_hex(&digest.as_ref()[..16])
 }
 
 /// One inventory item at one location.
