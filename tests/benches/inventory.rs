@@ -162,8 +162,8 @@ async fn calls_per_changes(count: u32) {
         .connections
         .put_amazon(
             &merchant(),
-            "A2BENCHSELLER",
-            &["ATVPDKIKX0DER".to_owned()],
+            &id("A2BENCHSELLER"),
+            &[id("ATVPDKIKX0DER")],
             &rc_channels::amazon::Credentials {
                 client_id: sp_api::CLIENT_ID.into(),
                 client_secret: secret(sp_api::CLIENT_SECRET),
@@ -180,13 +180,13 @@ async fn calls_per_changes(count: u32) {
         receive(&services, &sku, 7).await;
         for target in [
             ListingTarget::Shopify {
-                shop: shop.as_str().into(),
+                shop: shop.clone(),
                 location_id: 1,
                 inventory_item_id: u64::from(n) + 1,
             },
             ListingTarget::Amazon {
-                seller_id: "A2BENCHSELLER".into(),
-                marketplace_id: "ATVPDKIKX0DER".into(),
+                seller_id: id("A2BENCHSELLER"),
+                marketplace_id: id("ATVPDKIKX0DER"),
                 seller_sku: sku.as_str().into(),
                 product_type: "PRODUCT".into(),
             },
@@ -200,7 +200,7 @@ async fn calls_per_changes(count: u32) {
         channels.state().stocked.push((u64::from(n) + 1, 1));
         skus.push(sku);
     }
-    let sync = rc_api::InventorySync::new(
+    let sync = rc_jobs::InventorySync::new(
         services.stock.clone(),
         services.listings.clone(),
         services.connections.clone(),
@@ -299,4 +299,12 @@ fn main() {
         calls_per_changes(if full() { 10_000 } else { 300 }).await;
         order_to_push(if full() { 20 } else { 2 }).await;
     });
+}
+
+/// A typed identifier from a constant of the benchmark.
+fn id<T: TryFrom<String>>(raw: &str) -> T
+where
+    T::Error: std::fmt::Debug,
+{
+    T::try_from(raw.to_owned()).expect("a valid identifier")
 }

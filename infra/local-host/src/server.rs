@@ -59,7 +59,7 @@ pub struct LocalHost {
     /// The sandbox marketplace (ticking on its own when configured; `tick()` places orders now).
     pub sandbox: Arc<Sandbox>,
     /// Reconciliation against the sandbox (scheduled when configured; `run()` reconciles now).
-    pub reconciler: Arc<rc_api::Reconciler>,
+    pub reconciler: Arc<rc_jobs::Reconciler>,
     /// What the sandbox channels show, as pushed by the inventory sync.
     pub inventory_sandbox: Arc<SandboxInventory>,
 }
@@ -88,10 +88,12 @@ impl LocalHost {
             format!("{base}/sandbox/amazon"),
             format!("{base}/sandbox/amazon"),
         );
-        let sync = Arc::new(services.inventory_sync(
-            sandbox_endpoints.clone(),
+        // One client per API for the whole host, as in a Lambda process.
+        let channels = rc_runtime::ChannelClients::new(
+            sandbox_endpoints,
             Some(format!("{base}/sandbox/shopify")),
-        ));
+        );
+        let sync = Arc::new(services.inventory_sync(&channels));
         let routes = Arc::new(Routes {
             base: base.clone(),
             body_timeout: config.body_timeout,
@@ -108,14 +110,13 @@ impl LocalHost {
             base.clone(),
             amazon_sandbox,
             shopify_sandbox,
+            &channels,
         )
         .await?;
         if let Some(interval) = config.sandbox_interval {
             Arc::clone(&sandbox).run(interval);
         }
-        let reconciler = Arc::new(
-            services.reconciler(sandbox_endpoints, Some(format!("{base}/sandbox/shopify"))),
-        );
+        let reconciler = Arc::new(services.reconciler(&channels));
         seed_inventory(&services, config).await?;
         if let Some(interval) = config.order_processing_interval {
             spawn_order_processor(&services, Arc::clone(&sync), interval);
@@ -341,6 +342,11 @@ async fn seed_inventory(services: &Services, config: &LocalConfig) -> Result<(),
     }
     let warehouse =
         rc_domain::WarehouseId::parse("main").map_err(|e| StartError::Config(e.to_string()))?;
+    let shop = ShopDomain::parse(&config.demo_shop)
+        .map_err(|e| StartError::Config(format!("RC_DEMO_SHOP: {e}")))?;
+    let amazon_id = |e: rc_domain::AmazonIdError| StartError::Config(e.to_string());
+    let seller = rc_domain::SellerId::parse(SANDBOX_SELLER).map_err(amazon_id)?;
+    let marketplace = rc_domain::MarketplaceId::parse(SANDBOX_MARKETPLACE).map_err(amazon_id)?;
     let seed =
         |e: rc_inventory::InventoryError| StartError::Config(format!("seeding inventory: {e}"));
     for (n, (raw, _)) in CATALOG.iter().enumerate() {
@@ -367,13 +373,13 @@ async fn seed_inventory(services: &Services, config: &LocalConfig) -> Result<(),
         }
         let targets = [
             rc_inventory::ListingTarget::Shopify {
-                shop: config.demo_shop.clone(),
+                shop: shop.clone(),
                 location_id: 1,
                 inventory_item_id: 1 + n as u64,
             },
             rc_inventory::ListingTarget::Amazon {
-                seller_id: SANDBOX_SELLER.into(),
-                marketplace_id: SANDBOX_MARKETPLACE.into(),
+                seller_id: seller.clone(),
+                marketplace_id: marketplace.clone(),
                 seller_sku: (*raw).into(),
                 product_type: "PRODUCT".into(),
             },
@@ -399,7 +405,7 @@ async fn seed_inventory(services: &Services, config: &LocalConfig) -> Result<(),
 /// processed after its next start.
 fn spawn_order_processor(
     services: &Services,
-    sync: Arc<rc_api::InventorySync>,
+    sync: Arc<rc_jobs::InventorySync>,
     interval: std::time::Duration,
 ) {
     let Some(queue) = services.local_queue.clone() else {

@@ -154,10 +154,8 @@ async fn run(args: &[String]) -> Result<ExitCode, String> {
                 return Err("inventory-sync needs --merchant M or --all".into());
             }
             let services = services().await?;
-            let sync = services.inventory_sync(
-                rc_runtime::sp_api_endpoints().map_err(|e| e.to_string())?,
-                rc_runtime::shopify_admin_base().map_err(|e| e.to_string())?,
-            );
+            let channels = rc_runtime::ChannelClients::from_env().map_err(|e| e.to_string())?;
+            let sync = services.inventory_sync(&channels);
             let report = match merchant {
                 Some(merchant) => {
                     let skus = services

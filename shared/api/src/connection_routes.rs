@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Response, StatusCode};
-use rc_channels::shopify::ShopDomain;
-use rc_domain::{MerchantId, Secret, SecretText};
+use rc_domain::{
+    LwaCredentials, MarketplaceId, MerchantId, Region, Secret, SecretText, SellerId, ShopDomain,
+};
 use rc_orders::{ConnectionRepository, ShopifyCredentials};
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
@@ -23,21 +24,12 @@ struct ConnectAmazon {
     refresh_token: String,
 }
 
-/// Amazon seller ids and marketplace ids: upper-case letters and digits.
-pub(crate) fn amazon_id(raw: &str, field: &'static str) -> Result<String, ApiError> {
-    let ok = !raw.is_empty()
-        && raw.len() <= 32
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
-    if ok {
-        Ok(raw.to_owned())
-    } else {
-        Err(ApiError::InvalidPayload {
-            reason: "invalid_field",
-            message: format!("field `{field}` is invalid"),
-        })
-    }
+/// An Amazon seller or marketplace id from a request: a 422 naming `field` when it is not one.
+pub(crate) fn amazon_id<T: TryFrom<String>>(raw: &str, field: &'static str) -> Result<T, ApiError> {
+    T::try_from(raw.to_owned()).map_err(|_| ApiError::InvalidPayload {
+        reason: "invalid_field",
+        message: format!("field `{field}` is invalid"),
+    })
 }
 
 /// `PUT /v1/connections/shopify/{shop}`. Zeroized when dropped; never logged or echoed.
@@ -84,7 +76,7 @@ impl ConnectionRoutes {
     pub(crate) async fn remove_amazon(
         &self,
         merchant: &MerchantId,
-        seller: &str,
+        seller: &SellerId,
     ) -> Result<Response<Bytes>, ApiError> {
         if !self.repo.remove_amazon(merchant, seller).await? {
             return Err(ApiError::NotFound);
@@ -94,7 +86,7 @@ impl ConnectionRoutes {
             StatusCode::OK,
             &Connected {
                 channel: "amazon",
-                reference: seller,
+                reference: seller.as_str(),
                 status: "disconnected",
             },
         ))
@@ -103,7 +95,7 @@ impl ConnectionRoutes {
     pub(crate) async fn put_amazon(
         &self,
         merchant: &MerchantId,
-        seller: &str,
+        seller: &SellerId,
         body: &[u8],
     ) -> Result<Response<Bytes>, ApiError> {
         let body: ConnectAmazon = serde_json::from_slice(body)
@@ -118,7 +110,7 @@ impl ConnectionRoutes {
             .marketplace_ids
             .iter()
             .map(|m| amazon_id(m, "marketplace_ids"))
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<MarketplaceId>, _>>()?;
         let client_id = body.lwa_client_id.trim();
         if client_id.is_empty() || client_id.len() > 256 || client_id.chars().any(char::is_control)
         {
@@ -128,14 +120,13 @@ impl ConnectionRoutes {
             });
         }
         // A seller authorizes us per region: one connection serves one region.
-        let region = rc_channels::amazon::Region::of_marketplaces(&marketplaces)
-            .ok_or(ApiError::InvalidPayload {
+        let region = Region::of_marketplaces(&marketplaces).ok_or(ApiError::InvalidPayload {
             reason: "invalid_field",
             message:
                 "field `marketplace_ids` must list Amazon marketplaces of one region (NA, EU or FE)"
                     .into(),
         })?;
-        let credentials = rc_channels::amazon::Credentials {
+        let credentials = LwaCredentials {
             client_id: client_id.to_owned(),
             client_secret: secret(&body.lwa_client_secret, "lwa_client_secret")?,
             refresh_token: secret(&body.refresh_token, "refresh_token")?,
@@ -154,7 +145,7 @@ impl ConnectionRoutes {
             StatusCode::OK,
             &Connected {
                 channel: "amazon",
-                reference: seller,
+                reference: seller.as_str(),
                 status: "connected",
             },
         ))

@@ -5,8 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Response, StatusCode};
-use rc_channels::shopify::ShopDomain;
-use rc_domain::{MerchantId, Sku, WarehouseId};
+use rc_domain::{MerchantId, ShopDomain, Sku, WarehouseId};
 use rc_inventory::{
     Adjustment, ChannelAllocation, InventoryError, KitComponent, ListingRepository, ListingTarget,
     StockRepository,
@@ -16,7 +15,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::connection_routes::amazon_id;
-use crate::{ApiError, InventorySync, json};
+use rc_jobs::{Backorders, InventorySync};
+
+use crate::{ApiError, json};
 
 /// The longest a merchant's request waits for the channels after a stock change.
 const PUSH_BUDGET: std::time::Duration = std::time::Duration::from_secs(8);
@@ -27,7 +28,7 @@ pub struct InventoryApi {
     pub listings: Arc<ListingRepository>,
     pub connections: Arc<ConnectionRepository>,
     pub sync: Arc<InventorySync>,
-    pub backorders: Arc<crate::Backorders>,
+    pub backorders: Arc<Backorders>,
 }
 
 /// `POST /v1/inventory/{sku}/adjustments` (serde cannot deny unknown fields beside a flattened
@@ -51,7 +52,7 @@ struct DefineKit {
 #[derive(Deserialize)]
 struct PutListing {
     #[serde(flatten)]
-    target: ListingTarget,
+    target: RawTarget,
     #[serde(default)]
     safety_buffer: i64,
     /// Any integer, checked after parsing: out of range is a 422 naming the field.
@@ -59,6 +60,68 @@ struct PutListing {
     percent: i64,
     #[serde(default)]
     max: Option<i64>,
+}
+
+/// A listing target as sent: parsed into [`ListingTarget`] field by field, so a bad identifier
+/// is a 422 naming its field rather than a shapeless 400.
+#[derive(Deserialize)]
+#[serde(tag = "channel", rename_all = "snake_case", deny_unknown_fields)]
+enum RawTarget {
+    Shopify {
+        shop: String,
+        location_id: u64,
+        inventory_item_id: u64,
+    },
+    Amazon {
+        seller_id: String,
+        marketplace_id: String,
+        seller_sku: String,
+        product_type: String,
+    },
+}
+
+impl RawTarget {
+    fn parse(self) -> Result<ListingTarget, ApiError> {
+        match self {
+            Self::Shopify {
+                shop,
+                location_id,
+                inventory_item_id,
+            } => Ok(ListingTarget::Shopify {
+                shop: ShopDomain::parse(&shop).map_err(|_| invalid("field `shop` is invalid"))?,
+                location_id,
+                inventory_item_id,
+            }),
+            Self::Amazon {
+                seller_id,
+                marketplace_id,
+                seller_sku,
+                product_type,
+            } => {
+                if seller_sku.is_empty() || seller_sku.len() > 40 || product_type.is_empty() {
+                    return Err(invalid(
+                        "fields `seller_sku` (1-40) and `product_type` are required",
+                    ));
+                }
+                if product_type.len() > 100
+                    || !product_type
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                {
+                    return Err(invalid("field `product_type` is invalid"));
+                }
+                if seller_sku.chars().any(char::is_control) {
+                    return Err(invalid("field `seller_sku` is invalid"));
+                }
+                Ok(ListingTarget::Amazon {
+                    seller_id: amazon_id(&seller_id, "seller_id")?,
+                    marketplace_id: amazon_id(&marketplace_id, "marketplace_id")?,
+                    seller_sku,
+                    product_type,
+                })
+            }
+        }
+    }
 }
 
 fn hundred() -> i64 {
@@ -243,50 +306,27 @@ impl InventoryApi {
         sku: &Sku,
         raw: &[u8],
     ) -> Result<Response<Bytes>, ApiError> {
-        let mut request: PutListing = body(raw)?;
+        let request: PutListing = body(raw)?;
         let percent = u8::try_from(request.percent)
             .ok()
             .filter(|p| *p <= 100)
             .ok_or_else(|| invalid("field `percent` must be 0 to 100"))?;
         // A listing must point at one of the merchant's own connections. What is stored is the
         // parsed identifier, never the raw text (padding, case).
-        let connected = match &mut request.target {
-            ListingTarget::Shopify { shop, .. } => {
-                let parsed =
-                    ShopDomain::parse(shop).map_err(|_| invalid("field `shop` is invalid"))?;
-                *shop = parsed.as_str().to_owned();
-                self.connections
-                    .shopify(&parsed)
-                    .await?
-                    .is_some_and(|c| &c.merchant == merchant)
-            }
+        let target = request.target.parse()?;
+        let connected = match &target {
+            ListingTarget::Shopify { shop, .. } => self
+                .connections
+                .shopify(shop)
+                .await?
+                .is_some_and(|c| &c.merchant == merchant),
             ListingTarget::Amazon {
                 seller_id,
                 marketplace_id,
-                seller_sku,
-                product_type,
-            } => {
-                if seller_sku.is_empty() || seller_sku.len() > 40 || product_type.is_empty() {
-                    return Err(invalid(
-                        "fields `seller_sku` (1-40) and `product_type` are required",
-                    ));
-                }
-                amazon_id(seller_id, "seller_id")?;
-                amazon_id(marketplace_id, "marketplace_id")?;
-                if product_type.len() > 100
-                    || !product_type
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-                {
-                    return Err(invalid("field `product_type` is invalid"));
-                }
-                if seller_sku.chars().any(char::is_control) {
-                    return Err(invalid("field `seller_sku` is invalid"));
-                }
-                self.connections.amazon(seller_id).await?.is_some_and(|c| {
-                    &c.merchant == merchant && c.marketplace_ids.contains(marketplace_id)
-                })
-            }
+                ..
+            } => self.connections.amazon(seller_id).await?.is_some_and(|c| {
+                &c.merchant == merchant && c.marketplace_ids.contains(marketplace_id)
+            }),
         };
         if !connected {
             return Err(ApiError::InvalidPayload {
@@ -300,12 +340,12 @@ impl InventoryApi {
             max: request.max,
         };
         self.listings
-            .put(merchant, sku, &request.target, allocation)
+            .put(merchant, sku, &target, allocation)
             .await?;
         let pushed = self.push(merchant, sku).await;
         Ok(json(
             StatusCode::OK,
-            &json!({ "sku": sku, "listing": request.target, "push": pushed }),
+            &json!({ "sku": sku, "listing": target, "push": pushed }),
         ))
     }
 

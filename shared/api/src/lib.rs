@@ -1,32 +1,24 @@
-//! Handlers shared by the Lambda functions and the local host: HTTP ones on transport-neutral
-//! requests, queue ones on transport-neutral message batches.
+//! The HTTP handlers shared by the Lambda functions and the local host: the Shopify webhook and
+//! the merchant API. (Queue and schedule jobs are in `rc-jobs`.)
 //!
 //! Handlers take and return `http::Request<Bytes>` / `http::Response<Bytes>`: the Lambda glue
 //! converts API Gateway events to these, the local host converts hyper's, and the handler code is
 //! the same in both. Handlers are thin: they authenticate, parse, call a repository and map the
 //! outcome to a status; every failure is an [`ApiError`] with a documented status and reason.
 
-mod amazon_notifications;
 mod connection_routes;
 mod error;
 mod inventory_routes;
-mod inventory_sync;
 mod merchant_api;
-mod order_processor;
 mod order_routes;
 mod privacy_routes;
-mod reconciler;
 mod response;
 mod shopify_webhook;
 
-pub use amazon_notifications::{AmazonNotifications, MessageError, QueueMessage};
 pub use error::ApiError;
 pub use inventory_routes::InventoryApi;
-pub use inventory_sync::{InventorySync, SyncReport};
 pub use merchant_api::{MAX_API_BODY, MerchantApi};
-pub use order_processor::{Backorders, OrderProcessor, ProcessError};
 pub use privacy_routes::PrivacyApi;
-pub use reconciler::{ReconcileReport, Reconciler};
 pub use response::json;
 pub use shopify_webhook::{MAX_WEBHOOK_BODY, ShopifyWebhook};
 

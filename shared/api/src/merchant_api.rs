@@ -33,8 +33,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Method, Request, Response, header};
-use rc_channels::shopify::ShopDomain;
-use rc_domain::OrderId;
+
+use rc_domain::{OrderId, SellerId, ShopDomain};
 use rc_orders::{
     ApiKeyRepository, ConnectionRepository, KeyOwner, OrderRepository, PresentedKey, Scope,
 };
@@ -75,7 +75,7 @@ enum Route {
     PiiAudit(Option<String>),
     Connections,
     ShopifyConnection(ShopDomain),
-    AmazonConnection(String),
+    AmazonConnection(SellerId),
 }
 
 /// The optional `Idempotency-Key` header, as in most payment APIs: a client retrying with the

@@ -165,11 +165,8 @@ impl ShopifyWebhook {
         mark: &DeliveryMark,
     ) -> Result<StoreOutcome, ApiError> {
         let request = shopify::parse_compliance(kind, body).map_err(payload_error)?;
-        // The payload must name the shop that signed it (domains compare case-insensitively).
-        if !request
-            .shop_domain
-            .eq_ignore_ascii_case(connection.shop.as_str())
-        {
+        // The payload must name the shop that signed it (both parsed, so lower case).
+        if request.shop_domain != connection.shop {
             return Err(payload_error(PayloadError::Invalid("shop_domain")));
         }
         let outcome = self

@@ -1,6 +1,9 @@
 //! Marketplace channels: what comes in from them and goes out to them, in their documented shapes.
 
 pub mod amazon;
+#[cfg(feature = "test-util")]
+pub mod fake;
+pub mod port;
 pub mod shopify;
 
 /// Why a call to a marketplace API failed. No variant carries a response body or a URL.

@@ -4,7 +4,9 @@
 //! it is well formed, so code further in never re-checks. Buyer PII lives only inside [`Pii`],
 //! which cannot be printed, logged or serialized by accident.
 
+mod channel_accounts;
 mod clock;
+mod compliance;
 mod hex;
 mod ids;
 mod money;
@@ -16,7 +18,11 @@ mod retention;
 mod sku;
 mod status;
 
+pub use channel_accounts::{
+    AmazonIdError, LwaCredentials, MarketplaceId, Region, SellerId, ShopDomain, ShopDomainError,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use compliance::{ComplianceKind, ComplianceRequest};
 pub use hex::to_hex;
 pub use ids::{IdError, MerchantId, OrderId, WarehouseId};
 pub use money::{Currency, Money, MoneyError};

@@ -3,10 +3,11 @@
 
 mod availability;
 mod error;
-pub mod keys;
+pub(crate) mod keys;
 mod ledger;
 mod listings;
 mod model;
+mod removal;
 mod reservations;
 mod stock;
 

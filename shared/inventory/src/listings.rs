@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use rc_domain::{MerchantId, Sku};
+use rc_domain::{MarketplaceId, MerchantId, SellerId, ShopDomain, Sku};
 use rc_store::{Item, ItemKey, Store, StoreError, TxOp, Value};
 use serde::{Deserialize, Serialize};
 
@@ -15,15 +15,15 @@ use crate::{ChannelAllocation, InventoryError, keys};
 #[serde(tag = "channel", rename_all = "snake_case")]
 pub enum ListingTarget {
     Shopify {
-        shop: String,
+        shop: ShopDomain,
         /// `gid://shopify/Location/<id>`'s number.
         location_id: u64,
         /// `gid://shopify/InventoryItem/<id>`'s number.
         inventory_item_id: u64,
     },
     Amazon {
-        seller_id: String,
-        marketplace_id: String,
+        seller_id: SellerId,
+        marketplace_id: MarketplaceId,
         /// The seller SKU on Amazon (defaults to ours).
         seller_sku: String,
         /// The listing's Amazon product type (`PRODUCT` when unknown), required by the

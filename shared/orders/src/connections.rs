@@ -12,9 +12,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use rc_channels::amazon::{Credentials as AmazonCredentials, Region as AmazonRegion};
-use rc_channels::shopify::ShopDomain;
-use rc_domain::{Clock, MerchantId, SealedField, Secret, SecretText};
+use rc_domain::{
+    Clock, LwaCredentials, MarketplaceId, MerchantId, Region, SealedField, Secret, SecretText,
+    SellerId, ShopDomain,
+};
 use rc_store::{Item, ItemKey, Store, TxOp, Value};
 use rc_vault::{KeySubject, Sealed, Vault};
 
@@ -53,9 +54,9 @@ impl ShopifyCredentials {
 /// A merchant's Amazon selling partner account and its authorization of our application.
 pub struct AmazonConnection {
     pub merchant: MerchantId,
-    pub seller_id: String,
-    pub marketplace_ids: Vec<String>,
-    pub credentials: AmazonCredentials,
+    pub seller_id: SellerId,
+    pub marketplace_ids: Vec<MarketplaceId>,
+    pub credentials: LwaCredentials,
 }
 
 /// A connection as listed to its merchant: no secrets.
@@ -370,10 +371,10 @@ impl ConnectionRepository {
         }
     }
 
-    fn amazon_conn(seller_id: &str) -> Conn<'_> {
+    fn amazon_conn(seller_id: &SellerId) -> Conn<'_> {
         Conn {
             channel: "amazon",
-            reference: seller_id,
+            reference: seller_id.as_str(),
         }
     }
 
@@ -465,14 +466,13 @@ impl ConnectionRepository {
         self.remove(merchant, Self::shopify_conn(shop)).await
     }
 
-    /// Connects (or updates) an Amazon selling partner. `seller_id` must use the identifier
-    /// alphabet (letters, digits, `-`, `_`, `.`), as Amazon's do.
+    /// Connects (or updates) an Amazon selling partner.
     pub async fn put_amazon(
         &self,
         merchant: &MerchantId,
-        seller_id: &str,
-        marketplace_ids: &[String],
-        credentials: &AmazonCredentials,
+        seller_id: &SellerId,
+        marketplace_ids: &[MarketplaceId],
+        credentials: &LwaCredentials,
     ) -> Result<(), RepoError> {
         let plain = vec![
             (
@@ -494,7 +494,7 @@ impl ConnectionRepository {
 
     pub async fn amazon(
         &self,
-        seller_id: &str,
+        seller_id: &SellerId,
     ) -> Result<Option<Arc<AmazonConnection>>, RepoError> {
         let slots = [LWA_CLIENT_SECRET, LWA_REFRESH_TOKEN];
         self.load(
@@ -507,11 +507,11 @@ impl ConnectionRepository {
                         .remove(slot.0)
                         .ok_or(RepoError::Corrupt("amazon connection secret"))
                 };
-                let marketplace_ids: Vec<String> = item
+                let marketplace_ids: Vec<MarketplaceId> = item
                     .string("marketplace_ids")
                     .and_then(|text| serde_json::from_str(text).ok())
                     .ok_or(RepoError::Corrupt("marketplace ids"))?;
-                let credentials = AmazonCredentials {
+                let credentials = LwaCredentials {
                     client_id: item
                         .string("lwa_client_id")
                         .ok_or(RepoError::Corrupt("amazon client id"))?
@@ -520,12 +520,12 @@ impl ConnectionRepository {
                     refresh_token: secret(LWA_REFRESH_TOKEN)?,
                     // The region of its marketplaces (checked when connected); North America
                     // for ids we do not know (connections made before regions were kept).
-                    region: AmazonRegion::of_marketplaces(&marketplace_ids)
-                        .unwrap_or(AmazonRegion::NorthAmerica),
+                    region: Region::of_marketplaces(&marketplace_ids)
+                        .unwrap_or(Region::NorthAmerica),
                 };
                 Ok(AmazonConnection {
                     merchant,
-                    seller_id: seller_id.to_owned(),
+                    seller_id: seller_id.clone(),
                     marketplace_ids,
                     credentials,
                 })
@@ -537,7 +537,7 @@ impl ConnectionRepository {
     pub async fn remove_amazon(
         &self,
         merchant: &MerchantId,
-        seller_id: &str,
+        seller_id: &SellerId,
     ) -> Result<bool, RepoError> {
         self.remove(merchant, Self::amazon_conn(seller_id)).await
     }

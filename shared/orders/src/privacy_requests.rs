@@ -3,8 +3,7 @@
 
 use std::sync::Arc;
 
-use rc_channels::shopify::ComplianceRequest;
-use rc_domain::{Clock, MerchantId};
+use rc_domain::{Clock, ComplianceRequest, MerchantId};
 use rc_store::{Item, ItemKey, Page, PageToken, Store, StoreError, TxOp, Value};
 
 use crate::{DeliveryMark, RepoError, StoreOutcome, keys};

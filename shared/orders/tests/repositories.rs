@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
-use rc_channels::shopify::{ShopDomain, parse_order};
+use rc_channels::shopify::parse_order;
 use rc_domain::{ManualClock, MerchantId, OrderId, RevealPurpose, Secret, SecretText};
+use rc_domain::{MarketplaceId, SellerId, ShopDomain};
 use rc_orders::{
     ConnectionRepository, DeliveryMark, OrderRepository, Outbox, RepoError, ShopifyCredentials,
     StoreOutcome,
@@ -611,17 +612,17 @@ async fn a_cancellation_starts_the_same_clock_and_a_later_shipment_never_extends
 async fn swapped_secret_ciphertexts_within_a_connection_are_refused() {
     let f = fixture();
     let secret = |s: &str| Secret::new(SecretText::parse(s).expect("secret"));
-    let credentials = rc_channels::amazon::Credentials {
+    let credentials = rc_domain::LwaCredentials {
         client_id: "client".into(),
         client_secret: secret("client-secret"),
         refresh_token: secret("refresh-token"),
-        region: rc_channels::amazon::Region::NorthAmerica,
+        region: rc_domain::Region::NorthAmerica,
     };
     f.connections
         .put_amazon(
             &merchant(),
-            "A1SWAP",
-            &["ATVPDKIKX0DER".into()],
+            &SellerId::parse("A1SWAP").expect("seller"),
+            &[MarketplaceId::parse("ATVPDKIKX0DER").expect("marketplace")],
             &credentials,
         )
         .await
@@ -661,6 +662,11 @@ async fn swapped_secret_ciphertexts_within_a_connection_are_refused() {
         let version = item.version;
         f.data.replace(item, version).await.expect("swap");
     }
-    assert!(f.connections.amazon("A1SWAP").await.is_err());
+    assert!(
+        f.connections
+            .amazon(&SellerId::parse("A1SWAP").expect("seller"))
+            .await
+            .is_err()
+    );
     assert!(f.connections.shopify(&shop).await.is_err());
 }

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use rc_domain::{Clock, MerchantId, PiiRule};
+use rc_inventory::StockRepository;
 use rc_orders::{ApiKeyRepository, ConnectionRepository, keys};
 use rc_store::{Item, ItemKey, Store, StoreError, TxOp, Value};
 use rc_vault::Vault;
@@ -80,6 +81,14 @@ pub enum CancellationStatus {
     },
 }
 
+/// What a merchant's account holds besides orders and keys, each removed by its own repository.
+pub struct AccountRecords {
+    pub connections: Arc<ConnectionRepository>,
+    pub api_keys: Arc<ApiKeyRepository>,
+    /// The merchant's inventory (its layout is the inventory crate's business).
+    pub stock: Arc<StockRepository>,
+}
+
 pub struct AccountCancellation {
     data: Arc<dyn Store>,
     vault: Arc<Vault>,
@@ -87,6 +96,7 @@ pub struct AccountCancellation {
     ledger: Arc<ReceiptLedger>,
     connections: Arc<ConnectionRepository>,
     api_keys: Arc<ApiKeyRepository>,
+    stock: Arc<StockRepository>,
     clock: Arc<dyn Clock>,
 }
 
@@ -109,11 +119,16 @@ impl AccountCancellation {
         vault: Arc<Vault>,
         copies: Arc<PiiCopies>,
         ledger: Arc<ReceiptLedger>,
-        connections: Arc<ConnectionRepository>,
-        api_keys: Arc<ApiKeyRepository>,
+        records: AccountRecords,
         clock: Arc<dyn Clock>,
     ) -> Self {
+        let AccountRecords {
+            connections,
+            api_keys,
+            stock,
+        } = records;
         Self {
+            stock,
             data,
             vault,
             copies,
@@ -249,7 +264,8 @@ impl AccountCancellation {
             return self.current(merchant).await;
         }
         let (removed, inventory_done) = self
-            .remove_inventory(merchant, budget.saturating_sub(used).max(1))
+            .stock
+            .remove_merchant(merchant, budget.saturating_sub(used).max(1))
             .await?;
         self.count(merchant, &[("inventory_records", removed as i64)])
             .await?;
@@ -267,54 +283,6 @@ impl AccountCancellation {
             return self.current(merchant).await;
         }
         self.finish(merchant).await
-    }
-
-    /// The merchant's inventory (no PII, but the merchant's data): every SKU's stock, kit,
-    /// listings and backorder list, then the ledger. Returns (items removed, all gone).
-    async fn remove_inventory(
-        &self,
-        merchant: &MerchantId,
-        budget: usize,
-    ) -> Result<(u64, bool), PrivacyError> {
-        use rc_inventory::keys as inventory;
-        let mut removed = 0u64;
-        while (removed as usize) < budget {
-            let skus = self
-                .data
-                .query_partition(&inventory::sku_list(merchant), "", 25, None)
-                .await?;
-            let Some(entry) = skus.items.first() else {
-                break;
-            };
-            if let Ok(sku) = rc_domain::Sku::parse(&entry.key.sk) {
-                for partition in [
-                    inventory::sku_partition(merchant, &sku),
-                    inventory::backorders(merchant, &sku),
-                ] {
-                    removed += self.empty_partition(&partition).await?;
-                }
-            }
-            self.data.delete(&entry.key, None).await?;
-            removed += 1;
-        }
-        if (removed as usize) >= budget {
-            return Ok((removed, false));
-        }
-        removed += self.empty_partition(&inventory::ledger(merchant)).await?;
-        Ok((removed, true))
-    }
-
-    async fn empty_partition(&self, partition: &str) -> Result<u64, PrivacyError> {
-        let mut removed = 0;
-        loop {
-            let page = self.data.query_partition(partition, "", 500, None).await?;
-            if page.items.is_empty() {
-                return Ok(removed);
-            }
-            removed += page.items.len() as u64;
-            let keys = page.items.into_iter().map(|item| item.key).collect();
-            self.data.delete_many(keys).await?;
-        }
     }
 
     async fn current(&self, merchant: &MerchantId) -> Result<CancellationStatus, PrivacyError> {

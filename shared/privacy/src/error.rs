@@ -11,6 +11,8 @@ pub enum PrivacyError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Vault(#[from] VaultError),
+    #[error(transparent)]
+    Inventory(#[from] rc_inventory::InventoryError),
     /// A copy was registered under a kind no eraser handles: the order stays due (and is
     /// reported) until one is registered. Never skipped silently.
     #[error("no eraser is registered for PII copies of kind `{0}`")]
@@ -28,6 +30,7 @@ impl PrivacyError {
         match self {
             Self::Repo(e) => e.is_retryable(),
             Self::Store(e) => e.is_retryable(),
+            Self::Inventory(e) => e.is_retryable(),
             Self::Vault(VaultError::Store(e)) => e.is_retryable(),
             Self::Vault(VaultError::RootKeyUnavailable(_)) => true,
             Self::Erase { .. } => true,

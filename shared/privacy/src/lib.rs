@@ -16,7 +16,8 @@ mod receipts;
 mod registry;
 
 pub use cancellation::{
-    AccountCancellation, CancellationProgress, CancellationStatus, anonymized_partition,
+    AccountCancellation, AccountRecords, CancellationProgress, CancellationStatus,
+    anonymized_partition,
 };
 pub use compliance::{ComplianceReport, ComplianceRequests};
 pub use error::PrivacyError;

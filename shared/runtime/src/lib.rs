@@ -2,6 +2,7 @@
 //! tracing set-up, and the API Gateway adapter. Every function's `main` is a few calls into here.
 
 mod apigw;
+mod channels;
 mod config;
 mod local_queue;
 mod schedule;
@@ -10,6 +11,7 @@ mod sqs;
 mod telemetry;
 
 pub use apigw::{from_apigw, run_http, to_apigw};
+pub use channels::ChannelClients;
 pub use config::{
     AwsConfig, ConfigError, shopify_admin_base, sp_api_endpoints, sp_api_endpoints_from,
 };

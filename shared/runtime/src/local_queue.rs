@@ -20,7 +20,7 @@ pub const MAX_RECEIVES: i64 = 5;
 
 /// A message taken from the queue: its id (the item's sort key) and body, in the shape the
 /// queue consumers take.
-pub use rc_api::QueueMessage as LocalMessage;
+pub use rc_jobs::QueueMessage as LocalMessage;
 
 pub struct LocalQueue {
     data: Arc<dyn Store>,

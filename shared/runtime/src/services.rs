@@ -65,6 +65,7 @@ struct PrivacyWiring<'a> {
     connections: &'a Arc<ConnectionRepository>,
     api_keys: &'a Arc<ApiKeyRepository>,
     privacy_requests: &'a Arc<PrivacyRequestRepository>,
+    stock: &'a Arc<StockRepository>,
     clock: &'a Arc<dyn Clock>,
 }
 
@@ -90,8 +91,11 @@ impl PrivacyWiring<'_> {
             self.vault.clone(),
             copies.clone(),
             self.receipts.clone(),
-            self.connections.clone(),
-            self.api_keys.clone(),
+            rc_privacy::AccountRecords {
+                connections: self.connections.clone(),
+                api_keys: self.api_keys.clone(),
+                stock: self.stock.clone(),
+            },
             self.clock.clone(),
         ));
         let compliance = Arc::new(ComplianceRequests::new(
@@ -147,6 +151,7 @@ impl Services {
         // No feature copies PII yet; labels and exports register their erasers here.
         let copies = Arc::new(PiiCopies::new(data.clone(), clock.clone()));
         let receipts = Arc::new(ReceiptLedger::new(data.clone(), clock.clone()));
+        let stock = Arc::new(StockRepository::new(data.clone(), clock.clone()));
         let (purger, cancellation, compliance) = PrivacyWiring {
             data: &data,
             orders: &orders,
@@ -155,10 +160,10 @@ impl Services {
             connections: &connections,
             api_keys: &api_keys,
             privacy_requests: &privacy_requests,
+            stock: &stock,
             clock: &clock,
         }
         .build(&copies);
-        let stock = Arc::new(StockRepository::new(data.clone(), clock.clone()));
         let reservations = Arc::new(Reservations::new(stock.clone()));
         Self {
             audit: Arc::new(AuditLog::new(data.clone(), clock.clone())),
@@ -195,6 +200,7 @@ impl Services {
             connections: &self.connections,
             api_keys: &self.api_keys,
             privacy_requests: &self.privacy_requests,
+            stock: &self.stock,
             clock: &self.clock,
         }
         .build(&copies);
@@ -302,17 +308,14 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 impl Services {
-    /// The merchant API handler over these services, pushing stock changes to the channels at
-    /// their configured endpoints (`RC_SPAPI_ENDPOINT`, `RC_LWA_ENDPOINT`,
-    /// `RC_SHOPIFY_ADMIN_BASE`).
-    pub fn merchant_api(&self) -> Result<rc_api::MerchantApi, crate::ConfigError> {
-        let sync =
-            Arc::new(self.inventory_sync(crate::sp_api_endpoints()?, crate::shopify_admin_base()?));
-        Ok(self.merchant_api_with(sync))
+    /// The merchant API handler over these services, pushing stock changes to the channels
+    /// through `channels`.
+    pub fn merchant_api(&self, channels: &crate::ChannelClients) -> rc_api::MerchantApi {
+        self.merchant_api_with(Arc::new(self.inventory_sync(channels)))
     }
 
     /// The merchant API handler, pushing stock changes through `sync`.
-    pub fn merchant_api_with(&self, sync: Arc<rc_api::InventorySync>) -> rc_api::MerchantApi {
+    pub fn merchant_api_with(&self, sync: Arc<rc_jobs::InventorySync>) -> rc_api::MerchantApi {
         rc_api::MerchantApi::new(
             self.orders.clone(),
             self.api_keys.clone(),
@@ -328,7 +331,7 @@ impl Services {
                 listings: self.listings.clone(),
                 connections: self.connections.clone(),
                 sync,
-                backorders: Arc::new(rc_api::Backorders::new(
+                backorders: Arc::new(rc_jobs::Backorders::new(
                     self.orders.clone(),
                     self.reservations.clone(),
                 )),
@@ -339,49 +342,41 @@ impl Services {
     /// The Amazon notification consumer over these services.
     pub fn amazon_notifications(
         &self,
-        endpoints: rc_channels::amazon::Endpoints,
-    ) -> rc_api::AmazonNotifications {
-        rc_api::AmazonNotifications::new(
+        channels: &crate::ChannelClients,
+    ) -> rc_jobs::AmazonNotifications {
+        rc_jobs::AmazonNotifications::new(
             self.orders.clone(),
             self.connections.clone(),
-            std::sync::Arc::new(rc_channels::amazon::SpApiClient::new(endpoints)),
+            channels.amazon(),
         )
     }
 
     /// The reconciliation job over these services.
-    pub fn reconciler(
-        &self,
-        endpoints: rc_channels::amazon::Endpoints,
-        shopify_admin_base: Option<String>,
-    ) -> rc_api::Reconciler {
-        rc_api::Reconciler::new(
+    pub fn reconciler(&self, channels: &crate::ChannelClients) -> rc_jobs::Reconciler {
+        rc_jobs::Reconciler::new(
             self.orders.clone(),
             self.outbox.clone(),
             self.connections.clone(),
-            std::sync::Arc::new(rc_channels::amazon::SpApiClient::new(endpoints)),
-            std::sync::Arc::new(rc_channels::shopify::ShopifyAdmin::new(shopify_admin_base)),
+            channels.amazon(),
+            channels.shopify(),
             self.clock.clone(),
         )
     }
 
     /// Pushing available-to-sell quantities to the channels.
-    pub fn inventory_sync(
-        &self,
-        endpoints: rc_channels::amazon::Endpoints,
-        shopify_admin_base: Option<String>,
-    ) -> rc_api::InventorySync {
-        rc_api::InventorySync::new(
+    pub fn inventory_sync(&self, channels: &crate::ChannelClients) -> rc_jobs::InventorySync {
+        rc_jobs::InventorySync::new(
             self.stock.clone(),
             self.listings.clone(),
             self.connections.clone(),
-            Arc::new(rc_channels::shopify::ShopifyAdmin::new(shopify_admin_base)),
-            Arc::new(rc_channels::amazon::SpApiClient::new(endpoints)),
+            channels.shopify(),
+            channels.amazon(),
         )
     }
 
     /// The order processor (reservations, then pushes) over these services.
-    pub fn order_processor(&self, sync: Arc<rc_api::InventorySync>) -> rc_api::OrderProcessor {
-        rc_api::OrderProcessor::new(self.orders.clone(), self.reservations.clone(), sync)
+    pub fn order_processor(&self, sync: Arc<rc_jobs::InventorySync>) -> rc_jobs::OrderProcessor {
+        rc_jobs::OrderProcessor::new(self.orders.clone(), self.reservations.clone(), sync)
     }
 
     /// Lists (and unless `dry_run`, sends back) up to `max` dead-lettered order events: from the

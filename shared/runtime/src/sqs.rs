@@ -4,7 +4,7 @@ use std::future::Future;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::{LambdaEvent, service_fn};
-use rc_api::QueueMessage;
+use rc_jobs::QueueMessage;
 
 /// The messages of an SQS event. A record without an id or body cannot be reported back or
 /// processed; it is skipped with a warning (SQS always sets both).

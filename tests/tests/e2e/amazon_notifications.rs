@@ -6,9 +6,9 @@ use crate::support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rc_api::{AmazonNotifications, QueueMessage};
 use rc_channels::amazon::{Credentials, Endpoints, RetryPolicy, SpApiClient};
 use rc_domain::{MerchantId, OrderId, RevealPurpose, Secret, SecretText, SystemClock};
+use rc_jobs::{AmazonNotifications, QueueMessage};
 use rc_runtime::Services;
 use support::sp_api::{self, CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, StandIn};
 use support::*;
@@ -79,8 +79,8 @@ async fn fixture() -> Fixture {
         .connections
         .put_amazon(
             &merchant,
-            SELLER,
-            &["ATVPDKIKX0DER".to_owned()],
+            &crate::support::id(SELLER),
+            &[crate::support::id("ATVPDKIKX0DER")],
             &Credentials {
                 client_id: CLIENT_ID.into(),
                 client_secret: secret(CLIENT_SECRET),

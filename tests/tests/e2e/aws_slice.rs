@@ -181,7 +181,7 @@ async fn a_shopify_order_flows_through_lambda_events_into_dynamodb_sealed() {
     assert_eq!(response.status_code, 200, "{}", body_text(&response.body));
     assert!(body_text(&response.body).contains("stored"));
 
-    let api = services.merchant_api().expect("merchant api");
+    let api = services.merchant_api(&rc_runtime::ChannelClients::from_env().expect("channels"));
     let event = apigw_event(
         "GET",
         "/v1/orders/shopify-9009",

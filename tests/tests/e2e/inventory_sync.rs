@@ -42,8 +42,8 @@ async fn connect(stack: &Stack) {
         .connections
         .put_amazon(
             &merchant(),
-            SELLER,
-            &[MARKETPLACE.to_owned()],
+            &crate::support::id(SELLER),
+            &[crate::support::id(MARKETPLACE)],
             &rc_channels::amazon::Credentials {
                 client_id: support::sp_api::CLIENT_ID.into(),
                 client_secret: secret(support::sp_api::CLIENT_SECRET),
@@ -55,8 +55,8 @@ async fn connect(stack: &Stack) {
         .expect("seller");
 }
 
-fn sync_for(stack: &Stack, channels: &StandIn) -> rc_api::InventorySync {
-    rc_api::InventorySync::new(
+fn sync_for(stack: &Stack, channels: &StandIn) -> rc_jobs::InventorySync {
+    rc_jobs::InventorySync::new(
         stack.services.stock.clone(),
         stack.services.listings.clone(),
         stack.services.connections.clone(),
@@ -93,7 +93,7 @@ async fn stock(stack: &Stack, sku: &Sku, quantity: i64) {
 
 fn shopify_listing(n: u32) -> ListingTarget {
     ListingTarget::Shopify {
-        shop: SHOP.into(),
+        shop: crate::support::id(SHOP),
         location_id: 7,
         inventory_item_id: 1000 + u64::from(n),
     }
@@ -175,8 +175,8 @@ async fn one_channel_down_never_blocks_the_other_and_failures_are_retried() {
                 &merchant(),
                 sku,
                 &ListingTarget::Amazon {
-                    seller_id: SELLER.into(),
-                    marketplace_id: MARKETPLACE.into(),
+                    seller_id: crate::support::id(SELLER),
+                    marketplace_id: crate::support::id(MARKETPLACE),
                     seller_sku: format!("AMZ {}/{n}", sku.as_str()),
                     product_type: "PRODUCT".into(),
                 },
@@ -278,12 +278,12 @@ async fn an_order_reserves_stock_and_its_new_quantity_is_pushed() {
 
     stack.ingest(5001).await;
     let processor = stack.services.order_processor(sync);
-    let events: Vec<rc_api::QueueMessage> = stack
+    let events: Vec<rc_jobs::QueueMessage> = stack
         .published
         .published()
         .iter()
         .enumerate()
-        .map(|(i, e)| rc_api::QueueMessage {
+        .map(|(i, e)| rc_jobs::QueueMessage {
             id: format!("m{i}"),
             body: serde_json::to_string(e).expect("event"),
         })
@@ -318,7 +318,7 @@ async fn an_order_reserves_stock_and_its_new_quantity_is_pushed() {
     );
     let latest = stack.published.published();
     let last = latest.last().expect("event");
-    let message = rc_api::QueueMessage {
+    let message = rc_jobs::QueueMessage {
         id: "cancel".into(),
         body: serde_json::to_string(last).expect("event"),
     };
@@ -457,8 +457,8 @@ async fn a_thousand_amazon_changes_go_in_one_feed_whose_report_settles_each_list
                 &merchant(),
                 &sku,
                 &ListingTarget::Amazon {
-                    seller_id: SELLER.into(),
-                    marketplace_id: MARKETPLACE.into(),
+                    seller_id: crate::support::id(SELLER),
+                    marketplace_id: crate::support::id(MARKETPLACE),
                     seller_sku: sku.as_str().to_owned(),
                     product_type: "PRODUCT".into(),
                 },
@@ -564,8 +564,8 @@ async fn throttled_channels_are_retried_and_a_kit_follows_its_components() {
             &merchant(),
             &set,
             &ListingTarget::Amazon {
-                seller_id: SELLER.into(),
-                marketplace_id: MARKETPLACE.into(),
+                seller_id: crate::support::id(SELLER),
+                marketplace_id: crate::support::id(MARKETPLACE),
                 seller_sku: "SET-1".into(),
                 product_type: "PRODUCT".into(),
             },
@@ -627,7 +627,7 @@ async fn backordered_orders_are_reserved_when_stock_comes_back_or_comes_in() {
         let batch = events[seen..]
             .iter()
             .enumerate()
-            .map(|(i, e)| rc_api::QueueMessage {
+            .map(|(i, e)| rc_jobs::QueueMessage {
                 id: format!("e{}", seen + i),
                 body: serde_json::to_string(e).expect("event"),
             })

@@ -232,11 +232,16 @@ async fn a_merchant_connects_and_disconnects_an_amazon_seller() {
     let connection = host
         .services
         .connections
-        .amazon("A3TH9S8BH6GOGM")
+        .amazon(&crate::support::id("A3TH9S8BH6GOGM"))
         .await
         .expect("get")
         .expect("stored");
-    assert_eq!(connection.marketplace_ids, vec!["ATVPDKIKX0DER"]);
+    assert_eq!(
+        connection.marketplace_ids,
+        vec![crate::support::id::<rc_domain::MarketplaceId>(
+            "ATVPDKIKX0DER"
+        )]
+    );
     let refresh = connection
         .credentials
         .refresh_token
@@ -266,7 +271,7 @@ async fn a_merchant_connects_and_disconnects_an_amazon_seller() {
     assert!(
         host.services
             .connections
-            .amazon("A3TH9S8BH6GOGM")
+            .amazon(&crate::support::id("A3TH9S8BH6GOGM"))
             .await
             .expect("get")
             .is_none()

@@ -6,10 +6,10 @@ use crate::support;
 
 use std::sync::Arc;
 
-use rc_api::{ReconcileReport, Reconciler};
 use rc_channels::amazon::{Credentials, Endpoints, SpApiClient};
 use rc_channels::shopify::{ShopDomain, ShopifyAdmin};
 use rc_domain::{MerchantId, OrderId, Secret, SecretText, SystemClock};
+use rc_jobs::{ReconcileReport, Reconciler};
 use rc_orders::ShopifyCredentials;
 use rc_runtime::Services;
 use support::*;
@@ -58,8 +58,8 @@ async fn fixture(shopify_token: &str) -> Fixture {
         .connections
         .put_amazon(
             &merchant,
-            "A3TH9S8BH6GOGM",
-            &["ATVPDKIKX0DER".to_owned()],
+            &crate::support::id("A3TH9S8BH6GOGM"),
+            &[crate::support::id("ATVPDKIKX0DER")],
             &Credentials {
                 client_id: sp_api::CLIENT_ID.into(),
                 client_secret: secret(sp_api::CLIENT_SECRET),

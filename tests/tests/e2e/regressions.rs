@@ -107,19 +107,24 @@ async fn connection_handover(stack: Stack) {
         refresh_token: secret(&format!("refresh-{tag}")),
         region: rc_channels::amazon::Region::NorthAmerica,
     };
-    let marketplaces = ["ATVPDKIKX0DER".to_owned()];
+    let marketplaces: [rc_domain::MarketplaceId; 1] = [crate::support::id("ATVPDKIKX0DER")];
     // Connects the seller for `merchant`, then reads it back as a warm process would.
     let connect_and_read = |merchant: MerchantId, tag: &'static str| {
         let marketplaces = marketplaces.clone();
         async move {
             services
                 .connections
-                .put_amazon(&merchant, "A1HANDOVER", &marketplaces, &credentials(tag))
+                .put_amazon(
+                    &merchant,
+                    &crate::support::id("A1HANDOVER"),
+                    &marketplaces,
+                    &credentials(tag),
+                )
                 .await
                 .expect("connects");
             services
                 .connections
-                .amazon("A1HANDOVER")
+                .amazon(&crate::support::id("A1HANDOVER"))
                 .await
                 .expect("read")
                 .expect("connected")
@@ -129,7 +134,7 @@ async fn connection_handover(stack: Stack) {
     assert_eq!(first.merchant, a);
     services
         .connections
-        .remove_amazon(&a, "A1HANDOVER")
+        .remove_amazon(&a, &crate::support::id("A1HANDOVER"))
         .await
         .expect("a disconnects");
     let second = connect_and_read(b.clone(), "b").await;
@@ -260,8 +265,7 @@ async fn api_on(services: &rc_runtime::Services, path: &str) -> u16 {
         .body(bytes::Bytes::new())
         .expect("request");
     services
-        .merchant_api()
-        .expect("merchant api")
+        .merchant_api(&rc_runtime::ChannelClients::from_env().expect("channels"))
         .handle(request)
         .await
         .status()
@@ -368,7 +372,7 @@ async fn lists_past_one_page(stack: Stack) {
     let sku = Sku::parse("PAGED-1").expect("sku");
     for location in 1..=101u64 {
         let target = ListingTarget::Shopify {
-            shop: privacy_stack::SHOP.into(),
+            shop: crate::support::id(privacy_stack::SHOP),
             location_id: location,
             inventory_item_id: 7,
         };
@@ -991,19 +995,17 @@ async fn order_events_survive_a_local_host_stop() {
 #[tokio::test]
 async fn malformed_events_fail_and_dead_letters_are_redriven() {
     let stack = privacy_stack::embedded().await;
-    let sync = std::sync::Arc::new(
-        stack
-            .services
-            .inventory_sync(rc_channels::amazon::Endpoints::default(), None),
-    );
+    let sync = std::sync::Arc::new(stack.services.inventory_sync(
+        &rc_runtime::ChannelClients::new(rc_channels::amazon::Endpoints::default(), None),
+    ));
     let processor = stack.services.order_processor(sync);
     let failed = processor
         .handle_batch(vec![
-            rc_api::QueueMessage {
+            rc_jobs::QueueMessage {
                 id: "m-garbage".into(),
                 body: "not an event".into(),
             },
-            rc_api::QueueMessage {
+            rc_jobs::QueueMessage {
                 id: "m-bad-id".into(),
                 body: r#"{"kind":"order.stored","merchant":"m","order":"no such/id","version":1}"#
                     .into(),
@@ -1105,8 +1107,8 @@ async fn the_sandbox_amazon_takes_bulk_pushes_by_feed() {
             .await
             .expect("stock");
         let target = ListingTarget::Amazon {
-            seller_id: SANDBOX_SELLER.into(),
-            marketplace_id: SANDBOX_MARKETPLACE.into(),
+            seller_id: crate::support::id(SANDBOX_SELLER),
+            marketplace_id: crate::support::id(SANDBOX_MARKETPLACE),
             seller_sku: sku.as_str().into(),
             product_type: "PRODUCT".into(),
         };
@@ -1118,10 +1120,12 @@ async fn the_sandbox_amazon_takes_bulk_pushes_by_feed() {
         skus.push(sku);
     }
     let sandbox = format!("{base}/sandbox/amazon");
-    let sync = host.services.inventory_sync(
-        rc_channels::amazon::Endpoints::all_at(sandbox.clone(), sandbox),
-        Some(format!("{base}/sandbox/shopify")),
-    );
+    let sync = host
+        .services
+        .inventory_sync(&rc_runtime::ChannelClients::new(
+            rc_channels::amazon::Endpoints::all_at(sandbox.clone(), sandbox),
+            Some(format!("{base}/sandbox/shopify")),
+        ));
     let submitted = sync.sync(&merchant, &skus).await.expect("submit");
     assert!(submitted.failed.is_empty(), "{submitted:?}");
     assert_eq!(
@@ -1211,14 +1215,18 @@ async fn marketplace_clients_follow_no_redirect_and_read_bounded_answers() {
         refresh_token: secret("refresh-token"),
         region: rc_channels::amazon::Region::NorthAmerica,
     };
-    let redirected = client.get_order("A1SELLER", &credentials, "111-1").await;
+    let redirected = client
+        .get_order(&crate::support::id("A1SELLER"), &credentials, "111-1")
+        .await;
     assert!(redirected.is_err(), "a redirect is an error, not followed");
     assert_eq!(
         stolen.load(Ordering::Relaxed),
         0,
         "nothing reached the redirect target"
     );
-    let report = client.feed_document("A1SELLER", &credentials, "bomb").await;
+    let report = client
+        .feed_document(&crate::support::id("A1SELLER"), &credentials, "bomb")
+        .await;
     assert!(
         report
             .as_ref()
@@ -1300,15 +1308,18 @@ async fn an_amazon_connection_is_served_by_its_region() {
         lwa: format!("http://{na}"),
     };
     let client = rc_channels::amazon::SpApiClient::new(endpoints);
-    let region = rc_channels::amazon::Region::of_marketplaces(&["A1PA6795UKMFR9".to_owned()])
-        .expect("Germany is in Europe");
+    let region =
+        rc_channels::amazon::Region::of_marketplaces(&[crate::support::id("A1PA6795UKMFR9")])
+            .expect("Germany is in Europe");
     let credentials = rc_channels::amazon::Credentials {
         client_id: "client".into(),
         client_secret: secret("client-secret"),
         refresh_token: secret("refresh-token"),
         region,
     };
-    let _ = client.get_order("A1EUSELLER", &credentials, "302-1").await;
+    let _ = client
+        .get_order(&crate::support::id("A1EUSELLER"), &credentials, "302-1")
+        .await;
     assert_eq!(eu_hits.load(Ordering::Relaxed), 1);
     assert_eq!(na_hits.load(Ordering::Relaxed), 0);
 

@@ -16,10 +16,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use rc_api::{AmazonNotifications, QueueMessage};
-use rc_channels::amazon::{Credentials, Endpoints, SpApiClient};
-use rc_domain::{MerchantId, Secret, SecretText};
-use rc_runtime::Services;
+use rc_domain::{LwaCredentials, MarketplaceId, MerchantId, Region, Secret, SecretText, SellerId};
+use rc_jobs::QueueMessage;
+use rc_runtime::{ChannelClients, Services};
 
 pub use amazon_api::AmazonSandboxApi;
 pub use inventory::{FEED_DOCUMENTS, SandboxInventory};
@@ -32,6 +31,11 @@ use crate::LocalConfig;
 /// The sandbox selling partner the demo merchant is connected to.
 pub const SANDBOX_SELLER: &str = "ASANDBOXSELLER1";
 pub const SANDBOX_MARKETPLACE: &str = "ATVPDKIKX0DER";
+
+/// One of the sandbox's Amazon ids (constants, valid by construction).
+fn sandbox_id<T: TryFrom<String>>(raw: &str) -> Result<T, rc_orders::RepoError> {
+    T::try_from(raw.to_owned()).map_err(|_| rc_orders::RepoError::Corrupt("sandbox amazon id"))
+}
 const SANDBOX_CLIENT_ID: &str = "amzn1.application-oa2-client.sandbox";
 const SANDBOX_CLIENT_SECRET: &str = "sandbox-client-secret";
 const SANDBOX_REFRESH_TOKEN: &str = "Atzr|sandbox-refresh-token";
@@ -60,6 +64,7 @@ impl Sandbox {
         base: String,
         amazon: Arc<AmazonSandboxApi>,
         shopify_admin: Arc<ShopifySandboxAdmin>,
+        channels: &ChannelClients,
     ) -> Result<Arc<Self>, rc_orders::RepoError> {
         let merchant = MerchantId::parse(&config.demo_merchant)
             .map_err(|_| rc_orders::RepoError::Corrupt("demo merchant id"))?;
@@ -67,13 +72,13 @@ impl Sandbox {
             .connections
             .put_amazon(
                 &merchant,
-                SANDBOX_SELLER,
-                &[SANDBOX_MARKETPLACE.to_owned()],
-                &Credentials {
+                &sandbox_id::<SellerId>(SANDBOX_SELLER)?,
+                &[sandbox_id::<MarketplaceId>(SANDBOX_MARKETPLACE)?],
+                &LwaCredentials {
                     client_id: SANDBOX_CLIENT_ID.into(),
                     client_secret: secret(SANDBOX_CLIENT_SECRET)?,
                     refresh_token: secret(SANDBOX_REFRESH_TOKEN)?,
-                    region: rc_channels::amazon::Region::NorthAmerica,
+                    region: Region::NorthAmerica,
                 },
             )
             .await;
@@ -82,15 +87,7 @@ impl Sandbox {
             Err(rc_orders::RepoError::Vault(rc_vault::VaultError::MerchantClosed)) => {}
             other => other?,
         }
-        let endpoints = Endpoints::all_at(
-            format!("{base}/sandbox/amazon"),
-            format!("{base}/sandbox/amazon"),
-        );
-        let consumer = AmazonNotifications::new(
-            services.orders.clone(),
-            services.connections.clone(),
-            Arc::new(SpApiClient::new(endpoints)),
-        );
+        let consumer = services.amazon_notifications(channels);
         Ok(Arc::new(Self {
             base,
             shop: config.demo_shop.clone(),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use rc_api::{AmazonNotifications, QueueMessage};
+use rc_jobs::{AmazonNotifications, QueueMessage};
 use tokio::sync::mpsc;
 
 const MAX_RECEIVES: u32 = 5;

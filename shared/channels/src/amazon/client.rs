@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use rc_domain::{RevealPurpose, Secret, SecretText};
+use rc_domain::{Region, RevealPurpose, Secret, SecretText, SellerId};
+
+pub(crate) use rc_domain::LwaCredentials as Credentials;
 use reqwest::StatusCode;
 use serde::Deserialize;
 use tokio::sync::Mutex;
@@ -17,7 +19,6 @@ use tokio::time::Instant;
 pub use crate::FetchError;
 
 use super::rate_limit::TokenBucket;
-use super::region::Region;
 
 /// Where the APIs live. Production defaults; tests and the local sandbox point them elsewhere.
 #[derive(Debug, Clone)]
@@ -68,15 +69,6 @@ impl Endpoints {
     }
 }
 
-/// A selling partner's authorization of our application.
-pub struct Credentials {
-    pub client_id: String,
-    pub client_secret: Secret<SecretText>,
-    pub refresh_token: Secret<SecretText>,
-    /// The region the seller authorized us in: every call goes to its endpoint.
-    pub region: Region,
-}
-
 #[derive(Deserialize)]
 struct TokenResponse {
     access_token: String,
@@ -85,7 +77,7 @@ struct TokenResponse {
 
 /// A token is refreshed this long before Amazon says it expires.
 const TOKEN_MARGIN: Duration = Duration::from_secs(60);
-pub(super) type Limiters = Mutex<HashMap<String, Arc<TokenBucket>>>;
+pub(super) type Limiters = Mutex<HashMap<SellerId, Arc<TokenBucket>>>;
 
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
@@ -111,11 +103,11 @@ pub struct SpApiClient {
     pub(super) http: reqwest::Client,
     endpoints: Endpoints,
     retry: RetryPolicy,
-    tokens: Mutex<HashMap<String, Arc<CachedToken>>>,
+    tokens: Mutex<HashMap<SellerId, Arc<CachedToken>>>,
     pub(super) get_order_limiters: Limiters,
     pub(super) search_limiters: Limiters,
     pub(super) listings_limiters: Limiters,
-    pub(super) feed_limiters: Mutex<HashMap<(&'static str, String), Arc<TokenBucket>>>,
+    pub(super) feed_limiters: Mutex<HashMap<(&'static str, SellerId), Arc<TokenBucket>>>,
 }
 
 impl SpApiClient {
@@ -149,14 +141,14 @@ impl SpApiClient {
     pub(super) async fn limiter(
         &self,
         limiters: &Limiters,
-        seller: &str,
+        seller: &SellerId,
         rate: f64,
         burst: u32,
     ) -> Arc<TokenBucket> {
         let mut limiters = limiters.lock().await;
         Arc::clone(
             limiters
-                .entry(seller.to_owned())
+                .entry(seller.clone())
                 .or_insert_with(|| Arc::new(TokenBucket::new(rate, burst))),
         )
     }
@@ -164,7 +156,7 @@ impl SpApiClient {
     /// A valid access token for the seller: cached, or fetched with the refresh-token grant.
     async fn access_token(
         &self,
-        seller: &str,
+        seller: &SellerId,
         credentials: &Credentials,
         force_refresh: bool,
     ) -> Result<Arc<CachedToken>, FetchError> {
@@ -218,7 +210,7 @@ impl SpApiClient {
             token: Secret::new(token),
             valid_until: Instant::now() + lifetime,
         });
-        tokens.insert(seller.to_owned(), Arc::clone(&cached));
+        tokens.insert(seller.clone(), Arc::clone(&cached));
         Ok(cached)
     }
 
@@ -226,7 +218,7 @@ impl SpApiClient {
     /// 429 and 5xx, the token refreshed once on 401/403.
     pub(super) async fn call(
         &self,
-        seller: &str,
+        seller: &SellerId,
         credentials: &Credentials,
         request: Request<'_>,
         limiter: &TokenBucket,

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use rc_domain::{MarketplaceId, SellerId};
 
 use std::collections::BTreeMap;
 
@@ -23,7 +24,7 @@ const GET_FEED_DOCUMENT_BURST: u32 = 10;
 /// The content type of our feed documents.
 pub const FEED_CONTENT_TYPE: &str = "application/json; charset=UTF-8";
 impl SpApiClient {
-    async fn feed_limiter(&self, operation: &'static str, seller: &str) -> Arc<TokenBucket> {
+    async fn feed_limiter(&self, operation: &'static str, seller: &SellerId) -> Arc<TokenBucket> {
         let (rate, burst) = match operation {
             "createFeedDocument" => (FEED_DOCUMENT_RATE, FEEDS_BURST),
             "createFeed" => (CREATE_FEED_RATE, FEEDS_BURST),
@@ -33,7 +34,7 @@ impl SpApiClient {
         let mut limiters = self.feed_limiters.lock().await;
         Arc::clone(
             limiters
-                .entry((operation, seller.to_owned()))
+                .entry((operation, seller.clone()))
                 .or_insert_with(|| Arc::new(TokenBucket::new(rate, burst))),
         )
     }
@@ -41,7 +42,7 @@ impl SpApiClient {
     async fn feeds_call(
         &self,
         operation: &'static str,
-        seller: &str,
+        seller: &SellerId,
         credentials: &Credentials,
         method: reqwest::Method,
         path: &str,
@@ -74,10 +75,10 @@ impl SpApiClient {
     /// `createFeed`. Returns the feed id. Three calls, however many messages the feed holds.
     pub async fn submit_feed(
         &self,
-        seller: &str,
+        seller: &SellerId,
         credentials: &Credentials,
         feed_type: &str,
-        marketplace_id: &str,
+        marketplace_id: &MarketplaceId,
         content: Vec<u8>,
     ) -> Result<String, FetchError> {
         let document = self
@@ -136,7 +137,7 @@ impl SpApiClient {
     /// `getFeed`: the feed's processing status and, once done, its result document id.
     pub async fn feed_status(
         &self,
-        seller: &str,
+        seller: &SellerId,
         credentials: &Credentials,
         feed_id: &str,
     ) -> Result<(String, Option<String>), FetchError> {
@@ -164,7 +165,7 @@ impl SpApiClient {
     /// `getFeedDocument`, then the document itself (a processing report).
     pub async fn feed_document(
         &self,
-        seller: &str,
+        seller: &SellerId,
         credentials: &Credentials,
         document_id: &str,
     ) -> Result<Bytes, FetchError> {
@@ -228,9 +229,9 @@ impl SpApiClient {
     /// calls however many listings.
     pub async fn submit_quantities_feed(
         &self,
-        seller: &str,
+        seller: &SellerId,
         credentials: &Credentials,
-        marketplace_id: &str,
+        marketplace_id: &MarketplaceId,
         listings: &[ListingQuantity<'_>],
     ) -> Result<String, FetchError> {
         if listings.is_empty() || listings.len() > MAX_FEED_MESSAGES {
@@ -271,7 +272,7 @@ impl SpApiClient {
     /// the state and the number of calls made (one or two).
     pub async fn feed_state(
         &self,
-        seller: &str,
+        seller: &SellerId,
         credentials: &Credentials,
         feed_id: &str,
     ) -> (FeedState, u64) {

@@ -1,6 +1,7 @@
 //! The Listings Items API (2021-08-01): `patchListingsItem`, paced by its usage plan.
 
 use bytes::Bytes;
+use rc_domain::{MarketplaceId, SellerId};
 
 use super::client::{Credentials, FetchError, Request, SpApiClient, encode_path};
 
@@ -14,18 +15,18 @@ impl SpApiClient {
     /// Returns the `ListingsItemSubmissionResponse` body.
     pub async fn patch_listings_item(
         &self,
-        seller: &str,
+        seller: &SellerId,
         credentials: &Credentials,
         seller_sku: &str,
-        marketplace_id: &str,
+        marketplace_id: &MarketplaceId,
         body: &serde_json::Value,
     ) -> Result<Bytes, FetchError> {
         let path = format!(
             "/listings/2021-08-01/items/{}/{}",
-            encode_path(seller),
+            encode_path(seller.as_str()),
             encode_path(seller_sku)
         );
-        let query = vec![("marketplaceIds", marketplace_id.to_owned())];
+        let query = vec![("marketplaceIds", marketplace_id.to_string())];
         let limiter = self
             .limiter(
                 &self.listings_limiters,
@@ -47,7 +48,7 @@ impl SpApiClient {
     /// `patchListingsItem`: accepted, or refused with Amazon's issue codes.
     pub async fn set_listing_quantity(
         &self,
-        seller: &str,
+        seller: &SellerId,
         credentials: &Credentials,
         listing: &ListingQuantity<'_>,
     ) -> Result<PatchOutcome, FetchError> {
@@ -86,7 +87,7 @@ impl SpApiClient {
 #[derive(Debug, Clone, Copy)]
 pub struct ListingQuantity<'a> {
     pub seller_sku: &'a str,
-    pub marketplace_id: &'a str,
+    pub marketplace_id: &'a MarketplaceId,
     /// The listing's Amazon product type (`PRODUCT` when unknown).
     pub product_type: &'a str,
     pub quantity: i64,

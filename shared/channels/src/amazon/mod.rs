@@ -9,12 +9,12 @@ mod notification;
 mod order_payload;
 mod orders;
 mod rate_limit;
-mod region;
 
-pub use client::{Credentials, Endpoints, FetchError, RetryPolicy, SpApiClient};
+pub use client::{Endpoints, FetchError, RetryPolicy, SpApiClient};
+// Value types of the domain, re-exported because every SP-API call takes them.
 pub use feeds::{FEED_CONTENT_TYPE, FeedState, MAX_FEED_MESSAGES};
 pub use listings::{ListingQuantity, PatchOutcome};
 pub use notification::{OrderChange, parse_notification};
 pub use order_payload::{INCLUDED_DATA, SearchedOrder, parse_get_order, parse_search_orders};
 pub use rate_limit::TokenBucket;
-pub use region::Region;
+pub use rc_domain::{LwaCredentials as Credentials, MarketplaceId, Region, SellerId};

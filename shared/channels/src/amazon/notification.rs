@@ -1,6 +1,7 @@
 //! `ORDER_CHANGE` notifications as delivered to our SQS queue (see
 //! `OrderChangeNotification.json`). They carry no PII: ids, statuses and a postal code only.
 
+use rc_domain::SellerId;
 use serde::Deserialize;
 
 use crate::shopify::PayloadError;
@@ -10,7 +11,7 @@ use crate::shopify::PayloadError;
 pub struct OrderChange {
     /// `NotificationMetadata.NotificationId`: the delivery's identity, for deduplication.
     pub notification_id: String,
-    pub seller_id: String,
+    pub seller_id: SellerId,
     pub amazon_order_id: String,
 }
 
@@ -73,7 +74,10 @@ pub fn parse_notification(body: &[u8]) -> Result<OrderChange, PayloadError> {
             raw.notification_metadata.and_then(|m| m.notification_id),
             "NotificationMetadata.NotificationId",
         )?,
-        seller_id: safe_id(change.seller_id, "SellerId")?,
+        seller_id: change
+            .seller_id
+            .ok_or(PayloadError::Missing("SellerId"))
+            .and_then(|raw| SellerId::parse(&raw).map_err(|_| PayloadError::Invalid("SellerId")))?,
         amazon_order_id: safe_id(change.amazon_order_id, "AmazonOrderId")?,
     })
 }
@@ -87,7 +91,7 @@ mod tests {
     #[test]
     fn the_documented_example_parses() {
         let change = parse_notification(EXAMPLE.as_bytes()).expect("parses");
-        assert_eq!(change.seller_id, "A3TH9S8BH6GOGM");
+        assert_eq!(change.seller_id.as_str(), "A3TH9S8BH6GOGM");
         assert_eq!(change.amazon_order_id, "903-8868176-2219830");
         assert_eq!(
             change.notification_id,

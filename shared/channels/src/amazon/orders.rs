@@ -1,6 +1,7 @@
 //! The Orders API (2026-01-01): `getOrder` and `searchOrders`, paced by their usage plans.
 
 use bytes::Bytes;
+use rc_domain::{MarketplaceId, SellerId};
 
 use super::client::{Credentials, FetchError, Request, SpApiClient};
 use super::order_payload::INCLUDED_DATA;
@@ -15,7 +16,7 @@ impl SpApiClient {
     /// Returns the raw JSON body (it holds PII: parse it straight into sealed types).
     pub async fn get_order(
         &self,
-        seller: &str,
+        seller: &SellerId,
         credentials: &Credentials,
         amazon_order_id: &str,
     ) -> Result<Bytes, FetchError> {
@@ -37,15 +38,22 @@ impl SpApiClient {
     /// orders changed since `updated_after` (the next page with `pagination_token`).
     pub async fn search_orders(
         &self,
-        seller: &str,
+        seller: &SellerId,
         credentials: &Credentials,
-        marketplace_ids: &[String],
+        marketplace_ids: &[MarketplaceId],
         updated_after: &str,
         pagination_token: Option<&str>,
     ) -> Result<Bytes, FetchError> {
         let mut query = vec![
             ("lastUpdatedAfter", updated_after.to_owned()),
-            ("marketplaceIds", marketplace_ids.join(",")),
+            (
+                "marketplaceIds",
+                marketplace_ids
+                    .iter()
+                    .map(MarketplaceId::as_str)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
             ("includedData", INCLUDED_DATA.join(",")),
             ("maxResultsPerPage", "100".to_owned()),
         ];

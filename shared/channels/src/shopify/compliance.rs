@@ -3,7 +3,7 @@
 //! pseudonymous number) and the order ids. The customer's email and phone in these payloads are
 //! not kept at all: the order ids identify the data.
 
-use rc_domain::OrderId;
+use rc_domain::{ComplianceKind, ComplianceRequest, OrderId, ShopDomain};
 use serde::Deserialize;
 
 use super::PayloadError;
@@ -11,48 +11,6 @@ use super::PayloadError;
 /// Requests above this many orders are refused rather than truncated: a partial redaction
 /// would silently keep data.
 pub const MAX_ORDERS_PER_REQUEST: usize = 10_000;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ComplianceKind {
-    /// `customers/data_request`: report what we hold about a customer.
-    CustomerDataRequest,
-    /// `customers/redact`: delete a customer's data.
-    CustomerRedact,
-    /// `shop/redact`: delete everything of a shop (48 hours after uninstall).
-    ShopRedact,
-}
-
-impl ComplianceKind {
-    pub fn from_topic(topic: &str) -> Option<Self> {
-        match topic {
-            "customers/data_request" => Some(Self::CustomerDataRequest),
-            "customers/redact" => Some(Self::CustomerRedact),
-            "shop/redact" => Some(Self::ShopRedact),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::CustomerDataRequest => "customer_data_request",
-            Self::CustomerRedact => "customer_redact",
-            Self::ShopRedact => "shop_redact",
-        }
-    }
-}
-
-/// A compliance request, without PII.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ComplianceRequest {
-    pub kind: ComplianceKind,
-    pub shop_domain: String,
-    /// Shopify's customer id (absent for `shop/redact`).
-    pub customer_id: Option<u64>,
-    /// Orders named by the request (`orders_to_redact` / `orders_requested`), as our order ids.
-    pub orders: Vec<OrderId>,
-    /// Shopify's id of a data request, to quote back to the merchant.
-    pub data_request_id: Option<u64>,
-}
 
 #[derive(Deserialize)]
 struct RawRequest {
@@ -83,7 +41,10 @@ pub fn parse_compliance(
         .map_err(|e| PayloadError::Malformed(super::order_payload::describe(&e)))?;
     let shop_domain = raw
         .shop_domain
-        .ok_or(PayloadError::Missing("shop_domain"))?;
+        .ok_or(PayloadError::Missing("shop_domain"))
+        .and_then(|raw| {
+            ShopDomain::parse(&raw).map_err(|_| PayloadError::Invalid("shop_domain"))
+        })?;
     let customer_id = raw.customer.and_then(|c| c.id);
     if kind != ComplianceKind::ShopRedact && customer_id.is_none() {
         return Err(PayloadError::Missing("customer.id"));

@@ -4,14 +4,14 @@ mod admin;
 mod compliance;
 mod inventory;
 mod order_payload;
-mod shop_domain;
 mod signature;
 
 pub use admin::{ADMIN_API_VERSION, ShopifyAdmin};
-pub use compliance::{ComplianceKind, ComplianceRequest, MAX_ORDERS_PER_REQUEST, parse_compliance};
+pub use compliance::{MAX_ORDERS_PER_REQUEST, parse_compliance};
 pub use inventory::{InventoryLevelRef, MAX_QUANTITIES_PER_CALL, QuantityToSet, SetOutcome};
 pub use order_payload::{MAX_LINES, ParsedOrder, PayloadError, parse_order};
-pub use shop_domain::{ShopDomain, ShopDomainError};
+// The shop's domain is a domain type; re-exported because every Shopify call takes one.
+pub use rc_domain::{ComplianceKind, ComplianceRequest, ShopDomain, ShopDomainError};
 pub use signature::{sign, verify, verify_for_nobody};
 
 /// Webhook headers Shopify sends (lower case, as HTTP/2 and API Gateway deliver them).

@@ -22,6 +22,14 @@ pub const CANARY_CITY: &str = "Zyxwvutville";
 // Letters as well as digits: a bare number could turn up in a log by chance (ids, timings).
 pub const CANARY_ZIP: &str = "ZQ7781X";
 
+/// A typed identifier (seller, marketplace, shop) from a constant of the test.
+pub fn id<T: TryFrom<String>>(raw: &str) -> T
+where
+    T::Error: std::fmt::Debug,
+{
+    T::try_from(raw.to_owned()).expect("a valid identifier")
+}
+
 pub fn canaries() -> [&'static str; 7] {
     [
         CANARY_NAME_FIRST,

@@ -242,8 +242,7 @@ impl Stack {
         let request = request.body(Bytes::from(body.to_owned())).expect("request");
         let response = self
             .services
-            .merchant_api()
-            .expect("merchant api")
+            .merchant_api(&rc_runtime::ChannelClients::from_env().expect("channels"))
             .handle(request)
             .await;
         let status = response.status().as_u16();

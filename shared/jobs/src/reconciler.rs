@@ -6,10 +6,11 @@
 
 use std::sync::Arc;
 
-use rc_channels::FetchError;
-use rc_channels::amazon::{SpApiClient, parse_search_orders};
-use rc_channels::shopify::{PayloadError, ShopDomain, ShopifyAdmin, parse_order};
-use rc_domain::{Clock, Order};
+use rc_channels::port::{
+    AmazonOrdersSource, OrdersError, OrdersPage, SellerAccount, ShopAccount, ShopifyOrdersSource,
+};
+use rc_channels::shopify::PayloadError;
+use rc_domain::{Clock, Order, SellerId, ShopDomain};
 use rc_orders::{
     ConnectionRef, ConnectionRepository, OrderRepository, Outbox, RepoError, StoreOutcome,
 };
@@ -42,9 +43,7 @@ enum ReconcileError {
     #[error(transparent)]
     Repo(#[from] RepoError),
     #[error(transparent)]
-    Fetch(#[from] FetchError),
-    #[error("page: {0}")]
-    Page(PayloadError),
+    Orders(#[from] OrdersError),
     #[error("the connection disappeared")]
     Gone,
 }
@@ -56,8 +55,8 @@ pub struct Reconciler {
     outbox: Arc<Outbox>,
     orders: Arc<OrderRepository>,
     connections: Arc<ConnectionRepository>,
-    sp_api: Arc<SpApiClient>,
-    shopify: Arc<ShopifyAdmin>,
+    amazon: Arc<dyn AmazonOrdersSource>,
+    shopify: Arc<dyn ShopifyOrdersSource>,
     clock: Arc<dyn Clock>,
 }
 
@@ -70,15 +69,15 @@ impl Reconciler {
         orders: Arc<OrderRepository>,
         outbox: Arc<Outbox>,
         connections: Arc<ConnectionRepository>,
-        sp_api: Arc<SpApiClient>,
-        shopify: Arc<ShopifyAdmin>,
+        amazon: Arc<dyn AmazonOrdersSource>,
+        shopify: Arc<dyn ShopifyOrdersSource>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             outbox,
             orders,
             connections,
-            sp_api,
+            amazon,
             shopify,
             clock,
         }
@@ -181,38 +180,50 @@ impl Reconciler {
         Ok(())
     }
 
+    /// Stores a page's orders; the next page's cursor.
+    async fn store_page(
+        &self,
+        page: OrdersPage,
+        report: &mut ReconcileReport,
+    ) -> Result<Option<String>, ReconcileError> {
+        for order in page.orders {
+            self.store(order, report).await?;
+        }
+        Ok(page.next)
+    }
+
     async fn amazon(
         &self,
         connection: &ConnectionRef,
         since: &str,
         report: &mut ReconcileReport,
     ) -> Result<(), ReconcileError> {
+        let seller =
+            SellerId::parse(&connection.reference).map_err(|_| RepoError::Corrupt("seller id"))?;
         let amazon = self
             .connections
-            .amazon(&connection.reference)
+            .amazon(&seller)
             .await?
             .ok_or(ReconcileError::Gone)?;
-        let mut token: Option<String> = None;
+        let account = SellerAccount {
+            seller: &seller,
+            credentials: &amazon.credentials,
+        };
+        let mut cursor: Option<String> = None;
         for _ in 0..MAX_PAGES {
-            let body = self
-                .sp_api
-                .search_orders(
-                    &amazon.seller_id,
-                    &amazon.credentials,
+            let page = self
+                .amazon
+                .orders_changed_since(
+                    &amazon.merchant,
+                    account,
                     &amazon.marketplace_ids,
                     since,
-                    token.as_deref(),
+                    cursor.as_deref(),
                 )
                 .await?;
-            let (orders, next) =
-                parse_search_orders(&amazon.merchant, &body).map_err(ReconcileError::Page)?;
-            drop(body);
-            for order in orders {
-                self.store(order.map(|(order, _)| order), report).await?;
-            }
-            match next {
-                Some(next) => token = Some(next),
-                None => return Ok(()),
+            cursor = self.store_page(page, report).await?;
+            if cursor.is_none() {
+                return Ok(());
             }
         }
         Ok(())
@@ -235,19 +246,19 @@ impl Reconciler {
             tracing::info!(merchant = %shopify.merchant, "shop has no access token; webhooks only");
             return Ok(());
         };
+        let account = ShopAccount {
+            shop: &shop,
+            access_token,
+        };
         let mut cursor: Option<String> = None;
         for _ in 0..MAX_PAGES {
-            let (orders, next) = self
+            let page = self
                 .shopify
-                .orders_updated_since(&shop, access_token, since, cursor.as_deref())
+                .orders_changed_since(&shopify.merchant, account, since, cursor.as_deref())
                 .await?;
-            for raw in orders {
-                let order = parse_order(&shopify.merchant, &raw).map(|parsed| parsed.order);
-                self.store(order, report).await?;
-            }
-            match next {
-                Some(next) => cursor = Some(next),
-                None => return Ok(()),
+            cursor = self.store_page(page, report).await?;
+            if cursor.is_none() {
+                return Ok(());
             }
         }
         Ok(())

@@ -12,11 +12,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use rc_channels::amazon::{FeedState, ListingQuantity, PatchOutcome, SpApiClient};
-use rc_channels::shopify::{
-    InventoryLevelRef, MAX_QUANTITIES_PER_CALL, QuantityToSet, SetOutcome, ShopDomain, ShopifyAdmin,
-};
-use rc_domain::{MerchantId, Sku};
+use rc_channels::amazon::{FeedState, ListingQuantity, PatchOutcome};
+use rc_channels::port::{AmazonInventorySink, SellerAccount, ShopAccount, ShopifyInventorySink};
+use rc_channels::shopify::{InventoryLevelRef, MAX_QUANTITIES_PER_CALL, QuantityToSet, SetOutcome};
+use rc_domain::{MarketplaceId, MerchantId, SellerId, ShopDomain, Sku};
 use rc_inventory::{
     InventoryError, Listing, ListingRepository, ListingTarget, PendingFeed, StockRepository,
 };
@@ -53,8 +52,8 @@ pub struct InventorySync {
     stock: Arc<StockRepository>,
     listings: Arc<ListingRepository>,
     connections: Arc<ConnectionRepository>,
-    shopify: Arc<ShopifyAdmin>,
-    amazon: Arc<SpApiClient>,
+    shopify: Arc<dyn ShopifyInventorySink>,
+    amazon: Arc<dyn AmazonInventorySink>,
 }
 
 impl InventorySync {
@@ -62,8 +61,8 @@ impl InventorySync {
         stock: Arc<StockRepository>,
         listings: Arc<ListingRepository>,
         connections: Arc<ConnectionRepository>,
-        shopify: Arc<ShopifyAdmin>,
-        amazon: Arc<SpApiClient>,
+        shopify: Arc<dyn ShopifyInventorySink>,
+        amazon: Arc<dyn AmazonInventorySink>,
     ) -> Self {
         Self {
             stock,
@@ -88,20 +87,23 @@ impl InventorySync {
             skus: all.len() as u64,
             ..SyncReport::default()
         };
-        let mut shopify: BTreeMap<String, Vec<Push>> = BTreeMap::new();
-        let mut amazon: BTreeMap<(String, String), Vec<Push>> = BTreeMap::new();
+        let mut shopify: BTreeMap<ShopDomain, Vec<Push>> = BTreeMap::new();
+        let mut amazon: BTreeMap<(SellerId, MarketplaceId), Vec<Push>> = BTreeMap::new();
         let mut feeds = FeedReports::default();
         for sku in &all {
             let free = self.stock.available(merchant, sku).await?;
             for listing in self.listings.of_sku(merchant, sku).await? {
                 report.listings += 1;
-                let Some(listing) = self
+                let listing = match self
                     .settle_feed(merchant, listing, &mut feeds, &mut report)
                     .await?
-                else {
+                {
+                    Settled::Ready(listing) => *listing,
                     // Still in a feed being processed: its report decides.
-                    report.in_feeds += 1;
-                    continue;
+                    Settled::Waiting => {
+                        report.in_feeds += 1;
+                        continue;
+                    }
                 };
                 let quantity = listing.allocation.available_to_sell(free);
                 if listing.last_pushed == Some(quantity) && listing.last_error.is_none() {
@@ -197,14 +199,11 @@ impl InventorySync {
     async fn push_shopify(
         &self,
         merchant: &MerchantId,
-        shop: &str,
+        shop: &ShopDomain,
         pushes: Vec<Push>,
         report: &mut SyncReport,
     ) -> Result<(), InventoryError> {
-        let read = match ShopDomain::parse(shop) {
-            Ok(domain) => self.connections.shopify(&domain).await,
-            Err(_) => Ok(None),
-        };
+        let read = self.connections.shopify(shop).await;
         let connection = match owned(read, merchant, |c| &c.merchant, "shop_not_connected") {
             Ok(connection) => connection,
             Err(problem) => {
@@ -213,11 +212,12 @@ impl InventorySync {
                     .await;
             }
         };
-        let Some(token) = &connection.access_token else {
+        let Some(access_token) = &connection.access_token else {
             return self
                 .fail_all(merchant, &pushes, "shopify", "no_access_token", report)
                 .await;
         };
+        let account = ShopAccount { shop, access_token };
         // Grouped by shop, so every push here is a Shopify listing.
         let (pushes, levels): (Vec<Push>, Vec<InventoryLevelRef>) = pushes
             .into_iter()
@@ -252,17 +252,14 @@ impl InventorySync {
             let reference = format!("gid://retailcoder/InventorySync/{merchant}");
             let mut outcome = self
                 .shopify
-                .set_available(&connection.shop, token, &quantities, &reference)
+                .set_available(account, &quantities, &reference)
                 .await;
             report.shopify_calls += 1;
             if matches!(outcome, Ok(SetOutcome::Stale)) {
                 // Shopify holds other quantities (a sale there, a manual edit): read them and
                 // set ours from there, once.
                 let levels: Vec<InventoryLevelRef> = quantities.iter().map(|q| q.level).collect();
-                let held = self
-                    .shopify
-                    .available(&connection.shop, token, &levels)
-                    .await;
+                let held = self.shopify.available(account, &levels).await;
                 report.shopify_calls += 1;
                 outcome = match held {
                     Ok(held) => {
@@ -271,7 +268,7 @@ impl InventorySync {
                         }
                         report.shopify_calls += 1;
                         self.shopify
-                            .set_available(&connection.shop, token, &quantities, &reference)
+                            .set_available(account, &quantities, &reference)
                             .await
                     }
                     Err(e) => Err(e),
@@ -313,7 +310,7 @@ impl InventorySync {
     async fn push_amazon(
         &self,
         merchant: &MerchantId,
-        seller: &str,
+        seller: &SellerId,
         pushes: Vec<Push>,
         report: &mut SyncReport,
     ) -> Result<(), InventoryError> {
@@ -345,7 +342,13 @@ impl InventorySync {
             };
             let problem = match self
                 .amazon
-                .set_listing_quantity(seller, &connection.credentials, &listing)
+                .set_listing_quantity(
+                    SellerAccount {
+                        seller,
+                        credentials: &connection.credentials,
+                    },
+                    &listing,
+                )
                 .await
             {
                 Ok(PatchOutcome::Accepted) => {
@@ -370,19 +373,18 @@ impl InventorySync {
         Ok(())
     }
     /// A listing whose quantity went out in a feed: settled from the feed's processing report
-    /// once Amazon has processed it (pushed, or failed with the report's issue codes). `None`
-    /// while the feed is still being processed.
+    /// once Amazon has processed it (pushed, or failed with the report's issue codes).
     async fn settle_feed(
         &self,
         merchant: &MerchantId,
         mut listing: Listing,
         feeds: &mut FeedReports,
         report: &mut SyncReport,
-    ) -> Result<Option<Listing>, InventoryError> {
+    ) -> Result<Settled, InventoryError> {
         let (Some(pending), ListingTarget::Amazon { seller_id, .. }) =
             (listing.pending.clone(), &listing.target)
         else {
-            return Ok(Some(listing));
+            return Ok(Settled::Ready(Box::new(listing)));
         };
         let outcome = match feeds.0.get(&pending.feed_id) {
             Some(outcome) => outcome.clone(),
@@ -395,7 +397,7 @@ impl InventorySync {
             }
         };
         let problem = match outcome {
-            FeedState::Processing => return Ok(None),
+            FeedState::Processing => return Ok(Settled::Waiting),
             FeedState::Done(issues) => match issues.get(&pending.message_id) {
                 Some(codes) => format!("refused in feed: {codes}"),
                 None => {
@@ -406,7 +408,7 @@ impl InventorySync {
                     listing.last_pushed = Some(pending.quantity);
                     listing.last_error = None;
                     listing.pending = None;
-                    return Ok(Some(listing));
+                    return Ok(Settled::Ready(Box::new(listing)));
                 }
             },
             FeedState::Failed(problem) => problem,
@@ -421,14 +423,14 @@ impl InventorySync {
         ));
         listing.last_error = Some(problem);
         listing.pending = None;
-        Ok(Some(listing))
+        Ok(Settled::Ready(Box::new(listing)))
     }
 
     /// A feed's state: processing, done with its issues per message, or failed.
     async fn read_feed(
         &self,
         merchant: &MerchantId,
-        seller: &str,
+        seller: &SellerId,
         feed_id: &str,
         report: &mut SyncReport,
     ) -> FeedState {
@@ -441,7 +443,13 @@ impl InventorySync {
         };
         let (state, calls) = self
             .amazon
-            .feed_state(seller, &connection.credentials, feed_id)
+            .feed_state(
+                SellerAccount {
+                    seller,
+                    credentials: &connection.credentials,
+                },
+                feed_id,
+            )
             .await;
         report.amazon_calls += calls;
         state
@@ -451,8 +459,8 @@ impl InventorySync {
     async fn feed_amazon(
         &self,
         merchant: &MerchantId,
-        seller: &str,
-        marketplace: &str,
+        seller: &SellerId,
+        marketplace: &MarketplaceId,
         pushes: Vec<Push>,
         report: &mut SyncReport,
     ) -> Result<(), InventoryError> {
@@ -485,7 +493,14 @@ impl InventorySync {
             report.amazon_calls += 3;
             let submitted = self
                 .amazon
-                .submit_quantities_feed(seller, &connection.credentials, marketplace, &listings)
+                .submit_quantities_feed(
+                    SellerAccount {
+                        seller,
+                        credentials: &connection.credentials,
+                    },
+                    marketplace,
+                    &listings,
+                )
                 .await;
             match submitted {
                 Ok(feed_id) => {
@@ -509,6 +524,15 @@ impl InventorySync {
         }
         Ok(())
     }
+}
+
+/// What became of a listing that may be in a feed.
+enum Settled {
+    /// Not in a feed, its feed applied it, or its feed refused it (recorded, and sent again
+    /// alone: a patch gets the listing its own verdict).
+    Ready(Box<Listing>),
+    /// Its feed is still being processed.
+    Waiting,
 }
 
 /// Feeds read in this run (one `getFeed` per feed, not per listing).

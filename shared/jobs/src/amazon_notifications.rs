@@ -3,16 +3,12 @@
 
 use std::sync::Arc;
 
-use rc_channels::amazon::{FetchError, SpApiClient, parse_get_order, parse_notification};
+use rc_channels::amazon::parse_notification;
+use rc_channels::port::{AmazonOrdersSource, FetchedOrder, OrdersError, SellerAccount};
 use rc_channels::shopify::PayloadError;
 use rc_orders::{ConnectionRepository, DeliveryMark, OrderRepository, RepoError, StoreOutcome};
 
-/// One SQS message, transport-neutral.
-#[derive(Debug, Clone)]
-pub struct QueueMessage {
-    pub id: String,
-    pub body: String,
-}
+use crate::QueueMessage;
 
 /// Why a message was not processed. None of these carries PII.
 #[derive(Debug, thiserror::Error)]
@@ -22,9 +18,7 @@ pub enum MessageError {
     #[error("no connection for this selling partner")]
     UnknownSeller,
     #[error("getOrder: {0}")]
-    Fetch(#[from] FetchError),
-    #[error("getOrder answer: {0}")]
-    Order(PayloadError),
+    Fetch(#[from] OrdersError),
     #[error("storage: {0}")]
     Repo(#[from] RepoError),
 }
@@ -39,7 +33,7 @@ impl MessageError {
             Self::Repo(e) => e.is_retryable(),
             // A seller may be connected a moment after Amazon starts notifying.
             Self::UnknownSeller => true,
-            Self::Malformed(_) | Self::Order(_) => false,
+            Self::Malformed(_) => false,
         }
     }
 }
@@ -47,19 +41,19 @@ impl MessageError {
 pub struct AmazonNotifications {
     orders: Arc<OrderRepository>,
     connections: Arc<ConnectionRepository>,
-    client: Arc<SpApiClient>,
+    source: Arc<dyn AmazonOrdersSource>,
 }
 
 impl AmazonNotifications {
     pub fn new(
         orders: Arc<OrderRepository>,
         connections: Arc<ConnectionRepository>,
-        client: Arc<SpApiClient>,
+        source: Arc<dyn AmazonOrdersSource>,
     ) -> Self {
         Self {
             orders,
             connections,
-            client,
+            source,
         }
     }
 
@@ -95,7 +89,7 @@ impl AmazonNotifications {
             .ok_or(MessageError::UnknownSeller)?;
         let mark = DeliveryMark {
             channel: "amazon",
-            source: change.seller_id.clone(),
+            source: change.seller_id.to_string(),
             delivery_id: change.notification_id.clone(),
         };
         // Checked before calling Amazon: getOrder allows 0.5 requests per second, too few to
@@ -103,17 +97,14 @@ impl AmazonNotifications {
         if self.orders.seen(&mark).await? {
             return Ok(StoreOutcome::Duplicate);
         }
-        let raw = self
-            .client
-            .get_order(
-                &change.seller_id,
-                &connection.credentials,
-                &change.amazon_order_id,
-            )
+        let account = SellerAccount {
+            seller: &change.seller_id,
+            credentials: &connection.credentials,
+        };
+        let FetchedOrder { order, dropped } = self
+            .source
+            .order(&connection.merchant, account, &change.amazon_order_id)
             .await?;
-        let (order, dropped) =
-            parse_get_order(&connection.merchant, &raw).map_err(MessageError::Order)?;
-        drop(raw);
         let outcome = self.orders.upsert(&order, Some(&mark)).await?;
         tracing::info!(
             merchant = %order.merchant,

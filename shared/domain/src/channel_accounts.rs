@@ -1,0 +1,269 @@
+//! Who we deal with on each channel: a Shopify shop, an Amazon selling partner and its
+//! marketplaces, and the region that serves them. Parsed once at the edge (a webhook header, a
+//! notification, the connect request) and carried typed everywhere after: listings, connections
+//! and order events never hold these as bare strings.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Secret, SecretText};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("shop domain must look like name.myshopify.com")]
+pub struct ShopDomainError;
+
+/// A shop's permanent `*.myshopify.com` domain (what `X-Shopify-Shop-Domain` carries).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ShopDomain(String);
+
+const SHOP_SUFFIX: &str = ".myshopify.com";
+
+impl ShopDomain {
+    /// Case-insensitive, as Shopify treats domains; kept lower case.
+    pub fn parse(raw: &str) -> Result<Self, ShopDomainError> {
+        let domain = raw.trim().to_ascii_lowercase();
+        let name = domain.strip_suffix(SHOP_SUFFIX).ok_or(ShopDomainError)?;
+        let valid = !name.is_empty()
+            && name.len() <= 60
+            && !name.starts_with('-')
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if valid {
+            Ok(Self(domain))
+        } else {
+            Err(ShopDomainError)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ShopDomain {
+    type Error = ShopDomainError;
+    fn try_from(raw: String) -> Result<Self, ShopDomainError> {
+        Self::parse(&raw)
+    }
+}
+
+impl From<ShopDomain> for String {
+    fn from(domain: ShopDomain) -> String {
+        domain.0
+    }
+}
+
+impl fmt::Display for ShopDomain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Amazon identifiers are 1 to 32 upper-case letters and digits")]
+pub struct AmazonIdError;
+
+/// Amazon's identifiers (merchant tokens, marketplace ids) are upper-case letters and digits,
+/// e.g. `A3TH9S8BH6GOGM`, `ATVPDKIKX0DER`: anything else never came from Amazon.
+fn parse_amazon_id(raw: &str) -> Result<&str, AmazonIdError> {
+    let ok = !raw.is_empty()
+        && raw.len() <= 32
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    if ok { Ok(raw) } else { Err(AmazonIdError) }
+}
+
+macro_rules! amazon_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn parse(raw: &str) -> Result<Self, AmazonIdError> {
+                parse_amazon_id(raw).map(|s| Self(s.to_owned()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = AmazonIdError;
+            fn try_from(raw: String) -> Result<Self, AmazonIdError> {
+                parse_amazon_id(&raw)?;
+                Ok(Self(raw))
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+amazon_id!(
+    /// A selling partner: the merchant token ORDER_CHANGE notifications carry as `SellerId`.
+    SellerId
+);
+amazon_id!(
+    /// An Amazon marketplace (`ATVPDKIKX0DER` is amazon.com).
+    MarketplaceId
+);
+
+/// Where a seller's marketplaces are served. A seller authorizes an application per region
+/// (each has its own Seller Central), so a connection's marketplaces belong to one region, and
+/// every call for it goes to that region's endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Region {
+    NorthAmerica,
+    Europe,
+    FarEast,
+}
+
+/// Marketplace ids and their regions, from Amazon's SP-API documentation ("Marketplace IDs").
+const MARKETPLACES: [(&str, Region); 22] = [
+    ("ATVPDKIKX0DER", Region::NorthAmerica),  // United States
+    ("A2EUQ1WTGCTBG2", Region::NorthAmerica), // Canada
+    ("A1AM78C64UM0Y8", Region::NorthAmerica), // Mexico
+    ("A2Q3Y263D00KWC", Region::NorthAmerica), // Brazil
+    ("A1RKKUPIHCS9HS", Region::Europe),       // Spain
+    ("A1F83G8C2ARO7P", Region::Europe),       // United Kingdom
+    ("A13V1IB3VIYZZH", Region::Europe),       // France
+    ("AMEN7PMS3EDWL", Region::Europe),        // Belgium
+    ("A1805IZSGTT6HS", Region::Europe),       // Netherlands
+    ("A1PA6795UKMFR9", Region::Europe),       // Germany
+    ("APJ6JRA9NG5V4", Region::Europe),        // Italy
+    ("A2NODRKZP88ZB9", Region::Europe),       // Sweden
+    ("AE08WJ6YKNBMC", Region::Europe),        // South Africa
+    ("A1C3SOZRARQ6R3", Region::Europe),       // Poland
+    ("ARBP9OOSHTCHU", Region::Europe),        // Egypt
+    ("A33AVAJ2PDY3EV", Region::Europe),       // Turkey
+    ("A17E79C6D8DWNP", Region::Europe),       // Saudi Arabia
+    ("A2VIGQ35RCS4UG", Region::Europe),       // United Arab Emirates
+    ("A21TJRUUN4KGV", Region::Europe),        // India
+    ("A19VAU5U5O7RUS", Region::FarEast),      // Singapore
+    ("A39IBJ37TRP1C6", Region::FarEast),      // Australia
+    ("A1VC38T7YXB528", Region::FarEast),      // Japan
+];
+
+impl Region {
+    /// The region serving `marketplace`, if it is one of Amazon's.
+    pub fn of_marketplace(marketplace: &MarketplaceId) -> Option<Self> {
+        MARKETPLACES
+            .iter()
+            .find(|(id, _)| *id == marketplace.as_str())
+            .map(|(_, region)| *region)
+    }
+
+    /// The one region of a connection's marketplaces; `None` if any is unknown or they span
+    /// regions (which takes one authorization per region: one connection each).
+    pub fn of_marketplaces(marketplaces: &[MarketplaceId]) -> Option<Self> {
+        let mut regions = marketplaces.iter().map(Self::of_marketplace);
+        let first = regions.next()??;
+        regions.all(|r| r == Some(first)).then_some(first)
+    }
+
+    /// Amazon's production SP-API endpoint for the region ("SP-API endpoints").
+    pub fn default_endpoint(self) -> &'static str {
+        match self {
+            Self::NorthAmerica => "https://sellingpartnerapi-na.amazon.com",
+            Self::Europe => "https://sellingpartnerapi-eu.amazon.com",
+            Self::FarEast => "https://sellingpartnerapi-fe.amazon.com",
+        }
+    }
+}
+
+/// A selling partner's authorization of our application (Login with Amazon).
+pub struct LwaCredentials {
+    pub client_id: String,
+    pub client_secret: Secret<SecretText>,
+    pub refresh_token: Secret<SecretText>,
+    /// The region the seller authorized us in: every call goes to its endpoint.
+    pub region: Region,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_myshopify_domains_are_shops() {
+        assert_eq!(
+            ShopDomain::parse("Demo-Shop.myshopify.com").map(|d| d.to_string()),
+            Ok("demo-shop.myshopify.com".into())
+        );
+        for bad in [
+            "evil.com",
+            ".myshopify.com",
+            "a_b.myshopify.com",
+            "a.b.myshopify.com",
+        ] {
+            assert!(ShopDomain::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn amazon_ids_are_upper_case_letters_and_digits() {
+        let cases = [
+            ("A3TH9S8BH6GOGM", true),
+            ("ATVPDKIKX0DER", true),
+            ("", false),
+            ("a3th9s8bh6gogm", false),
+            ("A3TH#SELLER", false),
+            (&"A".repeat(33), false),
+        ];
+        for (raw, ok) in cases {
+            assert_eq!(SellerId::parse(raw).is_ok(), ok, "{raw}");
+            assert_eq!(MarketplaceId::parse(raw).is_ok(), ok, "{raw}");
+        }
+        assert!(serde_json::from_str::<SellerId>("\"A1\"").is_ok());
+        assert!(serde_json::from_str::<SellerId>("\"a1\"").is_err());
+    }
+
+    #[test]
+    fn marketplaces_map_to_their_region_and_a_connection_to_one() {
+        let ids = |list: &[&str]| -> Vec<MarketplaceId> {
+            list.iter()
+                .map(|s| MarketplaceId::parse(s).expect("id"))
+                .collect()
+        };
+        let cases = [
+            (ids(&["ATVPDKIKX0DER"]), Some(Region::NorthAmerica)),
+            (
+                ids(&["ATVPDKIKX0DER", "A2EUQ1WTGCTBG2"]),
+                Some(Region::NorthAmerica),
+            ),
+            (
+                ids(&["A1PA6795UKMFR9", "A1F83G8C2ARO7P"]),
+                Some(Region::Europe),
+            ),
+            (ids(&["A1VC38T7YXB528"]), Some(Region::FarEast)),
+            (ids(&["ATVPDKIKX0DER", "A1PA6795UKMFR9"]), None),
+            (ids(&["AUNKNOWN"]), None),
+            (ids(&[]), None),
+        ];
+        for (marketplaces, region) in cases {
+            assert_eq!(
+                Region::of_marketplaces(&marketplaces),
+                region,
+                "{marketplaces:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! Backorders: orders waiting for stock, retried when stock of what they lack comes in (a
+//! receipt, a return, a cancellation giving units back). They cross two crates' data — the
+//! order's status (orders) and its reservation (inventory) — so the service lives with the jobs
+//! that drive both.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use rc_domain::{MerchantId, OrderId, OrderStatus, Sku};
+use rc_inventory::{Reservation, ReservationState, Reservations};
+use rc_orders::{OrderRepository, RepoError};
+
+use crate::ProcessError;
+
+/// Retries backordered orders when stock of what they lack comes in (a receipt, a return, a
+/// cancellation giving units back).
+pub struct Backorders {
+    orders: Arc<OrderRepository>,
+    reservations: Arc<Reservations>,
+}
+
+/// Backordered orders retried per SKU and occasion (the rest wait for the next).
+const BACKORDERS_PER_SKU: usize = 100;
+
+impl Backorders {
+    pub fn new(orders: Arc<OrderRepository>, reservations: Arc<Reservations>) -> Self {
+        Self {
+            orders,
+            reservations,
+        }
+    }
+
+    /// Tries again every order backordered for `skus`, oldest first; returns the SKUs whose
+    /// stock the newly reserved orders took.
+    pub async fn retry(
+        &self,
+        merchant: &MerchantId,
+        skus: &[Sku],
+    ) -> Result<Vec<Sku>, ProcessError> {
+        let mut taken = BTreeSet::new();
+        for sku in skus {
+            for order in self
+                .reservations
+                .backordered_for(merchant, sku, BACKORDERS_PER_SKU)
+                .await?
+            {
+                let Some(view) = self.orders.view(merchant, &order).await? else {
+                    continue;
+                };
+                if !matches!(
+                    view.status,
+                    OrderStatus::Received | OrderStatus::Backordered
+                ) {
+                    continue;
+                }
+                let reservation = self
+                    .reservations
+                    .reserve(merchant, &order, &view.lines)
+                    .await?;
+                if reservation.state == ReservationState::Reserved {
+                    move_to(
+                        &self.orders,
+                        &self.reservations,
+                        merchant,
+                        &order,
+                        OrderStatus::Reserved,
+                    )
+                    .await?;
+                    taken.extend(skus_of(&reservation));
+                }
+            }
+        }
+        Ok(taken.into_iter().collect())
+    }
+}
+
+pub(crate) fn skus_of(reservation: &Reservation) -> impl Iterator<Item = Sku> + '_ {
+    reservation.allocations.iter().map(|a| a.sku.clone())
+}
+
+/// Moves the order to `status` after a reservation.
+pub(crate) async fn move_to(
+    orders: &OrderRepository,
+    reservations: &Reservations,
+    merchant: &MerchantId,
+    order: &OrderId,
+    status: OrderStatus,
+) -> Result<(), ProcessError> {
+    match orders.advance_status(merchant, order, status).await {
+        Ok(_) => Ok(()),
+        // Cancelled while we reserved: its own event may have found nothing to release, so
+        // give the units back here (release is idempotent).
+        Err(RepoError::Refused(_)) => {
+            reservations.release(merchant, order).await?;
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
