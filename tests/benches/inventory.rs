@@ -8,8 +8,8 @@
 //!
 //!   cargo bench -p rc-e2e --bench inventory
 
-#[path = "../tests/e2e/support/inventory_channels.rs"]
-mod inventory_channels;
+#[path = "../tests/e2e/support/shopify_admin.rs"]
+mod shopify_admin;
 #[path = "../tests/e2e/support/sp_api.rs"]
 mod sp_api;
 
@@ -153,7 +153,7 @@ async fn calls_per_changes(count: u32) {
             &rc_orders::ShopifyCredentials {
                 webhook_secret: secret("bench-secret"),
                 previous_webhook_secret: None,
-                access_token: Some(secret(inventory_channels::SHOPIFY_TOKEN)),
+                access_token: Some(secret(shopify_admin::ACCESS_TOKEN)),
             },
         )
         .await
@@ -173,7 +173,7 @@ async fn calls_per_changes(count: u32) {
         )
         .await
         .expect("seller");
-    let channels = inventory_channels::start().await;
+    let (shopify, amazon) = (shopify_admin::start().await, sp_api::start().await);
     let mut skus = Vec::new();
     for n in 0..count {
         let sku = Sku::parse(&format!("CHG-{n:05}")).expect("sku");
@@ -197,17 +197,17 @@ async fn calls_per_changes(count: u32) {
                 .await
                 .expect("listing");
         }
-        channels.state().stocked.push((u64::from(n) + 1, 1));
+        shopify.state().stocked.push((u64::from(n) + 1, 1));
         skus.push(sku);
     }
     let sync = rc_jobs::InventorySync::new(
         services.stock.clone(),
         services.listings.clone(),
         services.connections.clone(),
-        Arc::new(ShopifyAdmin::new(Some(channels.base()))),
+        Arc::new(ShopifyAdmin::new(Some(shopify.base()))),
         Arc::new(SpApiClient::new(Endpoints::all_at(
-            channels.base(),
-            channels.base(),
+            amazon.base(),
+            amazon.base(),
         ))),
     );
     let started = Instant::now();
@@ -221,7 +221,7 @@ async fn calls_per_changes(count: u32) {
         settle.amazon_calls,
         elapsed.as_secs_f64()
     );
-    assert!(channels.state().violations.is_empty());
+    assert!(shopify.state().violations.is_empty() && amazon.state().violations.is_empty());
 }
 
 /// Order arrival (signed webhook) to the sandbox channels showing the new quantity.

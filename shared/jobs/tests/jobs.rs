@@ -11,10 +11,14 @@ use rc_domain::{
     OrderId, OrderStatus, OrderTotals, Quantity, Region, Secret, SecretText, SellerId, ShopDomain,
     Sku, SystemClock, WarehouseId,
 };
+use rc_inventory::Reservations;
 use rc_inventory::{
     Adjustment, ChannelAllocation, ListingRepository, ListingTarget, StockRepository,
 };
-use rc_jobs::{AmazonNotifications, FEED_THRESHOLD, InventorySync, MessageError, Reconciler};
+use rc_jobs::{
+    AmazonNotifications, FEED_THRESHOLD, InventorySync, MessageError, OrderProcessor, QueueMessage,
+    Reconciler,
+};
 use rc_orders::{ConnectionRepository, OrderRepository, Outbox, ShopifyCredentials};
 use rc_queue::MemoryPublisher;
 use rc_store::Store;
@@ -45,6 +49,7 @@ struct World {
     connections: Arc<ConnectionRepository>,
     orders: Arc<OrderRepository>,
     outbox: Arc<Outbox>,
+    published: Arc<MemoryPublisher>,
     clock: Arc<dyn Clock>,
     amazon: Arc<FakeAmazon>,
     shopify: Arc<FakeShopify>,
@@ -58,11 +63,8 @@ impl World {
         let keys: Arc<dyn Store> = Arc::new(MemoryStore::new(clock.clone()));
         let root = Arc::new(FileRoot::open_or_create(&dir.path().join("root.key")).expect("root"));
         let vault = Arc::new(Vault::new(root, keys, clock.clone()));
-        let outbox = Arc::new(Outbox::new(
-            data.clone(),
-            Arc::new(MemoryPublisher::default()),
-            clock.clone(),
-        ));
+        let published = Arc::new(MemoryPublisher::default());
+        let outbox = Arc::new(Outbox::new(data.clone(), published.clone(), clock.clone()));
         let world = Self {
             merchant: id("fake-merchant"),
             stock: Arc::new(StockRepository::new(data.clone(), clock.clone())),
@@ -79,6 +81,7 @@ impl World {
                 outbox.clone(),
             )),
             outbox,
+            published,
             clock,
             amazon: Arc::default(),
             shopify: Arc::default(),
@@ -505,4 +508,63 @@ async fn a_notification_delivered_twice_costs_one_get_order() {
         .await
         .expect_err("not an Amazon seller id");
     assert!(!forged.is_retryable());
+}
+
+#[tokio::test]
+async fn an_order_event_reserves_stock_and_pushes_the_new_quantity_once() {
+    let world = World::new().await;
+    let sku: Sku = id("MUG");
+    let (target, level) = shopify_level(9);
+    world.receive(&sku, 5).await;
+    world.list(&sku, target).await;
+    let sync = Arc::new(world.sync());
+    sync.sync(&world.merchant, std::slice::from_ref(&sku))
+        .await
+        .expect("first push");
+    assert_eq!(world.shopify.held(&id(SHOP), level), Some(5));
+
+    // An order for one MUG arrives; its event (ids only) is what the processor gets.
+    world
+        .orders
+        .upsert(&order_maker(1)(&world.merchant), None)
+        .await
+        .expect("stored");
+    let events = world.published.published();
+    assert_eq!(events.len(), 1);
+    let message = QueueMessage {
+        id: "m-1".into(),
+        body: serde_json::to_string(&events[0]).expect("event"),
+    };
+    let processor = OrderProcessor::new(
+        world.orders.clone(),
+        Arc::new(Reservations::new(world.stock.clone())),
+        sync,
+    );
+    assert!(
+        processor
+            .handle_batch(vec![message.clone()])
+            .await
+            .is_empty()
+    );
+    let view = world
+        .orders
+        .view(&world.merchant, &id("amazon-111-1"))
+        .await
+        .expect("read")
+        .expect("order");
+    assert_eq!(view.status, OrderStatus::Reserved);
+    assert_eq!(world.shopify.held(&id(SHOP), level), Some(4));
+
+    // Delivered again (SQS is at-least-once): nothing reserved twice, nothing pushed again.
+    let calls = world.shopify.calls().len();
+    assert!(processor.handle_batch(vec![message]).await.is_empty());
+    assert_eq!(world.shopify.held(&id(SHOP), level), Some(4));
+    assert_eq!(world.shopify.calls().len(), calls);
+
+    // A message that is not an event fails (to be dead-lettered), never silently dropped.
+    let garbage = QueueMessage {
+        id: "m-2".into(),
+        body: "not an event".into(),
+    };
+    assert_eq!(processor.handle_batch(vec![garbage]).await, ["m-2"]);
 }

@@ -12,8 +12,9 @@ use rc_channels::shopify::{ShopDomain, ShopifyAdmin};
 use rc_domain::{Secret, SecretText, Sku, WarehouseId};
 use rc_inventory::{Adjustment, ChannelAllocation, ListingTarget};
 use rc_orders::ShopifyCredentials;
-use support::inventory_channels::{self, SHOPIFY_TOKEN, StandIn};
+use support::Channels;
 use support::privacy_stack::*;
+use support::shopify_admin::ACCESS_TOKEN as SHOPIFY_TOKEN;
 
 const SELLER: &str = "A2SELLERTEST";
 const MARKETPLACE: &str = "ATVPDKIKX0DER";
@@ -55,14 +56,14 @@ async fn connect(stack: &Stack) {
         .expect("seller");
 }
 
-fn sync_for(stack: &Stack, channels: &StandIn) -> rc_jobs::InventorySync {
+fn sync_for(stack: &Stack, channels: &Channels) -> rc_jobs::InventorySync {
     rc_jobs::InventorySync::new(
         stack.services.stock.clone(),
         stack.services.listings.clone(),
         stack.services.connections.clone(),
-        Arc::new(ShopifyAdmin::new(Some(channels.base()))),
+        Arc::new(ShopifyAdmin::new(Some(channels.shopify.base()))),
         Arc::new(SpApiClient::with_retry(
-            Endpoints::all_at(channels.base(), channels.base()),
+            Endpoints::all_at(channels.amazon.base(), channels.amazon.base()),
             RetryPolicy {
                 attempts: 2,
                 first_backoff: std::time::Duration::from_millis(10),
@@ -103,7 +104,7 @@ fn shopify_listing(n: u32) -> ListingTarget {
 async fn a_thousand_changed_skus_take_four_shopify_calls_and_nothing_unchanged_is_sent() {
     let stack = embedded().await;
     connect(&stack).await;
-    let channels = inventory_channels::start().await;
+    let channels = Channels::start().await;
     let mut skus = Vec::new();
     for n in 0..1000 {
         let sku = sku(n);
@@ -123,7 +124,11 @@ async fn a_thousand_changed_skus_take_four_shopify_calls_and_nothing_unchanged_i
             )
             .await
             .expect("listing");
-        channels.state().stocked.push((1000 + u64::from(n), 7));
+        channels
+            .shopify
+            .state()
+            .stocked
+            .push((1000 + u64::from(n), 7));
         skus.push(sku);
     }
     let sync = sync_for(&stack, &channels);
@@ -133,11 +138,16 @@ async fn a_thousand_changed_skus_take_four_shopify_calls_and_nothing_unchanged_i
         (1000, 4),
         "{report:?}"
     );
-    {
-        let state = channels.state();
-        assert!(state.violations.is_empty(), "{:?}", state.violations);
-        assert_eq!(state.shopify[&(1000, 7)], 4, "(10 - 2) * 50% = 4");
-    }
+    assert!(
+        channels.violations().is_empty(),
+        "{:?}",
+        channels.violations()
+    );
+    assert_eq!(
+        channels.shopify.state().levels[&(1000, 7)],
+        4,
+        "(10 - 2) * 50% = 4"
+    );
     let again = sync.sync(&merchant(), &skus).await.expect("sync");
     assert_eq!(
         (again.pushed, again.shopify_calls, again.unchanged),
@@ -145,18 +155,18 @@ async fn a_thousand_changed_skus_take_four_shopify_calls_and_nothing_unchanged_i
     );
 
     // Someone sold one on Shopify: our compare fails, we read and set from there, once.
-    channels.state().shopify.insert((1000, 7), 3);
+    channels.shopify.state().levels.insert((1000, 7), 3);
     stock(&stack, &skus[0], 4).await; // 14 free -> (14 - 2) * 50% = 6
     let report = sync.sync(&merchant(), &skus[..1]).await.expect("sync");
     assert_eq!((report.pushed, report.shopify_calls), (1, 3), "{report:?}");
-    assert_eq!(channels.state().shopify[&(1000, 7)], 6);
+    assert_eq!(channels.shopify.state().levels[&(1000, 7)], 6);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_channel_down_never_blocks_the_other_and_failures_are_retried() {
     let stack = embedded().await;
     connect(&stack).await;
-    let channels = inventory_channels::start().await;
+    let channels = Channels::start().await;
     let skus: Vec<Sku> = (0..6).map(sku).collect();
     for (n, sku) in skus.iter().enumerate() {
         stock(&stack, sku, 5).await;
@@ -187,9 +197,9 @@ async fn one_channel_down_never_blocks_the_other_and_failures_are_retried() {
             )
             .await
             .expect("amazon listing");
-        channels.state().stocked.push((1000 + n as u64, 7));
+        channels.shopify.state().stocked.push((1000 + n as u64, 7));
     }
-    channels.state().shopify_down = true;
+    channels.shopify.state().down = true;
     let sync = sync_for(&stack, &channels);
     let report = sync.sync(&merchant(), &skus).await.expect("sync");
     assert_eq!(
@@ -201,19 +211,23 @@ async fn one_channel_down_never_blocks_the_other_and_failures_are_retried() {
         report.amazon_calls, 6,
         "one patchListingsItem per changed SKU"
     );
+    assert!(
+        channels.violations().is_empty(),
+        "{:?}",
+        channels.violations()
+    );
     {
-        let state = channels.state();
-        assert!(state.violations.is_empty(), "{:?}", state.violations);
+        let state = channels.amazon.state();
         let key = (
             SELLER.to_owned(),
             "AMZ%20SYNC-0000%2F0".to_owned(),
             MARKETPLACE.to_owned(),
         );
         assert_eq!(
-            state.amazon.get(&key),
+            state.listings.get(&key),
             Some(&3),
             "capped at 3: {:?}",
-            state.amazon
+            state.listings
         );
     }
     let listing = stack
@@ -227,7 +241,7 @@ async fn one_channel_down_never_blocks_the_other_and_failures_are_retried() {
         "the failure is recorded"
     );
 
-    channels.state().shopify_down = false;
+    channels.shopify.state().down = false;
     let retry = sync.sync(&merchant(), &skus).await.expect("sync");
     assert_eq!(
         (retry.pushed, retry.shopify_calls, retry.amazon_calls),
@@ -240,7 +254,7 @@ async fn one_channel_down_never_blocks_the_other_and_failures_are_retried() {
 async fn an_order_reserves_stock_and_its_new_quantity_is_pushed() {
     let stack = embedded().await;
     connect(&stack).await;
-    let channels = inventory_channels::start().await;
+    let channels = Channels::start().await;
     // The fixture order's line: one unit of its SKU.
     let parsed = rc_channels::shopify::parse_order(&merchant(), &unique_canary_order(5001).0)
         .expect("order");
@@ -269,12 +283,12 @@ async fn an_order_reserves_stock_and_its_new_quantity_is_pushed() {
         )
         .await
         .expect("listing");
-    channels.state().stocked.push((1001, 7));
+    channels.shopify.state().stocked.push((1001, 7));
     let sync = Arc::new(sync_for(&stack, &channels));
     sync.sync(&merchant(), std::slice::from_ref(&line_sku))
         .await
         .expect("initial push");
-    assert_eq!(channels.state().shopify[&(1001, 7)], 10);
+    assert_eq!(channels.shopify.state().levels[&(1001, 7)], 10);
 
     stack.ingest(5001).await;
     let processor = stack.services.order_processor(sync);
@@ -292,7 +306,7 @@ async fn an_order_reserves_stock_and_its_new_quantity_is_pushed() {
     let mut twice = events.clone();
     twice.extend(events);
     assert!(processor.handle_batch(twice).await.is_empty());
-    assert_eq!(channels.state().shopify[&(1001, 7)], 10 - units);
+    assert_eq!(channels.shopify.state().levels[&(1001, 7)], 10 - units);
     let (_, view) = stack.api("GET", "/v1/orders/shopify-5001", "").await;
     assert_eq!(view["status"], "reserved");
     let (status, stock_view) = stack
@@ -323,8 +337,8 @@ async fn an_order_reserves_stock_and_its_new_quantity_is_pushed() {
         body: serde_json::to_string(last).expect("event"),
     };
     assert!(processor.handle_batch(vec![message]).await.is_empty());
-    assert_eq!(channels.state().shopify[&(1001, 7)], 10);
-    assert!(channels.state().violations.is_empty());
+    assert_eq!(channels.shopify.state().levels[&(1001, 7)], 10);
+    assert!(channels.violations().is_empty());
 }
 
 #[tokio::test]
@@ -445,7 +459,7 @@ async fn bad_inventory_input_is_a_clear_error_and_changes_nothing() {
 async fn a_thousand_amazon_changes_go_in_one_feed_whose_report_settles_each_listing() {
     let stack = embedded().await;
     connect(&stack).await;
-    let channels = inventory_channels::start().await;
+    let channels = Channels::start().await;
     let mut skus = Vec::new();
     for n in 0..1000 {
         let sku = sku(n);
@@ -469,7 +483,7 @@ async fn a_thousand_amazon_changes_go_in_one_feed_whose_report_settles_each_list
         skus.push(sku);
     }
     {
-        let mut state = channels.state();
+        let mut state = channels.amazon.state();
         state.refuse_in_feed.push("SYNC-0007".into());
         state.feed_delay = 1;
         state.gzip_reports = true;
@@ -481,10 +495,14 @@ async fn a_thousand_amazon_changes_go_in_one_feed_whose_report_settles_each_list
         (1000, 3, 0),
         "{report:?}"
     );
+    assert!(
+        channels.violations().is_empty(),
+        "{:?}",
+        channels.violations()
+    );
     {
-        let state = channels.state();
-        assert!(state.violations.is_empty(), "{:?}", state.violations);
-        assert_eq!(state.amazon_patches, 0, "no patch per SKU");
+        let state = channels.amazon.state();
+        assert_eq!(state.patches, 0, "no patch per SKU");
         assert_eq!(
             (
                 state.feed_calls["createFeedDocument"],
@@ -509,24 +527,24 @@ async fn a_thousand_amazon_changes_go_in_one_feed_whose_report_settles_each_list
         "999 from the report, then the refused one patched: {settled:?}"
     );
     assert_eq!(
-        channels.state().feed_calls["getFeed"],
+        channels.amazon.state().feed_calls["getFeed"],
         2,
         "one read per feed, not per listing"
     );
-    assert_eq!(channels.state().amazon_patches, 1);
+    assert_eq!(channels.amazon.state().patches, 1);
     let again = sync.sync(&merchant(), &skus).await.expect("sync");
     assert_eq!(
         (again.pushed, again.amazon_calls, again.unchanged),
         (0, 0, 1000)
     );
-    assert!(channels.state().violations.is_empty());
+    assert!(channels.violations().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttled_channels_are_retried_and_a_kit_follows_its_components() {
     let stack = embedded().await;
     connect(&stack).await;
-    let channels = inventory_channels::start().await;
+    let channels = Channels::start().await;
     let (cup, saucer, set) = (sku(1), sku(2), Sku::parse("SYNC-SET").expect("sku"));
     stock(&stack, &cup, 10).await;
     stock(&stack, &saucer, 4).await;
@@ -573,12 +591,9 @@ async fn throttled_channels_are_retried_and_a_kit_follows_its_components() {
         )
         .await
         .expect("amazon");
-    {
-        let mut state = channels.state();
-        state.stocked.push((1009, 7));
-        state.shopify_429 = 2;
-        state.amazon_429 = 1;
-    }
+    channels.shopify.state().stocked.push((1009, 7));
+    channels.shopify.state().throttle = 2;
+    channels.amazon.state().throttle_patches = 1;
     let sync = sync_for(&stack, &channels);
     // A component changed: the kit made of it is pushed (min(10 / 2, 4 / 1) = 4 sets).
     let report = sync
@@ -586,10 +601,9 @@ async fn throttled_channels_are_retried_and_a_kit_follows_its_components() {
         .await
         .expect("sync");
     assert_eq!(report.pushed, 2, "{report:?}");
-    let state = channels.state();
-    assert_eq!(state.shopify[&(1009, 7)], 4);
+    assert_eq!(channels.shopify.state().levels[&(1009, 7)], 4);
     assert_eq!(
-        state.amazon[&(
+        channels.amazon.state().listings[&(
             SELLER.to_owned(),
             "SET-1".to_owned(),
             MARKETPLACE.to_owned()
@@ -597,17 +611,24 @@ async fn throttled_channels_are_retried_and_a_kit_follows_its_components() {
         4
     );
     assert_eq!(
-        (state.shopify_429, state.amazon_429),
+        (
+            channels.shopify.state().throttle,
+            channels.amazon.state().throttle_patches
+        ),
         (0, 0),
         "the 429s were met and retried"
     );
-    assert!(state.violations.is_empty(), "{:?}", state.violations);
+    assert!(
+        channels.violations().is_empty(),
+        "{:?}",
+        channels.violations()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backordered_orders_are_reserved_when_stock_comes_back_or_comes_in() {
     let stack = embedded().await;
-    let channels = inventory_channels::start().await;
+    let channels = Channels::start().await;
     let sync = Arc::new(sync_for(&stack, &channels));
     let processor = stack.services.order_processor(sync);
     let lines = rc_channels::shopify::parse_order(&merchant(), &unique_canary_order(1).0)

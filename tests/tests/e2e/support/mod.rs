@@ -2,7 +2,6 @@
 
 #![allow(dead_code)]
 
-pub mod inventory_channels;
 pub mod privacy_stack;
 pub mod shopify_admin;
 pub mod sp_api;
@@ -23,6 +22,28 @@ pub const CANARY_CITY: &str = "Zyxwvutville";
 pub const CANARY_ZIP: &str = "ZQ7781X";
 
 /// A typed identifier (seller, marketplace, shop) from a constant of the test.
+/// Both channels' stand-ins, for what talks to both (inventory pushes): one per API.
+pub struct Channels {
+    pub shopify: shopify_admin::StandIn,
+    pub amazon: sp_api::StandIn,
+}
+
+impl Channels {
+    pub async fn start() -> Self {
+        Self {
+            shopify: shopify_admin::start().await,
+            amazon: sp_api::start().await,
+        }
+    }
+
+    /// Every request either stand-in found against its API's documentation.
+    pub fn violations(&self) -> Vec<String> {
+        let mut all = self.shopify.state().violations.clone();
+        all.extend(self.amazon.state().violations.iter().cloned());
+        all
+    }
+}
+
 pub fn id<T: TryFrom<String>>(raw: &str) -> T
 where
     T::Error: std::fmt::Debug,

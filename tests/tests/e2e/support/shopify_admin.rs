@@ -1,6 +1,8 @@
-//! An in-process stand-in for the Shopify Admin REST API's `orders.json`, checking each request
-//! as Shopify documents it: the access token header, the first page's filters, and cursor pages
-//! that carry only `limit` and `page_info`.
+//! The one in-process stand-in for Shopify's Admin API, checking each request as Shopify
+//! documents it: the REST `orders.json` (the access token header, the first page's filters,
+//! cursor pages that carry only `limit` and `page_info`) and the GraphQL inventory calls
+//! (`inventorySetQuantities` with `@idempotent` and `changeFromQuantity`, and the
+//! `inventoryLevel` read used to recover from a stale compare). It holds what the shop holds.
 
 #![allow(dead_code)]
 
@@ -8,19 +10,37 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use std::collections::BTreeMap;
+
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 pub const ACCESS_TOKEN: &str = "shpat_test_access_token";
 
 #[derive(Default)]
 pub struct State {
+    /// Orders `orders.json` lists, two per page.
     pub orders: Vec<serde_json::Value>,
+    /// `orders.json` calls.
     pub calls: usize,
+    /// (inventory item id, location id) -> available, as Shopify holds it.
+    pub levels: BTreeMap<(u64, u64), i64>,
+    /// Levels Shopify knows (others answer ITEM_NOT_STOCKED_AT_LOCATION).
+    pub stocked: Vec<(u64, u64)>,
+    pub mutations: usize,
+    pub reads: usize,
+    /// Answer every GraphQL call with 503 (a channel outage).
+    pub down: bool,
+    /// Answer this many GraphQL calls with 429 first.
+    pub throttle: usize,
+    /// `@idempotent` keys seen: key -> the input it came with, and the answer given. A repeated
+    /// key with the same input gets the same answer without a second change (Shopify's rule).
+    pub idempotency: BTreeMap<String, (Value, Value)>,
     pub violations: Vec<String>,
 }
 
@@ -39,14 +59,60 @@ impl StandIn {
     }
 }
 
-fn handle(
+fn respond(status: u16, body: Value) -> hyper::Response<Full<Bytes>> {
+    hyper::Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .expect("response")
+}
+
+async fn handle(
     state: &Mutex<State>,
-    request: &hyper::Request<hyper::body::Incoming>,
+    request: hyper::Request<hyper::body::Incoming>,
 ) -> hyper::Response<Full<Bytes>> {
-    let mut state = state.lock().expect("state");
-    state.calls += 1;
-    let path = request.uri().path();
+    let path = request.uri().path().to_owned();
+    let method = request.method().clone();
     let query = request.uri().query().unwrap_or_default().to_owned();
+    let headers = request.headers().clone();
+    let body = request
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let mut state = state.lock().expect("state");
+    let authorized = headers
+        .get("x-shopify-access-token")
+        .and_then(|v| v.to_str().ok())
+        == Some(ACCESS_TOKEN);
+    if path == "/admin/api/2026-10/graphql.json" {
+        if state.down {
+            return respond(503, json!({"errors": "unavailable"}));
+        }
+        if state.throttle > 0 {
+            state.throttle -= 1;
+            return hyper::Response::builder()
+                .status(429)
+                .header("retry-after", "0.05")
+                .body(Full::new(Bytes::from_static(
+                    br#"{"errors":"Exceeded 2 calls per second for api client."}"#,
+                )))
+                .expect("response");
+        }
+        if !authorized {
+            return respond(
+                401,
+                json!({"errors": "[API] Invalid API key or access token"}),
+            );
+        }
+        if method != hyper::Method::POST {
+            state.violations.push("GraphQL must be POST".into());
+        }
+        let body: Value = serde_json::from_slice(&body).unwrap_or_default();
+        return graphql(&mut state, &body);
+    }
+    state.calls += 1;
     let params: Vec<(String, String)> = query
         .split('&')
         .filter_map(|p| p.split_once('='))
@@ -58,16 +124,10 @@ fn handle(
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.clone())
     };
-    if path != "/admin/api/2026-10/orders.json" || request.method() != hyper::Method::GET {
-        state
-            .violations
-            .push(format!("unexpected {} {path}", request.method()));
+    if path != "/admin/api/2026-10/orders.json" || method != hyper::Method::GET {
+        state.violations.push(format!("unexpected {method} {path}"));
     }
-    let token = request
-        .headers()
-        .get("x-shopify-access-token")
-        .and_then(|v| v.to_str().ok());
-    if token != Some(ACCESS_TOKEN) {
+    if !authorized {
         return hyper::Response::builder()
             .status(401)
             .body(Full::new(Bytes::from(r#"{"errors":"[API] Invalid API key or access token (unrecognized login or wrong password)"}"#)))
@@ -115,6 +175,174 @@ fn handle(
         .expect("response")
 }
 
+fn gid_number(value: &Value, kind: &str) -> Option<u64> {
+    value
+        .as_str()?
+        .strip_prefix(&format!("gid://shopify/{kind}/"))?
+        .parse()
+        .ok()
+}
+
+fn graphql(state: &mut State, body: &Value) -> hyper::Response<Full<Bytes>> {
+    let query = body["query"].as_str().unwrap_or_default();
+    if query.starts_with("mutation") {
+        state.mutations += 1;
+        if !query.contains("inventorySetQuantities(input: $input)") || !query.contains("userErrors")
+        {
+            state
+                .violations
+                .push("mutation is not inventorySetQuantities".into());
+        }
+        // From 2026-04 the mutation is refused without `@idempotent(key:)`.
+        if !query.contains("@idempotent(key: $idempotencyKey)") {
+            state
+                .violations
+                .push("inventorySetQuantities without @idempotent(key:)".into());
+            return respond(
+                200,
+                json!({"errors": [{"message": "The @idempotent directive is required for this mutation.", "extensions": {"code": "BAD_REQUEST"}}]}),
+            );
+        }
+        let Some(key) = body["variables"]["idempotencyKey"]
+            .as_str()
+            .filter(|k| !k.is_empty() && k.len() <= 255)
+        else {
+            state
+                .violations
+                .push("idempotencyKey is not a string of 1 to 255 characters".into());
+            return respond(
+                200,
+                json!({"errors": [{"message": "invalid idempotency key", "extensions": {"code": "BAD_REQUEST"}}]}),
+            );
+        };
+        let input = &body["variables"]["input"];
+        if let Some((first_input, answer)) = state.idempotency.get(key).cloned() {
+            if &first_input != input {
+                state
+                    .violations
+                    .push("one idempotency key for two different inputs".into());
+            }
+            return respond(200, answer);
+        }
+        let answer = set_quantities(state, input);
+        state
+            .idempotency
+            .insert(key.to_owned(), (input.clone(), answer.clone()));
+        return respond(200, answer);
+    }
+    read(state, query)
+}
+
+/// The mutation itself, on an input whose key was not seen before.
+fn set_quantities(state: &mut State, input: &Value) -> Value {
+    {
+        if input["name"] != "available" {
+            state.violations.push("name must be available".into());
+        }
+        let reasons = [
+            "correction",
+            "cycle_count_available",
+            "received",
+            "restock",
+            "other",
+        ];
+        if !reasons.iter().any(|r| input["reason"] == *r) {
+            state
+                .violations
+                .push("reason is not one of Shopify's".into());
+        }
+        if !input["referenceDocumentUri"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("gid://") && u.split('/').count() >= 5)
+        {
+            state
+                .violations
+                .push("referenceDocumentUri is not a gid".into());
+        }
+        let quantities = input["quantities"].as_array().cloned().unwrap_or_default();
+        if quantities.is_empty() || quantities.len() > 250 {
+            state
+                .violations
+                .push(format!("{} quantities in one call", quantities.len()));
+        }
+        let mut errors = Vec::new();
+        let mut updates = Vec::new();
+        for (i, q) in quantities.iter().enumerate() {
+            let (Some(item), Some(location)) = (
+                gid_number(&q["inventoryItemId"], "InventoryItem"),
+                gid_number(&q["locationId"], "Location"),
+            ) else {
+                state.violations.push("ids are not gids".into());
+                continue;
+            };
+            let Some(quantity) = q["quantity"].as_i64().filter(|n| *n >= 0) else {
+                state
+                    .violations
+                    .push("quantity is not a whole number >= 0".into());
+                continue;
+            };
+            if q.get("changeFromQuantity").is_none() {
+                state
+                    .violations
+                    .push("changeFromQuantity must be passed, even as null".into());
+            }
+            if !state.stocked.contains(&(item, location)) {
+                errors.push(json!({"field": ["input", "quantities", i.to_string()], "message": "not stocked", "code": "ITEM_NOT_STOCKED_AT_LOCATION"}));
+                continue;
+            }
+            let held = state.levels.get(&(item, location)).copied().unwrap_or(0);
+            if let Some(from) = q["changeFromQuantity"].as_i64()
+                && from != held
+            {
+                errors.push(json!({"field": ["input", "quantities", i.to_string(), "changeFromQuantity"], "message": "stale", "code": "CHANGE_FROM_QUANTITY_STALE"}));
+                continue;
+            }
+            updates.push(((item, location), quantity));
+        }
+        // All or nothing.
+        if errors.is_empty() {
+            state.levels.extend(updates);
+        }
+        let group = if errors.is_empty() {
+            json!({"reason": "correction"})
+        } else {
+            Value::Null
+        };
+        json!({"data": {"inventorySetQuantities": {"inventoryAdjustmentGroup": group, "userErrors": errors}}})
+    }
+}
+
+/// The read: aliased `lN: inventoryItem(id: "...") { inventoryLevel(locationId: "...") ...`.
+fn read(state: &mut State, query: &str) -> hyper::Response<Full<Bytes>> {
+    state.reads += 1;
+    let mut data = serde_json::Map::new();
+    for part in query.split("inventoryItem(id: \"").skip(1) {
+        let alias = query[..query.find(part).unwrap_or(0)]
+            .rsplit(' ')
+            .nth(2)
+            .unwrap_or_default()
+            .trim_end_matches(':')
+            .to_owned();
+        let item = part.split('"').next().unwrap_or_default();
+        let location = part
+            .split("inventoryLevel(locationId: \"")
+            .nth(1)
+            .and_then(|p| p.split('"').next())
+            .unwrap_or_default();
+        let key = (
+            gid_number(&json!(item), "InventoryItem").unwrap_or(0),
+            gid_number(&json!(location), "Location").unwrap_or(0),
+        );
+        let level = if state.stocked.contains(&key) {
+            json!({"quantities": [{"name": "available", "quantity": state.levels.get(&key).copied().unwrap_or(0)}]})
+        } else {
+            Value::Null
+        };
+        data.insert(alias, json!({"inventoryLevel": level}));
+    }
+    respond(200, json!({"data": data}))
+}
+
 pub async fn start() -> StandIn {
     let state = Arc::new(Mutex::new(State::default()));
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -129,7 +357,7 @@ pub async fn start() -> StandIn {
             tokio::spawn(async move {
                 let service = service_fn(move |request| {
                     let state = Arc::clone(&state);
-                    async move { Ok::<_, Infallible>(handle(&state, &request)) }
+                    async move { Ok::<_, Infallible>(handle(&state, request).await) }
                 });
                 let _ = http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)

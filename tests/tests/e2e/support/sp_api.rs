@@ -1,12 +1,15 @@
-//! An in-process stand-in for Login with Amazon and the SP-API Orders API v2026-01-01. It checks
-//! every request as Amazon documents it — getOrder against the published model in
-//! `tests/fixtures/amazon-models/orders_2026-01-01.facts.json` (path, method, query parameters and
-//! their enum values, the access token header), the token request against LWA's refresh-token
-//! grant — and records any violation for the test to assert on.
+//! The one in-process stand-in for Login with Amazon and the Selling Partner API: the Orders API
+//! v2026-01-01 (`getOrder`, `searchOrders`), the Listings Items API (`patchListingsItem`) and the
+//! Feeds API (documents, presigned uploads and downloads, feeds, processing reports). It checks
+//! every request as Amazon documents it — against the facts of Amazon's published models in
+//! `tests/fixtures/amazon-models/` (paths, methods, query parameters and their enum values), the
+//! access token header, the token request against LWA's refresh-token grant, feed documents
+//! against the listings feed schema — and records any violation for the test to assert on. It
+//! holds the quantities Amazon shows.
 
 #![allow(dead_code)]
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -16,6 +19,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 pub const CLIENT_ID: &str = "amzn1.application-oa2-client.test";
@@ -35,6 +39,29 @@ pub struct State {
     pub violations: Vec<String>,
     /// Orders by Amazon order id (raw getOrder JSON); unknown ids answer 404.
     pub orders: HashMap<String, serde_json::Value>,
+    /// (seller, sku, marketplace) -> quantity, as Amazon holds it.
+    pub listings: BTreeMap<(String, String, String), i64>,
+    /// `patchListingsItem` calls.
+    pub patches: usize,
+    /// Answer this many listings patches with 429 first.
+    pub throttle_patches: usize,
+    /// Feeds API calls by operation, and the feeds' states.
+    pub feed_calls: BTreeMap<&'static str, usize>,
+    pub uploads: BTreeMap<String, Value>,
+    pub feeds: BTreeMap<String, (String, Value)>,
+    /// Seller SKUs the next feed's processing report refuses.
+    pub refuse_in_feed: Vec<String>,
+    /// Feeds answer IN_PROGRESS this many times before DONE.
+    pub feed_delay: usize,
+    /// Serve processing reports GZIP-compressed, as Amazon may.
+    pub gzip_reports: bool,
+}
+
+/// The published models whose facts requests are checked against.
+struct Models {
+    orders: serde_json::Value,
+    listings: serde_json::Value,
+    feeds: serde_json::Value,
 }
 
 pub struct StandIn {
@@ -162,7 +189,7 @@ fn respond(status: u16, body: serde_json::Value) -> hyper::Response<Full<Bytes>>
 }
 
 async fn handle(
-    model: Arc<serde_json::Value>,
+    models: Arc<Models>,
     state: Arc<Mutex<State>>,
     request: hyper::Request<hyper::body::Incoming>,
 ) -> hyper::Response<Full<Bytes>> {
@@ -211,22 +238,66 @@ async fn handle(
         );
     }
 
-    if path == "/orders/2026-01-01/orders" {
-        state.search_calls += 1;
-    } else {
-        state.get_order_calls += 1;
+    // Uploads and downloads go to presigned URLs: no access token.
+    let presigned = path.starts_with("/upload/") || path.starts_with("/download/");
+    // Orders API calls are counted and checked whether or not their token is good.
+    if path.starts_with("/orders/") {
+        if path == "/orders/2026-01-01/orders" {
+            state.search_calls += 1;
+        } else {
+            state.get_order_calls += 1;
+        }
+        let violations = check_against_model(&models.orders, &method, &path, &query);
+        state.violations.extend(violations);
     }
-    let violations = check_against_model(&model, &method, &path, &query);
-    state.violations.extend(violations);
     let token = headers
         .get("x-amz-access-token")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    if !state.valid_tokens.contains(&token) {
+    if !presigned && !state.valid_tokens.contains(&token) {
         return respond(
             403,
             serde_json::json!({"errors": [{"code": "Unauthorized", "message": "Access to requested resource is denied."}]}),
+        );
+    }
+    if presigned || path.starts_with("/feeds/") {
+        let base = format!(
+            "http://{}",
+            headers
+                .get("host")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+        );
+        return feeds(
+            &mut state,
+            &models.feeds,
+            &base,
+            &method,
+            &path,
+            &headers,
+            &body,
+        );
+    }
+    if path.starts_with("/listings/2021-08-01/items/") {
+        if state.throttle_patches > 0 {
+            state.throttle_patches -= 1;
+            return respond(
+                429,
+                json!({"errors": [{"code": "QuotaExceeded", "message": "You exceeded your quota for the requested resource."}]}),
+            );
+        }
+        let body: Value = serde_json::from_slice(&body).unwrap_or_default();
+        if method != "patch" {
+            state.violations.push(format!("{method} on listings items"));
+        }
+        return patch_listing(&mut state, &models.listings, &path, &query, &body);
+    }
+    if !path.starts_with("/orders/") {
+        state.violations.push(format!("unexpected {method} {path}"));
+        return respond(
+            404,
+            json!({"errors": [{"code": "NotFound", "message": "not found"}]}),
         );
     }
     if let Some(status) = state.scripted.pop_front() {
@@ -286,8 +357,269 @@ fn search(state: &State, query: &str) -> hyper::Response<Full<Bytes>> {
     respond(200, body)
 }
 
+fn patch_listing(
+    state: &mut State,
+    model: &Value,
+    path: &str,
+    query: &str,
+    body: &Value,
+) -> hyper::Response<Full<Bytes>> {
+    state.patches += 1;
+    let violations = check_against_model(model, "patch", path, query);
+    state.violations.extend(violations);
+    if body["productType"].as_str().is_none_or(str::is_empty) {
+        state.violations.push("productType is required".into());
+    }
+    let patches = body["patches"].as_array().cloned().unwrap_or_default();
+    if patches.is_empty() {
+        state
+            .violations
+            .push("patches needs at least one operation".into());
+    }
+    let mut quantity = None;
+    for patch in &patches {
+        if !["add", "replace", "merge", "delete"]
+            .iter()
+            .any(|op| patch["op"] == *op)
+        {
+            state.violations.push("patch op is not allowed".into());
+        }
+        if patch["path"] == "/attributes/fulfillment_availability" {
+            let value = &patch["value"][0];
+            if value["fulfillment_channel_code"] != "DEFAULT" {
+                state
+                    .violations
+                    .push("fulfillment_channel_code must be DEFAULT".into());
+            }
+            quantity = value["quantity"].as_i64();
+        }
+    }
+    let mut segments = path.rsplit('/');
+    let sku = segments.next().unwrap_or_default().to_owned();
+    let seller = segments.next().unwrap_or_default().to_owned();
+    let marketplace = query
+        .split('&')
+        .find_map(|p| p.strip_prefix("marketplaceIds="))
+        .unwrap_or_default()
+        .to_owned();
+    match quantity {
+        Some(q) if q >= 0 => {
+            state.listings.insert((seller, sku.clone(), marketplace), q);
+            respond(
+                200,
+                json!({"sku": sku, "status": "ACCEPTED", "submissionId": "s-1", "issues": []}),
+            )
+        }
+        _ => respond(
+            200,
+            json!({"sku": sku, "status": "INVALID", "submissionId": "s-2", "issues": [{"code": "90220", "message": "quantity is required", "severity": "ERROR"}]}),
+        ),
+    }
+}
+
+/// The Feeds API: documents, uploads to their (presigned) URL, feeds, reports.
+fn feeds(
+    state: &mut State,
+    model: &Value,
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &http::HeaderMap,
+    body: &[u8],
+) -> hyper::Response<Full<Bytes>> {
+    if let Some(document) = path.strip_prefix("/upload/") {
+        *state.feed_calls.entry("upload").or_default() += 1;
+        if headers.get("content-type").and_then(|v| v.to_str().ok())
+            != Some("application/json; charset=UTF-8")
+        {
+            state
+                .violations
+                .push("the upload's content type differs from the document's".into());
+        }
+        let content: Value = serde_json::from_slice(body).unwrap_or_default();
+        check_listings_feed(state, &content);
+        state.uploads.insert(document.to_owned(), content);
+        return respond(200, json!({}));
+    }
+    if let Some(feed) = path.strip_prefix("/download/") {
+        let (_, report) = state.feeds.get(feed).cloned().unwrap_or_default();
+        if state.gzip_reports {
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            std::io::Write::write_all(&mut encoder, report.to_string().as_bytes()).expect("gzip");
+            let body = encoder.finish().expect("gzip");
+            return hyper::Response::builder()
+                .status(200)
+                .body(Full::new(Bytes::from(body)))
+                .expect("response");
+        }
+        return respond(200, report);
+    }
+    let violations = check_against_model(model, method, path, "");
+    state.violations.extend(violations);
+    let request: Value = serde_json::from_slice(body).unwrap_or_default();
+    match (method, path) {
+        ("post", "/feeds/2021-06-30/documents") => {
+            *state.feed_calls.entry("createFeedDocument").or_default() += 1;
+            if request["contentType"].as_str().is_none() {
+                state.violations.push("contentType is required".into());
+            }
+            let id = format!("doc-{}", state.feed_calls["createFeedDocument"]);
+            respond(
+                201,
+                json!({"feedDocumentId": id, "url": format!("{base}/upload/{id}")}),
+            )
+        }
+        ("post", "/feeds/2021-06-30/feeds") => {
+            *state.feed_calls.entry("createFeed").or_default() += 1;
+            if request["feedType"] != "JSON_LISTINGS_FEED" {
+                state
+                    .violations
+                    .push("feedType must be JSON_LISTINGS_FEED".into());
+            }
+            let marketplaces = request["marketplaceIds"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if marketplaces.len() != 1 {
+                state
+                    .violations
+                    .push("a listings feed names one marketplace".into());
+            }
+            let document = request["inputFeedDocumentId"].as_str().unwrap_or_default();
+            let Some(content) = state.uploads.get(document).cloned() else {
+                state
+                    .violations
+                    .push("createFeed before the document was uploaded".into());
+                return respond(
+                    400,
+                    json!({"errors": [{"code": "InvalidInput", "message": "no document"}]}),
+                );
+            };
+            let seller = content["header"]["sellerId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let marketplace = marketplaces
+                .first()
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let mut issues = Vec::new();
+            for message in content["messages"].as_array().into_iter().flatten() {
+                let sku = message["sku"].as_str().unwrap_or_default().to_owned();
+                if state.refuse_in_feed.contains(&sku) {
+                    issues.push(json!({"messageId": message["messageId"], "code": "90220", "severity": "ERROR", "message": "refused"}));
+                    continue;
+                }
+                let quantity = message["patches"][0]["value"][0]["quantity"]
+                    .as_i64()
+                    .unwrap_or(-1);
+                state
+                    .listings
+                    .insert((seller.clone(), sku, marketplace.clone()), quantity);
+            }
+            let id = format!("feed-{}", state.feed_calls["createFeed"]);
+            let report = json!({"header": {"sellerId": seller, "version": "2.0", "feedId": id}, "issues": issues, "summary": {"errors": issues.len()}});
+            state
+                .feeds
+                .insert(id.clone(), ("IN_PROGRESS".into(), report));
+            respond(202, json!({"feedId": id}))
+        }
+        ("get", p) if p.starts_with("/feeds/2021-06-30/feeds/") => {
+            *state.feed_calls.entry("getFeed").or_default() += 1;
+            let id = p.rsplit('/').next().unwrap_or_default().to_owned();
+            let status = if state.feed_delay > 0 {
+                state.feed_delay -= 1;
+                "IN_PROGRESS"
+            } else {
+                "DONE"
+            };
+            if let Some(feed) = state.feeds.get_mut(&id) {
+                feed.0 = status.into();
+            }
+            let result = (status == "DONE").then(|| format!("result-{id}"));
+            respond(
+                200,
+                json!({"feedId": id, "feedType": "JSON_LISTINGS_FEED", "createdTime": "2026-11-27T00:00:00Z", "processingStatus": status, "resultFeedDocumentId": result}),
+            )
+        }
+        ("get", p) if p.starts_with("/feeds/2021-06-30/documents/") => {
+            *state.feed_calls.entry("getFeedDocument").or_default() += 1;
+            let id = p.rsplit('/').next().unwrap_or_default();
+            let feed = id.strip_prefix("result-").unwrap_or_default();
+            {
+                let mut document =
+                    json!({"feedDocumentId": id, "url": format!("{base}/download/{feed}")});
+                if state.gzip_reports {
+                    document["compressionAlgorithm"] = json!("GZIP");
+                }
+                respond(200, document)
+            }
+        }
+        _ => {
+            state
+                .violations
+                .push(format!("unexpected feeds call {method} {path}"));
+            respond(404, json!({"errors": []}))
+        }
+    }
+}
+
+/// listings-feed-schema-v2.json: header.sellerId and version 2.0; 1 to 25,000 messages with
+/// unique ids, a SKU, an operation type, and for PATCH a product type and patches.
+fn check_listings_feed(state: &mut State, content: &Value) {
+    if content["header"]["sellerId"].as_str().is_none() || content["header"]["version"] != "2.0" {
+        state
+            .violations
+            .push("feed header needs sellerId and version 2.0".into());
+    }
+    let messages = content["messages"].as_array().cloned().unwrap_or_default();
+    if messages.is_empty() || messages.len() > 25_000 {
+        state
+            .violations
+            .push(format!("{} messages in one feed", messages.len()));
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    for message in &messages {
+        let id = message["messageId"].as_u64().filter(|n| *n >= 1);
+        if id.is_none_or(|id| !ids.insert(id)) {
+            state
+                .violations
+                .push("messageId missing, below 1 or repeated".into());
+        }
+        if message["sku"].as_str().is_none_or(str::is_empty) {
+            state.violations.push("message without a sku".into());
+        }
+        if !["UPDATE", "PARTIAL_UPDATE", "PATCH", "DELETE"]
+            .iter()
+            .any(|t| message["operationType"] == *t)
+        {
+            state.violations.push("operationType is not allowed".into());
+        }
+        if message["operationType"] == "PATCH"
+            && (message["productType"].as_str().is_none()
+                || message["patches"].as_array().is_none_or(Vec::is_empty))
+        {
+            state
+                .violations
+                .push("a PATCH message needs productType and patches".into());
+        }
+    }
+}
+
 pub async fn start() -> StandIn {
-    let model = Arc::new(spec());
+    // Facts from Amazon's published Orders, Listings Items and Feeds models, kept here.
+    let fact = |text: &str| -> Value { serde_json::from_str(text).expect("model facts") };
+    let models = Arc::new(Models {
+        orders: spec(),
+        listings: fact(include_str!(
+            "../../../fixtures/amazon-models/listingsItems_2021-08-01.facts.json"
+        )),
+        feeds: fact(include_str!(
+            "../../../fixtures/amazon-models/feeds_2021-06-30.facts.json"
+        )),
+    });
     let state = Arc::new(Mutex::new(State::default()));
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
@@ -297,11 +629,11 @@ pub async fn start() -> StandIn {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
-            let (model, state) = (Arc::clone(&model), Arc::clone(&shared));
+            let (models, state) = (Arc::clone(&models), Arc::clone(&shared));
             tokio::spawn(async move {
                 let service = service_fn(move |request| {
-                    let (model, state) = (Arc::clone(&model), Arc::clone(&state));
-                    async move { Ok::<_, Infallible>(handle(model, state, request).await) }
+                    let (models, state) = (Arc::clone(&models), Arc::clone(&state));
+                    async move { Ok::<_, Infallible>(handle(models, state, request).await) }
                 });
                 let _ = http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
