@@ -3,6 +3,7 @@
 pub mod amazon;
 #[cfg(feature = "test-util")]
 pub mod fake;
+mod http;
 pub mod port;
 pub mod shopify;
 
@@ -117,6 +118,8 @@ pub(crate) async fn read_capped(
     Ok(body.freeze())
 }
 
+pub(crate) use http::HttpClient;
+
 /// Whether `url` points at this machine (a sandbox or a test stand-in): the only place plain
 /// `http://` is accepted.
 pub fn is_loopback(url: &str) -> bool {
@@ -139,22 +142,6 @@ pub fn is_loopback(url: &str) -> bool {
 /// Whether an endpoint may be configured: `https://`, or `http://` on this machine only.
 pub fn endpoint_allowed(url: &str) -> bool {
     url.starts_with("https://") || (url.starts_with("http://") && is_loopback(url))
-}
-
-/// The HTTP client for a marketplace API: no redirects (a redirect would carry our access token
-/// elsewhere, or from https to http), https only unless every endpoint is on this machine.
-pub(crate) fn http_client(
-    timeout: std::time::Duration,
-    user_agent: &'static str,
-    local: bool,
-) -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .user_agent(user_agent)
-        .redirect(reqwest::redirect::Policy::none())
-        .https_only(!local)
-        .build()
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -1,6 +1,5 @@
 use tracing::{Level, Metadata};
-use tracing_subscriber::EnvFilter;
-use tracing_subscriber::filter::FilterFn;
+use tracing_subscriber::filter::{FilterFn, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{Layer, fmt};
@@ -10,7 +9,7 @@ use tracing_subscriber::{Layer, fmt};
 /// print request and response bodies (a KMS `Decrypt` response carries key material), `aws_sigv4`
 /// prints the access key id and session token it signs with, and the HTTP stacks print what they
 /// send. Every target starting with one of these is capped at INFO whatever `RUST_LOG` says,
-/// however specific its directive: the cap is a separate filter, not an `EnvFilter` directive a
+/// however specific its directive: the cap is a separate filter, not a `RUST_LOG` directive a
 /// more specific one could outrank.
 const CAPPED_TARGETS: [&str; 10] = [
     "lambda_runtime",
@@ -38,9 +37,18 @@ fn passes(target: &str, level: Level) -> bool {
             .any(|prefix| target.starts_with(prefix))
 }
 
-/// The log filter: `RUST_LOG` (default `info`).
-pub fn log_filter() -> EnvFilter {
-    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"))
+/// The log filter: `RUST_LOG` (default `info`) as comma-separated `level` and `target=level`
+/// directives. (`Targets`, not `EnvFilter`: span and field directives are not supported, and the
+/// binaries do not link a regex engine for them.) An unreadable value means the default.
+pub fn log_filter() -> Targets {
+    log_filter_from(std::env::var("RUST_LOG").ok().as_deref())
+}
+
+fn log_filter_from(raw: Option<&str>) -> Targets {
+    raw.map(str::trim)
+        .filter(|raw| !raw.is_empty())
+        .and_then(|raw| raw.parse().ok())
+        .unwrap_or_else(|| Targets::new().with_default(Level::INFO))
 }
 
 /// JSON logs, filtered by `RUST_LOG` and the payload caps, written by `writer`.
@@ -77,6 +85,31 @@ pub fn init_tracing_to_stderr() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rust_log_reads_levels_and_targets_and_falls_back_to_info() {
+        let cases = [
+            (None, "rc_orders", Level::INFO, true),
+            (None, "rc_orders", Level::DEBUG, false),
+            (Some(""), "rc_api", Level::DEBUG, false),
+            (Some("trace"), "rc_api", Level::TRACE, true),
+            (
+                Some("rc_orders=debug,warn"),
+                "rc_orders",
+                Level::DEBUG,
+                true,
+            ),
+            (Some("rc_orders=debug,warn"), "rc_api", Level::INFO, false),
+            (Some("not a directive=="), "rc_api", Level::INFO, true),
+        ];
+        for (raw, target, level, enabled) in cases {
+            assert_eq!(
+                log_filter_from(raw).would_enable(target, &level),
+                enabled,
+                "{raw:?} {target} {level}"
+            );
+        }
+    }
 
     #[test]
     fn payload_logging_libraries_are_capped_at_info_and_ours_are_not() {

@@ -100,7 +100,7 @@ struct CachedToken {
 }
 
 pub struct SpApiClient {
-    pub(super) http: reqwest::Client,
+    pub(super) http: crate::HttpClient,
     endpoints: Endpoints,
     retry: RetryPolicy,
     tokens: Mutex<HashMap<SellerId, Arc<CachedToken>>>,
@@ -116,7 +116,7 @@ impl SpApiClient {
     }
 
     pub fn with_retry(endpoints: Endpoints, retry: RetryPolicy) -> Self {
-        let http = crate::http_client(
+        let http = crate::HttpClient::new(
             Duration::from_secs(10),
             concat!(
                 "RetailCoder/",

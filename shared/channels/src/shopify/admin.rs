@@ -17,7 +17,7 @@ const PAGE_SIZE: &str = "250";
 pub(crate) const ATTEMPTS: u32 = 4;
 
 pub struct ShopifyAdmin {
-    http: reqwest::Client,
+    http: crate::HttpClient,
     /// Replaces `https://{shop}` (tests, the local sandbox).
     base_override: Option<String>,
 }
@@ -47,7 +47,7 @@ impl ShopifyAdmin {
     pub fn new(base_override: Option<String>) -> Self {
         // Shops are always https; only a sandbox base on this machine may be plain http.
         let local = base_override.as_deref().is_some_and(crate::is_loopback);
-        let http = crate::http_client(
+        let http = crate::HttpClient::new(
             Duration::from_secs(15),
             concat!("RetailCoder/", env!("CARGO_PKG_VERSION")),
             local,
@@ -108,7 +108,7 @@ impl ShopifyAdmin {
             .unwrap_or_else(|| format!("https://{shop}"))
     }
 
-    pub(crate) fn http(&self) -> &reqwest::Client {
+    pub(crate) fn http(&self) -> &crate::HttpClient {
         &self.http
     }
 
