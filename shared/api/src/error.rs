@@ -30,6 +30,12 @@ pub enum ApiError {
     /// 409 `conflict`
     #[error("the resource belongs to someone else or changed concurrently")]
     Conflict,
+    /// 409 with its own reason (`warehouse_in_use`): the resource is still needed.
+    #[error("{message}")]
+    InUse {
+        reason: &'static str,
+        message: &'static str,
+    },
     /// 410 `account_closed`
     #[error("this account was cancelled")]
     AccountClosed,
@@ -73,7 +79,7 @@ impl ApiError {
             Self::ScopeRequired(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict => StatusCode::CONFLICT,
+            Self::Conflict | Self::InUse { .. } => StatusCode::CONFLICT,
             Self::AccountClosed => StatusCode::GONE,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -95,6 +101,7 @@ impl ApiError {
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict => "conflict",
+            Self::InUse { reason, .. } => reason,
             Self::AccountClosed => "account_closed",
             Self::RequestTimeout => "request_timeout",
             Self::PayloadTooLarge(_) => "payload_too_large",

@@ -29,6 +29,8 @@ pub struct InventoryApi {
     pub connections: Arc<ConnectionRepository>,
     pub sync: Arc<InventorySync>,
     pub backorders: Arc<Backorders>,
+    /// The merchant's warehouse records (served by the warehouse routes).
+    pub warehouses: Arc<rc_inventory::WarehouseRepository>,
 }
 
 /// `POST /v1/inventory/{sku}/adjustments` (serde cannot deny unknown fields beside a flattened

@@ -14,6 +14,7 @@ mod order_routes;
 mod privacy_routes;
 mod response;
 mod shopify_webhook;
+mod warehouse_routes;
 
 pub use error::ApiError;
 pub use inventory_routes::InventoryApi;

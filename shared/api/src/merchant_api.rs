@@ -25,6 +25,10 @@
 //! | `PUT /v1/inventory/{sku}/kit` | `{"components": [{"sku", "quantity"}]}` |
 //! | `PUT /v1/inventory/{sku}/listings` | a Shopify or Amazon listing of the SKU and its allocation |
 //! | `GET /v1/inventory-ledger?after=<token>` | every stock change, oldest first |
+//! | `GET /v1/warehouses` | the merchant's warehouses |
+//! | `PUT /v1/warehouses/{id}` | create or replace a warehouse (ship-from address, country, region, priority, active, couriers, cut-off) |
+//! | `GET /v1/warehouses/{id}` | one warehouse |
+//! | `DELETE /v1/warehouses/{id}` | delete it (409 `warehouse_in_use` while units are there) |
 //!
 //! After a cancellation the merchant's keys answer `410 account_closed`, except on the
 //! cancellation status and the receipts, which stay readable (they hold no PII).
@@ -42,6 +46,7 @@ use rc_orders::{
 use crate::connection_routes::{ConnectionRoutes, amazon_id};
 use crate::inventory_routes::sku_from_path;
 use crate::order_routes;
+use crate::warehouse_routes::{WarehouseRoutes, warehouse_from_path};
 use crate::{ApiError, InventoryApi, PrivacyApi};
 
 /// The largest merchant API request body.
@@ -53,6 +58,7 @@ pub struct MerchantApi {
     connections: ConnectionRoutes,
     privacy: PrivacyApi,
     inventory: InventoryApi,
+    warehouses: WarehouseRoutes,
 }
 
 enum Route {
@@ -76,6 +82,8 @@ enum Route {
     Connections,
     ShopifyConnection(ShopDomain),
     AmazonConnection(SellerId),
+    Warehouses,
+    Warehouse(rc_domain::WarehouseId),
 }
 
 /// The optional `Idempotency-Key` header, as in most payment APIs: a client retrying with the
@@ -107,6 +115,9 @@ impl MerchantApi {
             api_keys,
             connections: ConnectionRoutes { repo: connections },
             privacy,
+            warehouses: WarehouseRoutes {
+                repo: inventory.warehouses.clone(),
+            },
             inventory,
         }
     }
@@ -176,6 +187,14 @@ impl MerchantApi {
             ["v1", "inventory", sku, "listings"] => {
                 allow(&[Method::PUT])?;
                 sku_from_path(sku).map(Route::Listing)
+            }
+            ["v1", "warehouses"] => {
+                allow(&[Method::GET])?;
+                Ok(Route::Warehouses)
+            }
+            ["v1", "warehouses", id] => {
+                allow(&[Method::GET, Method::PUT, Method::DELETE])?;
+                warehouse_from_path(id).map(Route::Warehouse)
             }
             ["v1", "inventory-ledger"] => {
                 allow(&[Method::GET])?;
@@ -316,6 +335,12 @@ impl MerchantApi {
             }
             Route::Order(order) => order_routes::show(&self.orders, &merchant, &order).await,
             Route::Connections => self.connections.list(&merchant).await,
+            Route::Warehouses => self.warehouses.list(&merchant).await,
+            Route::Warehouse(id) => match *request.method() {
+                Method::PUT => self.warehouses.put(&merchant, &id, request.body()).await,
+                Method::DELETE => self.warehouses.delete(&merchant, &id).await,
+                _ => self.warehouses.show(&merchant, &id).await,
+            },
             Route::AmazonConnection(seller) if request.method() == Method::DELETE => {
                 self.connections.remove_amazon(&merchant, &seller).await
             }

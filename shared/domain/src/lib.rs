@@ -17,6 +17,7 @@ mod quantity;
 mod retention;
 mod sku;
 mod status;
+mod warehouse;
 
 pub use channel_accounts::{
     AmazonIdError, LwaCredentials, MarketplaceId, Region, SellerId, ShopDomain, ShopDomainError,
@@ -39,3 +40,7 @@ pub use retention::{
 };
 pub use sku::{Sku, SkuError};
 pub use status::{OrderStatus, TransitionError};
+pub use warehouse::{
+    CountryCode, CourierAccountRef, CourierKind, CutOff, MAX_WAREHOUSE_COURIERS, RegionCode,
+    ShipFromAddress, Warehouse, WarehouseError,
+};

@@ -10,6 +10,7 @@ mod model;
 mod removal;
 mod reservations;
 mod stock;
+mod warehouses;
 
 pub use availability::ChannelAllocation;
 pub use error::InventoryError;
@@ -20,3 +21,4 @@ pub use reservations::{
     Allocation, MAX_STOCK_ITEMS_PER_ORDER, Reservation, ReservationState, Reservations, Shortfall,
 };
 pub use stock::StockRepository;
+pub use warehouses::{InUse, WarehouseRepository};

@@ -447,7 +447,7 @@ impl AccountCancellation {
             removal("data", "other merchant records", progress.other_items),
             removal(
                 "data",
-                "inventory records (stock, kits, listings, ledger)",
+                "inventory records (stock, kits, listings, ledger, warehouses)",
                 progress.inventory_records,
             ),
             removal("data", "API keys closed", closed_keys),

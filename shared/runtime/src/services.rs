@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rc_domain::{Clock, SystemClock};
-use rc_inventory::{ListingRepository, Reservations, StockRepository};
+use rc_inventory::{ListingRepository, Reservations, StockRepository, WarehouseRepository};
 use rc_orders::{
     ApiKeyRepository, AuditLog, ConnectionRepository, OrderRepository, Outbox,
     PrivacyRequestRepository,
@@ -50,6 +50,7 @@ pub struct Services {
     pub stock: Arc<StockRepository>,
     pub reservations: Arc<Reservations>,
     pub listings: Arc<ListingRepository>,
+    pub warehouses: Arc<WarehouseRepository>,
     /// On the embedded defaults: what was published, also kept in memory (logs, tests).
     pub published: Option<Arc<MemoryPublisher>>,
     /// On the embedded defaults: the durable queue order events go to (SQS's role).
@@ -165,6 +166,7 @@ impl Services {
         }
         .build(&copies);
         let reservations = Arc::new(Reservations::new(stock.clone()));
+        let warehouses = Arc::new(WarehouseRepository::new(data.clone(), stock.clone()));
         Self {
             audit: Arc::new(AuditLog::new(data.clone(), clock.clone())),
             orders,
@@ -174,6 +176,7 @@ impl Services {
             stock,
             reservations,
             listings: Arc::new(ListingRepository::new(data.clone())),
+            warehouses,
             connections,
             api_keys,
             privacy_requests,
@@ -335,6 +338,7 @@ impl Services {
                     self.orders.clone(),
                     self.reservations.clone(),
                 )),
+                warehouses: self.warehouses.clone(),
             },
         )
     }

@@ -104,6 +104,11 @@ impl Item {
         self.attrs.insert(name.to_owned(), value);
     }
 
+    /// Removes an attribute (an optional field cleared by an update).
+    pub fn remove(&mut self, name: &str) {
+        self.attrs.remove(name);
+    }
+
     pub fn string(&self, name: &str) -> Option<&str> {
         match self.attrs.get(name) {
             Some(Value::S(s)) => Some(s),

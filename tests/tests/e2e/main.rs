@@ -16,3 +16,4 @@ mod regressions;
 mod sandbox;
 mod shopify_topics;
 mod shopify_webhook_http;
+mod warehouses;
