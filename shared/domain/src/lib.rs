@@ -15,6 +15,7 @@ mod order_update;
 mod pii;
 mod quantity;
 mod retention;
+mod routing;
 mod sku;
 mod status;
 mod warehouse;
@@ -37,6 +38,10 @@ pub use quantity::{Quantity, QuantityError};
 pub use retention::{
     MAX_DAYS_AFTER_SHIPMENT, PiiDeadline, PiiRule, RetentionError, RetentionPolicy,
     UNSHIPPED_LIMIT_DAYS,
+};
+pub use routing::{
+    Candidate, Demand, Destination, FreeStock, MAX_SPLIT_CANDIDATES, PlannedShipment, Routed,
+    RoutingRule, RuleConditions, Unroutable, route,
 };
 pub use sku::{Sku, SkuError};
 pub use status::{OrderStatus, TransitionError};
