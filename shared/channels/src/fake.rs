@@ -41,6 +41,19 @@ impl Fault {
 /// one per read, as a real API answers each call afresh).
 pub type OrderMaker = Box<dyn Fn(&MerchantId) -> Order + Send + Sync>;
 
+/// One order per page, the cursor being the next index: every listing call pages.
+fn one_per_page(orders: &[&OrderMaker], merchant: &MerchantId, page: Option<&str>) -> OrdersPage {
+    let at: usize = page.and_then(|p| p.parse().ok()).unwrap_or(0);
+    OrdersPage {
+        orders: orders
+            .get(at)
+            .map(|make| Ok(make(merchant)))
+            .into_iter()
+            .collect(),
+        next: (at + 1 < orders.len()).then(|| (at + 1).to_string()),
+    }
+}
+
 #[derive(Default)]
 struct Faults(HashMap<&'static str, VecDeque<Fault>>);
 
@@ -198,15 +211,7 @@ impl AmazonOrdersSource for FakeAmazon {
                 .filter(|(seller, _)| seller == account.seller)
                 .map(|(_, make)| make)
                 .collect();
-            let at: usize = page.and_then(|p| p.parse().ok()).unwrap_or(0);
-            Ok(OrdersPage {
-                orders: mine
-                    .get(at)
-                    .map(|make| Ok(make(merchant)))
-                    .into_iter()
-                    .collect(),
-                next: (at + 1 < mine.len()).then(|| (at + 1).to_string()),
-            })
+            Ok(one_per_page(&mine, merchant, page))
         })
     }
 }
@@ -358,15 +363,7 @@ impl ShopifyOrdersSource for FakeShopify {
                 .filter(|(shop, _)| shop == account.shop)
                 .map(|(_, make)| make)
                 .collect();
-            let at: usize = page.and_then(|p| p.parse().ok()).unwrap_or(0);
-            Ok(OrdersPage {
-                orders: mine
-                    .get(at)
-                    .map(|make| Ok(make(merchant)))
-                    .into_iter()
-                    .collect(),
-                next: (at + 1 < mine.len()).then(|| (at + 1).to_string()),
-            })
+            Ok(one_per_page(&mine, merchant, page))
         })
     }
 }

@@ -77,52 +77,17 @@ fn parse_amazon_id(raw: &str) -> Result<&str, AmazonIdError> {
     if ok { Ok(raw) } else { Err(AmazonIdError) }
 }
 
-macro_rules! amazon_id {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
-
-        impl $name {
-            pub fn parse(raw: &str) -> Result<Self, AmazonIdError> {
-                parse_amazon_id(raw).map(|s| Self(s.to_owned()))
-            }
-
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl TryFrom<String> for $name {
-            type Error = AmazonIdError;
-            fn try_from(raw: String) -> Result<Self, AmazonIdError> {
-                parse_amazon_id(&raw)?;
-                Ok(Self(raw))
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(id: $name) -> String {
-                id.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-    };
-}
-
-amazon_id!(
+crate::ids::id_type!(
     /// A selling partner: the merchant token ORDER_CHANGE notifications carry as `SellerId`.
-    SellerId
+    SellerId,
+    parse_amazon_id,
+    AmazonIdError
 );
-amazon_id!(
+crate::ids::id_type!(
     /// An Amazon marketplace (`ATVPDKIKX0DER` is amazon.com).
-    MarketplaceId
+    MarketplaceId,
+    parse_amazon_id,
+    AmazonIdError
 );
 
 /// Where a seller's marketplaces are served. A seller authorizes an application per region

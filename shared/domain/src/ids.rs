@@ -1,8 +1,6 @@
 //! Identifiers. They end up in DynamoDB keys, S3 paths and log lines, so they are restricted to a
 //! small, unambiguous alphabet: that makes key injection (`#`, `/`) and log forging impossible.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
 const MAX_ID_LEN: usize = 64;
@@ -33,16 +31,21 @@ fn parse_id(raw: &str) -> Result<&str, IdError> {
     Ok(raw)
 }
 
+/// A string identifier that exists only parsed: `$parse` decides what is one (returning the
+/// accepted text or `$error`); serde goes through it too.
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
+        id_type!($(#[$doc])* $name, parse_id, IdError);
+    };
+    ($(#[$doc:meta])* $name:ident, $parse:path, $error:ty) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
         pub struct $name(String);
 
         impl $name {
-            pub fn parse(raw: &str) -> Result<Self, IdError> {
-                parse_id(raw).map(|s| Self(s.to_owned()))
+            pub fn parse(raw: &str) -> Result<Self, $error> {
+                $parse(raw).map(|s| Self(s.to_owned()))
             }
 
             pub fn as_str(&self) -> &str {
@@ -51,9 +54,9 @@ macro_rules! id_type {
         }
 
         impl TryFrom<String> for $name {
-            type Error = IdError;
-            fn try_from(raw: String) -> Result<Self, IdError> {
-                parse_id(&raw)?;
+            type Error = $error;
+            fn try_from(raw: String) -> Result<Self, $error> {
+                $parse(&raw)?;
                 Ok(Self(raw))
             }
         }
@@ -64,13 +67,15 @@ macro_rules! id_type {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(&self.0)
             }
         }
     };
 }
+
+pub(crate) use id_type;
 
 id_type!(
     /// A merchant (tenant) of RetailCoder.

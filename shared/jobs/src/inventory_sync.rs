@@ -307,6 +307,26 @@ impl InventorySync {
         Ok(())
     }
 
+    /// The merchant's connection of `seller`; when there is none (or it cannot be read), every
+    /// push is recorded as failed and `None` returned.
+    async fn seller(
+        &self,
+        merchant: &MerchantId,
+        seller: &SellerId,
+        pushes: &[Push],
+        report: &mut SyncReport,
+    ) -> Result<Option<Arc<rc_orders::AmazonConnection>>, InventoryError> {
+        let read = self.connections.amazon(seller).await;
+        match owned(read, merchant, |c| &c.merchant, "seller_not_connected") {
+            Ok(connection) => Ok(Some(connection)),
+            Err(problem) => {
+                self.fail_all(merchant, pushes, "amazon", problem, report)
+                    .await?;
+                Ok(None)
+            }
+        }
+    }
+
     async fn push_amazon(
         &self,
         merchant: &MerchantId,
@@ -314,14 +334,8 @@ impl InventorySync {
         pushes: Vec<Push>,
         report: &mut SyncReport,
     ) -> Result<(), InventoryError> {
-        let read = self.connections.amazon(seller).await;
-        let connection = match owned(read, merchant, |c| &c.merchant, "seller_not_connected") {
-            Ok(connection) => connection,
-            Err(problem) => {
-                return self
-                    .fail_all(merchant, &pushes, "amazon", problem, report)
-                    .await;
-            }
+        let Some(connection) = self.seller(merchant, seller, &pushes, report).await? else {
+            return Ok(());
         };
         for push in pushes {
             let ListingTarget::Amazon {
@@ -464,14 +478,8 @@ impl InventorySync {
         pushes: Vec<Push>,
         report: &mut SyncReport,
     ) -> Result<(), InventoryError> {
-        let read = self.connections.amazon(seller).await;
-        let connection = match owned(read, merchant, |c| &c.merchant, "seller_not_connected") {
-            Ok(connection) => connection,
-            Err(problem) => {
-                return self
-                    .fail_all(merchant, &pushes, "amazon", problem, report)
-                    .await;
-            }
+        let Some(connection) = self.seller(merchant, seller, &pushes, report).await? else {
+            return Ok(());
         };
         for chunk in pushes.chunks(MAX_FEED_MESSAGES) {
             let listings: Vec<ListingQuantity> = chunk
