@@ -325,6 +325,74 @@ async fn dispatch(routes: &Routes, request: Request<Incoming>) -> Response<Full<
     response.map(Full::new)
 }
 
+/// The demo merchant's two warehouses, once: `main` (where the sandbox stock is) ships first,
+/// `east` is a second, empty one — so `GET /v1/warehouses` shows what routing will choose from.
+async fn seed_warehouses(services: &Services, merchant: &MerchantId) -> Result<(), StartError> {
+    let bad = |e: rc_domain::WarehouseError| StartError::Config(format!("seeding warehouses: {e}"));
+    let seed =
+        |e: rc_inventory::InventoryError| StartError::Config(format!("seeding warehouses: {e}"));
+    let sandbox = rc_domain::CourierAccountRef::parse("sandbox", "demo").map_err(bad)?;
+    let sites = [
+        (
+            "main",
+            "Main warehouse",
+            "1 Sandbox Way",
+            "Springfield",
+            "62701",
+            "IL",
+            10,
+        ),
+        (
+            "east",
+            "East warehouse",
+            "2 Harbor Street",
+            "Newark",
+            "07102",
+            "NJ",
+            20,
+        ),
+    ];
+    for (id, name, line1, city, postal_code, region, priority) in sites {
+        let id =
+            rc_domain::WarehouseId::parse(id).map_err(|e| StartError::Config(e.to_string()))?;
+        if services
+            .warehouses
+            .get(merchant, &id)
+            .await
+            .map_err(seed)?
+            .is_some()
+        {
+            continue;
+        }
+        let warehouse = rc_domain::Warehouse {
+            name: name.into(),
+            address: rc_domain::ShipFromAddress::parse(
+                "RetailCoder Demo",
+                line1,
+                None,
+                city,
+                postal_code,
+                None,
+            )
+            .map_err(bad)?,
+            country: rc_domain::CountryCode::parse("US").map_err(bad)?,
+            region: Some(rc_domain::RegionCode::parse(region).map_err(bad)?),
+            priority,
+            active: true,
+            couriers: vec![sandbox.clone()],
+            cutoff: Some(rc_domain::CutOff::parse("17:00", "-05:00").map_err(bad)?),
+        }
+        .check()
+        .map_err(bad)?;
+        services
+            .warehouses
+            .put(merchant, &id, &warehouse)
+            .await
+            .map_err(seed)?;
+    }
+    Ok(())
+}
+
 /// Stock for the sandbox catalog (100 of each, once) and a listing of each on the sandbox Shopify
 /// location 1 and the sandbox Amazon seller, so orders move quantities the channels show.
 async fn seed_inventory(services: &Services, config: &LocalConfig) -> Result<(), StartError> {
@@ -349,6 +417,7 @@ async fn seed_inventory(services: &Services, config: &LocalConfig) -> Result<(),
     let marketplace = rc_domain::MarketplaceId::parse(SANDBOX_MARKETPLACE).map_err(amazon_id)?;
     let seed =
         |e: rc_inventory::InventoryError| StartError::Config(format!("seeding inventory: {e}"));
+    seed_warehouses(services, &merchant).await?;
     for (n, (raw, _)) in CATALOG.iter().enumerate() {
         let sku = rc_domain::Sku::parse(raw).map_err(|e| StartError::Config(e.to_string()))?;
         if services

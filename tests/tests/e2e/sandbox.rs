@@ -94,4 +94,22 @@ async fn sandbox_orders_from_both_marketplaces_arrive_exactly_once() {
         reserved.iter().all(|o| o["status"] == "reserved"),
         "{reserved:?}"
     );
+
+    // The demo merchant's warehouses: `main` (the stock, first) and `east`.
+    let warehouses: serde_json::Value = reqwest::Client::new()
+        .get(format!("{base}/v1/warehouses"))
+        .bearer_auth(&config.demo_api_key)
+        .send()
+        .await
+        .expect("warehouses")
+        .json()
+        .await
+        .expect("json");
+    let ids: Vec<(&str, u64)> = warehouses["warehouses"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|w| Some((w["id"].as_str()?, w["priority"].as_u64()?)))
+        .collect();
+    assert_eq!(ids, [("east", 20), ("main", 10)], "{warehouses}");
 }
