@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use rc_domain::{MarketplaceId, MerchantId, SellerId, ShopDomain, Sku};
-use rc_store::{Item, ItemKey, Store, StoreError, TxOp, Value};
+use rc_store::{Item, ItemKey, Store, StoreError, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::{ChannelAllocation, InventoryError, keys};
@@ -120,34 +120,20 @@ impl ListingRepository {
     ) -> Result<(), InventoryError> {
         allocation.check().map_err(InventoryError::Invalid)?;
         let key = Self::key(merchant, sku, target);
-        for _ in 0..crate::stock::ATTEMPTS {
-            let existing = self.data.get(&key).await?;
-            let mut item = existing.clone().unwrap_or_else(|| Item::new(key.clone()));
+        crate::stock::upsert(self.data.as_ref(), &key, |mut item| {
             item.set("target", Value::S(to_json(target)?));
             item.set("allocation", Value::S(to_json(&allocation)?));
-            let op = match &existing {
-                Some(old) => TxOp::Replace {
-                    item,
-                    expected_version: old.version,
-                },
-                None => TxOp::Create(item),
-            };
-            match self.data.transact(vec![op]).await {
-                Ok(()) => {
-                    match self
-                        .data
-                        .create(Item::new(keys::sku_entry(merchant, sku)))
-                        .await
-                    {
-                        Ok(()) | Err(StoreError::AlreadyExists) => return Ok(()),
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-                Err(StoreError::TransactionCancelled { .. }) => continue,
-                Err(e) => return Err(e.into()),
-            }
+            Ok(item)
+        })
+        .await?;
+        match self
+            .data
+            .create(Item::new(keys::sku_entry(merchant, sku)))
+            .await
+        {
+            Ok(()) | Err(StoreError::AlreadyExists) => Ok(()),
+            Err(e) => Err(e.into()),
         }
-        Err(InventoryError::Contended)
     }
 
     /// The SKU's listings.

@@ -50,6 +50,33 @@ pub(crate) async fn back_off(attempt: u32) {
     tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
 }
 
+/// Creates the item at `key` or updates the stored one, as `fill` makes it from what is stored
+/// (or a new item): a versioned replace, retried when a concurrent writer got there first.
+/// Returns whether it was created.
+pub(crate) async fn upsert(
+    data: &dyn Store,
+    key: &rc_store::ItemKey,
+    fill: impl Fn(Item) -> Result<Item, InventoryError>,
+) -> Result<bool, InventoryError> {
+    for _ in 0..ATTEMPTS {
+        let existing = data.get(key).await?;
+        let item = fill(existing.clone().unwrap_or_else(|| Item::new(key.clone())))?;
+        let op = match &existing {
+            Some(old) => TxOp::Replace {
+                item,
+                expected_version: old.version,
+            },
+            None => TxOp::Create(item),
+        };
+        match data.transact(vec![op]).await {
+            Ok(()) => return Ok(existing.is_none()),
+            Err(StoreError::TransactionCancelled { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(InventoryError::Contended)
+}
+
 impl StockRepository {
     pub fn new(data: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
         Self { data, clock }

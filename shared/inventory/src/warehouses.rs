@@ -9,7 +9,7 @@ use rc_domain::{
     CountryCode, CourierAccountRef, CutOff, MerchantId, RegionCode, ShipFromAddress, Warehouse,
     WarehouseId,
 };
-use rc_store::{Item, ItemKey, Store, StoreError, TxOp, Value};
+use rc_store::{Item, ItemKey, Store, Value};
 
 use crate::{InventoryError, StockRepository};
 
@@ -133,27 +133,10 @@ impl WarehouseRepository {
         id: &WarehouseId,
         warehouse: &Warehouse,
     ) -> Result<bool, InventoryError> {
-        let key = key(merchant, id);
-        for _ in 0..crate::stock::ATTEMPTS {
-            let existing = self.data.get(&key).await?;
-            let item = to_item(
-                existing.clone().unwrap_or_else(|| Item::new(key.clone())),
-                warehouse,
-            );
-            let op = match &existing {
-                Some(old) => TxOp::Replace {
-                    item,
-                    expected_version: old.version,
-                },
-                None => TxOp::Create(item),
-            };
-            match self.data.transact(vec![op]).await {
-                Ok(()) => return Ok(existing.is_none()),
-                Err(StoreError::TransactionCancelled { .. }) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(InventoryError::Contended)
+        crate::stock::upsert(self.data.as_ref(), &key(merchant, id), |item| {
+            Ok(to_item(item, warehouse))
+        })
+        .await
     }
 
     pub async fn get(
