@@ -60,6 +60,18 @@ async fn receive(services: &Services, sku: &Sku, quantity: i64) {
         .expect("stock");
 }
 
+/// An order to Kentucky (the bench merchant has no routing rules: by priority).
+fn to_us() -> rc_inventory::RouteRequest {
+    rc_inventory::RouteRequest {
+        destination: rc_domain::Destination {
+            country: Some(rc_domain::CountryCode::parse("US").expect("country")),
+            region: Some(rc_domain::RegionCode::parse("KY").expect("region")),
+            postal_prefix: None,
+        },
+        channel: rc_domain::Channel::Shopify,
+    }
+}
+
 /// Reserves `orders` one-line orders over 20 SKUs: sequentially, then `tasks` at a time.
 async fn reservations(services: Arc<Services>, label: &str, orders: u32, tasks: u32) {
     let skus: Vec<Sku> = (0..20)
@@ -73,7 +85,12 @@ async fn reservations(services: Arc<Services>, label: &str, orders: u32, tasks: 
         let order = OrderId::parse(&format!("seq-{label}-{n}")).expect("order");
         services
             .reservations
-            .reserve(&merchant(), &order, &[line(&skus[n as usize % 20])])
+            .reserve(
+                &merchant(),
+                &order,
+                &[line(&skus[n as usize % 20])],
+                &to_us(),
+            )
             .await
             .expect("reserve");
     }
@@ -88,7 +105,12 @@ async fn reservations(services: Arc<Services>, label: &str, orders: u32, tasks: 
                     let order = OrderId::parse(&format!("par-{label}-{n}")).expect("order");
                     services
                         .reservations
-                        .reserve(&merchant(), &order, &[line(&skus[n as usize % 20])])
+                        .reserve(
+                            &merchant(),
+                            &order,
+                            &[line(&skus[n as usize % 20])],
+                            &to_us(),
+                        )
                         .await
                         .expect("reserve");
                 }

@@ -390,6 +390,21 @@ async fn seed_warehouses(services: &Services, merchant: &MerchantId) -> Result<(
             .await
             .map_err(seed)?;
     }
+    // East-coast orders ship from `east` when it has the stock, else from `main`; everything
+    // else by priority (`main` first). Seeded once: the merchant's own settings are kept.
+    if services.routing.get(merchant).await.map_err(seed)? == rc_domain::RoutingSettings::default()
+    {
+        let rules: rc_domain::RawRoutingSettings = serde_json::from_value(serde_json::json!({
+            "allow_split": true,
+            "rules": [{"name": "east-coast", "countries": ["US"],
+                       "regions": ["NJ", "NY", "PA", "CT", "MA"], "warehouses": ["east", "main"]}]
+        }))
+        .map_err(|e| StartError::Config(format!("seeding routing: {e}")))?;
+        let rules = rules
+            .parse()
+            .map_err(|e| StartError::Config(format!("seeding routing: {e}")))?;
+        services.routing.put(merchant, &rules).await.map_err(seed)?;
+    }
     Ok(())
 }
 

@@ -31,6 +31,10 @@ pub struct InventoryApi {
     pub backorders: Arc<Backorders>,
     /// The merchant's warehouse records (served by the warehouse routes).
     pub warehouses: Arc<rc_inventory::WarehouseRepository>,
+    /// The merchant's routing settings (served by the routing routes).
+    pub routing: Arc<rc_inventory::RoutingRepository>,
+    /// Orders' reservations and routing decisions (shown with each order).
+    pub reservations: Arc<rc_inventory::Reservations>,
 }
 
 /// `POST /v1/inventory/{sku}/adjustments` (serde cannot deny unknown fields beside a flattened

@@ -13,6 +13,7 @@ mod merchant_api;
 mod order_routes;
 mod privacy_routes;
 mod response;
+mod routing_routes;
 mod shopify_webhook;
 mod warehouse_routes;
 

@@ -29,6 +29,8 @@
 //! | `PUT /v1/warehouses/{id}` | create or replace a warehouse (ship-from address, country, region, priority, active, couriers, cut-off) |
 //! | `GET /v1/warehouses/{id}` | one warehouse |
 //! | `DELETE /v1/warehouses/{id}` | delete it (409 `warehouse_in_use` while units are there) |
+//! | `GET /v1/routing` | the merchant's routing rules and whether orders may ship in parts |
+//! | `PUT /v1/routing` | replace them |
 //!
 //! After a cancellation the merchant's keys answer `410 account_closed`, except on the
 //! cancellation status and the receipts, which stay readable (they hold no PII).
@@ -46,6 +48,7 @@ use rc_orders::{
 use crate::connection_routes::{ConnectionRoutes, amazon_id};
 use crate::inventory_routes::sku_from_path;
 use crate::order_routes;
+use crate::routing_routes::RoutingRoutes;
 use crate::warehouse_routes::{WarehouseRoutes, warehouse_from_path};
 use crate::{ApiError, InventoryApi, PrivacyApi};
 
@@ -59,6 +62,7 @@ pub struct MerchantApi {
     privacy: PrivacyApi,
     inventory: InventoryApi,
     warehouses: WarehouseRoutes,
+    routing: RoutingRoutes,
 }
 
 enum Route {
@@ -84,6 +88,7 @@ enum Route {
     AmazonConnection(SellerId),
     Warehouses,
     Warehouse(rc_domain::WarehouseId),
+    Routing,
 }
 
 /// The optional `Idempotency-Key` header, as in most payment APIs: a client retrying with the
@@ -117,6 +122,9 @@ impl MerchantApi {
             privacy,
             warehouses: WarehouseRoutes {
                 repo: inventory.warehouses.clone(),
+            },
+            routing: RoutingRoutes {
+                repo: inventory.routing.clone(),
             },
             inventory,
         }
@@ -195,6 +203,10 @@ impl MerchantApi {
             ["v1", "warehouses", id] => {
                 allow(&[Method::GET, Method::PUT, Method::DELETE])?;
                 warehouse_from_path(id).map(Route::Warehouse)
+            }
+            ["v1", "routing"] => {
+                allow(&[Method::GET, Method::PUT])?;
+                Ok(Route::Routing)
             }
             ["v1", "inventory-ledger"] => {
                 allow(&[Method::GET])?;
@@ -333,7 +345,19 @@ impl MerchantApi {
             Route::Orders(after) => {
                 order_routes::list(&self.orders, &merchant, after.as_deref()).await
             }
-            Route::Order(order) => order_routes::show(&self.orders, &merchant, &order).await,
+            Route::Order(order) => {
+                order_routes::show(
+                    &self.orders,
+                    &self.inventory.reservations,
+                    &merchant,
+                    &order,
+                )
+                .await
+            }
+            Route::Routing if request.method() == Method::PUT => {
+                self.routing.put(&merchant, request.body()).await
+            }
+            Route::Routing => self.routing.show(&merchant).await,
             Route::Connections => self.connections.list(&merchant).await,
             Route::Warehouses => self.warehouses.list(&merchant).await,
             Route::Warehouse(id) => match *request.method() {

@@ -4,6 +4,7 @@
 use bytes::Bytes;
 use http::{Response, StatusCode};
 use rc_domain::{MerchantId, OrderId};
+use rc_inventory::Reservations;
 use rc_orders::{OrderRepository, RepoError};
 
 use crate::{ApiError, json};
@@ -27,9 +28,11 @@ pub(crate) async fn list(
     ))
 }
 
-/// `GET /v1/orders/{order_id}`
+/// `GET /v1/orders/{order_id}`: the public view, with its reservation and routing decision
+/// (`reservation` is null until the order is processed).
 pub(crate) async fn show(
     orders: &OrderRepository,
+    reservations: &Reservations,
     merchant: &MerchantId,
     order: &OrderId,
 ) -> Result<Response<Bytes>, ApiError> {
@@ -37,7 +40,19 @@ pub(crate) async fn show(
         .view(merchant, order)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(json(StatusCode::OK, &view))
+    let reservation = reservations.get(merchant, order).await?;
+    let mut body = serde_json::to_value(&view).map_err(|_| ApiError::Internal)?;
+    body["reservation"] = match reservation {
+        Some(r) => serde_json::json!({
+            "state": r.state.as_str(),
+            "allocations": r.allocations,
+            "shortfall": r.shortfall,
+            "note": r.note,
+            "routing": r.routing,
+        }),
+        None => serde_json::Value::Null,
+    };
+    Ok(json(StatusCode::OK, &body))
 }
 
 /// `POST /v1/orders/{order_id}/shipped`: 409 for a cancelled order.

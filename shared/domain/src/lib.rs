@@ -16,6 +16,7 @@ mod pii;
 mod quantity;
 mod retention;
 mod routing;
+mod routing_settings;
 mod sku;
 mod status;
 mod warehouse;
@@ -41,7 +42,11 @@ pub use retention::{
 };
 pub use routing::{
     Candidate, Demand, Destination, FreeStock, MAX_SPLIT_CANDIDATES, PlannedShipment, Routed,
-    RoutingRule, RuleConditions, Unroutable, route,
+    RoutingRule, RuleConditions, Unroutable, hold, route,
+};
+pub use routing_settings::{
+    MAX_POSTAL_PREFIX, MAX_ROUTING_RULES, RawRoutingRule, RawRoutingSettings, RoutingSettings,
+    RoutingSettingsError, postal_prefix,
 };
 pub use sku::{Sku, SkuError};
 pub use status::{OrderStatus, TransitionError};

@@ -38,6 +38,8 @@ pub enum RevealPurpose {
     Sealing,
     /// Printing it on a shipping label.
     ShippingLabel,
+    /// Deriving the coarse destination routing needs (a postal code's first characters).
+    Routing,
     /// Answering a data subject's access request.
     DataSubjectReport,
     /// Asserting a round trip in tests.

@@ -189,13 +189,37 @@ pub fn route(
     if candidates.is_empty() {
         return Err(Unroutable::NoWarehouseServes);
     }
-    let routed = |shipments| Routed {
+    let shipments = choose(demand, &candidates, stock, allow_split).map_err(Unroutable::NoStock)?;
+    Ok(Routed {
         rule: rule.map(|r| r.name.clone()),
         shipments,
-    };
-    for warehouse in &candidates {
+    })
+}
+
+/// Where to hold an order's units while it cannot be routed (no destination, or no warehouse
+/// serves it): every active warehouse by priority, split if need be, so the units are not sold
+/// twice while the merchant decides. `Err` names the SKUs short even so.
+pub fn hold(
+    demand: &Demand,
+    warehouses: &[Candidate],
+    stock: &FreeStock,
+) -> Result<Vec<PlannedShipment>, Vec<Sku>> {
+    let mut candidates: Vec<&Candidate> = warehouses.iter().filter(|w| w.active).collect();
+    candidates.sort_by(|a, b| (a.priority, &a.id).cmp(&(b.priority, &b.id)));
+    choose(demand, &candidates, stock, true)
+}
+
+/// The first candidate that fills everything alone; else, with splits, the fewest that do
+/// together; else the SKUs that are short.
+fn choose(
+    demand: &Demand,
+    candidates: &[&Candidate],
+    stock: &FreeStock,
+    allow_split: bool,
+) -> Result<Vec<PlannedShipment>, Vec<Sku>> {
+    for warehouse in candidates {
         if let Some(shipments) = allocate(demand, &[warehouse], stock) {
-            return Ok(routed(shipments));
+            return Ok(shipments);
         }
     }
     if allow_split {
@@ -206,7 +230,7 @@ pub fn route(
             loop {
                 let chosen: Vec<&Candidate> = set.iter().map(|&i| pool[i]).collect();
                 if let Some(shipments) = allocate(demand, &chosen, stock) {
-                    return Ok(routed(shipments));
+                    return Ok(shipments);
                 }
                 // Next combination.
                 let Some(i) = (0..size).rev().find(|&i| set[i] < pool.len() - size + i) else {
@@ -219,7 +243,7 @@ pub fn route(
             }
         }
     }
-    let reach: &[&Candidate] = if allow_split { &candidates } else { &[] };
+    let reach: &[&Candidate] = if allow_split { candidates } else { &[] };
     let short = demand
         .iter()
         .filter(|(sku, needed)| {
@@ -233,12 +257,12 @@ pub fn route(
         })
         .map(|(sku, _)| sku.clone())
         .collect::<Vec<_>>();
-    Err(Unroutable::NoStock(if short.is_empty() {
+    Err(if short.is_empty() {
         // Every SKU is there somewhere, just never all in one warehouse (and no splits).
         demand.keys().cloned().collect()
     } else {
         short
-    }))
+    })
 }
 
 #[cfg(test)]
@@ -550,5 +574,46 @@ mod tests {
         .expect("routed");
         assert_eq!(got.shipments.len(), 1);
         assert_eq!(got.shipments[0].warehouse, id("pune"));
+    }
+
+    #[test]
+    fn unroutable_orders_are_held_where_stock_is_by_priority() {
+        let stock = stock(&[
+            ("delhi", "MUG", 5),
+            ("mumbai", "MUG", 1),
+            ("pune", "MUG", 9),
+            ("mumbai", "CAP", 2),
+        ]);
+        let cases = [
+            // Mumbai first by priority, but cannot fill MUG×2: Delhi can't fill CAP: a split.
+            (
+                demand(&[("MUG", 2), ("CAP", 1)]),
+                false,
+                Ok(vec!["delhi", "mumbai"]),
+            ),
+            (demand(&[("MUG", 1)]), false, Ok(vec!["mumbai"])),
+            // Pune is inactive: its 9 units are not held.
+            (demand(&[("MUG", 7)]), false, Err(vec!["MUG"])),
+            (demand(&[("MUG", 7)]), true, Ok(vec!["pune"])),
+        ];
+        for (demand, pune_active, expected) in cases {
+            let got = hold(&demand, &warehouses(pune_active), &stock)
+                .map(|s| {
+                    let mut from: Vec<String> =
+                        s.iter().map(|s| s.warehouse.as_str().to_owned()).collect();
+                    from.sort();
+                    from
+                })
+                .map_err(|short| {
+                    short
+                        .iter()
+                        .map(|s| s.as_str().to_owned())
+                        .collect::<Vec<_>>()
+                });
+            let expected = expected
+                .map(|v| v.into_iter().map(str::to_owned).collect::<Vec<_>>())
+                .map_err(|v| v.into_iter().map(str::to_owned).collect::<Vec<_>>());
+            assert_eq!(got, expected, "{demand:?} pune active {pune_active}");
+        }
     }
 }

@@ -12,6 +12,9 @@ pub enum OrderStatus {
     Backordered,
     /// Every line has stock reserved.
     Reserved,
+    /// Units are held, but no warehouse may ship it as it stands (no destination country, or no
+    /// warehouse serves the destination): the merchant decides.
+    NeedsAttention,
     /// A courier label (and tracking number) exists.
     LabelCreated,
     /// Handed to the courier; the PII clock starts here.
@@ -34,6 +37,7 @@ impl OrderStatus {
             Self::Received => "received",
             Self::Backordered => "backordered",
             Self::Reserved => "reserved",
+            Self::NeedsAttention => "needs_attention",
             Self::LabelCreated => "label_created",
             Self::Shipped => "shipped",
             Self::Delivered => "delivered",
@@ -46,6 +50,7 @@ impl OrderStatus {
             Self::Received,
             Self::Backordered,
             Self::Reserved,
+            Self::NeedsAttention,
             Self::LabelCreated,
             Self::Shipped,
             Self::Delivered,
@@ -83,8 +88,11 @@ impl OrderStatus {
                 (self, to),
                 // Shipped straight from Received/Backordered: the merchant fulfilled the order
                 // outside RetailCoder (marked fulfilled in the channel).
-                (Received, Backordered | Reserved | Shipped | Cancelled)
-                    | (Backordered, Reserved | Shipped | Cancelled)
+                (
+                    Received,
+                    Backordered | Reserved | NeedsAttention | Shipped | Cancelled
+                ) | (Backordered, Reserved | NeedsAttention | Shipped | Cancelled)
+                    | (NeedsAttention, Reserved | Shipped | Cancelled)
                     | (Reserved, LabelCreated | Shipped | Cancelled)
                     | (LabelCreated, Shipped | Cancelled)
                     | (Shipped, Delivered)

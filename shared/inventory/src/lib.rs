@@ -9,6 +9,7 @@ mod listings;
 mod model;
 mod removal;
 mod reservations;
+mod routing_settings;
 mod stock;
 mod warehouses;
 
@@ -18,7 +19,9 @@ pub use ledger::{LedgerEntry, StockChange};
 pub use listings::{Listing, ListingRepository, ListingTarget, PendingFeed};
 pub use model::{Adjustment, KitComponent, MAX_KIT_COMPONENTS, MAX_UNITS, StockLevel};
 pub use reservations::{
-    Allocation, MAX_STOCK_ITEMS_PER_ORDER, Reservation, ReservationState, Reservations, Shortfall,
+    Allocation, MAX_STOCK_ITEMS_PER_ORDER, Reservation, ReservationState, Reservations,
+    RouteRequest, RoutedShipment, RoutingDecision, Shortfall,
 };
+pub use routing_settings::RoutingRepository;
 pub use stock::StockRepository;
 pub use warehouses::{InUse, WarehouseRepository};

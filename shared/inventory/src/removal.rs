@@ -1,5 +1,5 @@
 //! Removing a merchant's whole inventory when their account is cancelled: every SKU's stock,
-//! kit, listings and backorder list, then the ledger and the warehouse records. Kept here, beside the keys it walks, so the
+//! kit, listings and backorder list, then the ledger, the warehouse records and the routing settings. Kept here, beside the keys it walks, so the
 //! account cancellation never needs to know how inventory is laid out.
 
 use rc_domain::{MerchantId, Sku};
@@ -44,9 +44,12 @@ impl StockRepository {
             return Ok((removed, false));
         }
         removed += self.empty_partition(&keys::ledger(merchant)).await?;
-        removed += self
-            .empty_partition(&crate::warehouses::partition(merchant))
-            .await?;
+        for partition in [
+            crate::warehouses::partition(merchant),
+            crate::routing_settings::partition(merchant),
+        ] {
+            removed += self.empty_partition(&partition).await?;
+        }
         Ok((removed, true))
     }
 

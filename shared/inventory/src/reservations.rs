@@ -6,13 +6,16 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use rc_domain::{LineItem, MerchantId, OrderId, Sku, WarehouseId};
+use rc_domain::{
+    Candidate, Channel, Demand, Destination, FreeStock, LineItem, MerchantId, OrderId,
+    PlannedShipment, Sku, Unroutable, WarehouseId,
+};
 use rc_store::{Item, StoreError, TxOp, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::ledger::StockChange;
 use crate::stock::{ATTEMPTS, back_off};
-use crate::{InventoryError, StockRepository, keys};
+use crate::{InventoryError, RoutingRepository, StockRepository, WarehouseRepository, keys};
 
 /// Stock items one reservation may touch: the transaction also holds the reservation record and
 /// the ledger entry, within DynamoDB's 100 operations.
@@ -54,10 +57,63 @@ pub struct Reservation {
     pub shortfall: Vec<Shortfall>,
     /// Why it is backordered, when it is not simply a shortfall.
     pub note: Option<String>,
+    /// How the order was routed (absent on reservations made before routing existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing: Option<RoutingDecision>,
+}
+
+/// Where an order goes and why, recorded on its reservation in the same transaction that takes
+/// the units.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoutingDecision {
+    /// The merchant's rule that chose the warehouses; `None`: no rule matched, every active
+    /// warehouse was a candidate by priority.
+    pub rule: Option<String>,
+    /// One shipment per warehouse, with the units it ships (kits as their components).
+    pub shipments: Vec<RoutedShipment>,
+    /// Set when the order cannot ship as it stands (`address_not_shippable`,
+    /// `no_warehouse_serves`): its units are held at `shipments` until the merchant decides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attention: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoutedShipment {
+    pub warehouse: WarehouseId,
+    pub units: BTreeMap<Sku, i64>,
+}
+
+/// What routing needs to know of an order besides its lines.
+#[derive(Debug, Clone)]
+pub struct RouteRequest {
+    pub destination: Destination,
+    pub channel: Channel,
+}
+
+impl ReservationState {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Reserved => "reserved",
+            Self::Backordered => "backordered",
+            Self::Released => "released",
+            Self::Consumed => "consumed",
+            Self::ShippedUnreserved => "shipped_unreserved",
+        }
+    }
+}
+
+impl Reservation {
+    /// Reserved, but the merchant must decide where it ships (see [`RoutingDecision::attention`]).
+    pub fn needs_attention(&self) -> bool {
+        self.state == ReservationState::Reserved
+            && self.routing.as_ref().is_some_and(|r| r.attention.is_some())
+    }
 }
 
 pub struct Reservations {
     stock: Arc<StockRepository>,
+    warehouses: Arc<WarehouseRepository>,
+    routing: Arc<RoutingRepository>,
 }
 
 fn record_item(
@@ -76,46 +132,154 @@ fn parse_record(item: &Item) -> Result<Reservation, InventoryError> {
         .ok_or(InventoryError::Corrupt("reservation"))
 }
 
-/// Takes `needed` units from the warehouses with the most free stock first.
-fn allocate(
-    sku: &Sku,
-    needed: i64,
-    levels: &BTreeMap<WarehouseId, crate::StockLevel>,
-) -> Result<Vec<Allocation>, Shortfall> {
-    let mut free: Vec<(&WarehouseId, i64)> = levels
+/// Routing's view of the merchant's warehouses: their records, and stock held under an id
+/// without a record (from before warehouse records existed) as an active warehouse preferred
+/// last.
+fn candidates(
+    records: &[(WarehouseId, rc_domain::Warehouse)],
+    stock: &FreeStock,
+) -> Vec<Candidate> {
+    let mut candidates: Vec<Candidate> = records
         .iter()
-        .map(|(w, l)| (w, l.available))
-        .filter(|(_, a)| *a > 0)
+        .map(|(id, w)| Candidate {
+            id: id.clone(),
+            priority: w.priority,
+            active: w.active,
+        })
         .collect();
-    free.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    let total: i64 = free.iter().map(|(_, a)| a).sum();
-    if total < needed {
-        return Err(Shortfall {
-            sku: sku.clone(),
-            needed,
-            available: total,
-        });
-    }
-    let mut left = needed;
-    let mut allocations = Vec::new();
-    for (warehouse, available) in free {
-        if left == 0 {
-            break;
+    for (warehouse, _) in stock.keys() {
+        if !candidates.iter().any(|c| c.id == *warehouse) {
+            candidates.push(Candidate {
+                id: warehouse.clone(),
+                priority: u16::MAX,
+                active: true,
+            });
         }
-        let take = left.min(available);
-        allocations.push(Allocation {
-            sku: sku.clone(),
-            warehouse: warehouse.clone(),
-            quantity: take,
-        });
-        left -= take;
     }
-    Ok(allocations)
+    candidates
+}
+
+fn allocations_of(shipments: &[PlannedShipment]) -> Vec<Allocation> {
+    shipments
+        .iter()
+        .flat_map(|s| {
+            s.units.iter().map(|(sku, quantity)| Allocation {
+                sku: sku.clone(),
+                warehouse: s.warehouse.clone(),
+                quantity: *quantity,
+            })
+        })
+        .collect()
+}
+
+fn routed(shipments: &[PlannedShipment]) -> Vec<RoutedShipment> {
+    shipments
+        .iter()
+        .map(|s| RoutedShipment {
+            warehouse: s.warehouse.clone(),
+            units: s.units.clone(),
+        })
+        .collect()
 }
 
 impl Reservations {
-    pub fn new(stock: Arc<StockRepository>) -> Self {
-        Self { stock }
+    pub fn new(
+        stock: Arc<StockRepository>,
+        warehouses: Arc<WarehouseRepository>,
+        routing: Arc<RoutingRepository>,
+    ) -> Self {
+        Self {
+            stock,
+            warehouses,
+            routing,
+        }
+    }
+
+    /// Routes the order and decides its reservation from the stock read now (pure but for the
+    /// reads; nothing is written).
+    async fn decide(
+        &self,
+        merchant: &MerchantId,
+        needs: &Demand,
+        to: &RouteRequest,
+        records: &[(WarehouseId, rc_domain::Warehouse)],
+        settings: &rc_domain::RoutingSettings,
+    ) -> Result<Reservation, InventoryError> {
+        let backordered = |shortfall, note: Option<&str>| Reservation {
+            state: ReservationState::Backordered,
+            allocations: Vec::new(),
+            shortfall,
+            note: note.map(str::to_owned),
+            routing: None,
+        };
+        if needs.is_empty() {
+            return Ok(backordered(Vec::new(), Some("no lines to reserve")));
+        }
+        let mut free = FreeStock::new();
+        for sku in needs.keys() {
+            for (warehouse, level) in self.stock.levels(merchant, sku).await? {
+                free.insert((warehouse, sku.clone()), level.available);
+            }
+        }
+        let warehouses = candidates(records, &free);
+        let (shipments, rule, attention) = match rc_domain::route(
+            needs,
+            &to.destination,
+            to.channel,
+            &settings.rules,
+            &warehouses,
+            &free,
+            settings.allow_split,
+        ) {
+            Ok(routed) => (Ok(routed.shipments), routed.rule, None),
+            Err(Unroutable::NoStock(short)) => (Err(short), None, None),
+            Err(why) => (
+                rc_domain::hold(needs, &warehouses, &free),
+                None,
+                Some(why.reason().to_owned()),
+            ),
+        };
+        let shipments = match shipments {
+            Ok(shipments) => shipments,
+            Err(short) => {
+                let active: Vec<&Candidate> = warehouses.iter().filter(|w| w.active).collect();
+                let shortfall = short
+                    .into_iter()
+                    .map(|sku| Shortfall {
+                        needed: needs.get(&sku).copied().unwrap_or(0),
+                        available: active
+                            .iter()
+                            .map(|w| {
+                                free.get(&(w.id.clone(), sku.clone()))
+                                    .copied()
+                                    .unwrap_or(0)
+                                    .max(0)
+                            })
+                            .sum(),
+                        sku,
+                    })
+                    .collect();
+                return Ok(backordered(shortfall, None));
+            }
+        };
+        let allocations = allocations_of(&shipments);
+        if allocations.len() > MAX_STOCK_ITEMS_PER_ORDER {
+            return Ok(backordered(
+                Vec::new(),
+                Some("more stock items than one atomic reservation can hold; allocate by hand"),
+            ));
+        }
+        Ok(Reservation {
+            state: ReservationState::Reserved,
+            allocations,
+            shortfall: Vec::new(),
+            note: None,
+            routing: Some(RoutingDecision {
+                rule,
+                shipments: routed(&shipments),
+                attention,
+            }),
+        })
     }
 
     /// The order's reservation record, if it was processed.
@@ -155,16 +319,22 @@ impl Reservations {
         Ok(needs)
     }
 
-    /// Reserves every line of the order at once, or backorders it. Idempotent: an order already
-    /// reserved (or released, consumed) is returned as it is; a backordered one is tried again.
+    /// Routes the order by the merchant's rules and reserves every line at the warehouses
+    /// routing chose, at once, or backorders it. The stock read for routing is the stock the
+    /// transaction's conditions check: if it moved, the order is routed again. Idempotent: an
+    /// order already reserved (or released, consumed) is returned as it is; a backordered one is
+    /// tried again.
     pub async fn reserve(
         &self,
         merchant: &MerchantId,
         order: &OrderId,
         lines: &[LineItem],
+        to: &RouteRequest,
     ) -> Result<Reservation, InventoryError> {
         let key = keys::reservation(merchant, order);
         let needs = self.needs(merchant, lines).await?;
+        let records = self.warehouses.list(merchant).await?;
+        let settings = self.routing.get(merchant).await?;
         for attempt in 0..ATTEMPTS {
             let existing = self.stock.data.get(&key).await?;
             if let Some(item) = &existing {
@@ -173,37 +343,9 @@ impl Reservations {
                     return Ok(record);
                 }
             }
-            let mut allocations = Vec::new();
-            let mut shortfall = Vec::new();
-            for (sku, needed) in &needs {
-                let levels = self.stock.levels(merchant, sku).await?;
-                match allocate(sku, *needed, &levels) {
-                    Ok(mut taken) => allocations.append(&mut taken),
-                    Err(short) => shortfall.push(short),
-                }
-            }
-            let too_many = allocations.len() > MAX_STOCK_ITEMS_PER_ORDER;
-            let reservation = if shortfall.is_empty() && !too_many && !needs.is_empty() {
-                Reservation {
-                    state: ReservationState::Reserved,
-                    allocations,
-                    shortfall: Vec::new(),
-                    note: None,
-                }
-            } else {
-                Reservation {
-                    state: ReservationState::Backordered,
-                    allocations: Vec::new(),
-                    shortfall,
-                    note: if too_many {
-                        Some("more stock items than one atomic reservation can hold; allocate by hand".into())
-                    } else if needs.is_empty() {
-                        Some("no lines to reserve".into())
-                    } else {
-                        None
-                    },
-                }
-            };
+            let reservation = self
+                .decide(merchant, &needs, to, &records, &settings)
+                .await?;
             if reservation.state == ReservationState::Backordered && existing.is_some() {
                 // Still short: nothing to write (the recorded shortfall may be older).
                 return Ok(reservation);

@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use rc_domain::{MerchantId, OrderId, OrderStatus, Sku};
-use rc_inventory::{Reservation, ReservationState, Reservations};
-use rc_orders::{OrderRepository, RepoError};
+use rc_inventory::{Reservation, ReservationState, Reservations, RouteRequest};
+use rc_orders::{OrderRepository, OrderView, RepoError};
 
 use crate::ProcessError;
 
@@ -53,9 +53,10 @@ impl Backorders {
                 ) {
                     continue;
                 }
+                let to = route_request(&self.orders, merchant, &order, &view).await?;
                 let reservation = self
                     .reservations
-                    .reserve(merchant, &order, &view.lines)
+                    .reserve(merchant, &order, &view.lines, &to)
                     .await?;
                 if reservation.state == ReservationState::Reserved {
                     move_to(
@@ -63,7 +64,7 @@ impl Backorders {
                         &self.reservations,
                         merchant,
                         &order,
-                        OrderStatus::Reserved,
+                        status_after(&reservation),
                     )
                     .await?;
                     taken.extend(skus_of(&reservation));
@@ -71,6 +72,30 @@ impl Backorders {
             }
         }
         Ok(taken.into_iter().collect())
+    }
+}
+
+/// What routing needs of the order: its channel and coarse destination (nothing is opened).
+pub(crate) async fn route_request(
+    orders: &OrderRepository,
+    merchant: &MerchantId,
+    order: &OrderId,
+    view: &OrderView,
+) -> Result<RouteRequest, ProcessError> {
+    Ok(RouteRequest {
+        destination: orders.destination(merchant, order, view).await?,
+        channel: view.channel,
+    })
+}
+
+/// The order's status once its reservation is decided.
+pub(crate) fn status_after(reservation: &Reservation) -> OrderStatus {
+    if reservation.needs_attention() {
+        OrderStatus::NeedsAttention
+    } else if reservation.state == ReservationState::Reserved {
+        OrderStatus::Reserved
+    } else {
+        OrderStatus::Backordered
     }
 }
 

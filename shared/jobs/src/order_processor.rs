@@ -11,7 +11,7 @@ use rc_inventory::{InventoryError, ReservationState, Reservations};
 use rc_orders::{OrderRepository, RepoError};
 use rc_queue::OrderEvent;
 
-use crate::backorders::{move_to, skus_of};
+use crate::backorders::{move_to, route_request, skus_of, status_after};
 use crate::{Backorders, InventorySync, QueueMessage};
 
 #[derive(Debug, thiserror::Error)]
@@ -126,14 +126,12 @@ impl OrderProcessor {
         };
         let reservation = match view.status {
             OrderStatus::Received | OrderStatus::Backordered => {
+                let to = route_request(&self.orders, &merchant, &order, &view).await?;
                 let reservation = self
                     .reservations
-                    .reserve(&merchant, &order, &view.lines)
+                    .reserve(&merchant, &order, &view.lines, &to)
                     .await?;
-                let status = match reservation.state {
-                    ReservationState::Reserved => OrderStatus::Reserved,
-                    _ => OrderStatus::Backordered,
-                };
+                let status = status_after(&reservation);
                 move_to(&self.orders, &self.reservations, &merchant, &order, status).await?;
                 reservation
             }
@@ -144,8 +142,9 @@ impl OrderProcessor {
             OrderStatus::Shipped | OrderStatus::Delivered => {
                 if self.reservations.get(&merchant, &order).await?.is_none() {
                     // Shipped before we saw it: reserve what it took, then consume it.
+                    let to = route_request(&self.orders, &merchant, &order, &view).await?;
                     self.reservations
-                        .reserve(&merchant, &order, &view.lines)
+                        .reserve(&merchant, &order, &view.lines, &to)
                         .await?;
                 }
                 match self.reservations.consume(&merchant, &order).await? {
@@ -153,7 +152,9 @@ impl OrderProcessor {
                     None => return Ok(None),
                 }
             }
-            OrderStatus::Reserved | OrderStatus::LabelCreated => return Ok(None),
+            OrderStatus::Reserved | OrderStatus::NeedsAttention | OrderStatus::LabelCreated => {
+                return Ok(None);
+            }
         };
         let released = reservation.state == ReservationState::Released;
         Ok(Some((merchant, skus_of(&reservation).collect(), released)))

@@ -45,6 +45,7 @@ struct World {
     _dir: tempfile::TempDir,
     merchant: MerchantId,
     stock: Arc<StockRepository>,
+    reservations: Arc<Reservations>,
     listings: Arc<ListingRepository>,
     connections: Arc<ConnectionRepository>,
     orders: Arc<OrderRepository>,
@@ -65,9 +66,19 @@ impl World {
         let vault = Arc::new(Vault::new(root, keys, clock.clone()));
         let published = Arc::new(MemoryPublisher::default());
         let outbox = Arc::new(Outbox::new(data.clone(), published.clone(), clock.clone()));
+        let stock = Arc::new(StockRepository::new(data.clone(), clock.clone()));
+        let reservations = Arc::new(Reservations::new(
+            stock.clone(),
+            Arc::new(rc_inventory::WarehouseRepository::new(
+                data.clone(),
+                stock.clone(),
+            )),
+            Arc::new(rc_inventory::RoutingRepository::new(data.clone())),
+        ));
         let world = Self {
             merchant: id("fake-merchant"),
-            stock: Arc::new(StockRepository::new(data.clone(), clock.clone())),
+            stock,
+            reservations,
             listings: Arc::new(ListingRepository::new(data.clone())),
             connections: Arc::new(ConnectionRepository::new(
                 data.clone(),
@@ -418,7 +429,10 @@ fn order_maker(number: u64) -> OrderMaker {
                 shipping: money(0),
                 total: money(1000),
             },
-            ship_to: None,
+            ship_to: Some(rc_domain::ShipToRegion {
+                country: "US".into(),
+                region: Some("WA".into()),
+            }),
             buyer: BuyerPii::default(),
         }
     })
@@ -535,11 +549,7 @@ async fn an_order_event_reserves_stock_and_pushes_the_new_quantity_once() {
         id: "m-1".into(),
         body: serde_json::to_string(&events[0]).expect("event"),
     };
-    let processor = OrderProcessor::new(
-        world.orders.clone(),
-        Arc::new(Reservations::new(world.stock.clone())),
-        sync,
-    );
+    let processor = OrderProcessor::new(world.orders.clone(), world.reservations.clone(), sync);
     assert!(
         processor
             .handle_batch(vec![message.clone()])

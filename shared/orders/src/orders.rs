@@ -1,9 +1,9 @@
 use std::sync::Arc;
 
 use rc_domain::{
-    BuyerPii, Clock, Currency, LineItem, MerchantId, Order, OrderId, OrderState, OrderStatus,
-    OrderTotals, Pii, PiiDeadline, PiiRule, RetentionPolicy, Sealable, SealedField, ShipToRegion,
-    UpdatePlan, plan_update,
+    BuyerPii, Clock, CountryCode, Currency, Destination, LineItem, MerchantId, Order, OrderId,
+    OrderState, OrderStatus, OrderTotals, Pii, PiiDeadline, PiiRule, RegionCode, RetentionPolicy,
+    RevealPurpose, Sealable, SealedField, ShipToRegion, UpdatePlan, plan_update,
 };
 use rc_store::{Item, Store, StoreError, TxOp, Value};
 use rc_vault::{KeySubject, Sealed, SubjectKey, Vault, VaultError};
@@ -22,6 +22,9 @@ const DELIVERY_MEMORY: Duration = Duration::days(7);
 /// receipt; TTL deletion would take it out of the index, so TTL is only the backstop for a purger
 /// that has been down for days (and order data keys have their own TTL, see the vault).
 pub const PII_TTL_GRACE: Duration = Duration::days(3);
+
+/// The PII item's attribute holding the shipping address's postal prefix (plain, coarse).
+const POSTAL_PREFIX: &str = "postal_prefix";
 
 /// Every sealed attribute a PII item may hold.
 pub const SEALED_FIELDS: [SealedField; 6] = [
@@ -199,7 +202,43 @@ impl OrderRepository {
             &buyer.billing_address,
         )?;
         seal_into(&mut item, key, SealedField::CustomerId, &buyer.customer_id)?;
+        // Routing rules may name postal-code prefixes: the first characters are kept beside the
+        // sealed address, on this item, so they go wherever the PII goes (stripped by a purge).
+        if let Some(prefix) = buyer
+            .shipping_address
+            .as_ref()
+            .and_then(|a| a.reveal(RevealPurpose::Routing).postal_code.as_deref())
+            .and_then(rc_domain::postal_prefix)
+        {
+            item.set(POSTAL_PREFIX, Value::S(prefix));
+        }
         Ok(item)
+    }
+
+    /// Where the order goes, as coarsely as routing needs: the public ship-to region and, while
+    /// the order holds PII, its postal prefix. Nothing is opened.
+    pub async fn destination(
+        &self,
+        merchant: &MerchantId,
+        order: &OrderId,
+        view: &OrderView,
+    ) -> Result<Destination, RepoError> {
+        let postal_prefix = match &view.ship_to {
+            Some(_) => self
+                .data
+                .get(&keys::order_pii(merchant, order))
+                .await?
+                .and_then(|item| item.string(POSTAL_PREFIX).map(str::to_owned)),
+            None => None,
+        };
+        let ship_to = view.ship_to.as_ref();
+        Ok(Destination {
+            country: ship_to.and_then(|s| CountryCode::parse(&s.country).ok()),
+            region: ship_to
+                .and_then(|s| s.region.as_deref())
+                .and_then(|r| RegionCode::parse(r).ok()),
+            postal_prefix,
+        })
     }
 
     /// Stores a new order exactly once: the public item, the sealed PII item and the delivery

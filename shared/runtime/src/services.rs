@@ -4,7 +4,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rc_domain::{Clock, SystemClock};
-use rc_inventory::{ListingRepository, Reservations, StockRepository, WarehouseRepository};
+use rc_inventory::{
+    ListingRepository, Reservations, RoutingRepository, StockRepository, WarehouseRepository,
+};
 use rc_orders::{
     ApiKeyRepository, AuditLog, ConnectionRepository, OrderRepository, Outbox,
     PrivacyRequestRepository,
@@ -51,6 +53,8 @@ pub struct Services {
     pub reservations: Arc<Reservations>,
     pub listings: Arc<ListingRepository>,
     pub warehouses: Arc<WarehouseRepository>,
+    /// The merchant's routing rules.
+    pub routing: Arc<RoutingRepository>,
     /// On the embedded defaults: what was published, also kept in memory (logs, tests).
     pub published: Option<Arc<MemoryPublisher>>,
     /// On the embedded defaults: the durable queue order events go to (SQS's role).
@@ -165,8 +169,13 @@ impl Services {
             clock: &clock,
         }
         .build(&copies);
-        let reservations = Arc::new(Reservations::new(stock.clone()));
         let warehouses = Arc::new(WarehouseRepository::new(data.clone(), stock.clone()));
+        let routing = Arc::new(RoutingRepository::new(data.clone()));
+        let reservations = Arc::new(Reservations::new(
+            stock.clone(),
+            warehouses.clone(),
+            routing.clone(),
+        ));
         Self {
             audit: Arc::new(AuditLog::new(data.clone(), clock.clone())),
             orders,
@@ -177,6 +186,7 @@ impl Services {
             reservations,
             listings: Arc::new(ListingRepository::new(data.clone())),
             warehouses,
+            routing,
             connections,
             api_keys,
             privacy_requests,
@@ -339,6 +349,8 @@ impl Services {
                     self.reservations.clone(),
                 )),
                 warehouses: self.warehouses.clone(),
+                routing: self.routing.clone(),
+                reservations: self.reservations.clone(),
             },
         )
     }

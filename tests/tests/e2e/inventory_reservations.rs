@@ -27,6 +27,18 @@ fn line(raw: &str, units: u32) -> LineItem {
     }
 }
 
+/// An order to the US, shipped from wherever the stock is (the merchant has no rules).
+fn to_us() -> rc_inventory::RouteRequest {
+    rc_inventory::RouteRequest {
+        destination: rc_domain::Destination {
+            country: Some(rc_domain::CountryCode::parse("US").expect("country")),
+            region: None,
+            postal_prefix: None,
+        },
+        channel: rc_domain::Channel::Shopify,
+    }
+}
+
 fn order(n: u32) -> OrderId {
     OrderId::parse(&format!("race-{n}")).expect("order")
 }
@@ -59,7 +71,7 @@ async fn two_hundred_orders_race_for_fifty_units(stack: Stack) {
                 stack
                     .services
                     .reservations
-                    .reserve(&merchant(), &order(n), &[line("RACE-1", 1)])
+                    .reserve(&merchant(), &order(n), &[line("RACE-1", 1)], &to_us())
                     .await
                     .expect("reserve")
                     .state
@@ -93,7 +105,7 @@ async fn two_hundred_orders_race_for_fifty_units(stack: Stack) {
     let again = stack
         .services
         .reservations
-        .reserve(&merchant(), &order(0), &[line("RACE-1", 1)])
+        .reserve(&merchant(), &order(0), &[line("RACE-1", 1)], &to_us())
         .await
         .expect("again");
     let records = records(&stack).await;
@@ -155,7 +167,7 @@ async fn two_hundred_orders_race_for_fifty_units(stack: Stack) {
     let retried = stack
         .services
         .reservations
-        .reserve(&merchant(), &order(loser), &[line("RACE-1", 1)])
+        .reserve(&merchant(), &order(loser), &[line("RACE-1", 1)], &to_us())
         .await
         .expect("retry");
     assert_eq!(retried.state, ReservationState::Reserved);
@@ -249,7 +261,7 @@ async fn kits_and_components_race(stack: Stack) {
                 let r = stack
                     .services
                     .reservations
-                    .reserve(&merchant(), &order(1000 + n), &lines)
+                    .reserve(&merchant(), &order(1000 + n), &lines, &to_us())
                     .await
                     .expect("reserve");
                 (n % 2 == 0, r.state == ReservationState::Reserved)
@@ -312,7 +324,7 @@ async fn bad_adjustments_are_refused_and_stock_never_goes_negative() {
     stack
         .services
         .reservations
-        .reserve(&merchant(), &order(1), &[line("BAD-1", 3)])
+        .reserve(&merchant(), &order(1), &[line("BAD-1", 3)], &to_us())
         .await
         .expect("reserve");
     let stock = &stack.services.stock;
@@ -354,7 +366,7 @@ async fn bad_adjustments_are_refused_and_stock_never_goes_negative() {
     let unknown = stack
         .services
         .reservations
-        .reserve(&m, &order(2), &[line("NO-SUCH-SKU", 1)])
+        .reserve(&m, &order(2), &[line("NO-SUCH-SKU", 1)], &to_us())
         .await
         .expect("reserve");
     assert_eq!(unknown.state, ReservationState::Backordered);

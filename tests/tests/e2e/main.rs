@@ -13,6 +13,7 @@ mod privacy_canary_audit;
 mod privacy_lifecycle;
 mod reconciliation;
 mod regressions;
+mod routing;
 mod sandbox;
 mod shopify_topics;
 mod shopify_webhook_http;

@@ -112,4 +112,30 @@ async fn sandbox_orders_from_both_marketplaces_arrive_exactly_once() {
         .filter_map(|w| Some((w["id"].as_str()?, w["priority"].as_u64()?)))
         .collect();
     assert_eq!(ids, [("east", 20), ("main", 10)], "{warehouses}");
+
+    // And routing rules: every order was routed, from `main` (the only one with stock).
+    let get = |path: String| {
+        let key = config.demo_api_key.clone();
+        async move {
+            reqwest::Client::new()
+                .get(path)
+                .bearer_auth(key)
+                .send()
+                .await
+                .expect("get")
+                .json::<serde_json::Value>()
+                .await
+                .expect("json")
+        }
+    };
+    let routing = get(format!("{base}/v1/routing")).await;
+    assert_eq!(routing["rules"][0]["name"], "east-coast", "{routing}");
+    for order in &reserved {
+        let id = order["id"].as_str().expect("id");
+        let shown = get(format!("{base}/v1/orders/{id}")).await;
+        assert_eq!(
+            shown["reservation"]["routing"]["shipments"][0]["warehouse"], "main",
+            "{shown}"
+        );
+    }
 }
