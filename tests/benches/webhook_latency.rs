@@ -207,6 +207,8 @@ fn main() {
                     .key_id,
                 order_events_queue_url: None,
                 order_events_dead_letters_url: None,
+                label_jobs_queue_url: None,
+                labels_bucket: None,
             };
             create_table(&dynamodb, &config.data_table, TableShape::Data)
                 .await

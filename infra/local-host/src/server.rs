@@ -49,6 +49,7 @@ struct Routes {
     amazon_sandbox: Arc<AmazonSandboxApi>,
     shopify_sandbox: Arc<ShopifySandboxAdmin>,
     inventory_sandbox: Arc<SandboxInventory>,
+    courier_sandbox: Arc<crate::sandbox::SandboxCourier>,
 }
 
 /// A running local host.
@@ -92,16 +93,21 @@ impl LocalHost {
         let channels = rc_runtime::ChannelClients::new(
             sandbox_endpoints,
             Some(format!("{base}/sandbox/shopify")),
+        )
+        .with_couriers(
+            rc_couriers::EASYPOST_API.to_owned(),
+            Some(format!("{base}{}/v2", crate::sandbox::COURIER_PATH)),
         );
         let sync = Arc::new(services.inventory_sync(&channels));
         let routes = Arc::new(Routes {
             base: base.clone(),
             body_timeout: config.body_timeout,
             shopify: services.shopify_webhook(),
-            merchant: services.merchant_api_with(Arc::clone(&sync)),
+            merchant: services.merchant_api_with(Arc::clone(&sync), &channels),
             amazon_sandbox: Arc::clone(&amazon_sandbox),
             shopify_sandbox: Arc::clone(&shopify_sandbox),
             inventory_sandbox: Arc::clone(&inventory_sandbox),
+            courier_sandbox: Arc::default(),
         });
         let task = tokio::spawn(serve(listener, routes));
         let sandbox = Sandbox::start(
@@ -120,6 +126,7 @@ impl LocalHost {
         seed_inventory(&services, config).await?;
         if let Some(interval) = config.order_processing_interval {
             spawn_order_processor(&services, Arc::clone(&sync), interval);
+            spawn_label_generator(&services, &channels, interval);
         }
         if let Some(interval) = config.inventory_interval {
             let sync = Arc::clone(&sync);
@@ -319,6 +326,18 @@ async fn dispatch(routes: &Routes, request: Request<Incoming>) -> Response<Full<
             Ok(request) if path.starts_with("/sandbox/shopify/") => {
                 routes.shopify_sandbox.handle(&request)
             }
+            Ok(request) if path.starts_with(crate::sandbox::COURIER_PATH) => {
+                routes.courier_sandbox.handle(
+                    request.method(),
+                    path.trim_start_matches(crate::sandbox::COURIER_PATH),
+                    request
+                        .headers()
+                        .get(http::header::AUTHORIZATION)
+                        .and_then(|v| v.to_str().ok()),
+                    request.body(),
+                    &routes.base,
+                )
+            }
             Ok(_) => ApiError::NotFound.into_response(),
         }
     };
@@ -381,6 +400,7 @@ async fn seed_warehouses(services: &Services, merchant: &MerchantId) -> Result<(
             active: true,
             couriers: vec![sandbox.clone()],
             cutoff: Some(rc_domain::CutOff::parse("17:00", "-05:00").map_err(bad)?),
+            service: rc_domain::ServiceChoice::Cheapest,
         }
         .check()
         .map_err(bad)?;
@@ -390,6 +410,18 @@ async fn seed_warehouses(services: &Services, merchant: &MerchantId) -> Result<(
             .await
             .map_err(seed)?;
     }
+    // The sandbox courier account the warehouses ship with.
+    let key = rc_domain::SecretText::parse(crate::sandbox::SANDBOX_COURIER_KEY)
+        .map_err(|_| StartError::Config("sandbox courier key".into()))?;
+    services
+        .courier_accounts
+        .put(
+            merchant,
+            &sandbox,
+            &rc_fulfillment::CourierSecrets::ApiKey(rc_domain::Secret::new(key)),
+        )
+        .await
+        .map_err(|e| StartError::Config(format!("seeding the courier account: {e}")))?;
     // East-coast orders ship from `east` when it has the stock, else from `main`; everything
     // else by priority (`main` first). Seeded once: the merchant's own settings are kept.
     if services.routing.get(merchant).await.map_err(seed)? == rc_domain::RoutingSettings::default()
@@ -468,6 +500,20 @@ async fn seed_inventory(services: &Services, config: &LocalConfig) -> Result<(),
                 product_type: "PRODUCT".into(),
             },
         ];
+        // What one unit weighs and measures packed, so shipments get parcels without asking.
+        let (grams, length, width, height) = [
+            (350, 120, 90, 100),
+            (200, 300, 250, 30),
+            (150, 600, 80, 80),
+            (250, 210, 150, 15),
+        ][n % 4];
+        let parcel = rc_domain::Parcel::parse(grams, length, width, height)
+            .map_err(|e| StartError::Config(format!("seeding parcels: {e}")))?;
+        services
+            .stock
+            .set_parcel(&merchant, &sku, &parcel)
+            .await
+            .map_err(seed)?;
         for target in targets {
             services
                 .listings
@@ -487,6 +533,49 @@ async fn seed_inventory(services: &Services, config: &LocalConfig) -> Result<(),
 /// Feeds queued order events to the order processor, as the SQS event source does in AWS. The
 /// queue lives in the embedded database: events not yet processed when the host stops are
 /// processed after its next start.
+/// Drains the local label queue every `interval`, as the label generator's SQS event source
+/// does (batches of 10).
+fn spawn_label_generator(
+    services: &Services,
+    channels: &rc_runtime::ChannelClients,
+    interval: std::time::Duration,
+) {
+    let (Some(queue), Some(generator)) = (
+        services.local_label_queue.clone(),
+        services.label_generator(channels),
+    ) else {
+        return;
+    };
+    tokio::spawn(async move {
+        let mut timer = tokio::time::interval(interval);
+        loop {
+            timer.tick().await;
+            loop {
+                let received = match queue.receive(10).await {
+                    Ok(received) if received.is_empty() => break,
+                    Ok(received) => received,
+                    Err(error) => {
+                        tracing::warn!(%error, "local label queue unreadable; retrying");
+                        break;
+                    }
+                };
+                let batch = received
+                    .iter()
+                    .map(|m| (m.id.clone(), m.body.clone()))
+                    .collect();
+                let failed = generator.handle_batch(batch).await;
+                if let Err(error) = queue.settle(&received, &failed).await {
+                    tracing::warn!(%error, "local label queue not settled; jobs are redelivered");
+                    break;
+                }
+                if !failed.is_empty() {
+                    break;
+                }
+            }
+        }
+    });
+}
+
 fn spawn_order_processor(
     services: &Services,
     sync: Arc<rc_jobs::InventorySync>,

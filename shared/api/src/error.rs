@@ -57,6 +57,10 @@ pub enum ApiError {
     /// 422 `unsupported_topic`
     #[error("this webhook topic is not handled")]
     UnsupportedTopic,
+    /// 502 with the courier's failure as a reason (`courier_unavailable`, ...): a courier
+    /// call the request needed failed; nothing changed here.
+    #[error("the courier could not be reached or refused the call")]
+    Upstream(&'static str),
     /// 503 `temporarily_unavailable`: the client should retry (storage throttled, KMS down).
     #[error("temporarily unavailable, retry later")]
     Unavailable,
@@ -86,6 +90,7 @@ impl ApiError {
             Self::InvalidPayload { .. } | Self::UnsupportedTopic => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
+            Self::Upstream(_) => StatusCode::BAD_GATEWAY,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -107,6 +112,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::InvalidPayload { reason, .. } => reason,
             Self::UnsupportedTopic => "unsupported_topic",
+            Self::Upstream(reason) => reason,
             Self::Unavailable => "temporarily_unavailable",
             Self::Internal => "internal_error",
         }

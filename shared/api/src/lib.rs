@@ -8,6 +8,7 @@
 
 mod connection_routes;
 mod error;
+mod fulfillment_routes;
 mod inventory_routes;
 mod merchant_api;
 mod order_routes;
@@ -18,6 +19,7 @@ mod shopify_webhook;
 mod warehouse_routes;
 
 pub use error::ApiError;
+pub use fulfillment_routes::FulfillmentApi;
 pub use inventory_routes::InventoryApi;
 pub use merchant_api::{MAX_API_BODY, MerchantApi};
 pub use privacy_routes::PrivacyApi;

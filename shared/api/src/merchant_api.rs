@@ -31,6 +31,11 @@
 //! | `DELETE /v1/warehouses/{id}` | delete it (409 `warehouse_in_use` while units are there) |
 //! | `GET /v1/routing` | the merchant's routing rules and whether orders may ship in parts |
 //! | `PUT /v1/routing` | replace them |
+//! | `GET /v1/orders/{order_id}/shipments`, `GET /v1/shipments?status=`, `GET /v1/shipments/{id}` | shipments |
+//! | `PUT /v1/shipments/{id}/parcel`, `POST /v1/shipments/{id}/label`, `POST /v1/shipments/{id}/void` | parcel, (re)label, void |
+//! | `GET /v1/shipments/{id}/label` | the label document (`pii:read` key, audited) |
+//! | `GET /v1/couriers`, `PUT/DELETE /v1/couriers/{kind}/{name}` | courier accounts |
+//! | `PUT /v1/inventory/{sku}/parcel` | a SKU's parcel defaults |
 //!
 //! After a cancellation the merchant's keys answer `410 account_closed`, except on the
 //! cancellation status and the receipts, which stay readable (they hold no PII).
@@ -46,11 +51,12 @@ use rc_orders::{
 };
 
 use crate::connection_routes::{ConnectionRoutes, amazon_id};
+use crate::fulfillment_routes::{courier_from_path, shipment_from_path, status_from_query};
 use crate::inventory_routes::sku_from_path;
 use crate::order_routes;
 use crate::routing_routes::RoutingRoutes;
 use crate::warehouse_routes::{WarehouseRoutes, warehouse_from_path};
-use crate::{ApiError, InventoryApi, PrivacyApi};
+use crate::{ApiError, FulfillmentApi, InventoryApi, PrivacyApi};
 
 /// The largest merchant API request body.
 pub const MAX_API_BODY: usize = 64 * 1024;
@@ -63,6 +69,7 @@ pub struct MerchantApi {
     inventory: InventoryApi,
     warehouses: WarehouseRoutes,
     routing: RoutingRoutes,
+    fulfillment: FulfillmentApi,
 }
 
 enum Route {
@@ -89,6 +96,15 @@ enum Route {
     Warehouses,
     Warehouse(rc_domain::WarehouseId),
     Routing,
+    OrderShipments(OrderId),
+    Shipments(rc_domain::ShipmentStatus, Option<String>),
+    Shipment(rc_domain::ShipmentId),
+    ShipmentParcel(rc_domain::ShipmentId),
+    ShipmentLabel(rc_domain::ShipmentId),
+    ShipmentVoid(rc_domain::ShipmentId),
+    Couriers,
+    Courier(rc_domain::CourierAccountRef),
+    ParcelDefaults(rc_domain::Sku),
 }
 
 /// The optional `Idempotency-Key` header, as in most payment APIs: a client retrying with the
@@ -114,6 +130,7 @@ impl MerchantApi {
         connections: Arc<ConnectionRepository>,
         privacy: PrivacyApi,
         inventory: InventoryApi,
+        fulfillment: FulfillmentApi,
     ) -> Self {
         Self {
             orders,
@@ -126,6 +143,7 @@ impl MerchantApi {
             routing: RoutingRoutes {
                 repo: inventory.routing.clone(),
             },
+            fulfillment,
             inventory,
         }
     }
@@ -203,6 +221,47 @@ impl MerchantApi {
             ["v1", "warehouses", id] => {
                 allow(&[Method::GET, Method::PUT, Method::DELETE])?;
                 warehouse_from_path(id).map(Route::Warehouse)
+            }
+            ["v1", "inventory", sku, "parcel"] => {
+                allow(&[Method::PUT])?;
+                sku_from_path(sku).map(Route::ParcelDefaults)
+            }
+            ["v1", "orders", id, "shipments"] => {
+                allow(&[Method::GET])?;
+                OrderId::parse(id)
+                    .map(Route::OrderShipments)
+                    .map_err(|_| ApiError::NotFound)
+            }
+            ["v1", "shipments"] => {
+                allow(&[Method::GET])?;
+                Ok(Route::Shipments(
+                    status_from_query(request.uri().query())?,
+                    after(),
+                ))
+            }
+            ["v1", "shipments", id] => {
+                allow(&[Method::GET])?;
+                shipment_from_path(id).map(Route::Shipment)
+            }
+            ["v1", "shipments", id, "parcel"] => {
+                allow(&[Method::PUT])?;
+                shipment_from_path(id).map(Route::ShipmentParcel)
+            }
+            ["v1", "shipments", id, "label"] => {
+                allow(&[Method::GET, Method::POST])?;
+                shipment_from_path(id).map(Route::ShipmentLabel)
+            }
+            ["v1", "shipments", id, "void"] => {
+                allow(&[Method::POST])?;
+                shipment_from_path(id).map(Route::ShipmentVoid)
+            }
+            ["v1", "couriers"] => {
+                allow(&[Method::GET])?;
+                Ok(Route::Couriers)
+            }
+            ["v1", "couriers", kind, name] => {
+                allow(&[Method::PUT, Method::DELETE])?;
+                courier_from_path(kind, name).map(Route::Courier)
             }
             ["v1", "routing"] => {
                 allow(&[Method::GET, Method::PUT])?;
@@ -358,6 +417,43 @@ impl MerchantApi {
                 self.routing.put(&merchant, request.body()).await
             }
             Route::Routing => self.routing.show(&merchant).await,
+            Route::ParcelDefaults(sku) => {
+                self.fulfillment
+                    .put_parcel_defaults(&merchant, &sku, request.body())
+                    .await
+            }
+            Route::OrderShipments(order) => self.fulfillment.for_order(&merchant, &order).await,
+            Route::Shipments(status, after) => {
+                self.fulfillment
+                    .list(&merchant, status, after.as_deref())
+                    .await
+            }
+            Route::Shipment(id) => self.fulfillment.show(&merchant, &id).await,
+            Route::ShipmentParcel(id) => {
+                self.fulfillment
+                    .set_parcel(&merchant, &id, request.body())
+                    .await
+            }
+            Route::ShipmentLabel(id) if request.method() == Method::POST => {
+                self.fulfillment.relabel(&merchant, &id).await
+            }
+            Route::ShipmentLabel(id) => {
+                // A label prints the buyer's address: opening it takes a key made for it.
+                if !key.has(Scope::PiiRead) {
+                    return Err(ApiError::ScopeRequired(Scope::PiiRead.as_str()));
+                }
+                self.fulfillment.label(&merchant, &id, &key.key_id).await
+            }
+            Route::ShipmentVoid(id) => self.fulfillment.void(&merchant, &id).await,
+            Route::Couriers => self.fulfillment.couriers(&merchant).await,
+            Route::Courier(account) if request.method() == Method::DELETE => {
+                self.fulfillment.delete_courier(&merchant, &account).await
+            }
+            Route::Courier(account) => {
+                self.fulfillment
+                    .put_courier(&merchant, &account, request.body())
+                    .await
+            }
             Route::Connections => self.connections.list(&merchant).await,
             Route::Warehouses => self.warehouses.list(&merchant).await,
             Route::Warehouse(id) => match *request.method() {

@@ -15,8 +15,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{Response, StatusCode};
 use rc_domain::{
-    CountryCode, CourierAccountRef, CutOff, MerchantId, RegionCode, ShipFromAddress, Warehouse,
-    WarehouseError, WarehouseId,
+    CountryCode, CourierAccountRef, CutOff, MerchantId, RegionCode, ServiceChoice, ShipFromAddress,
+    Warehouse, WarehouseError, WarehouseId,
 };
 use rc_inventory::{InUse, WarehouseRepository};
 use serde::{Deserialize, Serialize};
@@ -51,6 +51,33 @@ struct CutOffInput {
     utc_offset: String,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServiceInput {
+    choose: String,
+    #[serde(default)]
+    courier: Option<CourierInput>,
+    #[serde(default)]
+    service: Option<String>,
+}
+
+impl ServiceInput {
+    fn parse(&self) -> Result<ServiceChoice, WarehouseError> {
+        match (self.choose.as_str(), &self.courier, &self.service) {
+            ("cheapest", None, None) => Ok(ServiceChoice::Cheapest),
+            ("fastest", None, None) => Ok(ServiceChoice::Fastest),
+            ("fixed", Some(courier), Some(service)) => Ok(ServiceChoice::Fixed {
+                courier: CourierAccountRef::parse(&courier.kind, &courier.name)
+                    .map_err(|_| WarehouseError("service.courier"))?,
+                service: service.trim().to_owned(),
+            }),
+            ("fixed", None, _) => Err(WarehouseError("service.courier")),
+            ("fixed", _, None) => Err(WarehouseError("service.service")),
+            _ => Err(WarehouseError("service.choose")),
+        }
+    }
+}
+
 /// `PUT /v1/warehouses/{id}`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -68,6 +95,8 @@ struct WarehouseInput {
     couriers: Vec<CourierInput>,
     #[serde(default)]
     cutoff: Option<CutOffInput>,
+    #[serde(default)]
+    service: Option<ServiceInput>,
 }
 
 fn default_priority() -> i64 {
@@ -110,6 +139,12 @@ impl WarehouseInput {
                 .as_ref()
                 .map(|c| CutOff::parse(&c.time, &c.utc_offset))
                 .transpose()?,
+            service: self
+                .service
+                .as_ref()
+                .map(ServiceInput::parse)
+                .transpose()?
+                .unwrap_or_default(),
         }
         .check()
     }
@@ -127,6 +162,7 @@ struct WarehouseView<'a> {
     active: bool,
     couriers: &'a [CourierAccountRef],
     cutoff: Option<serde_json::Value>,
+    service: serde_json::Value,
 }
 
 fn view<'a>(id: &'a WarehouseId, w: &'a Warehouse) -> WarehouseView<'a> {
@@ -142,6 +178,12 @@ fn view<'a>(id: &'a WarehouseId, w: &'a Warehouse) -> WarehouseView<'a> {
         cutoff: w
             .cutoff
             .map(|c| json!({"time": c.time(), "utc_offset": c.utc_offset()})),
+        service: match &w.service {
+            ServiceChoice::Fixed { courier, service } => {
+                json!({"choose": "fixed", "courier": courier, "service": service})
+            }
+            other => json!({"choose": other.as_str()}),
+        },
     }
 }
 

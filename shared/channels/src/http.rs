@@ -17,7 +17,7 @@ use std::time::Duration;
 
 /// The shared client with one API's timeout and `User-Agent`, applied per request.
 #[derive(Clone)]
-pub(crate) struct HttpClient {
+pub struct HttpClient {
     client: reqwest::Client,
     timeout: Duration,
     user_agent: &'static str,
@@ -25,7 +25,7 @@ pub(crate) struct HttpClient {
 
 impl HttpClient {
     /// For an API whose endpoints are all on this machine (`local`) or not.
-    pub(crate) fn new(timeout: Duration, user_agent: &'static str, local: bool) -> Self {
+    pub fn new(timeout: Duration, user_agent: &'static str, local: bool) -> Self {
         static REMOTE: OnceLock<reqwest::Client> = OnceLock::new();
         static LOCAL: OnceLock<reqwest::Client> = OnceLock::new();
         let cell = if local { &LOCAL } else { &REMOTE };
@@ -36,22 +36,22 @@ impl HttpClient {
         }
     }
 
-    pub(crate) fn request(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
+    pub fn request(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
         self.client
             .request(method, url)
             .timeout(self.timeout)
             .header(reqwest::header::USER_AGENT, self.user_agent)
     }
 
-    pub(crate) fn get(&self, url: &str) -> reqwest::RequestBuilder {
+    pub fn get(&self, url: &str) -> reqwest::RequestBuilder {
         self.request(reqwest::Method::GET, url)
     }
 
-    pub(crate) fn post(&self, url: &str) -> reqwest::RequestBuilder {
+    pub fn post(&self, url: &str) -> reqwest::RequestBuilder {
         self.request(reqwest::Method::POST, url)
     }
 
-    pub(crate) fn put(&self, url: &str) -> reqwest::RequestBuilder {
+    pub fn put(&self, url: &str) -> reqwest::RequestBuilder {
         self.request(reqwest::Method::PUT, url)
     }
 }

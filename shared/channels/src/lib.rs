@@ -3,7 +3,7 @@
 pub mod amazon;
 #[cfg(feature = "test-util")]
 pub mod fake;
-mod http;
+pub mod http;
 pub mod port;
 pub mod shopify;
 
@@ -118,7 +118,7 @@ pub(crate) async fn read_capped(
     Ok(body.freeze())
 }
 
-pub(crate) use http::HttpClient;
+pub use http::HttpClient;
 
 /// Whether `url` points at this machine (a sandbox or a test stand-in): the only place plain
 /// `http://` is accepted.

@@ -17,6 +17,7 @@ mod quantity;
 mod retention;
 mod routing;
 mod routing_settings;
+mod shipment;
 mod sku;
 mod status;
 mod warehouse;
@@ -47,6 +48,10 @@ pub use routing::{
 pub use routing_settings::{
     MAX_POSTAL_PREFIX, MAX_ROUTING_RULES, RawRoutingRule, RawRoutingSettings, RoutingSettings,
     RoutingSettingsError, postal_prefix,
+};
+pub use shipment::{
+    MAX_PARCEL_GRAMS, MAX_PARCEL_MM, MAX_SHIPMENTS_PER_ORDER, Parcel, Rate, ServiceChoice,
+    ShipmentError, ShipmentId, ShipmentStatus, choose_rate,
 };
 pub use sku::{Sku, SkuError};
 pub use status::{OrderStatus, TransitionError};

@@ -99,6 +99,12 @@ pub enum SealedField {
     LwaClientSecret,
     /// Login with Amazon refresh token.
     LwaRefreshToken,
+    /// A courier account's API key (EasyPost, the sandbox courier).
+    CourierApiKey,
+    /// A courier account's password (Shiprocket's API user).
+    CourierPassword,
+    /// A shipping label document: prints the buyer's address.
+    ShippingLabel,
 }
 
 impl SealedField {
@@ -115,6 +121,9 @@ impl SealedField {
             Self::AccessToken => "access_token",
             Self::LwaClientSecret => "lwa_client_secret",
             Self::LwaRefreshToken => "lwa_refresh_token",
+            Self::CourierApiKey => "courier_api_key",
+            Self::CourierPassword => "courier_password",
+            Self::ShippingLabel => "shipping_label",
         }
     }
 }

@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Why a warehouse description was refused: the field, never its value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -136,9 +136,10 @@ impl ShipFromAddress {
 }
 
 /// A courier a warehouse ships with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CourierKind {
+    #[serde(rename = "easypost")]
     EasyPost,
     Shiprocket,
     /// Amazon Shipping v2, through the merchant's SP-API connection.
@@ -169,14 +170,34 @@ impl CourierKind {
 }
 
 /// One of the merchant's courier accounts, by kind and the merchant's name for it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "RawCourierAccountRef")]
 pub struct CourierAccountRef {
     pub kind: CourierKind,
     /// Letters, digits, `-` and `_`, 1 to 40.
     pub name: String,
 }
 
+#[derive(Deserialize)]
+struct RawCourierAccountRef {
+    kind: String,
+    name: String,
+}
+
+impl TryFrom<RawCourierAccountRef> for CourierAccountRef {
+    type Error = WarehouseError;
+
+    fn try_from(raw: RawCourierAccountRef) -> Result<Self, Self::Error> {
+        Self::parse(&raw.kind, &raw.name)
+    }
+}
+
 impl CourierAccountRef {
+    /// `kind/name`, as stored and logged (no secret in it).
+    pub fn label(&self) -> String {
+        format!("{}/{}", self.kind.as_str(), self.name)
+    }
+
     pub fn parse(kind: &str, name: &str) -> Result<Self, WarehouseError> {
         let ok = (1..=40).contains(&name.len())
             && name
@@ -268,6 +289,8 @@ pub struct Warehouse {
     pub active: bool,
     pub couriers: Vec<CourierAccountRef>,
     pub cutoff: Option<CutOff>,
+    /// How a label's rate is picked among the couriers' rates.
+    pub service: crate::ServiceChoice,
 }
 
 impl Warehouse {
@@ -280,7 +303,7 @@ impl Warehouse {
     }
 
     /// Checks what no single field can: a name, couriers named once and at most
-    /// [`MAX_WAREHOUSE_COURIERS`].
+    /// [`MAX_WAREHOUSE_COURIERS`], a fixed service on one of its own couriers.
     pub fn check(mut self) -> Result<Self, WarehouseError> {
         self.name = text(&self.name, 100, "name")?;
         let mut unique = self.couriers.clone();
@@ -288,6 +311,16 @@ impl Warehouse {
         unique.dedup();
         if self.couriers.len() > MAX_WAREHOUSE_COURIERS || unique.len() != self.couriers.len() {
             return Err(WarehouseError("couriers"));
+        }
+        if let crate::ServiceChoice::Fixed { courier, service } = &self.service {
+            if !self.couriers.contains(courier) {
+                return Err(WarehouseError("service.courier"));
+            }
+            let ok = (1..=60).contains(&service.trim().len())
+                && service.bytes().all(|b| b.is_ascii_graphic() || b == b' ');
+            if !ok {
+                return Err(WarehouseError("service.service"));
+            }
         }
         Ok(self)
     }
@@ -369,7 +402,7 @@ mod tests {
         let address = ShipFromAddress::parse("Acme", "1 Dock Road", None, "Pune", "411001", None)
             .expect("address");
         let courier = CourierAccountRef::parse("easypost", "main").expect("courier");
-        let warehouse = |couriers| {
+        let with_service = |couriers, service| {
             Warehouse {
                 name: "Pune".into(),
                 address: address.clone(),
@@ -379,11 +412,30 @@ mod tests {
                 active: true,
                 couriers,
                 cutoff: None,
+                service,
             }
             .check()
             .map(|_| ())
         };
+        let warehouse = |couriers| with_service(couriers, crate::ServiceChoice::Cheapest);
         assert_eq!(warehouse(vec![courier.clone()]), Ok(()));
+        let fixed = |name: &str, service: &str| crate::ServiceChoice::Fixed {
+            courier: CourierAccountRef::parse("easypost", name).expect("courier"),
+            service: service.into(),
+        };
+        assert_eq!(
+            with_service(vec![courier.clone()], fixed("main", "Priority")),
+            Ok(())
+        );
+        assert_eq!(
+            with_service(vec![courier.clone()], fixed("other", "Priority")),
+            Err(WarehouseError("service.courier")),
+            "a fixed service on a courier the warehouse does not ship with"
+        );
+        assert_eq!(
+            with_service(vec![courier.clone()], fixed("main", " ")),
+            Err(WarehouseError("service.service"))
+        );
         assert_eq!(Warehouse::priority(1001), Err(WarehouseError("priority")));
         assert_eq!(Warehouse::priority(-1), Err(WarehouseError("priority")));
         assert_eq!(Warehouse::priority(1000), Ok(1000));

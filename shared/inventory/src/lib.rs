@@ -7,6 +7,7 @@ pub(crate) mod keys;
 mod ledger;
 mod listings;
 mod model;
+mod parcels;
 mod removal;
 mod reservations;
 mod routing_settings;

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use rc_domain::{
-    CountryCode, CourierAccountRef, CutOff, MerchantId, RegionCode, ShipFromAddress, Warehouse,
-    WarehouseId,
+    CountryCode, CourierAccountRef, CutOff, MerchantId, RegionCode, ServiceChoice, ShipFromAddress,
+    Warehouse, WarehouseId,
 };
 use rc_store::{Item, ItemKey, Store, Value};
 
@@ -53,6 +53,14 @@ fn to_item(mut item: Item, warehouse: &Warehouse) -> Item {
         .map(|c| format!("{}/{}", c.kind.as_str(), c.name))
         .collect();
     item.set("couriers", Value::S(couriers.join(",")));
+    item.set("service_choice", text(warehouse.service.as_str()));
+    let (service_courier, service_name) = match &warehouse.service {
+        ServiceChoice::Fixed { courier, service } => (
+            Some(format!("{}/{}", courier.kind.as_str(), courier.name)),
+            Some(service.clone()),
+        ),
+        _ => (None, None),
+    };
     // Optional fields are rewritten or removed, so an update that drops one drops it.
     let optional = [
         ("addr_line2", a.line2.clone()),
@@ -61,6 +69,8 @@ fn to_item(mut item: Item, warehouse: &Warehouse) -> Item {
             "region",
             warehouse.region.as_ref().map(|r| r.as_str().to_owned()),
         ),
+        ("service_courier", service_courier),
+        ("service_name", service_name),
         ("cutoff_time", warehouse.cutoff.map(|c| c.time())),
         (
             "cutoff_utc_offset",
@@ -89,14 +99,25 @@ fn from_item(item: &Item) -> Result<(WarehouseId, Warehouse), InventoryError> {
         item.string("addr_phone"),
     )
     .map_err(|_| corrupt())?;
+    let courier = |c: &str| {
+        let (kind, name) = c.split_once('/').ok_or_else(corrupt)?;
+        CourierAccountRef::parse(kind, name).map_err(|_| corrupt())
+    };
     let couriers = s("couriers")?
         .split(',')
         .filter(|c| !c.is_empty())
-        .map(|c| {
-            let (kind, name) = c.split_once('/').ok_or_else(corrupt)?;
-            CourierAccountRef::parse(kind, name).map_err(|_| corrupt())
-        })
+        .map(courier)
         .collect::<Result<Vec<_>, _>>()?;
+    // Records from before services were chosen: the cheapest.
+    let service = match item.string("service_choice").unwrap_or("cheapest") {
+        "cheapest" => ServiceChoice::Cheapest,
+        "fastest" => ServiceChoice::Fastest,
+        "fixed" => ServiceChoice::Fixed {
+            courier: courier(s("service_courier")?)?,
+            service: s("service_name")?.to_owned(),
+        },
+        _ => return Err(corrupt()),
+    };
     let cutoff = match (item.string("cutoff_time"), item.string("cutoff_utc_offset")) {
         (Some(time), Some(offset)) => Some(CutOff::parse(time, offset).map_err(|_| corrupt())?),
         _ => None,
@@ -117,6 +138,7 @@ fn from_item(item: &Item) -> Result<(WarehouseId, Warehouse), InventoryError> {
         active: item.boolean("active").ok_or_else(corrupt)?,
         couriers,
         cutoff,
+        service,
     };
     Ok((id, warehouse))
 }

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use rc_domain::{MerchantId, OrderId, OrderStatus, Sku};
+use rc_fulfillment::ShipmentPlanner;
 use rc_inventory::{Reservation, ReservationState, Reservations, RouteRequest};
 use rc_orders::{OrderRepository, OrderView, RepoError};
 
@@ -17,16 +18,22 @@ use crate::ProcessError;
 pub struct Backorders {
     orders: Arc<OrderRepository>,
     reservations: Arc<Reservations>,
+    planner: Arc<ShipmentPlanner>,
 }
 
 /// Backordered orders retried per SKU and occasion (the rest wait for the next).
 const BACKORDERS_PER_SKU: usize = 100;
 
 impl Backorders {
-    pub fn new(orders: Arc<OrderRepository>, reservations: Arc<Reservations>) -> Self {
+    pub fn new(
+        orders: Arc<OrderRepository>,
+        reservations: Arc<Reservations>,
+        planner: Arc<ShipmentPlanner>,
+    ) -> Self {
         Self {
             orders,
             reservations,
+            planner,
         }
     }
 
@@ -67,6 +74,7 @@ impl Backorders {
                         status_after(&reservation),
                     )
                     .await?;
+                    plan_shipments(&self.planner, merchant, &order, &reservation).await?;
                     taken.extend(skus_of(&reservation));
                 }
             }
@@ -86,6 +94,23 @@ pub(crate) async fn route_request(
         destination: orders.destination(merchant, order, view).await?,
         channel: view.channel,
     })
+}
+
+/// Plans the shipments of a reserved, routed order (nothing for one that needs attention, or
+/// was reserved before routing existed).
+pub(crate) async fn plan_shipments(
+    planner: &ShipmentPlanner,
+    merchant: &MerchantId,
+    order: &OrderId,
+    reservation: &Reservation,
+) -> Result<(), ProcessError> {
+    if reservation.state != ReservationState::Reserved {
+        return Ok(());
+    }
+    if let Some(decision) = &reservation.routing {
+        planner.plan(merchant, order, decision).await?;
+    }
+    Ok(())
 }
 
 /// The order's status once its reservation is decided.

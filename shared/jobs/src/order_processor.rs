@@ -7,11 +7,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use rc_domain::{MerchantId, OrderId, OrderStatus, Sku};
+use rc_fulfillment::ShipmentPlanner;
 use rc_inventory::{InventoryError, ReservationState, Reservations};
 use rc_orders::{OrderRepository, RepoError};
 use rc_queue::OrderEvent;
 
-use crate::backorders::{move_to, route_request, skus_of, status_after};
+use crate::backorders::{move_to, plan_shipments, route_request, skus_of, status_after};
 use crate::{Backorders, InventorySync, QueueMessage};
 
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +23,8 @@ pub enum ProcessError {
     Repo(#[from] RepoError),
     #[error("inventory: {0}")]
     Inventory(#[from] InventoryError),
+    #[error("fulfillment: {0}")]
+    Fulfillment(#[from] rc_fulfillment::FulfillmentError),
 }
 
 impl ProcessError {
@@ -30,6 +33,7 @@ impl ProcessError {
             Self::Malformed => false,
             Self::Repo(e) => e.is_retryable(),
             Self::Inventory(e) => e.is_retryable(),
+            Self::Fulfillment(e) => e.is_retryable(),
         }
     }
 }
@@ -38,6 +42,7 @@ pub struct OrderProcessor {
     orders: Arc<OrderRepository>,
     reservations: Arc<Reservations>,
     sync: Arc<InventorySync>,
+    planner: Arc<ShipmentPlanner>,
     backorders: Backorders,
 }
 
@@ -46,12 +51,14 @@ impl OrderProcessor {
         orders: Arc<OrderRepository>,
         reservations: Arc<Reservations>,
         sync: Arc<InventorySync>,
+        planner: Arc<ShipmentPlanner>,
     ) -> Self {
         Self {
-            backorders: Backorders::new(orders.clone(), reservations.clone()),
+            backorders: Backorders::new(orders.clone(), reservations.clone(), planner.clone()),
             orders,
             reservations,
             sync,
+            planner,
         }
     }
 
@@ -133,6 +140,7 @@ impl OrderProcessor {
                     .await?;
                 let status = status_after(&reservation);
                 move_to(&self.orders, &self.reservations, &merchant, &order, status).await?;
+                plan_shipments(&self.planner, &merchant, &order, &reservation).await?;
                 reservation
             }
             OrderStatus::Cancelled => match self.reservations.release(&merchant, &order).await? {
@@ -152,7 +160,15 @@ impl OrderProcessor {
                     None => return Ok(None),
                 }
             }
-            OrderStatus::Reserved | OrderStatus::NeedsAttention | OrderStatus::LabelCreated => {
+            OrderStatus::Reserved => {
+                // Redelivered, perhaps after a crash between the reservation and its shipments:
+                // planning is idempotent.
+                if let Some(reservation) = self.reservations.get(&merchant, &order).await? {
+                    plan_shipments(&self.planner, &merchant, &order, &reservation).await?;
+                }
+                return Ok(None);
+            }
+            OrderStatus::NeedsAttention | OrderStatus::LabelCreated => {
                 return Ok(None);
             }
         };

@@ -44,6 +44,7 @@ fn secret(raw: &str) -> Secret<SecretText> {
 struct World {
     _dir: tempfile::TempDir,
     merchant: MerchantId,
+    data: Arc<dyn Store>,
     stock: Arc<StockRepository>,
     reservations: Arc<Reservations>,
     listings: Arc<ListingRepository>,
@@ -77,6 +78,7 @@ impl World {
         ));
         let world = Self {
             merchant: id("fake-merchant"),
+            data: data.clone(),
             stock,
             reservations,
             listings: Arc::new(ListingRepository::new(data.clone())),
@@ -549,7 +551,21 @@ async fn an_order_event_reserves_stock_and_pushes_the_new_quantity_once() {
         id: "m-1".into(),
         body: serde_json::to_string(&events[0]).expect("event"),
     };
-    let processor = OrderProcessor::new(world.orders.clone(), world.reservations.clone(), sync);
+    let label_jobs = Arc::new(rc_queue::MemoryLabelJobs::default());
+    let planner = Arc::new(rc_fulfillment::ShipmentPlanner::new(
+        Arc::new(rc_fulfillment::ShipmentRepository::new(
+            world.data.clone(),
+            world.clock.clone(),
+        )),
+        world.stock.clone(),
+        label_jobs.clone(),
+    ));
+    let processor = OrderProcessor::new(
+        world.orders.clone(),
+        world.reservations.clone(),
+        sync,
+        planner,
+    );
     assert!(
         processor
             .handle_batch(vec![message.clone()])

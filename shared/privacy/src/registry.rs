@@ -119,6 +119,40 @@ impl PiiCopies {
         }
     }
 
+    /// Erases one copy and its pointer (a label voided before the order's PII is due).
+    /// Idempotent: a copy already erased, or never written, is fine.
+    pub async fn erase_copy(
+        &self,
+        merchant: &MerchantId,
+        order: &OrderId,
+        kind: &str,
+        location: &str,
+    ) -> Result<(), PrivacyError> {
+        match self
+            .data
+            .get(&pointer_key(merchant, order, kind, location))
+            .await?
+        {
+            Some(pointer) => {
+                self.erase_pointer(merchant, &pointer).await?;
+            }
+            None => {
+                let eraser = self
+                    .erasers
+                    .get(kind)
+                    .ok_or_else(|| PrivacyError::UnknownCopyKind(kind.to_owned()))?;
+                eraser
+                    .erase(merchant, location)
+                    .await
+                    .map_err(|problem| PrivacyError::Erase {
+                        kind: kind.to_owned(),
+                        problem,
+                    })?;
+            }
+        }
+        Ok(())
+    }
+
     /// Whether an item of a merchant partition is a copy pointer.
     pub fn is_pointer(item: &Item) -> bool {
         item.key.sk.starts_with(POINTER)

@@ -22,6 +22,13 @@ pub struct OrderEvent {
     pub version: u64,
 }
 
+/// A shipment whose label is to be bought: the label generator reads the shipment by id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabelJob {
+    pub merchant: String,
+    pub shipment: String,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
     #[error("queue unavailable: {0}")]
@@ -50,16 +57,22 @@ impl SqsPublisher {
     }
 }
 
+/// Label jobs go to the label generator's queue.
 #[async_trait]
-impl Publisher for SqsPublisher {
-    async fn publish(&self, events: &[OrderEvent]) -> Result<(), PublishError> {
-        for chunk in events.chunks(MAX_BATCH) {
+pub trait LabelJobs: Send + Sync {
+    async fn send(&self, jobs: &[LabelJob]) -> Result<(), PublishError>;
+}
+
+impl SqsPublisher {
+    /// Sends messages of any kind (ids only), 10 per `SendMessageBatch`.
+    async fn send_all<T: Serialize + Sync>(&self, messages: &[T]) -> Result<(), PublishError> {
+        for chunk in messages.chunks(MAX_BATCH) {
             let entries = chunk
                 .iter()
                 .enumerate()
-                .map(|(i, event)| {
-                    let body = serde_json::to_string(event)
-                        .map_err(|_| PublishError::Unavailable("event does not encode".into()))?;
+                .map(|(i, message)| {
+                    let body = serde_json::to_string(message)
+                        .map_err(|_| PublishError::Unavailable("message does not encode".into()))?;
                     SendMessageBatchRequestEntry::builder()
                         .id(i.to_string())
                         .message_body(body)
@@ -88,6 +101,20 @@ impl Publisher for SqsPublisher {
     }
 }
 
+#[async_trait]
+impl Publisher for SqsPublisher {
+    async fn publish(&self, events: &[OrderEvent]) -> Result<(), PublishError> {
+        self.send_all(events).await
+    }
+}
+
+#[async_trait]
+impl LabelJobs for SqsPublisher {
+    async fn send(&self, jobs: &[LabelJob]) -> Result<(), PublishError> {
+        self.send_all(jobs).await
+    }
+}
+
 /// In-process: keeps what was published (the local host logs it; tests inspect it).
 #[derive(Default)]
 pub struct MemoryPublisher {
@@ -113,6 +140,30 @@ impl Publisher for MemoryPublisher {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .extend_from_slice(events);
+        Ok(())
+    }
+}
+
+/// In-process label jobs: kept (tests and the bench take them from here).
+#[derive(Default)]
+pub struct MemoryLabelJobs {
+    sent: Mutex<Vec<LabelJob>>,
+}
+
+impl MemoryLabelJobs {
+    /// Every job sent so far.
+    pub fn sent(&self) -> Vec<LabelJob> {
+        self.sent.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+#[async_trait]
+impl LabelJobs for MemoryLabelJobs {
+    async fn send(&self, jobs: &[LabelJob]) -> Result<(), PublishError> {
+        self.sent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(jobs);
         Ok(())
     }
 }

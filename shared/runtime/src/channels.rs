@@ -16,6 +16,10 @@ pub struct ChannelClients {
     shopify_admin_base: Option<String>,
     amazon: Arc<OnceLock<Arc<SpApiClient>>>,
     shopify: Arc<OnceLock<Arc<ShopifyAdmin>>>,
+    /// EasyPost's API, and the sandbox courier's (local host only).
+    easypost_base: String,
+    sandbox_courier_base: Option<String>,
+    couriers: Arc<OnceLock<rc_fulfillment::Couriers>>,
 }
 
 impl ChannelClients {
@@ -25,16 +29,41 @@ impl ChannelClients {
             shopify_admin_base,
             amazon: Arc::default(),
             shopify: Arc::default(),
+            easypost_base: rc_couriers::EASYPOST_API.to_owned(),
+            sandbox_courier_base: None,
+            couriers: Arc::default(),
         }
+    }
+
+    /// The same, with couriers at these bases (tests' stand-ins, the local sandbox courier).
+    pub fn with_couriers(mut self, easypost: String, sandbox: Option<String>) -> Self {
+        self.easypost_base = easypost;
+        self.sandbox_courier_base = sandbox;
+        self.couriers = Arc::default();
+        self
+    }
+
+    /// The courier clients (EasyPost; the sandbox courier where configured).
+    pub fn couriers(&self) -> rc_fulfillment::Couriers {
+        self.couriers
+            .get_or_init(|| rc_fulfillment::Couriers {
+                easypost: Arc::new(rc_couriers::EasyPost::new(self.easypost_base.clone())),
+                sandbox: self.sandbox_courier_base.clone().map(|base| {
+                    Arc::new(rc_couriers::EasyPost::new(base))
+                        as Arc<dyn rc_couriers::LabelPurchaser>
+                }),
+            })
+            .clone()
     }
 
     /// At the endpoints the environment configures (`RC_SPAPI_ENDPOINT*`, `RC_LWA_ENDPOINT`,
     /// `RC_SHOPIFY_ADMIN_BASE`), Amazon's and the shops' own by default.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Ok(Self::new(
-            crate::sp_api_endpoints()?,
-            crate::shopify_admin_base()?,
-        ))
+        let (easypost, sandbox) = crate::config::courier_endpoints()?;
+        Ok(
+            Self::new(crate::sp_api_endpoints()?, crate::shopify_admin_base()?)
+                .with_couriers(easypost, sandbox),
+        )
     }
 
     /// The Selling Partner API (orders, listings, feeds) and Login with Amazon.

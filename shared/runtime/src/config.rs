@@ -31,6 +31,11 @@ pub struct AwsConfig {
     /// `RC_ORDER_EVENTS_DLQ_URL`: the order events' dead-letter queue (only `rc-ops
     /// redrive-order-events` reads it).
     pub order_events_dead_letters_url: Option<String>,
+    /// `RC_LABEL_JOBS_QUEUE_URL`: where label jobs (ids only) go; functions that plan shipments
+    /// (the order processor, the merchant API) need it, others leave it unset.
+    pub label_jobs_queue_url: Option<String>,
+    /// `RC_LABELS_BUCKET`: the bucket of sealed label documents (label generator, merchant API).
+    pub labels_bucket: Option<String>,
 }
 
 impl AwsConfig {
@@ -41,6 +46,8 @@ impl AwsConfig {
             kms_key_id: required("RC_KMS_KEY_ID")?,
             order_events_queue_url: required("RC_ORDER_EVENTS_QUEUE_URL").ok(),
             order_events_dead_letters_url: required("RC_ORDER_EVENTS_DLQ_URL").ok(),
+            label_jobs_queue_url: required("RC_LABEL_JOBS_QUEUE_URL").ok(),
+            labels_bucket: required("RC_LABELS_BUCKET").ok(),
         })
     }
 }
@@ -83,6 +90,21 @@ pub fn sp_api_endpoints_from(
         endpoints.lwa = url;
     }
     Ok(endpoints)
+}
+
+/// `RC_EASYPOST_API` (EasyPost's API by default) and `RC_SANDBOX_COURIER_BASE` (the local
+/// host's sandbox courier; unset in AWS, where the sandbox kind is refused).
+pub fn courier_endpoints() -> Result<(String, Option<String>), ConfigError> {
+    let var = |name: &'static str| -> Result<Option<String>, ConfigError> {
+        match std::env::var(name).ok().filter(|v| !v.trim().is_empty()) {
+            Some(url) if !rc_channels::endpoint_allowed(&url) => Err(ConfigError::Insecure(name)),
+            other => Ok(other),
+        }
+    };
+    Ok((
+        var("RC_EASYPOST_API")?.unwrap_or_else(|| rc_couriers::EASYPOST_API.to_owned()),
+        var("RC_SANDBOX_COURIER_BASE")?,
+    ))
 }
 
 /// `RC_SHOPIFY_ADMIN_BASE`: replaces `https://{shop}` for Admin API calls (a sandbox); unset in AWS.

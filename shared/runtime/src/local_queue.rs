@@ -10,11 +10,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use rc_domain::Clock;
-use rc_queue::{MemoryPublisher, OrderEvent, PublishError, Publisher};
+use rc_queue::{LabelJob, LabelJobs, MemoryPublisher, OrderEvent, PublishError, Publisher};
 use rc_store::{Item, ItemKey, Store, StoreError, TxOp, Value};
 
-const QUEUE: &str = "LOCALQ#order-events";
-const DEAD_LETTERS: &str = "LOCALQ#order-events#dlq";
+/// The two queues of the deployed stack, by the name their items are kept under.
+pub const ORDER_EVENTS: &str = "order-events";
+pub const LABEL_JOBS: &str = "label-jobs";
 /// Receives before a message is dead-lettered (the template's `maxReceiveCount`).
 pub const MAX_RECEIVES: i64 = 5;
 
@@ -23,6 +24,9 @@ pub const MAX_RECEIVES: i64 = 5;
 pub use rc_jobs::QueueMessage as LocalMessage;
 
 pub struct LocalQueue {
+    /// `LOCALQ#<name>` and `LOCALQ#<name>#dlq`.
+    queue: String,
+    dead_letters: String,
     data: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     /// What was published, also kept in memory (the local host logs it; tests inspect it).
@@ -31,8 +35,17 @@ pub struct LocalQueue {
 }
 
 impl LocalQueue {
-    pub fn new(data: Arc<dyn Store>, clock: Arc<dyn Clock>, mirror: Arc<MemoryPublisher>) -> Self {
+    /// The queue `name` ([`ORDER_EVENTS`], [`LABEL_JOBS`]); what is sent to it is also kept in
+    /// `mirror` (order events only).
+    pub fn new(
+        name: &str,
+        data: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        mirror: Arc<MemoryPublisher>,
+    ) -> Self {
         Self {
+            queue: format!("LOCALQ#{name}"),
+            dead_letters: format!("LOCALQ#{name}#dlq"),
             data,
             clock,
             mirror,
@@ -61,7 +74,7 @@ impl LocalQueue {
 
     /// Up to `max` messages, oldest first.
     pub async fn receive(&self, max: usize) -> Result<Vec<LocalMessage>, StoreError> {
-        self.messages_in(QUEUE, max).await
+        self.messages_in(&self.queue, max).await
     }
 
     /// Settles a received batch: processed messages are deleted; failed ones count a receive and
@@ -74,20 +87,20 @@ impl LocalQueue {
         let done: Vec<ItemKey> = received
             .iter()
             .filter(|m| !failed.contains(&m.id))
-            .map(|m| ItemKey::new(QUEUE, &m.id))
+            .map(|m| ItemKey::new(&self.queue, &m.id))
             .collect();
         if !done.is_empty() {
             self.data.delete_many(done).await?;
         }
         for id in failed {
-            let key = ItemKey::new(QUEUE, id);
+            let key = ItemKey::new(&self.queue, id);
             let Some(item) = self.data.get(&key).await? else {
                 continue;
             };
             let receives = item.number("receives").unwrap_or(0) + 1;
             let ops = if receives >= MAX_RECEIVES {
-                tracing::warn!(message_id = %id, "order event dead-lettered after {MAX_RECEIVES} receives");
-                let mut dead = Item::new(ItemKey::new(DEAD_LETTERS, id));
+                tracing::warn!(queue = %self.queue, message_id = %id, "message dead-lettered after {MAX_RECEIVES} receives");
+                let mut dead = Item::new(ItemKey::new(&self.dead_letters, id));
                 dead.attrs = item.attrs.clone();
                 dead.set("receives", Value::N(receives));
                 vec![
@@ -116,19 +129,19 @@ impl LocalQueue {
 
     /// Dead-lettered messages, oldest first (up to `max`).
     pub async fn dead_letters(&self, max: usize) -> Result<Vec<LocalMessage>, StoreError> {
-        self.messages_in(DEAD_LETTERS, max).await
+        self.messages_in(&self.dead_letters, max).await
     }
 
     /// Sends dead-lettered messages back to the queue with a fresh receive count.
     pub async fn redrive(&self, messages: &[LocalMessage]) -> Result<usize, StoreError> {
         let mut moved = 0;
         for message in messages {
-            let back = Item::new(ItemKey::new(QUEUE, &message.id))
+            let back = Item::new(ItemKey::new(&self.queue, &message.id))
                 .with("event", Value::S(message.body.clone()))
                 .with("receives", Value::N(0));
             let ops = vec![
                 TxOp::Delete {
-                    key: ItemKey::new(DEAD_LETTERS, &message.id),
+                    key: ItemKey::new(&self.dead_letters, &message.id),
                     expected_version: None,
                 },
                 TxOp::Create(back),
@@ -143,25 +156,17 @@ impl LocalQueue {
     }
 }
 
-#[async_trait]
-impl Publisher for LocalQueue {
-    async fn publish(&self, events: &[OrderEvent]) -> Result<(), PublishError> {
+impl LocalQueue {
+    /// Enqueues messages (ids only), in order; `tag` names each in its id, for operators.
+    async fn enqueue(&self, bodies: Vec<(String, String)>) -> Result<(), PublishError> {
         let millis = self.clock.now().unix_timestamp_nanos() / 1_000_000;
-        let mut ops = Vec::with_capacity(events.len());
-        for event in events {
+        let mut ops = Vec::with_capacity(bodies.len());
+        for (tag, body) in bodies {
             let n = self.sequence.fetch_add(1, Ordering::Relaxed);
-            let body = serde_json::to_string(event)
-                .map_err(|_| PublishError::Unavailable("event does not encode".into()))?;
             // Unique across processes too: time, then this process's id and sequence.
-            let id = format!(
-                "{millis:013}#{:08x}{n:08x}#{}#{}#{}",
-                std::process::id(),
-                event.merchant,
-                event.order,
-                event.version
-            );
+            let id = format!("{millis:013}#{:08x}{n:08x}#{tag}", std::process::id());
             ops.push(
-                Item::new(ItemKey::new(QUEUE, id))
+                Item::new(ItemKey::new(&self.queue, id))
                     .with("event", Value::S(body))
                     .with("receives", Value::N(0)),
             );
@@ -173,6 +178,41 @@ impl Publisher for LocalQueue {
                 .await
                 .map_err(|e| PublishError::Unavailable(format!("local queue: {e}")))?;
         }
+        Ok(())
+    }
+}
+
+fn encoded<T: serde::Serialize>(message: &T) -> Result<String, PublishError> {
+    serde_json::to_string(message)
+        .map_err(|_| PublishError::Unavailable("message does not encode".into()))
+}
+
+#[async_trait]
+impl Publisher for LocalQueue {
+    async fn publish(&self, events: &[OrderEvent]) -> Result<(), PublishError> {
+        let bodies = events
+            .iter()
+            .map(|e| {
+                let tag = format!("{}#{}#{}", e.merchant, e.order, e.version);
+                Ok((tag, encoded(e)?))
+            })
+            .collect::<Result<_, PublishError>>()?;
+        self.enqueue(bodies).await?;
         self.mirror.publish(events).await
+    }
+}
+
+#[async_trait]
+impl LabelJobs for LocalQueue {
+    async fn send(&self, jobs: &[LabelJob]) -> Result<(), PublishError> {
+        let bodies = jobs
+            .iter()
+            .map(|j| Ok((format!("{}#{}", j.merchant, j.shipment), encoded(j)?)))
+            .collect::<Result<_, PublishError>>()?;
+        self.enqueue(bodies).await?;
+        for job in jobs {
+            tracing::info!(merchant = %job.merchant, shipment = %job.shipment, "label job queued");
+        }
+        Ok(())
     }
 }

@@ -4,6 +4,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rc_domain::{Clock, SystemClock};
+use rc_fulfillment::{
+    CourierAccountRepository, FileLabelStore, LabelEraser, LabelStore, S3LabelStore,
+    ShipmentPlanner, ShipmentRepository,
+};
 use rc_inventory::{
     ListingRepository, Reservations, RoutingRepository, StockRepository, WarehouseRepository,
 };
@@ -14,7 +18,9 @@ use rc_orders::{
 use rc_privacy::{
     AccountCancellation, ComplianceRequests, PiiCopies, PrivacyRun, Purger, ReceiptLedger,
 };
-use rc_queue::{MemoryPublisher, OrderEvent, PublishError, Publisher, SqsPublisher};
+use rc_queue::{
+    LabelJobs, MemoryLabelJobs, MemoryPublisher, OrderEvent, PublishError, Publisher, SqsPublisher,
+};
 use rc_store::Store;
 use rc_store::dynamo::DynamoStore;
 use rc_store::sqlite::{EmbeddedDb, SqliteStore};
@@ -55,6 +61,16 @@ pub struct Services {
     pub warehouses: Arc<WarehouseRepository>,
     /// The merchant's routing rules.
     pub routing: Arc<RoutingRepository>,
+    pub shipments: Arc<ShipmentRepository>,
+    pub courier_accounts: Arc<CourierAccountRepository>,
+    /// Where label jobs go: SQS in AWS, the embedded queue locally, memory in tests.
+    pub label_jobs: Arc<dyn LabelJobs>,
+    /// Plans shipments from routing decisions and queues their labels.
+    pub planner: Arc<ShipmentPlanner>,
+    /// Sealed label documents (S3 in AWS, files locally); `None` where not configured.
+    pub label_store: Option<Arc<dyn LabelStore>>,
+    /// On the embedded defaults: the durable queue label jobs go to.
+    pub local_label_queue: Option<Arc<crate::LocalQueue>>,
     /// On the embedded defaults: what was published, also kept in memory (logs, tests).
     pub published: Option<Arc<MemoryPublisher>>,
     /// On the embedded defaults: the durable queue order events go to (SQS's role).
@@ -114,8 +130,17 @@ impl PrivacyWiring<'_> {
 }
 
 /// For a process configured without an event queue: refuses, so events wait in the outbox
-/// instead of being dropped.
+/// (or the order event is retried) instead of being dropped.
 struct NoQueue;
+
+#[async_trait::async_trait]
+impl LabelJobs for NoQueue {
+    async fn send(&self, _: &[rc_queue::LabelJob]) -> Result<(), PublishError> {
+        Err(PublishError::Unavailable(
+            "RC_LABEL_JOBS_QUEUE_URL is not set".into(),
+        ))
+    }
+}
 
 #[async_trait::async_trait]
 impl Publisher for NoQueue {
@@ -171,6 +196,13 @@ impl Services {
         .build(&copies);
         let warehouses = Arc::new(WarehouseRepository::new(data.clone(), stock.clone()));
         let routing = Arc::new(RoutingRepository::new(data.clone()));
+        let shipments = Arc::new(ShipmentRepository::new(data.clone(), clock.clone()));
+        let label_jobs: Arc<dyn LabelJobs> = Arc::new(MemoryLabelJobs::default());
+        let planner = Arc::new(ShipmentPlanner::new(
+            shipments.clone(),
+            stock.clone(),
+            label_jobs.clone(),
+        ));
         let reservations = Arc::new(Reservations::new(
             stock.clone(),
             warehouses.clone(),
@@ -187,6 +219,16 @@ impl Services {
             listings: Arc::new(ListingRepository::new(data.clone())),
             warehouses,
             routing,
+            courier_accounts: Arc::new(CourierAccountRepository::new(
+                data.clone(),
+                vault.clone(),
+                clock.clone(),
+            )),
+            shipments,
+            label_jobs,
+            planner,
+            label_store: None,
+            local_label_queue: None,
             connections,
             api_keys,
             privacy_requests,
@@ -222,6 +264,49 @@ impl Services {
         self
     }
 
+    /// Sends label jobs to `jobs` (rebuilding the planner that sends them).
+    pub fn with_label_jobs(mut self, jobs: Arc<dyn LabelJobs>) -> Self {
+        self.planner = Arc::new(ShipmentPlanner::new(
+            self.shipments.clone(),
+            self.stock.clone(),
+            jobs.clone(),
+        ));
+        self.label_jobs = jobs;
+        self
+    }
+
+    /// Keeps sealed label documents in `store`, and registers its eraser so the purger and the
+    /// account cancellation reach them.
+    pub fn with_label_store(self, store: Arc<dyn LabelStore>) -> Self {
+        let copies = PiiCopies::new(self.data.clone(), self.clock.clone()).with_eraser(Arc::new(
+            LabelEraser {
+                store: store.clone(),
+            },
+        ));
+        let mut services = self.with_copies(copies);
+        services.label_store = Some(store);
+        services
+    }
+
+    /// The label generator over these services, buying through `channels`' courier clients.
+    /// `None` without a label store.
+    pub fn label_generator(
+        &self,
+        channels: &crate::ChannelClients,
+    ) -> Option<rc_fulfillment::LabelGenerator> {
+        Some(rc_fulfillment::LabelGenerator::new(
+            self.shipments.clone(),
+            self.courier_accounts.clone(),
+            self.warehouses.clone(),
+            self.orders.clone(),
+            self.audit.clone(),
+            self.vault.clone(),
+            self.copies.clone(),
+            self.label_store.clone()?,
+            channels.couriers(),
+        ))
+    }
+
     /// The scheduled privacy run (purge, requests, cancellations) over these services.
     pub fn privacy_run(&self) -> PrivacyRun {
         PrivacyRun::new(
@@ -248,14 +333,24 @@ impl Services {
             clock.clone(),
         ));
         let root = Arc::new(KmsRoot::new(kms, config.kms_key_id.clone()));
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
         let publisher: Arc<dyn Publisher> = match &config.order_events_queue_url {
-            Some(url) => Arc::new(SqsPublisher::new(
-                aws_sdk_sqs::Client::new(&sdk),
-                url.clone(),
-            )),
+            Some(url) => Arc::new(SqsPublisher::new(sqs.clone(), url.clone())),
             None => Arc::new(NoQueue),
         };
-        Self::assemble(data, keys, root, clock, publisher)
+        let label_jobs: Arc<dyn LabelJobs> = match &config.label_jobs_queue_url {
+            Some(url) => Arc::new(SqsPublisher::new(sqs, url.clone())),
+            None => Arc::new(NoQueue),
+        };
+        let services =
+            Self::assemble(data, keys, root, clock, publisher).with_label_jobs(label_jobs);
+        match &config.labels_bucket {
+            Some(bucket) => services.with_label_store(Arc::new(S3LabelStore::new(
+                aws_sdk_s3::Client::new(&sdk),
+                bucket.clone(),
+            ))),
+            None => services,
+        }
     }
 
     /// The embedded defaults: `retailcoder.db` (data), `keys.db` (wrapped keys, never backed up)
@@ -285,13 +380,23 @@ impl Services {
         let keys = Arc::new(SqliteStore::new(key_db, "keys", clock.clone()));
         let published = Arc::new(MemoryPublisher::default());
         let queue = Arc::new(crate::LocalQueue::new(
+            crate::ORDER_EVENTS,
             data.clone(),
             clock.clone(),
             published.clone(),
         ));
-        let mut services = Self::assemble(data, keys, root, clock, queue.clone());
+        let label_queue = Arc::new(crate::LocalQueue::new(
+            crate::LABEL_JOBS,
+            data.clone(),
+            clock.clone(),
+            Arc::new(MemoryPublisher::default()),
+        ));
+        let mut services = Self::assemble(data, keys, root, clock, queue.clone())
+            .with_label_jobs(label_queue.clone())
+            .with_label_store(Arc::new(FileLabelStore::new(data_dir.to_path_buf())));
         services.published = Some(published);
         services.local_queue = Some(queue);
+        services.local_label_queue = Some(label_queue);
         Ok(services)
     }
 }
@@ -324,11 +429,15 @@ impl Services {
     /// The merchant API handler over these services, pushing stock changes to the channels
     /// through `channels`.
     pub fn merchant_api(&self, channels: &crate::ChannelClients) -> rc_api::MerchantApi {
-        self.merchant_api_with(Arc::new(self.inventory_sync(channels)))
+        self.merchant_api_with(Arc::new(self.inventory_sync(channels)), channels)
     }
 
     /// The merchant API handler, pushing stock changes through `sync`.
-    pub fn merchant_api_with(&self, sync: Arc<rc_jobs::InventorySync>) -> rc_api::MerchantApi {
+    pub fn merchant_api_with(
+        &self,
+        sync: Arc<rc_jobs::InventorySync>,
+        channels: &crate::ChannelClients,
+    ) -> rc_api::MerchantApi {
         rc_api::MerchantApi::new(
             self.orders.clone(),
             self.api_keys.clone(),
@@ -347,10 +456,18 @@ impl Services {
                 backorders: Arc::new(rc_jobs::Backorders::new(
                     self.orders.clone(),
                     self.reservations.clone(),
+                    self.planner.clone(),
                 )),
                 warehouses: self.warehouses.clone(),
                 routing: self.routing.clone(),
                 reservations: self.reservations.clone(),
+            },
+            rc_api::FulfillmentApi {
+                shipments: self.shipments.clone(),
+                accounts: self.courier_accounts.clone(),
+                planner: self.planner.clone(),
+                stock: self.stock.clone(),
+                labels: self.label_generator(channels).map(Arc::new),
             },
         )
     }
@@ -392,7 +509,12 @@ impl Services {
 
     /// The order processor (reservations, then pushes) over these services.
     pub fn order_processor(&self, sync: Arc<rc_jobs::InventorySync>) -> rc_jobs::OrderProcessor {
-        rc_jobs::OrderProcessor::new(self.orders.clone(), self.reservations.clone(), sync)
+        rc_jobs::OrderProcessor::new(
+            self.orders.clone(),
+            self.reservations.clone(),
+            sync,
+            self.planner.clone(),
+        )
     }
 
     /// Lists (and unless `dry_run`, sends back) up to `max` dead-lettered order events: from the

@@ -63,6 +63,8 @@ async fn aws_stack_with_queue() -> (
             .key_id,
         order_events_queue_url: Some(queue_url),
         order_events_dead_letters_url: None,
+        label_jobs_queue_url: None,
+        labels_bucket: None,
     };
     create_table(&dynamodb, &config.data_table, TableShape::Data)
         .await

@@ -7,6 +7,7 @@ mod amazon_notifications;
 mod aws_slice;
 mod inventory_reservations;
 mod inventory_sync;
+mod labels;
 mod merchant_connections;
 mod pii_canary;
 mod privacy_canary_audit;

@@ -7,6 +7,7 @@
 //! handlers process everything; nothing here bypasses them.
 
 mod amazon_api;
+mod courier;
 mod inventory;
 mod orders;
 mod queue;
@@ -21,6 +22,7 @@ use rc_jobs::QueueMessage;
 use rc_runtime::{ChannelClients, Services};
 
 pub use amazon_api::AmazonSandboxApi;
+pub use courier::{COURIER_PATH, SANDBOX_COURIER_KEY, SandboxCourier, label_pdf};
 pub use inventory::{FEED_DOCUMENTS, SandboxInventory};
 pub use orders::{CATALOG, shopify_order};
 pub use queue::LocalQueue;

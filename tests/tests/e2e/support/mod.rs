@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod easypost;
 pub mod privacy_stack;
 pub mod shopify_admin;
 pub mod sp_api;

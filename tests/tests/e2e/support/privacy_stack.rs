@@ -43,6 +43,8 @@ pub enum Backend {
 
 pub struct Stack {
     pub services: Services,
+    /// The channel and courier clients the merchant API calls through.
+    pub channels: rc_runtime::ChannelClients,
     pub clock: Arc<ManualClock>,
     pub backend: Backend,
     pub published: Arc<MemoryPublisher>,
@@ -98,6 +100,7 @@ pub async fn embedded() -> Stack {
     connect(&services).await;
     Stack {
         services,
+        channels: rc_runtime::ChannelClients::from_env().expect("channels"),
         clock,
         backend: Backend::Embedded { dir },
         published,
@@ -157,6 +160,7 @@ pub async fn moto() -> Stack {
     connect(&services).await;
     Stack {
         services,
+        channels: rc_runtime::ChannelClients::from_env().expect("channels"),
         clock,
         backend: Backend::Moto {
             dynamodb,
@@ -242,7 +246,7 @@ impl Stack {
         let request = request.body(Bytes::from(body.to_owned())).expect("request");
         let response = self
             .services
-            .merchant_api(&rc_runtime::ChannelClients::from_env().expect("channels"))
+            .merchant_api(&self.channels)
             .handle(request)
             .await;
         let status = response.status().as_u16();

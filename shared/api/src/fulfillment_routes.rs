@@ -1,0 +1,355 @@
+//! The merchant API's fulfillment routes: shipments, their labels, courier accounts and SKU
+//! parcel defaults.
+//!
+//! | route | does |
+//! | --- | --- |
+//! | `GET /v1/orders/{id}/shipments` | the order's shipments |
+//! | `GET /v1/shipments?status=<status>&after=<id>` | the merchant's shipments in a status, 100 a page |
+//! | `GET /v1/shipments/{id}` | one shipment: parcel, status and reason, rates, chosen rate, purchase |
+//! | `PUT /v1/shipments/{id}/parcel` | set its parcel before a label is bought (queues the label) |
+//! | `POST /v1/shipments/{id}/label` | buy its label again after `label_failed` or `voided` |
+//! | `POST /v1/shipments/{id}/void` | void (refund) its label before pickup; the label copy is erased |
+//! | `GET /v1/shipments/{id}/label` | the label document, opened now (`pii:read` key, audited) |
+//! | `GET /v1/couriers` | the merchant's courier accounts, no secrets |
+//! | `PUT /v1/couriers/{kind}/{name}` | add or replace one: `{"api_key"}` (sealed, never echoed) |
+//! | `DELETE /v1/couriers/{kind}/{name}` | delete it (its key destroyed) |
+//! | `PUT /v1/inventory/{sku}/parcel` | the SKU's parcel defaults: `{"weight_g", "length_mm", "width_mm", "height_mm"}` |
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Response, StatusCode, header};
+use rc_domain::{
+    CourierAccountRef, CourierKind, MerchantId, OrderId, Parcel, Secret, SecretText, ShipmentId,
+    ShipmentStatus, Sku,
+};
+use rc_fulfillment::{
+    CourierAccountRepository, CourierSecrets, FulfillmentError, LabelGenerator, Shipment,
+    ShipmentPlanner, ShipmentRepository,
+};
+use rc_inventory::StockRepository;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::{ApiError, json};
+
+/// What the fulfillment routes work with.
+pub struct FulfillmentApi {
+    pub shipments: Arc<ShipmentRepository>,
+    pub accounts: Arc<CourierAccountRepository>,
+    pub planner: Arc<ShipmentPlanner>,
+    pub stock: Arc<StockRepository>,
+    /// Labels: void and download (absent where no label store is configured).
+    pub labels: Option<Arc<LabelGenerator>>,
+}
+
+impl From<FulfillmentError> for ApiError {
+    fn from(error: FulfillmentError) -> Self {
+        match error {
+            FulfillmentError::Conflict | FulfillmentError::Busy => ApiError::InUse {
+                reason: "shipment_busy",
+                message: "the shipment is being labelled; try again shortly",
+            },
+            FulfillmentError::Courier(e) => ApiError::Upstream(e.reason()),
+            other => {
+                tracing::error!(error = %other, "fulfillment failure");
+                if other.is_retryable() {
+                    ApiError::Unavailable
+                } else {
+                    ApiError::Internal
+                }
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ParcelInput {
+    weight_g: i64,
+    length_mm: i64,
+    width_mm: i64,
+    height_mm: i64,
+}
+
+impl ParcelInput {
+    fn parse(body: &[u8]) -> Result<Parcel, ApiError> {
+        let input: ParcelInput = serde_json::from_slice(body)
+            .map_err(|e| ApiError::MalformedJson(rc_channels::describe_json_error(&e)))?;
+        Parcel::parse(
+            input.weight_g,
+            input.length_mm,
+            input.width_mm,
+            input.height_mm,
+        )
+        .map_err(|e| ApiError::InvalidPayload {
+            reason: "invalid_field",
+            message: e.to_string(),
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CourierInput {
+    api_key: String,
+}
+
+/// A shipment id from the path, or 404.
+pub(crate) fn shipment_from_path(raw: &str) -> Result<ShipmentId, ApiError> {
+    ShipmentId::parse(raw).map_err(|_| ApiError::NotFound)
+}
+
+/// A courier account from the path: 404 for an unknown kind or a name that cannot be one.
+pub(crate) fn courier_from_path(kind: &str, name: &str) -> Result<CourierAccountRef, ApiError> {
+    CourierAccountRef::parse(kind, name).map_err(|_| ApiError::NotFound)
+}
+
+/// The `status` query parameter: one of the documented statuses (422 otherwise).
+pub(crate) fn status_from_query(query: Option<&str>) -> Result<ShipmentStatus, ApiError> {
+    let raw = query
+        .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("status=")))
+        .unwrap_or("awaiting_label");
+    ShipmentStatus::parse(raw).ok_or(ApiError::InvalidPayload {
+        reason: "invalid_field",
+        message: "status must be awaiting_label, purchasing, label_created, label_failed or voided"
+            .into(),
+    })
+}
+
+impl FulfillmentApi {
+    async fn shipment(&self, merchant: &MerchantId, id: &ShipmentId) -> Result<Shipment, ApiError> {
+        self.shipments
+            .get(merchant, id)
+            .await?
+            .ok_or(ApiError::NotFound)
+    }
+
+    pub(crate) async fn for_order(
+        &self,
+        merchant: &MerchantId,
+        order: &OrderId,
+    ) -> Result<Response<Bytes>, ApiError> {
+        let shipments = self.shipments.for_order(merchant, order).await?;
+        Ok(json(StatusCode::OK, &json!({ "shipments": shipments })))
+    }
+
+    pub(crate) async fn list(
+        &self,
+        merchant: &MerchantId,
+        status: ShipmentStatus,
+        after: Option<&str>,
+    ) -> Result<Response<Bytes>, ApiError> {
+        let after = after
+            .map(|a| ShipmentId::parse(a).map_err(|_| ApiError::NotFound))
+            .transpose()?;
+        let (shipments, next) = self
+            .shipments
+            .by_status(merchant, status, after.as_ref())
+            .await?;
+        Ok(json(
+            StatusCode::OK,
+            &json!({ "shipments": shipments, "next": next }),
+        ))
+    }
+
+    pub(crate) async fn show(
+        &self,
+        merchant: &MerchantId,
+        id: &ShipmentId,
+    ) -> Result<Response<Bytes>, ApiError> {
+        Ok(json(StatusCode::OK, &self.shipment(merchant, id).await?))
+    }
+
+    /// Sets the parcel of a shipment whose label is not bought, and queues its label.
+    pub(crate) async fn set_parcel(
+        &self,
+        merchant: &MerchantId,
+        id: &ShipmentId,
+        body: &[u8],
+    ) -> Result<Response<Bytes>, ApiError> {
+        let parcel = ParcelInput::parse(body)?;
+        let mut shipment = self.shipment(merchant, id).await?;
+        let open = matches!(
+            shipment.status,
+            ShipmentStatus::AwaitingLabel | ShipmentStatus::LabelFailed | ShipmentStatus::Voided
+        );
+        if !open || shipment.purchase.is_some() {
+            return Err(ApiError::InUse {
+                reason: "label_exists",
+                message: "a label is bought (or being bought) for this shipment: void it first",
+            });
+        }
+        let was = shipment.status;
+        shipment.parcel = Some(parcel);
+        // Rates were for the old parcel.
+        shipment.quotes.clear();
+        shipment.chosen = None;
+        shipment.status = ShipmentStatus::AwaitingLabel;
+        shipment.reason = None;
+        shipment.courier_code = None;
+        self.shipments.save(merchant, &mut shipment, was).await?;
+        self.planner
+            .queue(merchant, std::slice::from_ref(&shipment))
+            .await?;
+        Ok(json(StatusCode::OK, &shipment))
+    }
+
+    /// Buys the label again after a failure (credentials fixed) or a void.
+    pub(crate) async fn relabel(
+        &self,
+        merchant: &MerchantId,
+        id: &ShipmentId,
+    ) -> Result<Response<Bytes>, ApiError> {
+        let mut shipment = self.shipment(merchant, id).await?;
+        match shipment.status {
+            ShipmentStatus::LabelFailed | ShipmentStatus::Voided => {
+                let was = shipment.status;
+                shipment.status = ShipmentStatus::AwaitingLabel;
+                shipment.reason = None;
+                shipment.courier_code = None;
+                // A refused quote may have been the credentials': quote again.
+                if shipment.purchase.is_none() {
+                    shipment.quotes.clear();
+                    shipment.chosen = None;
+                }
+                self.shipments.save(merchant, &mut shipment, was).await?;
+            }
+            ShipmentStatus::AwaitingLabel | ShipmentStatus::Purchasing => {}
+            ShipmentStatus::LabelCreated => {
+                return Err(ApiError::InUse {
+                    reason: "label_exists",
+                    message: "the shipment has its label: void it first",
+                });
+            }
+        }
+        if shipment.parcel.is_none() {
+            return Err(ApiError::InvalidPayload {
+                reason: "parcel_missing",
+                message: "set the shipment's parcel first (PUT /v1/shipments/{id}/parcel)".into(),
+            });
+        }
+        self.planner
+            .queue(merchant, std::slice::from_ref(&shipment))
+            .await?;
+        Ok(json(StatusCode::ACCEPTED, &shipment))
+    }
+
+    pub(crate) async fn void(
+        &self,
+        merchant: &MerchantId,
+        id: &ShipmentId,
+    ) -> Result<Response<Bytes>, ApiError> {
+        let labels = self.labels.as_ref().ok_or(ApiError::Unavailable)?;
+        self.shipment(merchant, id).await?;
+        match labels.void(merchant, id).await? {
+            Ok(shipment) => Ok(json(StatusCode::OK, &shipment)),
+            Err(refusal) => Err(ApiError::InUse {
+                reason: refusal,
+                message: match refusal {
+                    "no_label" => "the shipment has no label to void",
+                    _ => "the courier refused to void the label (used, or too late)",
+                },
+            }),
+        }
+    }
+
+    /// The label document, opened now for the merchant (audited).
+    pub(crate) async fn label(
+        &self,
+        merchant: &MerchantId,
+        id: &ShipmentId,
+        actor: &str,
+    ) -> Result<Response<Bytes>, ApiError> {
+        let labels = self.labels.as_ref().ok_or(ApiError::Unavailable)?;
+        let shipment = self.shipment(merchant, id).await?;
+        let (format, document) = labels
+            .open_label(merchant, &shipment, actor)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        let content_type = rc_couriers::LabelFormat::parse(&format)
+            .map_or("application/octet-stream", |f| f.content_type());
+        Response::builder()
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, content_type)
+            // Opened on the fly: never cached, anywhere.
+            .header(header::CACHE_CONTROL, "no-store")
+            .body(Bytes::from(document.to_vec()))
+            .map_err(|_| ApiError::Internal)
+    }
+
+    pub(crate) async fn couriers(
+        &self,
+        merchant: &MerchantId,
+    ) -> Result<Response<Bytes>, ApiError> {
+        let accounts = self.accounts.list(merchant).await?;
+        Ok(json(StatusCode::OK, &json!({ "couriers": accounts })))
+    }
+
+    pub(crate) async fn put_courier(
+        &self,
+        merchant: &MerchantId,
+        account: &CourierAccountRef,
+        body: &[u8],
+    ) -> Result<Response<Bytes>, ApiError> {
+        let secrets = match account.kind {
+            CourierKind::EasyPost | CourierKind::Sandbox => {
+                let input: CourierInput = serde_json::from_slice(body)
+                    .map_err(|e| ApiError::MalformedJson(rc_channels::describe_json_error(&e)))?;
+                let key = SecretText::parse(input.api_key.trim()).map_err(|_| {
+                    ApiError::InvalidPayload {
+                        reason: "invalid_field",
+                        message: "field `api_key` is invalid".into(),
+                    }
+                })?;
+                CourierSecrets::ApiKey(Secret::new(key))
+            }
+            CourierKind::Shiprocket | CourierKind::AmazonShipping => {
+                return Err(ApiError::InvalidPayload {
+                    reason: "courier_not_supported",
+                    message: "this courier kind cannot be connected yet".into(),
+                });
+            }
+        };
+        let created = self.accounts.put(merchant, account, &secrets).await?;
+        tracing::info!(%merchant, courier = %account.label(), created, "courier account saved");
+        let status = if created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        Ok(json(
+            status,
+            &json!({"kind": account.kind, "name": account.name}),
+        ))
+    }
+
+    pub(crate) async fn delete_courier(
+        &self,
+        merchant: &MerchantId,
+        account: &CourierAccountRef,
+    ) -> Result<Response<Bytes>, ApiError> {
+        if !self.accounts.remove(merchant, account).await? {
+            return Err(ApiError::NotFound);
+        }
+        tracing::info!(%merchant, courier = %account.label(), "courier account deleted");
+        Ok(json(
+            StatusCode::OK,
+            &json!({"kind": account.kind, "name": account.name, "status": "deleted"}),
+        ))
+    }
+
+    pub(crate) async fn put_parcel_defaults(
+        &self,
+        merchant: &MerchantId,
+        sku: &Sku,
+        body: &[u8],
+    ) -> Result<Response<Bytes>, ApiError> {
+        let parcel = ParcelInput::parse(body)?;
+        self.stock.set_parcel(merchant, sku, &parcel).await?;
+        Ok(json(
+            StatusCode::OK,
+            &json!({"sku": sku.as_str(), "parcel": parcel}),
+        ))
+    }
+}

@@ -1,0 +1,179 @@
+//! The merchant's courier accounts: their credentials sealed under a data key of their own, like
+//! channel connection secrets — opened only to call the courier, never answered, never logged.
+//! One item per account in the merchant's partition (`COURIER#<kind>#<name>`); deleting one
+//! destroys its key.
+
+use std::sync::Arc;
+
+use rc_couriers::CourierCredentials;
+use rc_domain::{
+    Clock, CourierAccountRef, CourierKind, MerchantId, SealedField, Secret, SecretText,
+};
+use rc_orders::keys::merchant_partition;
+use rc_store::{Item, ItemKey, Store, StoreError, Value};
+use rc_vault::{KeySubject, Sealed, Vault};
+use serde::Serialize;
+
+use crate::FulfillmentError;
+
+/// What a merchant gives us for a courier account.
+pub enum CourierSecrets {
+    /// EasyPost, or the sandbox courier (which speaks EasyPost's API).
+    ApiKey(Secret<SecretText>),
+}
+
+/// A courier account as listed to its merchant: no secrets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CourierAccountSummary {
+    pub kind: CourierKind,
+    pub name: String,
+    pub updated_at: i64,
+}
+
+fn key(merchant: &MerchantId, account: &CourierAccountRef) -> ItemKey {
+    ItemKey::new(
+        merchant_partition(merchant),
+        format!("COURIER#{}#{}", account.kind.as_str(), account.name),
+    )
+}
+
+fn subject(account: &CourierAccountRef) -> Result<KeySubject, FulfillmentError> {
+    Ok(KeySubject::connection(
+        "courier",
+        &format!("{}.{}", account.kind.as_str(), account.name),
+    )?)
+}
+
+pub struct CourierAccountRepository {
+    data: Arc<dyn Store>,
+    vault: Arc<Vault>,
+    clock: Arc<dyn Clock>,
+}
+
+impl CourierAccountRepository {
+    pub fn new(data: Arc<dyn Store>, vault: Arc<Vault>, clock: Arc<dyn Clock>) -> Self {
+        Self { data, vault, clock }
+    }
+
+    /// Creates or replaces the account's credentials; true if it was created.
+    pub async fn put(
+        &self,
+        merchant: &MerchantId,
+        account: &CourierAccountRef,
+        secrets: &CourierSecrets,
+    ) -> Result<bool, FulfillmentError> {
+        let sealing = self
+            .vault
+            .key_for_sealing(merchant, &subject(account)?)
+            .await?;
+        let mut item = Item::new(key(merchant, account))
+            .with("kind", Value::S(account.kind.as_str().into()))
+            .with("name", Value::S(account.name.clone()))
+            .with("updated_at", Value::N(self.clock.now().unix_timestamp()));
+        match secrets {
+            CourierSecrets::ApiKey(api_key) => {
+                item.set(
+                    "api_key",
+                    Value::B(
+                        sealing
+                            .seal(SealedField::CourierApiKey, api_key)?
+                            .into_bytes(),
+                    ),
+                );
+            }
+        }
+        for _ in 0..3 {
+            let existing = self.data.get(&item.key).await?;
+            let outcome = match &existing {
+                Some(old) => self.data.replace(item.clone(), old.version).await,
+                None => self.data.create(item.clone()).await,
+            };
+            match outcome {
+                Ok(()) => return Ok(existing.is_none()),
+                Err(StoreError::AlreadyExists | StoreError::StaleVersion { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(FulfillmentError::Conflict)
+    }
+
+    /// The account's credentials, opened for one courier call; `None` if there is no such
+    /// account.
+    pub async fn credentials(
+        &self,
+        merchant: &MerchantId,
+        account: &CourierAccountRef,
+    ) -> Result<Option<CourierCredentials>, FulfillmentError> {
+        let Some(item) = self.data.get(&key(merchant, account)).await? else {
+            return Ok(None);
+        };
+        let opening = self
+            .vault
+            .key_for_opening(merchant, &subject(account)?)
+            .await?;
+        let sealed = item
+            .bytes("api_key")
+            .ok_or(FulfillmentError::Corrupt("courier account"))?;
+        let api_key: Secret<SecretText> = opening.open(
+            SealedField::CourierApiKey,
+            &Sealed::from_bytes(sealed.to_vec())?,
+        )?;
+        Ok(Some(match account.kind {
+            CourierKind::EasyPost | CourierKind::Sandbox => {
+                CourierCredentials::EasyPost { api_key }
+            }
+            // Shiprocket and Amazon Shipping accounts cannot be stored yet (refused at `put`).
+            CourierKind::Shiprocket | CourierKind::AmazonShipping => {
+                return Err(FulfillmentError::Corrupt("courier account kind"));
+            }
+        }))
+    }
+
+    /// The merchant's courier accounts, without secrets.
+    pub async fn list(
+        &self,
+        merchant: &MerchantId,
+    ) -> Result<Vec<CourierAccountSummary>, FulfillmentError> {
+        let items = rc_store::query_all(
+            self.data.as_ref(),
+            &merchant_partition(merchant),
+            "COURIER#",
+            100,
+        )
+        .await?;
+        items
+            .iter()
+            .map(|item| {
+                let kind = item
+                    .string("kind")
+                    .and_then(|k| CourierKind::parse(k).ok())
+                    .ok_or(FulfillmentError::Corrupt("courier account"))?;
+                Ok(CourierAccountSummary {
+                    kind,
+                    name: item
+                        .string("name")
+                        .ok_or(FulfillmentError::Corrupt("courier account"))?
+                        .to_owned(),
+                    updated_at: item.number("updated_at").unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    /// Deletes the account and destroys the key of its credentials. Whether it existed.
+    pub async fn remove(
+        &self,
+        merchant: &MerchantId,
+        account: &CourierAccountRef,
+    ) -> Result<bool, FulfillmentError> {
+        let key = key(merchant, account);
+        let Some(existing) = self.data.get(&key).await? else {
+            return Ok(false);
+        };
+        self.data.delete(&key, Some(existing.version)).await?;
+        self.vault
+            .destroy_subject_key(merchant, &subject(account)?)
+            .await?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,672 @@
+//! The label generator: label jobs from the queue (ids only) → one bought label per shipment,
+//! sealed and stored. Couriers have no idempotency keys, so every step is recorded on the
+//! shipment before the next call, and nothing is bought again before the courier says the
+//! last attempt did not buy:
+//!
+//! 1. **Lease.** A worker takes the shipment with a versioned write (`lease_until`); a
+//!    concurrent delivery finds it held and comes back later. Every later write is versioned
+//!    too: a worker whose lease was taken over can record nothing.
+//! 2. **Quote.** For each courier account of the warehouse, the courier's shipment is created
+//!    (buys nothing) and its id and rates are recorded at once.
+//! 3. **Choose, then mark `buying`** — recorded *before* the buy is sent.
+//! 4. **Buy.** Bought → recorded. A lost answer (timeout, 5xx, `NO_RESPONSE`), "already
+//!    bought" or "in progress" → the courier's shipment is read back: bought → recorded; not
+//!    bought → retried later. A shipment found `buying` at the start is always read back first.
+//! 5. **Store the label**: fetched once, sealed under the order's data key, its location
+//!    registered as a PII copy *before* it is written, then written; the shipment becomes
+//!    `label_created`.
+//!
+//! Credentials the courier refuses, or a request it refuses, end in `label_failed` with a
+//! reason: nothing was bought. A courier that is unavailable leaves the job to be retried (with
+//! the queue's backoff) and, after its receives, in the dead-letter queue.
+
+use std::sync::Arc;
+
+use rc_couriers::{
+    CourierCredentials, CourierError, LabelPurchaser, LabelRequest, Lookup, Purchase, Recipient,
+    Sender,
+};
+use rc_domain::{
+    CourierAccountRef, CourierKind, MerchantId, OrderId, OrderStatus, Rate, SealedField,
+    ShipmentId, ShipmentStatus, choose_rate,
+};
+use rc_inventory::WarehouseRepository;
+use rc_orders::{AuditLog, OrderRepository, PiiAccess};
+use rc_privacy::PiiCopies;
+use rc_queue::LabelJob;
+use rc_vault::{KeySubject, Vault, VaultError};
+
+use crate::{
+    CourierAccountRepository, CourierQuote, FulfillmentError, LABEL_COPY, LabelRecord, LabelStore,
+    PurchaseRecord, Shipment, ShipmentRepository,
+};
+
+/// How long a worker holds a shipment: longer than the few courier calls of one attempt (each
+/// at most 30 s), shorter than the queue's visibility timeout.
+pub const LEASE_SECONDS: i64 = 120;
+
+const ACTOR: &str = "label-generator";
+
+/// The courier clients, by kind.
+#[derive(Clone)]
+pub struct Couriers {
+    pub easypost: Arc<dyn LabelPurchaser>,
+    /// The local host's sandbox courier; absent in AWS.
+    pub sandbox: Option<Arc<dyn LabelPurchaser>>,
+}
+
+impl Couriers {
+    fn get(&self, kind: CourierKind) -> Result<&Arc<dyn LabelPurchaser>, CourierError> {
+        match kind {
+            CourierKind::EasyPost => Ok(&self.easypost),
+            CourierKind::Sandbox => self
+                .sandbox
+                .as_ref()
+                .ok_or(CourierError::NotConfigured("sandbox")),
+            CourierKind::Shiprocket => Err(CourierError::NotConfigured("shiprocket")),
+            CourierKind::AmazonShipping => Err(CourierError::NotConfigured("amazon_shipping")),
+        }
+    }
+}
+
+/// What one job did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LabelOutcome {
+    /// The label was bought (now or before) and is stored.
+    Created,
+    /// Nothing to do: labelled, failed or voided already, or the shipment is gone.
+    Done,
+    /// No label can be bought as it stands; the shipment shows why.
+    Failed(String),
+}
+
+/// How an attempt ended, before it is recorded.
+enum Step {
+    Created,
+    Failed {
+        reason: &'static str,
+        code: Option<String>,
+    },
+}
+
+pub struct LabelGenerator {
+    pub(crate) shipments: Arc<ShipmentRepository>,
+    pub(crate) accounts: Arc<CourierAccountRepository>,
+    pub(crate) warehouses: Arc<WarehouseRepository>,
+    pub(crate) orders: Arc<OrderRepository>,
+    pub(crate) audit: Arc<AuditLog>,
+    pub(crate) vault: Arc<Vault>,
+    pub(crate) copies: Arc<PiiCopies>,
+    pub(crate) store: Arc<dyn LabelStore>,
+    pub(crate) couriers: Couriers,
+}
+
+impl LabelGenerator {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        shipments: Arc<ShipmentRepository>,
+        accounts: Arc<CourierAccountRepository>,
+        warehouses: Arc<WarehouseRepository>,
+        orders: Arc<OrderRepository>,
+        audit: Arc<AuditLog>,
+        vault: Arc<Vault>,
+        copies: Arc<PiiCopies>,
+        store: Arc<dyn LabelStore>,
+        couriers: Couriers,
+    ) -> Self {
+        Self {
+            shipments,
+            accounts,
+            warehouses,
+            orders,
+            audit,
+            vault,
+            copies,
+            store,
+            couriers,
+        }
+    }
+
+    /// Processes a batch of label jobs; returns the ids of messages that failed (partial batch
+    /// failure): they come back after the visibility timeout, and after their receives land in
+    /// the dead-letter queue.
+    pub async fn handle_batch(&self, messages: Vec<(String, String)>) -> Vec<String> {
+        let mut failed = Vec::new();
+        for (id, body) in messages {
+            match self.handle(&body).await {
+                Ok(outcome) => {
+                    tracing::info!(message_id = %id, ?outcome, "label job done");
+                }
+                Err(error) if error.is_retryable() => {
+                    tracing::warn!(message_id = %id, %error, "label job will be retried");
+                    failed.push(id);
+                }
+                Err(error) => {
+                    tracing::error!(message_id = %id, %error, "label job cannot be processed; it goes to the dead-letter queue");
+                    failed.push(id);
+                }
+            }
+        }
+        failed
+    }
+
+    async fn handle(&self, body: &str) -> Result<LabelOutcome, FulfillmentError> {
+        let job: LabelJob = serde_json::from_str(body).map_err(|_| FulfillmentError::Malformed)?;
+        let merchant = MerchantId::parse(&job.merchant).map_err(|_| FulfillmentError::Malformed)?;
+        let shipment = ShipmentId::parse(&job.shipment).map_err(|_| FulfillmentError::Malformed)?;
+        self.generate(&merchant, &shipment).await
+    }
+
+    /// Buys and stores the shipment's label, exactly once however often and however
+    /// concurrently it is asked.
+    pub async fn generate(
+        &self,
+        merchant: &MerchantId,
+        id: &ShipmentId,
+    ) -> Result<LabelOutcome, FulfillmentError> {
+        let Some(mut shipment) = self.shipments.get(merchant, id).await? else {
+            return Ok(LabelOutcome::Done);
+        };
+        if !shipment.status.wants_label() {
+            return Ok(LabelOutcome::Done);
+        }
+        let now = self.shipments.now();
+        if shipment.lease_until.is_some_and(|until| until > now) {
+            return Err(FulfillmentError::Busy);
+        }
+        let was = shipment.status;
+        shipment.lease_until = Some(now + LEASE_SECONDS);
+        shipment.attempts += 1;
+        shipment.status = ShipmentStatus::Purchasing;
+        shipment.reason = None;
+        match self.shipments.save(merchant, &mut shipment, was).await {
+            Ok(()) => {}
+            Err(FulfillmentError::Conflict) => return Err(FulfillmentError::Busy),
+            Err(e) => return Err(e),
+        }
+        let step = self.attempt(merchant, &mut shipment).await;
+        // The lease ends with the attempt, whatever happened (a crash leaves it to expire).
+        shipment.lease_until = None;
+        let was = shipment.status;
+        let outcome = match step {
+            Ok(Step::Created) => {
+                shipment.status = ShipmentStatus::LabelCreated;
+                shipment.reason = None;
+                shipment.courier_code = None;
+                Ok(LabelOutcome::Created)
+            }
+            Ok(Step::Failed { reason, code }) => {
+                shipment.status = ShipmentStatus::LabelFailed;
+                shipment.reason = Some(reason.to_owned());
+                shipment.courier_code = code;
+                Ok(LabelOutcome::Failed(reason.to_owned()))
+            }
+            Err(error) => {
+                // Left `purchasing` (with `buying` as it is): the retry reads back first.
+                shipment.reason = Some(match &error {
+                    FulfillmentError::Courier(e) => e.reason().to_owned(),
+                    _ => "retrying".to_owned(),
+                });
+                Err(error)
+            }
+        };
+        match self.shipments.save(merchant, &mut shipment, was).await {
+            // Taken over after our lease ran out: the other worker's record stands.
+            Ok(()) | Err(FulfillmentError::Conflict) => {}
+            Err(e) => return Err(e),
+        }
+        if outcome.as_ref().is_ok_and(|o| *o == LabelOutcome::Created) {
+            tracing::info!(%merchant, shipment = %id, "label created");
+            self.advance_order(merchant, shipment.id.order()).await?;
+        }
+        outcome
+    }
+
+    /// The order moves to `label_created` once every one of its shipments has its label.
+    async fn advance_order(
+        &self,
+        merchant: &MerchantId,
+        order: &OrderId,
+    ) -> Result<(), FulfillmentError> {
+        let shipments = self.shipments.for_order(merchant, order).await?;
+        if shipments
+            .iter()
+            .all(|s| s.status == ShipmentStatus::LabelCreated)
+        {
+            match self
+                .orders
+                .advance_status(merchant, order, OrderStatus::LabelCreated)
+                .await
+            {
+                // Shipped or cancelled meanwhile: the order's own status stands.
+                Ok(_) | Err(rc_orders::RepoError::Refused(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    async fn credentials(
+        &self,
+        merchant: &MerchantId,
+        courier: &CourierAccountRef,
+    ) -> Result<Option<CourierCredentials>, FulfillmentError> {
+        self.accounts.credentials(merchant, courier).await
+    }
+
+    /// Opens what the courier needs of the buyer — for `ShippingLabel`, recorded in the audit
+    /// trail first. `None` when the order holds no shipping address (never had one, or purged).
+    async fn recipient(
+        &self,
+        merchant: &MerchantId,
+        shipment: &Shipment,
+    ) -> Result<Option<Recipient>, FulfillmentError> {
+        let order = shipment.id.order();
+        self.audit
+            .record(
+                merchant,
+                PiiAccess {
+                    action: "pii_reveal",
+                    purpose: "shipping_label",
+                    actor: ACTOR,
+                    subject: shipment.id.as_str(),
+                    orders: &[order.to_string()],
+                },
+            )
+            .await?;
+        let buyer = match self.orders.buyer(merchant, order).await {
+            Ok(Some(buyer)) => buyer,
+            Ok(None) => return Ok(None),
+            Err(rc_orders::RepoError::Vault(VaultError::KeyDestroyed)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let Some(address) = buyer.shipping_address else {
+            return Ok(None);
+        };
+        Ok(Some(Recipient {
+            name: buyer.name,
+            address,
+            phone: buyer.phone,
+            email: buyer.email,
+        }))
+    }
+
+    /// One attempt, from wherever the last one stopped.
+    async fn attempt(
+        &self,
+        merchant: &MerchantId,
+        shipment: &mut Shipment,
+    ) -> Result<Step, FulfillmentError> {
+        let mut bought: Option<Purchase> = None;
+        if shipment.purchase.is_none() {
+            if shipment.buying {
+                // A buy may have gone out: the courier says whether it did.
+                let (courier, courier_shipment) = self.chosen(shipment)?;
+                match self
+                    .read_back(merchant, &courier, &courier_shipment)
+                    .await?
+                {
+                    Some(purchase) => bought = Some(purchase),
+                    None => {
+                        shipment.buying = false;
+                        self.shipments
+                            .save(merchant, shipment, shipment.status)
+                            .await?;
+                    }
+                }
+            }
+            if bought.is_none() {
+                match self.buy(merchant, shipment).await? {
+                    Ok(purchase) => bought = Some(purchase),
+                    Err(failed) => return Ok(failed),
+                }
+            }
+            let purchase = bought
+                .as_ref()
+                .ok_or(FulfillmentError::Corrupt("purchase"))?;
+            let (courier, courier_shipment) = self.chosen(shipment)?;
+            shipment.purchase = Some(PurchaseRecord {
+                courier,
+                courier_shipment,
+                tracking_code: purchase.tracking_code.clone(),
+                carrier: purchase.carrier.clone(),
+                service: purchase.service.clone(),
+                cost: purchase
+                    .amount
+                    .or_else(|| shipment.chosen.as_ref().map(|r| r.amount)),
+                bought_at: self.shipments.now(),
+            });
+            shipment.buying = false;
+            self.shipments
+                .save(merchant, shipment, shipment.status)
+                .await?;
+        }
+        if shipment.label.is_none() {
+            self.store_label(merchant, shipment, bought).await?;
+        }
+        Ok(Step::Created)
+    }
+
+    /// The chosen rate's courier account and the courier's shipment it belongs to.
+    fn chosen(&self, shipment: &Shipment) -> Result<(CourierAccountRef, String), FulfillmentError> {
+        let rate = shipment
+            .chosen
+            .as_ref()
+            .ok_or(FulfillmentError::Corrupt("shipment chosen rate"))?;
+        let quote = shipment
+            .quotes
+            .iter()
+            .find(|q| q.courier == rate.courier)
+            .ok_or(FulfillmentError::Corrupt("shipment quote"))?;
+        Ok((rate.courier.clone(), quote.courier_shipment.clone()))
+    }
+
+    /// Reads the courier's shipment back: the purchase if it was bought.
+    async fn read_back(
+        &self,
+        merchant: &MerchantId,
+        courier: &CourierAccountRef,
+        courier_shipment: &str,
+    ) -> Result<Option<Purchase>, FulfillmentError> {
+        let credentials = self
+            .credentials(merchant, courier)
+            .await?
+            .ok_or(CourierError::Unauthorized)?;
+        let client = self.couriers.get(courier.kind)?;
+        Ok(match client.lookup(&credentials, courier_shipment).await? {
+            Lookup::Bought(purchase) => Some(purchase),
+            Lookup::NotBought => None,
+        })
+    }
+
+    /// Quotes, chooses and buys. `Ok(Err(step))`: no label can be bought as it stands.
+    async fn buy(
+        &self,
+        merchant: &MerchantId,
+        shipment: &mut Shipment,
+    ) -> Result<Result<Purchase, Step>, FulfillmentError> {
+        let failed =
+            |reason: &'static str, code: Option<String>| Ok(Err(Step::Failed { reason, code }));
+        let Some(parcel) = shipment.parcel else {
+            return failed("parcel_missing", None);
+        };
+        let Some(warehouse) = self.warehouses.get(merchant, &shipment.warehouse).await? else {
+            return failed("warehouse_missing", None);
+        };
+        if warehouse.couriers.is_empty() {
+            return failed("no_courier_account", None);
+        }
+        let mut recipient: Option<Recipient> = None;
+        let mut refusal: Option<(&'static str, Option<String>)> = None;
+        for courier in &warehouse.couriers {
+            if shipment.quotes.iter().any(|q| q.courier == *courier) {
+                continue;
+            }
+            let Some(credentials) = self.credentials(merchant, courier).await? else {
+                refusal.get_or_insert(("no_courier_account", None));
+                continue;
+            };
+            let client = match self.couriers.get(courier.kind) {
+                Ok(client) => client,
+                Err(e) => {
+                    refusal.get_or_insert((e.reason(), None));
+                    continue;
+                }
+            };
+            if recipient.is_none() {
+                recipient = self.recipient(merchant, shipment).await?;
+            }
+            let Some(to) = recipient.as_ref() else {
+                return failed("address_missing", None);
+            };
+            let request = LabelRequest {
+                reference: &shipment.id,
+                from: Sender {
+                    address: &warehouse.address,
+                    country: &warehouse.country,
+                    region: warehouse.region.as_ref(),
+                },
+                to,
+                parcel,
+            };
+            match client.create(&credentials, &request).await {
+                Ok(created) => {
+                    shipment.quotes.push(CourierQuote {
+                        courier: courier.clone(),
+                        courier_shipment: created.id,
+                        rates: created
+                            .quotes
+                            .into_iter()
+                            .map(|q| Rate {
+                                courier: courier.clone(),
+                                rate_id: q.rate_id,
+                                carrier: q.carrier,
+                                service: q.service,
+                                amount: q.amount,
+                                delivery_days: q.delivery_days,
+                            })
+                            .collect(),
+                    });
+                    // The courier's shipment id is kept before anything else is asked.
+                    self.shipments
+                        .save(merchant, shipment, shipment.status)
+                        .await?;
+                }
+                Err(e @ (CourierError::Unauthorized | CourierError::Answer(_))) => {
+                    refusal.get_or_insert((e.reason(), None));
+                }
+                Err(CourierError::Refused { code }) => {
+                    refusal.get_or_insert(("courier_refused", Some(code)));
+                }
+                // Creating buys nothing: anything else is retried later.
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let rates: Vec<Rate> = shipment
+            .quotes
+            .iter()
+            .flat_map(|q| q.rates.iter().cloned())
+            .collect();
+        let Some(rate) = choose_rate(&rates, &warehouse.service).cloned() else {
+            let (reason, code) = refusal.unwrap_or(("no_rate", None));
+            return failed(reason, code);
+        };
+        let quote = shipment
+            .quotes
+            .iter()
+            .find(|q| q.courier == rate.courier)
+            .ok_or(FulfillmentError::Corrupt("shipment quote"))?
+            .courier_shipment
+            .clone();
+        let credentials = self
+            .credentials(merchant, &rate.courier)
+            .await?
+            .ok_or(CourierError::Unauthorized)?;
+        let client = self.couriers.get(rate.courier.kind)?.clone();
+        // The intent is recorded before the buy goes out.
+        shipment.chosen = Some(rate.clone());
+        shipment.buying = true;
+        self.shipments
+            .save(merchant, shipment, shipment.status)
+            .await?;
+        match client.buy(&credentials, &quote, &rate.rate_id).await {
+            Ok(purchase) => Ok(Ok(purchase)),
+            Err(
+                e @ (CourierError::AlreadyBought
+                | CourierError::InProgress
+                | CourierError::Unknown(_)
+                | CourierError::Answer(_)),
+            ) => {
+                tracing::warn!(%merchant, shipment = %shipment.id, error = %e, "purchase outcome unknown; reading the courier's shipment back");
+                match client.lookup(&credentials, &quote).await? {
+                    Lookup::Bought(purchase) => Ok(Ok(purchase)),
+                    // Not (yet) bought: `buying` stays, so the retry reads back first again.
+                    Lookup::NotBought => Err(e.into()),
+                }
+            }
+            Err(CourierError::Unauthorized) => {
+                shipment.buying = false;
+                failed("courier_credentials_rejected", None)
+            }
+            Err(CourierError::Refused { code }) => {
+                shipment.buying = false;
+                failed("courier_refused", Some(code))
+            }
+            // Not processed (throttled, unreachable): nothing was bought.
+            Err(e @ (CourierError::Unavailable(_) | CourierError::NotConfigured(_))) => {
+                shipment.buying = false;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Fetches the label document once, seals it under the order's key, registers the copy and
+    /// writes it.
+    async fn store_label(
+        &self,
+        merchant: &MerchantId,
+        shipment: &mut Shipment,
+        bought: Option<Purchase>,
+    ) -> Result<(), FulfillmentError> {
+        let record = shipment
+            .purchase
+            .clone()
+            .ok_or(FulfillmentError::Corrupt("shipment purchase"))?;
+        let credentials = self
+            .credentials(merchant, &record.courier)
+            .await?
+            .ok_or(CourierError::Unauthorized)?;
+        let client = self.couriers.get(record.courier.kind)?;
+        // The label URL is not kept: after a crash, the courier gives it again.
+        let purchase = match bought {
+            Some(purchase) => purchase,
+            None => match client
+                .lookup(&credentials, &record.courier_shipment)
+                .await?
+            {
+                Lookup::Bought(purchase) => purchase,
+                Lookup::NotBought => return Err(FulfillmentError::Corrupt("purchase not found")),
+            },
+        };
+        let document = client.document(&credentials, &purchase).await?;
+        let order = shipment.id.order().clone();
+        let key = self
+            .vault
+            .key_for_opening(merchant, &KeySubject::order(&order))
+            .await?;
+        let sealed = key.seal_bytes(SealedField::ShippingLabel, &document.bytes)?;
+        let location = format!(
+            "labels/{merchant}/{}/{}.{}",
+            shipment.id,
+            shipment.voided_labels.len() + 1,
+            document.format.as_str()
+        );
+        // Registered before it is written: a crash leaves a pointer to nothing, never a copy
+        // nobody knows about.
+        self.copies
+            .record(merchant, &order, LABEL_COPY, &location)
+            .await?;
+        self.store.put(&location, sealed.into_bytes()).await?;
+        shipment.label = Some(LabelRecord {
+            location,
+            format: document.format.as_str().to_owned(),
+            bytes: document.bytes.len() as u64,
+            stored_at: self.shipments.now(),
+        });
+        Ok(())
+    }
+
+    /// Voids the shipment's label at its courier and erases the stored copy; the shipment is
+    /// `voided`, ready for a new label. `Ok(Err(reason))`: `no_label`, or the courier refused
+    /// (`void_refused`: used, or too late).
+    pub async fn void(
+        &self,
+        merchant: &MerchantId,
+        id: &ShipmentId,
+    ) -> Result<Result<Shipment, &'static str>, FulfillmentError> {
+        let Some(mut shipment) = self.shipments.get(merchant, id).await? else {
+            return Ok(Err("no_label"));
+        };
+        let Some(purchase) = shipment.purchase.clone() else {
+            return Ok(Err("no_label"));
+        };
+        if shipment.status != ShipmentStatus::LabelCreated {
+            return Ok(Err("no_label"));
+        }
+        let credentials = self
+            .credentials(merchant, &purchase.courier)
+            .await?
+            .ok_or(CourierError::Unauthorized)?;
+        let client = self.couriers.get(purchase.courier.kind)?;
+        match client
+            .void(&credentials, &purchase.courier_shipment)
+            .await?
+        {
+            rc_couriers::VoidOutcome::Voided => {}
+            rc_couriers::VoidOutcome::Refused { code } => {
+                tracing::info!(%merchant, shipment = %id, code = %code, "the courier refused to void the label");
+                return Ok(Err("void_refused"));
+            }
+        }
+        if let Some(label) = &shipment.label {
+            self.copies
+                .erase_copy(merchant, id.order(), LABEL_COPY, &label.location)
+                .await?;
+        }
+        let was = shipment.status;
+        shipment.status = ShipmentStatus::Voided;
+        shipment.voided_labels.push(purchase);
+        shipment.purchase = None;
+        shipment.label = None;
+        // A new label starts from a new courier shipment.
+        shipment.quotes.clear();
+        shipment.chosen = None;
+        shipment.reason = None;
+        self.shipments.save(merchant, &mut shipment, was).await?;
+        tracing::info!(%merchant, shipment = %id, "label voided");
+        Ok(Ok(shipment))
+    }
+
+    /// The stored label, opened: (format, document). `None` if it has none, or its order's
+    /// PII (and so the label) was deleted.
+    pub async fn open_label(
+        &self,
+        merchant: &MerchantId,
+        shipment: &Shipment,
+        actor: &str,
+    ) -> Result<Option<(String, zeroize::Zeroizing<Vec<u8>>)>, FulfillmentError> {
+        let Some(label) = &shipment.label else {
+            return Ok(None);
+        };
+        let order = shipment.id.order();
+        self.audit
+            .record(
+                merchant,
+                PiiAccess {
+                    action: "pii_reveal",
+                    purpose: "shipping_label",
+                    actor,
+                    subject: shipment.id.as_str(),
+                    orders: &[order.to_string()],
+                },
+            )
+            .await?;
+        let Some(sealed) = self.store.get(&label.location).await? else {
+            return Ok(None);
+        };
+        let key = match self
+            .vault
+            .key_for_opening(merchant, &KeySubject::order(order))
+            .await
+        {
+            Ok(key) => key,
+            Err(VaultError::KeyDestroyed) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let document = key.open_bytes(
+            SealedField::ShippingLabel,
+            &rc_vault::Sealed::from_bytes(sealed)?,
+        )?;
+        Ok(Some((label.format.clone(), document)))
+    }
+}

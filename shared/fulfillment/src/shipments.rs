@@ -1,0 +1,369 @@
+//! Shipment records: one item per shipment in the merchant's partition (`SHIP#<shipment id>`),
+//! and an index entry per status (`SHIPIDX#<status>#<shipment id>`) moved in the same
+//! transaction as the status, so `GET /v1/shipments?status=` is a query, never a scan. Both
+//! live in the merchant partition, so an account cancellation removes them with the rest.
+//!
+//! Every change is a versioned replace: two label workers can never both record a purchase.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rc_domain::{
+    Clock, CourierAccountRef, MerchantId, Money, OrderId, Parcel, Rate, ShipmentId, ShipmentStatus,
+    Sku, WarehouseId,
+};
+use rc_orders::keys::merchant_partition;
+use rc_store::{Item, ItemKey, Store, StoreError, TxOp, Value};
+use serde::{Deserialize, Serialize};
+
+use crate::FulfillmentError;
+
+/// Shipments listed per page.
+pub const PAGE: usize = 100;
+
+/// A courier's shipment for ours and the rates it quoted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CourierQuote {
+    pub courier: CourierAccountRef,
+    /// The courier's id of its shipment (EasyPost `shp_…`), kept before anything else is asked.
+    pub courier_shipment: String,
+    pub rates: Vec<Rate>,
+}
+
+/// A bought label, as recorded the moment the courier said so.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurchaseRecord {
+    pub courier: CourierAccountRef,
+    pub courier_shipment: String,
+    pub tracking_code: String,
+    pub carrier: String,
+    pub service: String,
+    /// What the label cost, as the courier charged it (else the chosen rate).
+    pub cost: Option<Money>,
+    pub bought_at: i64,
+}
+
+/// Where the sealed label document is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabelRecord {
+    /// The label store's location of the sealed document (registered as a PII copy).
+    pub location: String,
+    pub format: String,
+    /// Size of the document before sealing.
+    pub bytes: u64,
+    pub stored_at: i64,
+}
+
+/// One shipment of an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shipment {
+    pub id: ShipmentId,
+    pub order: OrderId,
+    pub warehouse: WarehouseId,
+    /// Units per SKU it carries (kits as their components).
+    pub units: BTreeMap<Sku, i64>,
+    /// Weight and dimensions; `None` until known (the label waits, `parcel_missing`).
+    pub parcel: Option<Parcel>,
+    pub status: ShipmentStatus,
+    /// Why it is `label_failed` (or waiting), machine-readable.
+    pub reason: Option<String>,
+    /// The courier's own code behind `reason`, when it gave one (never a value we sent).
+    pub courier_code: Option<String>,
+    pub quotes: Vec<CourierQuote>,
+    pub chosen: Option<Rate>,
+    /// A buy may have been sent: read back before buying again.
+    pub buying: bool,
+    pub purchase: Option<PurchaseRecord>,
+    pub label: Option<LabelRecord>,
+    /// Labels bought and voided before (their copies erased): what they cost stays known.
+    pub voided_labels: Vec<PurchaseRecord>,
+    pub attempts: u32,
+    /// Until when a label worker holds it (unix seconds); others wait.
+    pub lease_until: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// The stored item's version (not part of the record).
+    #[serde(skip)]
+    pub version: u64,
+}
+
+/// A shipment to create, from an order's routing decision.
+#[derive(Debug, Clone)]
+pub struct NewShipment {
+    pub id: ShipmentId,
+    pub warehouse: WarehouseId,
+    pub units: BTreeMap<Sku, i64>,
+    pub parcel: Option<Parcel>,
+}
+
+fn key(merchant: &MerchantId, id: &ShipmentId) -> ItemKey {
+    ItemKey::new(merchant_partition(merchant), format!("SHIP#{id}"))
+}
+
+fn index_key(merchant: &MerchantId, status: ShipmentStatus, id: &ShipmentId) -> ItemKey {
+    ItemKey::new(
+        merchant_partition(merchant),
+        format!("SHIPIDX#{}#{id}", status.as_str()),
+    )
+}
+
+fn to_item(merchant: &MerchantId, shipment: &Shipment) -> Result<Item, FulfillmentError> {
+    let body =
+        serde_json::to_string(shipment).map_err(|_| FulfillmentError::Corrupt("shipment"))?;
+    Ok(Item::new(key(merchant, &shipment.id))
+        .with("shipment", Value::S(body))
+        .with("status", Value::S(shipment.status.as_str().into())))
+}
+
+fn from_item(item: &Item) -> Result<Shipment, FulfillmentError> {
+    let mut shipment: Shipment = item
+        .string("shipment")
+        .and_then(|body| serde_json::from_str(body).ok())
+        .ok_or(FulfillmentError::Corrupt("shipment"))?;
+    shipment.version = item.version;
+    Ok(shipment)
+}
+
+pub struct ShipmentRepository {
+    data: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+}
+
+impl ShipmentRepository {
+    pub fn new(data: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Self { data, clock }
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now().unix_timestamp()
+    }
+
+    /// Creates the shipments that do not exist yet (ids are deterministic, so planning twice
+    /// creates nothing twice); returns every one of them as stored.
+    pub async fn plan(
+        &self,
+        merchant: &MerchantId,
+        order: &OrderId,
+        planned: Vec<NewShipment>,
+    ) -> Result<Vec<Shipment>, FulfillmentError> {
+        let now = self.now();
+        let mut stored = Vec::with_capacity(planned.len());
+        for new in planned {
+            if let Some(existing) = self.get(merchant, &new.id).await? {
+                stored.push(existing);
+                continue;
+            }
+            let shipment = Shipment {
+                id: new.id,
+                order: order.clone(),
+                warehouse: new.warehouse,
+                units: new.units,
+                reason: new.parcel.is_none().then(|| "parcel_missing".to_owned()),
+                parcel: new.parcel,
+                status: ShipmentStatus::AwaitingLabel,
+                courier_code: None,
+                quotes: Vec::new(),
+                chosen: None,
+                buying: false,
+                purchase: None,
+                label: None,
+                voided_labels: Vec::new(),
+                attempts: 0,
+                lease_until: None,
+                created_at: now,
+                updated_at: now,
+                version: 1,
+            };
+            let ops = vec![
+                TxOp::Create(to_item(merchant, &shipment)?),
+                TxOp::Create(Item::new(index_key(
+                    merchant,
+                    shipment.status,
+                    &shipment.id,
+                ))),
+            ];
+            match self.data.transact(ops).await {
+                Ok(()) => stored.push(shipment),
+                // Planned concurrently by a redelivered event: take what it stored.
+                Err(StoreError::TransactionCancelled { .. }) => {
+                    if let Some(existing) = self.get(merchant, &shipment.id).await? {
+                        stored.push(existing);
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(stored)
+    }
+
+    pub async fn get(
+        &self,
+        merchant: &MerchantId,
+        id: &ShipmentId,
+    ) -> Result<Option<Shipment>, FulfillmentError> {
+        self.data
+            .get(&key(merchant, id))
+            .await?
+            .as_ref()
+            .map(from_item)
+            .transpose()
+    }
+
+    /// The order's shipments, in number order.
+    pub async fn for_order(
+        &self,
+        merchant: &MerchantId,
+        order: &OrderId,
+    ) -> Result<Vec<Shipment>, FulfillmentError> {
+        let items = rc_store::query_all(
+            self.data.as_ref(),
+            &merchant_partition(merchant),
+            &format!("SHIP#{order}."),
+            PAGE,
+        )
+        .await?;
+        let mut shipments: Vec<Shipment> = items
+            .iter()
+            .map(from_item)
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            // `SHIP#a.` also begins the shipments of an order called `a.1`.
+            .filter(|s| s.id.order() == order)
+            .collect();
+        shipments.sort_by_key(|s| s.id.number());
+        Ok(shipments)
+    }
+
+    /// The merchant's shipments in `status`, `PAGE` at a time after the shipment `after`, with
+    /// the id to continue after when more remain.
+    pub async fn by_status(
+        &self,
+        merchant: &MerchantId,
+        status: ShipmentStatus,
+        after: Option<&ShipmentId>,
+    ) -> Result<(Vec<Shipment>, Option<ShipmentId>), FulfillmentError> {
+        let prefix = format!("SHIPIDX#{}#", status.as_str());
+        let start = after.map(|a| rc_store::PageToken(format!("{prefix}{a}")));
+        let page = self
+            .data
+            .query_partition(&merchant_partition(merchant), &prefix, PAGE, start)
+            .await?;
+        let mut shipments = Vec::with_capacity(page.items.len());
+        for entry in &page.items {
+            let Some(id) = entry
+                .key
+                .sk
+                .strip_prefix(&prefix)
+                .and_then(|id| ShipmentId::parse(id).ok())
+            else {
+                continue;
+            };
+            // The index and the record move together; a record already gone is skipped.
+            if let Some(shipment) = self.get(merchant, &id).await?
+                && shipment.status == status
+            {
+                shipments.push(shipment);
+            }
+        }
+        let next = if page.next.is_some() {
+            page.items
+                .last()
+                .and_then(|e| e.key.sk.strip_prefix(&prefix))
+                .and_then(|id| ShipmentId::parse(id).ok())
+        } else {
+            None
+        };
+        Ok((shipments, next))
+    }
+
+    /// Stores `shipment` if nobody changed it since it was read (its `version`); its status
+    /// index entry moves with it. `Err(Conflict)` when someone did.
+    pub async fn save(
+        &self,
+        merchant: &MerchantId,
+        shipment: &mut Shipment,
+        was: ShipmentStatus,
+    ) -> Result<(), FulfillmentError> {
+        shipment.updated_at = self.now();
+        let mut ops = vec![TxOp::Replace {
+            item: to_item(merchant, shipment)?,
+            expected_version: shipment.version,
+        }];
+        if was != shipment.status {
+            ops.push(TxOp::Delete {
+                key: index_key(merchant, was, &shipment.id),
+                expected_version: None,
+            });
+            ops.push(TxOp::Create(Item::new(index_key(
+                merchant,
+                shipment.status,
+                &shipment.id,
+            ))));
+        }
+        match self.data.transact(ops).await {
+            Ok(()) => {
+                shipment.version += 1;
+                Ok(())
+            }
+            Err(StoreError::TransactionCancelled { .. } | StoreError::TransactionConflict) => {
+                Err(FulfillmentError::Conflict)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shipment_reads_back_as_it_was_written() {
+        let order = OrderId::parse("shopify-1").expect("order");
+        let courier = CourierAccountRef::parse("easypost", "main").expect("courier");
+        let usd = rc_domain::Currency::parse("USD").expect("usd");
+        let rate = Rate {
+            courier: courier.clone(),
+            rate_id: "rate_1".into(),
+            carrier: "USPS".into(),
+            service: "First".into(),
+            amount: Money::from_minor(460, usd).expect("money"),
+            delivery_days: Some(3),
+        };
+        let shipment = Shipment {
+            id: ShipmentId::new(&order, 1).expect("id"),
+            order,
+            warehouse: WarehouseId::parse("main").expect("warehouse"),
+            units: [(Sku::parse("MUG").expect("sku"), 2)].into_iter().collect(),
+            parcel: Some(Parcel::parse(400, 200, 150, 100).expect("parcel")),
+            status: ShipmentStatus::LabelCreated,
+            reason: None,
+            courier_code: None,
+            quotes: vec![CourierQuote {
+                courier: courier.clone(),
+                courier_shipment: "shp_1".into(),
+                rates: vec![rate.clone()],
+            }],
+            chosen: Some(rate),
+            buying: false,
+            purchase: None,
+            label: None,
+            voided_labels: Vec::new(),
+            attempts: 1,
+            lease_until: None,
+            created_at: 1,
+            updated_at: 2,
+            version: 3,
+        };
+        let merchant = MerchantId::parse("m").expect("merchant");
+        let item = to_item(&merchant, &shipment).expect("item");
+        let mut back = from_item(&item).map_err(|e| {
+            let body = item.string("shipment").unwrap_or_default();
+            format!("{e}: {:?}", serde_json::from_str::<Shipment>(body).err())
+        });
+        if let Ok(back) = back.as_mut() {
+            back.version = 3;
+        }
+        assert_eq!(back, Ok(shipment));
+    }
+}

@@ -1,0 +1,687 @@
+//! Labels bought exactly once, on both store adapters (files locally; S3 in moto), through the
+//! real order path: a signed Shopify order is reserved and routed, its shipment planned, and
+//! the label generator buys its label from the EasyPost stand-in, which checks every request.
+//!
+//! - the same job delivered 20 times at once buys one label;
+//! - an answer lost after the purchase (500, or the worker dying mid-call) is read back, never
+//!   bought again;
+//! - a throttled or unavailable courier is retried, then dead-lettered, nothing bought;
+//! - refused credentials end in `label_failed` with a reason, nothing bought, until fixed;
+//! - the label is sealed: no canary in the stored object, the job, a log line or an answer but
+//!   the label download itself (a `pii:read` key, audited);
+//! - voiding refunds it and erases its copy; a purged order's label is gone, its old sealed
+//!   bytes no longer open.
+
+use crate::support;
+
+use std::sync::Arc;
+
+use rc_domain::{Sku, WarehouseId};
+use rc_fulfillment::{FileLabelStore, LabelStore, S3LabelStore};
+use rc_inventory::Adjustment;
+use rc_queue::MemoryLabelJobs;
+use support::easypost;
+use support::privacy_stack::*;
+
+const ORDER: u64 = 8101;
+
+struct LabelStack {
+    stack: Stack,
+    courier: easypost::StandIn,
+    jobs: Arc<MemoryLabelJobs>,
+    store: Arc<dyn LabelStore>,
+}
+
+fn warehouse_body() -> &'static str {
+    r#"{"name": "Main", "address": {"name": "Acme Goods", "line1": "1 Dock Rd", "city": "Louisville",
+        "postal_code": "40202", "phone": "+1 502 555 0100"}, "country": "US", "region": "KY",
+        "couriers": [{"kind": "easypost", "name": "main"}], "service": {"choose": "cheapest"}}"#
+}
+
+async fn label_stack(mut stack: Stack) -> LabelStack {
+    let courier = easypost::start().await;
+    let jobs = Arc::new(MemoryLabelJobs::default());
+    let store: Arc<dyn LabelStore> = match &stack.backend {
+        Backend::Embedded { dir } => Arc::new(FileLabelStore::new(dir.path().join("labels-test"))),
+        Backend::Moto { .. } => {
+            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            let s3 = aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(&sdk)
+                    .force_path_style(true)
+                    .build(),
+            );
+            let bucket = format!("rc-labels-{}-{ORDER}", std::process::id());
+            s3.create_bucket()
+                .bucket(&bucket)
+                .send()
+                .await
+                .expect("bucket");
+            Arc::new(S3LabelStore::new(s3, bucket))
+        }
+    };
+    stack.services = stack
+        .services
+        .clone()
+        .with_label_jobs(jobs.clone())
+        .with_label_store(store.clone());
+    stack.channels = rc_runtime::ChannelClients::from_env()
+        .expect("channels")
+        .with_couriers(courier.base(), None);
+    let (status, body) = stack
+        .api("PUT", "/v1/warehouses/main", warehouse_body())
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let key = format!(r#"{{"api_key": "{}"}}"#, easypost::API_KEY);
+    let (status, body) = stack.api("PUT", "/v1/couriers/easypost/main", &key).await;
+    assert_eq!(status, 201, "{body}");
+    LabelStack {
+        stack,
+        courier,
+        jobs,
+        store,
+    }
+}
+
+impl LabelStack {
+    /// Ingests the canary order, gives its SKUs stock and parcels, and processes it: one
+    /// shipment from `main`, its label job queued. Returns the shipment id.
+    async fn order(&self, id: u64) -> String {
+        let stack = &self.stack;
+        stack.ingest(id).await;
+        let (_, view) = stack
+            .api("GET", &format!("/v1/orders/shopify-{id}"), "")
+            .await;
+        for line in view["lines"].as_array().expect("lines") {
+            let sku = line["sku"].as_str().expect("sku");
+            stack
+                .services
+                .stock
+                .adjust(
+                    &merchant(),
+                    &Sku::parse(sku).expect("sku"),
+                    &WarehouseId::parse("main").expect("warehouse"),
+                    Adjustment::Receive { quantity: 5 },
+                    "labels test",
+                    "test",
+                )
+                .await
+                .expect("stock");
+            let parcel =
+                r#"{"weight_g": 400, "length_mm": 200, "width_mm": 150, "height_mm": 100}"#;
+            let (status, body) = stack
+                .api("PUT", &format!("/v1/inventory/{sku}/parcel"), parcel)
+                .await;
+            assert_eq!(status, 200, "{body}");
+        }
+        self.process().await;
+        let (status, shipments) = stack
+            .api("GET", &format!("/v1/orders/shopify-{id}/shipments"), "")
+            .await;
+        assert_eq!(status, 200);
+        let shipment = &shipments["shipments"][0];
+        assert_eq!(shipment["status"], "awaiting_label", "{shipments}");
+        assert_eq!(shipment["warehouse"], "main");
+        assert!(shipment["parcel"]["weight_g"].as_u64() >= Some(400));
+        shipment["id"].as_str().expect("id").to_owned()
+    }
+
+    async fn process(&self) {
+        let processor = self.stack.services.order_processor(Arc::new(
+            self.stack.services.inventory_sync(&self.stack.channels),
+        ));
+        let messages = self
+            .stack
+            .published
+            .published()
+            .iter()
+            .enumerate()
+            .map(|(i, e)| rc_jobs::QueueMessage {
+                id: format!("m{i}"),
+                body: serde_json::to_string(e).expect("event"),
+            })
+            .collect();
+        assert!(processor.handle_batch(messages).await.is_empty());
+    }
+
+    fn generator(&self) -> rc_fulfillment::LabelGenerator {
+        self.stack
+            .services
+            .label_generator(&self.stack.channels)
+            .expect("label store")
+    }
+
+    /// The queued label jobs, as (message id, body).
+    fn job_messages(&self) -> Vec<(String, String)> {
+        self.jobs
+            .sent()
+            .iter()
+            .enumerate()
+            .map(|(i, job)| (format!("j{i}"), serde_json::to_string(job).expect("job")))
+            .collect()
+    }
+
+    async fn shipment(&self, id: &str) -> serde_json::Value {
+        let (status, shipment) = self
+            .stack
+            .api("GET", &format!("/v1/shipments/{id}"), "")
+            .await;
+        assert_eq!(status, 200, "{shipment}");
+        shipment
+    }
+}
+
+async fn a_label_is_bought_once_sealed_and_erased_with_the_order(stack: Stack) {
+    let logs = support::capture_all_logs();
+    let labels = label_stack(stack).await;
+    let shipment_id = labels.order(ORDER).await;
+    let jobs = labels.job_messages();
+    assert_eq!(jobs.len(), 1, "one job per shipment");
+    for (_, body) in &jobs {
+        for canary in support::canaries() {
+            assert!(!body.contains(canary), "a label job carries ids only");
+        }
+    }
+
+    // The same job, 20 times at once (SQS may deliver it that often): one purchase.
+    let generator = Arc::new(labels.generator());
+    let deliveries: Vec<_> = (0..20)
+        .map(|_| {
+            let generator = Arc::clone(&generator);
+            let batch = jobs.clone();
+            tokio::spawn(async move { generator.handle_batch(batch).await })
+        })
+        .collect();
+    let mut failed = 0;
+    for delivery in deliveries {
+        failed += delivery.await.expect("task").len();
+    }
+    // Deliveries that found it held come back later (and then find it labelled).
+    for _ in 0..failed {
+        assert!(generator.handle_batch(jobs.clone()).await.is_empty());
+    }
+    {
+        let state = labels.courier.state();
+        assert_eq!(state.purchases, 1, "one label bought");
+        assert_eq!(state.creates, 1, "one courier shipment");
+        assert!(state.violations.is_empty(), "{:?}", state.violations);
+    }
+    let shipment = labels.shipment(&shipment_id).await;
+    assert_eq!(shipment["status"], "label_created", "{shipment}");
+    assert_eq!(shipment["chosen"]["service"], "First", "the cheapest rate");
+    assert_eq!(shipment["purchase"]["cost"]["minor"], 460, "{shipment}");
+    assert!(shipment["purchase"]["tracking_code"].as_str().is_some());
+    let (_, order) = labels
+        .stack
+        .api("GET", &format!("/v1/orders/shopify-{ORDER}"), "")
+        .await;
+    assert_eq!(order["status"], "label_created");
+
+    // The label: only with a `pii:read` key, audited, never cached.
+    let path = format!("/v1/shipments/{shipment_id}/label");
+    let (status, refused) = labels.stack.api("GET", &path, "").await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (403, Some("scope_required"))
+    );
+    let request = http::Request::builder()
+        .uri(format!("http://localhost{path}"))
+        .header("authorization", format!("Bearer {PII_KEY}"))
+        .body(bytes::Bytes::new())
+        .expect("request");
+    let response = labels
+        .stack
+        .services
+        .merchant_api(&labels.stack.channels)
+        .handle(request)
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/pdf");
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    assert!(response.body().starts_with(b"%PDF-"));
+    assert!(
+        support::contains(response.body(), support::CANARY_STREET),
+        "the label prints the address"
+    );
+    let (_, audit) = labels.stack.api("GET", "/v1/privacy/audit", "").await;
+    assert!(
+        audit.to_string().contains("shipping_label"),
+        "every label opening is in the audit trail: {audit}"
+    );
+
+    // Sealed where it is kept; never in a log line.
+    let location = shipment["label"]["location"].as_str().expect("location");
+    let stored = labels
+        .store
+        .get(location)
+        .await
+        .expect("get")
+        .expect("stored");
+    for canary in support::canaries() {
+        assert!(
+            !support::contains(&stored, canary),
+            "{canary} in the stored label"
+        );
+        assert!(!logs.text().contains(canary), "{canary} in the logs");
+        assert!(
+            !shipment.to_string().contains(canary),
+            "{canary} in the shipment"
+        );
+    }
+
+    // Shipped, then 31 days: the purge erases the label; the old bytes no longer open.
+    let (status, _) = labels
+        .stack
+        .api("POST", &format!("/v1/orders/shopify-{ORDER}/shipped"), "")
+        .await;
+    assert_eq!(status, 200);
+    labels.stack.clock.advance(time::Duration::days(31));
+    let report = labels
+        .stack
+        .services
+        .privacy_run()
+        .run(rc_privacy::PurgeLimits::default(), false, &mut |_| {})
+        .await
+        .expect("privacy run");
+    assert!(report.purge.purged >= 1, "{report:?}");
+    assert_eq!(
+        labels.store.get(location).await.expect("get"),
+        None,
+        "label erased"
+    );
+    let key = labels
+        .stack
+        .services
+        .vault
+        .key_for_opening(&merchant(), &rc_vault::KeySubject::order(&order_id(ORDER)))
+        .await;
+    assert!(
+        matches!(key, Err(rc_vault::VaultError::KeyDestroyed)),
+        "the key that sealed the old bytes is gone"
+    );
+    let response = labels
+        .stack
+        .services
+        .merchant_api(&labels.stack.channels)
+        .handle(
+            http::Request::builder()
+                .uri(format!("http://localhost{path}"))
+                .header("authorization", format!("Bearer {PII_KEY}"))
+                .body(bytes::Bytes::new())
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(response.status(), 404, "no label after the purge");
+}
+
+#[tokio::test]
+async fn a_label_is_bought_once_sealed_and_erased_with_the_order_embedded() {
+    a_label_is_bought_once_sealed_and_erased_with_the_order(embedded().await).await;
+}
+
+#[tokio::test]
+async fn a_label_is_bought_once_sealed_and_erased_with_the_order_dynamodb() {
+    a_label_is_bought_once_sealed_and_erased_with_the_order(moto().await).await;
+}
+
+async fn lost_answers_are_read_back_never_bought_twice(stack: Stack) {
+    let labels = label_stack(stack).await;
+    // 1. The courier buys, then answers 500: read back at once, recorded, one purchase.
+    let first = labels.order(ORDER + 1).await;
+    labels.courier.state().error_after_buy = 1;
+    let generator = Arc::new(labels.generator());
+    assert!(
+        generator
+            .handle_batch(labels.job_messages())
+            .await
+            .is_empty()
+    );
+    assert_eq!(labels.shipment(&first).await["status"], "label_created");
+    assert_eq!(labels.courier.state().purchases, 1);
+
+    // 2. The worker dies while the courier is answering (after it bought): the shipment stays
+    //    held and marked `buying`; once the lease runs out, the next delivery reads back.
+    let second = labels.order(ORDER + 2).await;
+    labels.courier.state().buy_delay = Some(std::time::Duration::from_secs(5));
+    let job = labels
+        .job_messages()
+        .into_iter()
+        .filter(|(_, body)| body.contains(&second))
+        .collect::<Vec<_>>();
+    assert_eq!(job.len(), 1);
+    let dying = {
+        let generator = Arc::clone(&generator);
+        let job = job.clone();
+        tokio::spawn(async move { generator.handle_batch(job).await })
+    };
+    for _ in 0..100 {
+        if labels.courier.state().purchases == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    dying.abort();
+    let _ = dying.await;
+    labels.courier.state().buy_delay = None;
+    let held = labels.shipment(&second).await;
+    assert_eq!(
+        (held["status"].as_str(), held["buying"].as_bool()),
+        (Some("purchasing"), Some(true))
+    );
+    // Within the lease: another delivery waits.
+    assert_eq!(generator.handle_batch(job.clone()).await.len(), 1);
+    labels
+        .stack
+        .clock
+        .advance(time::Duration::seconds(rc_fulfillment::LEASE_SECONDS + 1));
+    assert!(generator.handle_batch(job.clone()).await.is_empty());
+    assert_eq!(labels.shipment(&second).await["status"], "label_created");
+
+    // 3. `NO_RESPONSE`: not bought; read back, then bought on the retry.
+    let third = labels.order(ORDER + 3).await;
+    labels.courier.state().no_response = 1;
+    let job = labels
+        .job_messages()
+        .into_iter()
+        .filter(|(_, body)| body.contains(&third))
+        .collect::<Vec<_>>();
+    assert_eq!(
+        generator.handle_batch(job.clone()).await.len(),
+        1,
+        "retried"
+    );
+    assert!(generator.handle_batch(job).await.is_empty());
+    let state = labels.courier.state();
+    assert_eq!(
+        state.purchases, 3,
+        "three shipments, three labels, none twice"
+    );
+    assert!(state.violations.is_empty(), "{:?}", state.violations);
+}
+
+#[tokio::test]
+async fn lost_answers_are_read_back_never_bought_twice_embedded() {
+    lost_answers_are_read_back_never_bought_twice(embedded().await).await;
+}
+
+#[tokio::test]
+async fn lost_answers_are_read_back_never_bought_twice_dynamodb() {
+    lost_answers_are_read_back_never_bought_twice(moto().await).await;
+}
+
+#[tokio::test]
+async fn unavailable_couriers_are_retried_then_dead_lettered_and_refusals_are_reasons() {
+    let labels = label_stack(embedded().await).await;
+    let shipment = labels.order(ORDER).await;
+    let generator = labels.generator();
+
+    // Throttled twice, then fine: retried, one purchase.
+    labels.courier.state().throttle = 2;
+    let job = labels.job_messages();
+    assert_eq!(generator.handle_batch(job.clone()).await.len(), 1);
+    assert_eq!(generator.handle_batch(job.clone()).await.len(), 1);
+    assert!(generator.handle_batch(job.clone()).await.is_empty());
+    assert_eq!(labels.courier.state().purchases, 1);
+
+    // Down for good: the local queue's redrive policy dead-letters the job after its receives.
+    let second = labels.order(ORDER + 1).await;
+    labels.courier.state().down = true;
+    let queue = rc_runtime::LocalQueue::new(
+        rc_runtime::LABEL_JOBS,
+        labels.stack.services.data.clone(),
+        labels.stack.clock.clone(),
+        Arc::new(rc_queue::MemoryPublisher::default()),
+    );
+    use rc_queue::LabelJobs;
+    queue
+        .send(&[rc_queue::LabelJob {
+            merchant: merchant().to_string(),
+            shipment: second.clone(),
+        }])
+        .await
+        .expect("queued");
+    for _ in 0..rc_runtime::MAX_RECEIVES {
+        let received = queue.receive(10).await.expect("receive");
+        assert_eq!(received.len(), 1);
+        let batch = received
+            .iter()
+            .map(|m| (m.id.clone(), m.body.clone()))
+            .collect();
+        let failed = generator.handle_batch(batch).await;
+        queue.settle(&received, &failed).await.expect("settle");
+    }
+    assert!(queue.receive(10).await.expect("receive").is_empty());
+    assert_eq!(queue.dead_letters(10).await.expect("dlq").len(), 1);
+    let waiting = labels.shipment(&second).await;
+    assert_eq!(waiting["status"], "purchasing", "{waiting}");
+    assert_eq!(waiting["reason"], "courier_unavailable");
+    labels.courier.state().down = false;
+    assert_eq!(
+        labels.courier.state().purchases,
+        1,
+        "nothing bought while down"
+    );
+
+    // Credentials the courier refuses: label_failed with the reason, nothing bought.
+    let third = labels.order(ORDER + 2).await;
+    let (status, _) = labels
+        .stack
+        .api(
+            "PUT",
+            "/v1/couriers/easypost/main",
+            r#"{"api_key": "EZTK_revoked"}"#,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let job: Vec<_> = labels
+        .job_messages()
+        .into_iter()
+        .filter(|(_, body)| body.contains(&third))
+        .collect();
+    assert!(
+        generator.handle_batch(job.clone()).await.is_empty(),
+        "not retried: it cannot succeed"
+    );
+    let failed = labels.shipment(&third).await;
+    assert_eq!(failed["status"], "label_failed");
+    assert_eq!(failed["reason"], "courier_credentials_rejected");
+    assert_eq!(labels.courier.state().purchases, 1);
+    // Fixed, and asked again: labelled.
+    let key = format!(r#"{{"api_key": "{}"}}"#, easypost::API_KEY);
+    labels
+        .stack
+        .api("PUT", "/v1/couriers/easypost/main", &key)
+        .await;
+    let (status, body) = labels
+        .stack
+        .api("POST", &format!("/v1/shipments/{third}/label"), "")
+        .await;
+    assert_eq!(status, 202, "{body}");
+    assert!(
+        generator
+            .handle_batch(labels.job_messages())
+            .await
+            .is_empty()
+    );
+    assert_eq!(labels.shipment(&third).await["status"], "label_created");
+
+    // Voided: refunded, its copy erased, ready for a new label.
+    let before = labels.shipment(&shipment).await;
+    let location = before["label"]["location"]
+        .as_str()
+        .expect("location")
+        .to_owned();
+    let (status, voided) = labels
+        .stack
+        .api("POST", &format!("/v1/shipments/{shipment}/void"), "")
+        .await;
+    assert_eq!(status, 200, "{voided}");
+    assert_eq!(voided["status"], "voided");
+    assert_eq!(labels.courier.state().refunds, 1);
+    assert_eq!(labels.store.get(&location).await.expect("get"), None);
+    let (status, again) = labels
+        .stack
+        .api("POST", &format!("/v1/shipments/{shipment}/void"), "")
+        .await;
+    assert_eq!((status, again["error"].as_str()), (409, Some("no_label")));
+    labels
+        .stack
+        .api("POST", &format!("/v1/shipments/{shipment}/label"), "")
+        .await;
+    assert!(
+        generator
+            .handle_batch(labels.job_messages())
+            .await
+            .is_empty()
+    );
+    let relabelled = labels.shipment(&shipment).await;
+    assert_eq!(relabelled["status"], "label_created");
+    assert_eq!(
+        relabelled["voided_labels"].as_array().map(Vec::len),
+        Some(1)
+    );
+    let state = labels.courier.state();
+    assert_eq!(
+        state.purchases, 4,
+        "a new label after the void, never a double"
+    );
+    assert!(state.violations.is_empty(), "{:?}", state.violations);
+}
+
+#[tokio::test]
+async fn bad_fulfillment_input_is_a_clear_error_and_changes_nothing() {
+    let labels = label_stack(embedded().await).await;
+    let stack = &labels.stack;
+    let cases = [
+        (
+            "PUT",
+            "/v1/couriers/pigeon/main",
+            r#"{"api_key": "k"}"#,
+            404,
+            "not_found",
+        ),
+        (
+            "PUT",
+            "/v1/couriers/easypost/a%20b",
+            r#"{"api_key": "k"}"#,
+            404,
+            "not_found",
+        ),
+        (
+            "PUT",
+            "/v1/couriers/easypost/main",
+            r#"{}"#,
+            400,
+            "malformed_json",
+        ),
+        (
+            "PUT",
+            "/v1/couriers/easypost/main",
+            r#"{"api_key": ""}"#,
+            422,
+            "invalid_field",
+        ),
+        (
+            "PUT",
+            "/v1/couriers/shiprocket/main",
+            r#"{"api_key": "k"}"#,
+            422,
+            "courier_not_supported",
+        ),
+        ("GET", "/v1/shipments?status=lost", "", 422, "invalid_field"),
+        ("GET", "/v1/shipments/not-a-shipment", "", 404, "not_found"),
+        ("GET", "/v1/shipments/shopify-1.1", "", 404, "not_found"),
+        (
+            "PUT",
+            "/v1/inventory/MUG/parcel",
+            r#"{"weight_g": 0, "length_mm": 1, "width_mm": 1, "height_mm": 1}"#,
+            422,
+            "invalid_field",
+        ),
+        (
+            "PUT",
+            "/v1/inventory/MUG/parcel",
+            r#"{"weight_g": 100}"#,
+            400,
+            "malformed_json",
+        ),
+        (
+            "POST",
+            "/v1/shipments/shopify-1.1/void",
+            "",
+            404,
+            "not_found",
+        ),
+        (
+            "DELETE",
+            "/v1/couriers/easypost/nobody",
+            "",
+            404,
+            "not_found",
+        ),
+    ];
+    for (method, path, body, status, reason) in cases {
+        let (got, answer) = stack.api(method, path, body).await;
+        assert_eq!(
+            (got, answer["error"].as_str()),
+            (status, Some(reason)),
+            "{method} {path}"
+        );
+        assert!(!answer.to_string().contains("EZTK"), "no secret echoed");
+    }
+    // The account's key is never answered.
+    let (_, couriers) = stack.api("GET", "/v1/couriers", "").await;
+    assert_eq!(couriers["couriers"][0]["name"], "main");
+    assert!(!couriers.to_string().contains(easypost::API_KEY));
+
+    // A shipment whose SKUs have no parcel defaults waits for one, without a job.
+    stack.ingest(ORDER).await;
+    let (_, view) = stack
+        .api("GET", &format!("/v1/orders/shopify-{ORDER}"), "")
+        .await;
+    for line in view["lines"].as_array().expect("lines") {
+        stack
+            .services
+            .stock
+            .adjust(
+                &merchant(),
+                &Sku::parse(line["sku"].as_str().expect("sku")).expect("sku"),
+                &WarehouseId::parse("main").expect("warehouse"),
+                Adjustment::Receive { quantity: 5 },
+                "test",
+                "test",
+            )
+            .await
+            .expect("stock");
+    }
+    labels.process().await;
+    let (_, listed) = stack
+        .api("GET", "/v1/shipments?status=awaiting_label", "")
+        .await;
+    let waiting = &listed["shipments"][0];
+    assert_eq!(waiting["reason"], "parcel_missing", "{listed}");
+    assert!(
+        labels.jobs.sent().is_empty(),
+        "no label job without a parcel"
+    );
+    let id = waiting["id"].as_str().expect("id");
+    let parcel = r#"{"weight_g": 900, "length_mm": 300, "width_mm": 200, "height_mm": 100}"#;
+    let (status, set) = stack
+        .api("PUT", &format!("/v1/shipments/{id}/parcel"), parcel)
+        .await;
+    assert_eq!(status, 200, "{set}");
+    assert_eq!(labels.jobs.sent().len(), 1, "queued once it has a parcel");
+    let shipment_id = rc_domain::ShipmentId::parse(id).expect("id");
+    let outcome = labels.generator().generate(&merchant(), &shipment_id).await;
+    assert!(outcome.is_ok(), "{outcome:?}");
+    let (_, done) = stack
+        .api("GET", "/v1/shipments?status=label_created", "")
+        .await;
+    assert_eq!(done["shipments"][0]["id"], id);
+    let (status, refused) = stack
+        .api("PUT", &format!("/v1/shipments/{id}/parcel"), parcel)
+        .await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (409, Some("label_exists"))
+    );
+}
