@@ -36,7 +36,7 @@ enum Kind {
 }
 
 /// (binary, what triggers it). The reference answers any event.
-const BINARIES: [(&str, Kind); 8] = [
+const BINARIES: [(&str, Kind); 9] = [
     ("reference-lambda", Kind::Http),
     ("shopify-webhook", Kind::Http),
     ("merchant-api", Kind::Http),
@@ -45,6 +45,7 @@ const BINARIES: [(&str, Kind); 8] = [
     ("reconciler", Kind::Schedule),
     ("purger", Kind::Schedule),
     ("inventory-sync", Kind::Schedule),
+    ("label-generator", Kind::Sqs),
 ];
 
 fn event(kind: Kind) -> String {
@@ -180,6 +181,7 @@ async fn measure(binary: &Path, kind: Kind) -> Figures {
             .env("RC_DATA_TABLE", "data")
             .env("RC_KEYS_TABLE", "keys")
             .env("RC_KMS_KEY_ID", "alias/bench")
+            .env("RC_LABELS_BUCKET", "bench-labels")
             .env(
                 "RC_ORDER_EVENTS_QUEUE_URL",
                 "http://127.0.0.1:9/123456789012/bench",

@@ -50,9 +50,10 @@ async fn sandbox_orders_from_both_marketplaces_arrive_exactly_once() {
     );
     let after = listed(&base, &config.demo_api_key).await;
     assert_eq!((count(&after, "amazon"), count(&after, "shopify")), (5, 5));
-    // Stored once (version 1), then moved at most once by the order processor (reserved).
+    // Stored once (version 1), then moved by the order processor (reserved) and the label
+    // generator (label_created), once each at most.
     assert!(
-        after.iter().all(|o| o["version"].as_u64() <= Some(2)),
+        after.iter().all(|o| o["version"].as_u64() <= Some(3)),
         "each stored once: {after:?}"
     );
     assert!(after.iter().all(|o| o["buyer_pii"] == "sealed"));
@@ -91,7 +92,9 @@ async fn sandbox_orders_from_both_marketplaces_arrive_exactly_once() {
     assert_eq!((amazon_total, shopify_total), (390, 390), "{shown}");
     let reserved = listed(&base, &config.demo_api_key).await;
     assert!(
-        reserved.iter().all(|o| o["status"] == "reserved"),
+        reserved
+            .iter()
+            .all(|o| o["status"] == "reserved" || o["status"] == "label_created"),
         "{reserved:?}"
     );
 
@@ -128,6 +131,43 @@ async fn sandbox_orders_from_both_marketplaces_arrive_exactly_once() {
                 .expect("json")
         }
     };
+    // Every order gets its label from the sandbox courier, exactly once.
+    let mut labelled = Vec::new();
+    for _ in 0..200 {
+        labelled = listed(&base, &config.demo_api_key).await;
+        if labelled.iter().all(|o| o["status"] == "label_created") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        labelled.iter().all(|o| o["status"] == "label_created"),
+        "{labelled:?}"
+    );
+    let purchases: serde_json::Value = reqwest::get(format!("{base}/sandbox/courier/purchases"))
+        .await
+        .expect("purchases")
+        .json()
+        .await
+        .expect("json");
+    let bought = purchases["purchases"].as_array().expect("purchases");
+    assert_eq!(
+        bought.len(),
+        labelled.len(),
+        "one label per order: {purchases}"
+    );
+    let mut references: Vec<&str> = bought
+        .iter()
+        .filter_map(|p| p["reference"].as_str())
+        .collect();
+    references.sort_unstable();
+    references.dedup();
+    assert_eq!(references.len(), bought.len(), "no shipment bought twice");
+    assert_eq!(
+        bought.iter().filter(|p| p["service"] == "Ground").count(),
+        bought.len(),
+        "the cheapest service"
+    );
     let routing = get(format!("{base}/v1/routing")).await;
     assert_eq!(routing["rules"][0]["name"], "east-coast", "{routing}");
     for order in &reserved {
