@@ -9,6 +9,12 @@ functions). Exit 1 with a line per problem.
    carry no encryption context of ours. Every function (all read the tables) must allow
    kms:Decrypt, kms:Encrypt, kms:GenerateDataKey* and kms:DescribeKey on that key, limited by
    kms:ViaService to dynamodb in the stack's region, unless the key policy grants it to all.
+2. The labels bucket holds sealed shipping labels (buyer PII): deletion must be real and access
+   private. It must have no versioning, block every kind of public access, deny requests
+   without TLS and with TLS below 1.2, and expire `labels/` as a backstop. Every function told
+   the bucket (RC_LABELS_BUCKET) must be allowed what its code does there: the label generator
+   puts and gets, the merchant API gets and deletes, the purger deletes; those that read or
+   write must be able to use the bucket's KMS key through S3.
 """
 
 import sys
@@ -87,11 +93,106 @@ def main(path):
                     f"{name}: may not use {key} through DynamoDB (missing {sorted(missing)}): "
                     f"it cannot read or write the tables encrypted with it"
                 )
+    failures.extend(labels_bucket(resources))
     for failure in failures:
         print(f"template check: {failure}")
     if not failures:
         print(f"template check: every function may use {sorted(keys)} through DynamoDB")
     return 1 if failures else 0
+
+
+# What each function does with the labels bucket (by its code).
+LABEL_ACTIONS = {
+    "LabelGeneratorFunction": {"s3:PutObject", "s3:GetObject"},
+    "MerchantApiFunction": {"s3:GetObject", "s3:DeleteObject"},
+    "PurgerFunction": {"s3:DeleteObject"},
+}
+
+
+def statements_of(resource):
+    statements = []
+    for policy in resource.get("Properties", {}).get("Policies", []):
+        if isinstance(policy, dict):
+            statements.extend(policy.get("Statement", []))
+    return statements
+
+
+def names_bucket(resource, bucket):
+    for value in as_list(resource):
+        if isinstance(value, dict):
+            sub = value.get("Fn::Sub")
+            if isinstance(sub, str) and sub.startswith("${" + bucket + ".Arn}"):
+                return True
+        if names_key(value, bucket):
+            return True
+    return False
+
+
+def labels_bucket(resources):
+    failures = []
+    bucket = "LabelsBucket"
+    props = resources.get(bucket, {}).get("Properties")
+    if props is None:
+        return [f"{bucket} is missing"]
+    if props.get("VersioningConfiguration", {}).get("Status") in ("Enabled", "Suspended"):
+        failures.append(f"{bucket}: versioning keeps deleted labels; it must stay off")
+    block = props.get("PublicAccessBlockConfiguration", {})
+    for flag in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"):
+        if block.get(flag) is not True:
+            failures.append(f"{bucket}: {flag} must be true")
+    rules = props.get("LifecycleConfiguration", {}).get("Rules", [])
+    if not any(r.get("Status") == "Enabled" and r.get("ExpirationInDays") for r in rules):
+        failures.append(f"{bucket}: no lifecycle expiration backstop")
+    encryption = props.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", [])
+    if not any(
+        e.get("ServerSideEncryptionByDefault", {}).get("SSEAlgorithm") == "aws:kms" for e in encryption
+    ):
+        failures.append(f"{bucket}: must be encrypted with SSE-KMS")
+    denies = set()
+    for name, resource in resources.items():
+        if resource.get("Type") != "AWS::S3::BucketPolicy":
+            continue
+        if resource.get("Properties", {}).get("Bucket", {}).get("Ref") != bucket:
+            continue
+        for statement in resource["Properties"]["PolicyDocument"].get("Statement", []):
+            if statement.get("Effect") != "Deny":
+                continue
+            condition = statement.get("Condition", {})
+            if condition.get("Bool", {}).get("aws:SecureTransport") in ("false", False):
+                denies.add("plain")
+            if "s3:TlsVersion" in condition.get("NumericLessThan", {}):
+                denies.add("old-tls")
+    for need, what in (("plain", "requests without TLS"), ("old-tls", "TLS below 1.2")):
+        if need not in denies:
+            failures.append(f"{bucket}: the bucket policy must deny {what}")
+    for name, resource in resources.items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        env = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
+        told = isinstance(env.get("RC_LABELS_BUCKET"), dict)
+        needed = LABEL_ACTIONS.get(name, set())
+        if needed and not told:
+            failures.append(f"{name}: needs RC_LABELS_BUCKET")
+        if not told:
+            continue
+        allowed = set()
+        via_s3 = False
+        for statement in statements_of(resource):
+            if statement.get("Effect") != "Allow":
+                continue
+            if names_bucket(statement.get("Resource"), bucket):
+                allowed.update(as_list(statement.get("Action", [])))
+            service = statement.get("Condition", {}).get("StringEquals", {}).get("kms:ViaService")
+            if isinstance(service, dict):
+                service = service.get("Fn::Sub", "")
+            if isinstance(service, str) and service.startswith("s3."):
+                via_s3 = True
+        missing = needed - allowed
+        if missing:
+            failures.append(f"{name}: may not {sorted(missing)} on {bucket}")
+        if needed & {"s3:PutObject", "s3:GetObject"} and not via_s3:
+            failures.append(f"{name}: may not use the bucket's KMS key through S3")
+    return failures
 
 
 if __name__ == "__main__":

@@ -386,13 +386,11 @@ impl LabelPurchaser for EasyPost {
         {
             return Err(CourierError::Answer("label size"));
         }
-        let bytes = Zeroizing::new(
-            response
-                .bytes()
-                .await
-                .map_err(|_| CourierError::Unavailable("label download cut off".into()))?
-                .to_vec(),
-        );
+        // Taken over without a copy when the buffer is ours alone.
+        let bytes =
+            Zeroizing::new(Vec::from(response.bytes().await.map_err(|_| {
+                CourierError::Unavailable("label download cut off".into())
+            })?));
         if bytes.len() > MAX_LABEL_BYTES {
             return Err(CourierError::Answer("label size"));
         }

@@ -47,6 +47,9 @@ pub const LEASE_SECONDS: i64 = 120;
 
 const ACTOR: &str = "label-generator";
 
+/// Courier credentials opened during one attempt.
+type Opened = std::collections::HashMap<CourierAccountRef, Arc<CourierCredentials>>;
+
 /// The courier clients, by kind.
 #[derive(Clone)]
 pub struct Couriers {
@@ -246,12 +249,23 @@ impl LabelGenerator {
         Ok(())
     }
 
+    /// A courier account's credentials, opened once per attempt (never kept longer: a rotated
+    /// key is used from the next attempt on).
     async fn credentials(
         &self,
         merchant: &MerchantId,
+        opened: &mut Opened,
         courier: &CourierAccountRef,
-    ) -> Result<Option<CourierCredentials>, FulfillmentError> {
-        self.accounts.credentials(merchant, courier).await
+    ) -> Result<Option<Arc<CourierCredentials>>, FulfillmentError> {
+        if let Some(credentials) = opened.get(courier) {
+            return Ok(Some(Arc::clone(credentials)));
+        }
+        let Some(credentials) = self.accounts.credentials(merchant, courier).await? else {
+            return Ok(None);
+        };
+        let credentials = Arc::new(credentials);
+        opened.insert(courier.clone(), Arc::clone(&credentials));
+        Ok(Some(credentials))
     }
 
     /// Opens what the courier needs of the buyer — for `ShippingLabel`, recorded in the audit
@@ -298,12 +312,13 @@ impl LabelGenerator {
         shipment: &mut Shipment,
     ) -> Result<Step, FulfillmentError> {
         let mut bought: Option<Purchase> = None;
+        let opened = &mut Opened::new();
         if shipment.purchase.is_none() {
             if shipment.buying {
                 // A buy may have gone out: the courier says whether it did.
                 let (courier, courier_shipment) = self.chosen(shipment)?;
                 match self
-                    .read_back(merchant, &courier, &courier_shipment)
+                    .read_back(merchant, opened, &courier, &courier_shipment)
                     .await?
                 {
                     Some(purchase) => bought = Some(purchase),
@@ -316,7 +331,7 @@ impl LabelGenerator {
                 }
             }
             if bought.is_none() {
-                match self.buy(merchant, shipment).await? {
+                match self.buy(merchant, opened, shipment).await? {
                     Ok(purchase) => bought = Some(purchase),
                     Err(failed) => return Ok(failed),
                 }
@@ -342,7 +357,7 @@ impl LabelGenerator {
                 .await?;
         }
         if shipment.label.is_none() {
-            self.store_label(merchant, shipment, bought).await?;
+            self.store_label(merchant, opened, shipment, bought).await?;
         }
         Ok(Step::Created)
     }
@@ -365,11 +380,12 @@ impl LabelGenerator {
     async fn read_back(
         &self,
         merchant: &MerchantId,
+        opened: &mut Opened,
         courier: &CourierAccountRef,
         courier_shipment: &str,
     ) -> Result<Option<Purchase>, FulfillmentError> {
         let credentials = self
-            .credentials(merchant, courier)
+            .credentials(merchant, opened, courier)
             .await?
             .ok_or(CourierError::Unauthorized)?;
         let client = self.couriers.get(courier.kind)?;
@@ -383,6 +399,7 @@ impl LabelGenerator {
     async fn buy(
         &self,
         merchant: &MerchantId,
+        opened: &mut Opened,
         shipment: &mut Shipment,
     ) -> Result<Result<Purchase, Step>, FulfillmentError> {
         let failed =
@@ -402,7 +419,7 @@ impl LabelGenerator {
             if shipment.quotes.iter().any(|q| q.courier == *courier) {
                 continue;
             }
-            let Some(credentials) = self.credentials(merchant, courier).await? else {
+            let Some(credentials) = self.credentials(merchant, opened, courier).await? else {
                 refusal.get_or_insert(("no_courier_account", None));
                 continue;
             };
@@ -479,7 +496,7 @@ impl LabelGenerator {
             .courier_shipment
             .clone();
         let credentials = self
-            .credentials(merchant, &rate.courier)
+            .credentials(merchant, opened, &rate.courier)
             .await?
             .ok_or(CourierError::Unauthorized)?;
         let client = self.couriers.get(rate.courier.kind)?.clone();
@@ -525,6 +542,7 @@ impl LabelGenerator {
     async fn store_label(
         &self,
         merchant: &MerchantId,
+        opened: &mut Opened,
         shipment: &mut Shipment,
         bought: Option<Purchase>,
     ) -> Result<(), FulfillmentError> {
@@ -533,7 +551,7 @@ impl LabelGenerator {
             .clone()
             .ok_or(FulfillmentError::Corrupt("shipment purchase"))?;
         let credentials = self
-            .credentials(merchant, &record.courier)
+            .credentials(merchant, opened, &record.courier)
             .await?
             .ok_or(CourierError::Unauthorized)?;
         let client = self.couriers.get(record.courier.kind)?;
@@ -594,7 +612,7 @@ impl LabelGenerator {
             return Ok(Err("no_label"));
         }
         let credentials = self
-            .credentials(merchant, &purchase.courier)
+            .credentials(merchant, &mut Opened::new(), &purchase.courier)
             .await?
             .ok_or(CourierError::Unauthorized)?;
         let client = self.couriers.get(purchase.courier.kind)?;

@@ -66,7 +66,7 @@ impl LabelStore for FileLabelStore {
         }
         // Written beside, then renamed: a crash never leaves half a document under the name.
         let partial = path.with_extension("partial");
-        tokio::fs::write(&partial, &sealed).await.map_err(io)?;
+        tokio::fs::write(&partial, sealed).await.map_err(io)?;
         tokio::fs::rename(&partial, &path).await.map_err(io)
     }
 

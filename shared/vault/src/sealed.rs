@@ -18,11 +18,14 @@ impl std::fmt::Debug for Sealed {
 }
 
 impl Sealed {
-    pub(crate) fn new(key_version: u32, body: Vec<u8>) -> Self {
-        let mut bytes = Vec::with_capacity(HEADER_LEN + body.len());
-        bytes.push(FORMAT_V1);
-        bytes.extend_from_slice(&key_version.to_be_bytes());
-        bytes.extend_from_slice(&body);
+    /// The header a value sealed under data key `key_version` starts with.
+    pub(crate) fn header(key_version: u32) -> [u8; HEADER_LEN] {
+        let v = key_version.to_be_bytes();
+        [FORMAT_V1, v[0], v[1], v[2], v[3]]
+    }
+
+    /// Bytes that begin with [`Sealed::header`] followed by `nonce || ciphertext || tag`.
+    pub(crate) fn from_sealed(bytes: Vec<u8>) -> Self {
         Self(bytes)
     }
 

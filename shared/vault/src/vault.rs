@@ -440,8 +440,14 @@ impl SubjectKey {
     }
 
     pub fn seal_bytes(&self, field: SealedField, plaintext: &[u8]) -> Result<Sealed, VaultError> {
-        let body = aead::seal(&self.key, &self.aad(field, DATA_KEY_VERSION), plaintext)?;
-        Ok(Sealed::new(DATA_KEY_VERSION, body))
+        let header = Sealed::header(DATA_KEY_VERSION);
+        let bytes = aead::seal_after(
+            &self.key,
+            &self.aad(field, DATA_KEY_VERSION),
+            plaintext,
+            &header,
+        )?;
+        Ok(Sealed::from_sealed(bytes))
     }
 
     pub fn open_bytes(

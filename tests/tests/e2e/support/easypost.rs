@@ -57,6 +57,8 @@ pub struct State {
     pub buy_delay: Option<Duration>,
     /// Answer this many buys with `SHIPMENT.POSTAGE.NO_RESPONSE` without buying.
     pub no_response: usize,
+    /// Pad each label document to at least this many bytes (a PDF comment; benchmarks).
+    pub label_size: usize,
     pub violations: Vec<String>,
 }
 
@@ -173,7 +175,16 @@ async fn handle(
         let Some(shipment) = state.shipments.get(id).filter(|s| s.bought.is_some()) else {
             return Ok(error(404, "NOT_FOUND"));
         };
-        let pdf = rc_local_host::sandbox::label_pdf(&shipment.recipient);
+        let mut pdf = rc_local_host::sandbox::label_pdf(&shipment.recipient);
+        if pdf.len() < state.label_size {
+            // A comment line after the header (the xref offsets shift: benchmarks only).
+            let pad = state.label_size - pdf.len();
+            let mut padded = b"%PDF-1.4\n%".to_vec();
+            padded.extend(std::iter::repeat_n(b'x', pad.saturating_sub(2)));
+            padded.push(b'\n');
+            padded.extend_from_slice(&pdf[b"%PDF-1.4\n".len()..]);
+            pdf = padded;
+        }
         return Ok(hyper::Response::builder()
             .status(200)
             .header("content-type", "application/pdf")
