@@ -11,7 +11,7 @@
 //! | `POST /v1/shipments/{id}/void` | void (refund) its label before pickup; the label copy is erased |
 //! | `GET /v1/shipments/{id}/label` | the label document, opened now (`pii:read` key, audited) |
 //! | `GET /v1/couriers` | the merchant's courier accounts, no secrets |
-//! | `PUT /v1/couriers/{kind}/{name}` | add or replace one: `{"api_key"}` (sealed, never echoed) |
+//! | `PUT /v1/couriers/{kind}/{name}` | add or replace one: `{"api_key"}` (EasyPost, sandbox) or `{"email", "password", "pickup_location"}` (Shiprocket); sealed, never echoed |
 //! | `DELETE /v1/couriers/{kind}/{name}` | delete it (its key destroyed) |
 //! | `PUT /v1/inventory/{sku}/parcel` | the SKU's parcel defaults: `{"weight_g", "length_mm", "width_mm", "height_mm"}` |
 
@@ -93,6 +93,24 @@ impl ParcelInput {
 #[serde(deny_unknown_fields)]
 struct CourierInput {
     api_key: String,
+}
+
+/// Shiprocket's API user (Settings → API in its panel) and the pickup location's name.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginInput {
+    email: String,
+    password: String,
+    pickup_location: String,
+}
+
+fn secret(raw: &str, field: &'static str) -> Result<Secret<SecretText>, ApiError> {
+    SecretText::parse(raw.trim())
+        .map(Secret::new)
+        .map_err(|_| ApiError::InvalidPayload {
+            reason: "invalid_field",
+            message: format!("field `{field}` is invalid"),
+        })
 }
 
 /// A shipment id from the path, or 404.
@@ -292,19 +310,38 @@ impl FulfillmentApi {
         account: &CourierAccountRef,
         body: &[u8],
     ) -> Result<Response<Bytes>, ApiError> {
+        let malformed =
+            |e: serde_json::Error| ApiError::MalformedJson(rc_channels::describe_json_error(&e));
         let secrets = match account.kind {
             CourierKind::EasyPost | CourierKind::Sandbox => {
-                let input: CourierInput = serde_json::from_slice(body)
-                    .map_err(|e| ApiError::MalformedJson(rc_channels::describe_json_error(&e)))?;
-                let key = SecretText::parse(input.api_key.trim()).map_err(|_| {
-                    ApiError::InvalidPayload {
-                        reason: "invalid_field",
-                        message: "field `api_key` is invalid".into(),
-                    }
-                })?;
-                CourierSecrets::ApiKey(Secret::new(key))
+                let input: CourierInput = serde_json::from_slice(body).map_err(malformed)?;
+                CourierSecrets::ApiKey(secret(&input.api_key, "api_key")?)
             }
-            CourierKind::Shiprocket | CourierKind::AmazonShipping => {
+            CourierKind::Shiprocket => {
+                let input: LoginInput = serde_json::from_slice(body).map_err(malformed)?;
+                let pickup = input.pickup_location.trim();
+                let pickup_ok =
+                    (1..=100).contains(&pickup.len()) && !pickup.chars().any(char::is_control);
+                let email = input.email.trim();
+                if !email.contains('@') {
+                    return Err(ApiError::InvalidPayload {
+                        reason: "invalid_field",
+                        message: "field `email` is invalid".into(),
+                    });
+                }
+                if !pickup_ok {
+                    return Err(ApiError::InvalidPayload {
+                        reason: "invalid_field",
+                        message: "field `pickup_location` is invalid".into(),
+                    });
+                }
+                CourierSecrets::Login {
+                    email: secret(email, "email")?,
+                    password: secret(&input.password, "password")?,
+                    pickup_location: pickup.to_owned(),
+                }
+            }
+            CourierKind::AmazonShipping => {
                 return Err(ApiError::InvalidPayload {
                     reason: "courier_not_supported",
                     message: "this courier kind cannot be connected yet".into(),

@@ -21,15 +21,12 @@ use serde_json::json;
 use zeroize::Zeroizing;
 
 use crate::port::{
-    CourierCredentials, CourierError, CourierShipment, LabelDocument, LabelFormat, LabelPurchaser,
-    LabelRequest, LabelSource, Lookup, Purchase, Quote, VoidOutcome,
+    CourierCredentials, CourierError, CourierShipment, LabelDocument, LabelPurchaser, LabelRequest,
+    LabelSource, Lookup, Purchase, Quote, VoidOutcome,
 };
 
 /// EasyPost's production (and test-mode) API: the key decides the mode.
 pub const EASYPOST_API: &str = "https://api.easypost.com/v2";
-
-/// The largest label document we accept (a 4×6 PDF label is tens of kilobytes).
-pub const MAX_LABEL_BYTES: usize = 5 * 1024 * 1024;
 
 /// An EasyPost API client (or the sandbox courier, at another base URL).
 pub struct EasyPost {
@@ -127,17 +124,19 @@ impl EasyPost {
         }
     }
 
-    fn key(account: &CourierCredentials) -> String {
-        let CourierCredentials::EasyPost { api_key } = account;
+    fn key(account: &CourierCredentials) -> Result<String, CourierError> {
+        let CourierCredentials::EasyPost { api_key } = account else {
+            return Err(CourierError::NotConfigured("easypost credentials"));
+        };
         let raw = format!(
             "{}:",
             api_key.reveal(RevealPurpose::Authentication).as_str()
         );
         let raw = Zeroizing::new(raw);
-        format!(
+        Ok(format!(
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode(raw.as_bytes())
-        )
+        ))
     }
 
     /// Sends a request; `acts`: whether the request changes anything at EasyPost (a lost answer
@@ -149,7 +148,7 @@ impl EasyPost {
         acts: bool,
     ) -> Result<(StatusCode, Vec<u8>), CourierError> {
         let response = request
-            .header(reqwest::header::AUTHORIZATION, Self::key(account))
+            .header(reqwest::header::AUTHORIZATION, Self::key(account)?)
             .send()
             .await
             .map_err(|e| {
@@ -361,49 +360,7 @@ impl LabelPurchaser for EasyPost {
         _account: &CourierCredentials,
         purchase: &Purchase,
     ) -> Result<LabelDocument, CourierError> {
-        let LabelSource::Url(url) = &purchase.label;
-        let url = url.reveal(RevealPurpose::ShippingLabel).as_str();
-        // Label files are public objects on EasyPost's storage: no credentials go with them,
-        // and only https (or this machine, for the sandbox).
-        if !(url.starts_with("https://") || (self.local && rc_channels::endpoint_allowed(url))) {
-            return Err(CourierError::Answer("postage_label.label_url"));
-        }
-        let response = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .map_err(|_| CourierError::Unavailable("label download".into()))?;
-        if !response.status().is_success() {
-            return Err(CourierError::Unavailable(format!(
-                "label download answered {}",
-                response.status().as_u16()
-            )));
-        }
-        if response
-            .content_length()
-            .is_some_and(|n| n > MAX_LABEL_BYTES as u64)
-        {
-            return Err(CourierError::Answer("label size"));
-        }
-        // Taken over without a copy when the buffer is ours alone.
-        let bytes =
-            Zeroizing::new(Vec::from(response.bytes().await.map_err(|_| {
-                CourierError::Unavailable("label download cut off".into())
-            })?));
-        if bytes.len() > MAX_LABEL_BYTES {
-            return Err(CourierError::Answer("label size"));
-        }
-        let format = if bytes.starts_with(b"%PDF-") {
-            LabelFormat::Pdf
-        } else if bytes.starts_with(b"\x89PNG") {
-            LabelFormat::Png
-        } else if bytes.starts_with(b"^XA") {
-            LabelFormat::Zpl
-        } else {
-            return Err(CourierError::Answer("label document"));
-        };
-        Ok(LabelDocument { format, bytes })
+        crate::download::label(&self.http, self.local, purchase).await
     }
 
     async fn void(

@@ -6,12 +6,18 @@
 //! | --- | --- | --- |
 //! | EasyPost | [`EasyPost`] at `https://api.easypost.com/v2` | none: the `shp_…` id is the dedupe key |
 //! | sandbox (local host) | [`EasyPost`] at the local host's `/sandbox/courier/v2` | as EasyPost |
+//! | Shiprocket | [`Shiprocket`] at `https://apiv2.shiprocket.in/v1/external` | none: our shipment id is its `order_id`, never created twice; an assigned AWB is read back before any assign |
 
+mod download;
 mod easypost;
 mod port;
+mod shiprocket;
 
-pub use easypost::{EASYPOST_API, EasyPost, MAX_LABEL_BYTES};
+pub use download::MAX_LABEL_BYTES;
+pub use easypost::{EASYPOST_API, EasyPost};
 pub use port::{
-    CourierCredentials, CourierError, CourierShipment, LabelDocument, LabelFormat, LabelPurchaser,
-    LabelRequest, LabelSource, Lookup, Purchase, Quote, Recipient, Sender, VoidOutcome,
+    CourierCredentials, CourierError, CourierShipment, LabelDocument, LabelFormat, LabelItem,
+    LabelPurchaser, LabelRequest, LabelSource, Lookup, Purchase, Quote, Recipient, Sender,
+    VoidOutcome,
 };
+pub use shiprocket::{SHIPROCKET_API, Shiprocket};

@@ -13,7 +13,7 @@
 use async_trait::async_trait;
 use rc_domain::{
     BuyerName, CountryCode, Email, Money, Parcel, Phone, Pii, PostalAddress, RegionCode, Secret,
-    SecretText, ShipFromAddress, ShipmentId,
+    SecretText, ShipFromAddress, ShipmentId, Sku,
 };
 use zeroize::Zeroizing;
 
@@ -21,6 +21,13 @@ use zeroize::Zeroizing;
 pub enum CourierCredentials {
     /// EasyPost (and the sandbox courier, which speaks EasyPost's API): the API key.
     EasyPost { api_key: Secret<SecretText> },
+    /// Shiprocket: the API user's email and password (exchanged for a token), and the pickup
+    /// location (its name in the merchant's Shiprocket panel) parcels leave from.
+    Shiprocket {
+        email: Secret<SecretText>,
+        password: Secret<SecretText>,
+        pickup_location: String,
+    },
 }
 
 /// Where the parcel goes: buyer PII, opened for `ShippingLabel` only, holding only what a
@@ -39,13 +46,26 @@ pub struct Sender<'a> {
     pub region: Option<&'a RegionCode>,
 }
 
+/// What a parcel holds, as couriers that invoice it ask (Shiprocket): SKU, units and the price
+/// of one unit (zero for a kit's components).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelItem {
+    pub sku: Sku,
+    pub units: u32,
+    pub unit_price: Money,
+}
+
 /// One shipment's label request.
 pub struct LabelRequest<'a> {
-    /// Our shipment id: the courier keeps it as its reference (EasyPost `reference`).
+    /// Our shipment id: the courier keeps it as its reference (EasyPost `reference`,
+    /// Shiprocket `order_id`, which it never creates twice).
     pub reference: &'a ShipmentId,
+    /// The order's date, `YYYY-MM-DD`.
+    pub order_date: String,
     pub from: Sender<'a>,
     pub to: &'a Recipient,
     pub parcel: Parcel,
+    pub items: Vec<LabelItem>,
 }
 
 /// A rate as a courier quotes it (the domain's [`rc_domain::Rate`] adds the account).

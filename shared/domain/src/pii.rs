@@ -103,6 +103,8 @@ pub enum SealedField {
     CourierApiKey,
     /// A courier account's password (Shiprocket's API user).
     CourierPassword,
+    /// A courier account's user name (Shiprocket's API user email).
+    CourierUser,
     /// A shipping label document: prints the buyer's address.
     ShippingLabel,
 }
@@ -123,6 +125,7 @@ impl SealedField {
             Self::LwaRefreshToken => "lwa_refresh_token",
             Self::CourierApiKey => "courier_api_key",
             Self::CourierPassword => "courier_password",
+            Self::CourierUser => "courier_user",
             Self::ShippingLabel => "shipping_label",
         }
     }

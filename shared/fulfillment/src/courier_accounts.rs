@@ -20,6 +20,13 @@ use crate::FulfillmentError;
 pub enum CourierSecrets {
     /// EasyPost, or the sandbox courier (which speaks EasyPost's API).
     ApiKey(Secret<SecretText>),
+    /// Shiprocket's API user, and the pickup location parcels leave from (its name in the
+    /// merchant's Shiprocket panel; not secret).
+    Login {
+        email: Secret<SecretText>,
+        password: Secret<SecretText>,
+        pickup_location: String,
+    },
 }
 
 /// A courier account as listed to its merchant: no secrets.
@@ -70,16 +77,23 @@ impl CourierAccountRepository {
             .with("kind", Value::S(account.kind.as_str().into()))
             .with("name", Value::S(account.name.clone()))
             .with("updated_at", Value::N(self.clock.now().unix_timestamp()));
+        let mut seal = |name: &str, field: SealedField, value: &Secret<SecretText>| {
+            sealing
+                .seal(field, value)
+                .map(|sealed| item.set(name, Value::B(sealed.into_bytes())))
+        };
         match secrets {
             CourierSecrets::ApiKey(api_key) => {
-                item.set(
-                    "api_key",
-                    Value::B(
-                        sealing
-                            .seal(SealedField::CourierApiKey, api_key)?
-                            .into_bytes(),
-                    ),
-                );
+                seal("api_key", SealedField::CourierApiKey, api_key)?;
+            }
+            CourierSecrets::Login {
+                email,
+                password,
+                pickup_location,
+            } => {
+                seal("user", SealedField::CourierUser, email)?;
+                seal("password", SealedField::CourierPassword, password)?;
+                item.set("pickup_location", Value::S(pickup_location.clone()));
             }
         }
         for _ in 0..3 {
@@ -111,19 +125,27 @@ impl CourierAccountRepository {
             .vault
             .key_for_opening(merchant, &subject(account)?)
             .await?;
-        let sealed = item
-            .bytes("api_key")
-            .ok_or(FulfillmentError::Corrupt("courier account"))?;
-        let api_key: Secret<SecretText> = opening.open(
-            SealedField::CourierApiKey,
-            &Sealed::from_bytes(sealed.to_vec())?,
-        )?;
+        let open =
+            |name: &str, field: SealedField| -> Result<Secret<SecretText>, FulfillmentError> {
+                let sealed = item
+                    .bytes(name)
+                    .ok_or(FulfillmentError::Corrupt("courier account"))?;
+                Ok(opening.open(field, &Sealed::from_bytes(sealed.to_vec())?)?)
+            };
         Ok(Some(match account.kind {
-            CourierKind::EasyPost | CourierKind::Sandbox => {
-                CourierCredentials::EasyPost { api_key }
-            }
-            // Shiprocket and Amazon Shipping accounts cannot be stored yet (refused at `put`).
-            CourierKind::Shiprocket | CourierKind::AmazonShipping => {
+            CourierKind::EasyPost | CourierKind::Sandbox => CourierCredentials::EasyPost {
+                api_key: open("api_key", SealedField::CourierApiKey)?,
+            },
+            CourierKind::Shiprocket => CourierCredentials::Shiprocket {
+                email: open("user", SealedField::CourierUser)?,
+                password: open("password", SealedField::CourierPassword)?,
+                pickup_location: item
+                    .string("pickup_location")
+                    .ok_or(FulfillmentError::Corrupt("courier account"))?
+                    .to_owned(),
+            },
+            // Amazon Shipping accounts cannot be stored yet (refused at the API).
+            CourierKind::AmazonShipping => {
                 return Err(FulfillmentError::Corrupt("courier account kind"));
             }
         }))

@@ -54,6 +54,7 @@ type Opened = std::collections::HashMap<CourierAccountRef, Arc<CourierCredential
 #[derive(Clone)]
 pub struct Couriers {
     pub easypost: Arc<dyn LabelPurchaser>,
+    pub shiprocket: Arc<dyn LabelPurchaser>,
     /// The local host's sandbox courier; absent in AWS.
     pub sandbox: Option<Arc<dyn LabelPurchaser>>,
 }
@@ -66,7 +67,7 @@ impl Couriers {
                 .sandbox
                 .as_ref()
                 .ok_or(CourierError::NotConfigured("sandbox")),
-            CourierKind::Shiprocket => Err(CourierError::NotConfigured("shiprocket")),
+            CourierKind::Shiprocket => Ok(&self.shiprocket),
             CourierKind::AmazonShipping => Err(CourierError::NotConfigured("amazon_shipping")),
         }
     }
@@ -268,6 +269,46 @@ impl LabelGenerator {
         Ok(Some(credentials))
     }
 
+    /// The order's date and what the shipment holds, priced from the order's lines (a kit's
+    /// components, not sold on their own, at zero).
+    async fn items(
+        &self,
+        merchant: &MerchantId,
+        shipment: &Shipment,
+    ) -> Result<(String, Vec<rc_couriers::LabelItem>), FulfillmentError> {
+        let view = self
+            .orders
+            .view(merchant, shipment.id.order())
+            .await?
+            .ok_or(FulfillmentError::Corrupt("order"))?;
+        let date = view.placed_at.date();
+        let order_date = format!(
+            "{:04}-{:02}-{:02}",
+            date.year(),
+            u8::from(date.month()),
+            date.day()
+        );
+        let currency = rc_domain::Currency::parse(&view.currency)
+            .map_err(|_| FulfillmentError::Corrupt("order currency"))?;
+        let items = shipment
+            .units
+            .iter()
+            .map(|(sku, units)| {
+                let price = view
+                    .lines
+                    .iter()
+                    .find(|l| l.sku == *sku)
+                    .map_or(rc_domain::Money::zero(currency), |l| l.unit_price);
+                rc_couriers::LabelItem {
+                    sku: sku.clone(),
+                    units: u32::try_from(*units).unwrap_or(0),
+                    unit_price: price,
+                }
+            })
+            .collect();
+        Ok((order_date, items))
+    }
+
     /// Opens what the courier needs of the buyer — for `ShippingLabel`, recorded in the audit
     /// trail first. `None` when the order holds no shipping address (never had one, or purged).
     async fn recipient(
@@ -414,6 +455,7 @@ impl LabelGenerator {
             return failed("no_courier_account", None);
         }
         let mut recipient: Option<Recipient> = None;
+        let mut contents: Option<(String, Vec<rc_couriers::LabelItem>)> = None;
         let mut refusal: Option<(&'static str, Option<String>)> = None;
         for courier in &warehouse.couriers {
             if shipment.quotes.iter().any(|q| q.courier == *courier) {
@@ -436,8 +478,16 @@ impl LabelGenerator {
             let Some(to) = recipient.as_ref() else {
                 return failed("address_missing", None);
             };
+            if contents.is_none() {
+                contents = Some(self.items(merchant, shipment).await?);
+            }
+            let (order_date, items) = contents
+                .as_ref()
+                .ok_or(FulfillmentError::Corrupt("order"))?;
             let request = LabelRequest {
                 reference: &shipment.id,
+                order_date: order_date.clone(),
+                items: items.clone(),
                 from: Sender {
                     address: &warehouse.address,
                     country: &warehouse.country,

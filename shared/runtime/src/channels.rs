@@ -18,6 +18,7 @@ pub struct ChannelClients {
     shopify: Arc<OnceLock<Arc<ShopifyAdmin>>>,
     /// EasyPost's API, and the sandbox courier's (local host only).
     easypost_base: String,
+    shiprocket_base: String,
     sandbox_courier_base: Option<String>,
     couriers: Arc<OnceLock<rc_fulfillment::Couriers>>,
 }
@@ -30,6 +31,7 @@ impl ChannelClients {
             amazon: Arc::default(),
             shopify: Arc::default(),
             easypost_base: rc_couriers::EASYPOST_API.to_owned(),
+            shiprocket_base: rc_couriers::SHIPROCKET_API.to_owned(),
             sandbox_courier_base: None,
             couriers: Arc::default(),
         }
@@ -43,11 +45,19 @@ impl ChannelClients {
         self
     }
 
+    /// The same, with Shiprocket at `base` (a test's stand-in).
+    pub fn with_shiprocket(mut self, base: String) -> Self {
+        self.shiprocket_base = base;
+        self.couriers = Arc::default();
+        self
+    }
+
     /// The courier clients (EasyPost; the sandbox courier where configured).
     pub fn couriers(&self) -> rc_fulfillment::Couriers {
         self.couriers
             .get_or_init(|| rc_fulfillment::Couriers {
                 easypost: Arc::new(rc_couriers::EasyPost::new(self.easypost_base.clone())),
+                shiprocket: Arc::new(rc_couriers::Shiprocket::new(self.shiprocket_base.clone())),
                 sandbox: self.sandbox_courier_base.clone().map(|base| {
                     Arc::new(rc_couriers::EasyPost::new(base))
                         as Arc<dyn rc_couriers::LabelPurchaser>
@@ -59,10 +69,11 @@ impl ChannelClients {
     /// At the endpoints the environment configures (`RC_SPAPI_ENDPOINT*`, `RC_LWA_ENDPOINT`,
     /// `RC_SHOPIFY_ADMIN_BASE`), Amazon's and the shops' own by default.
     pub fn from_env() -> Result<Self, ConfigError> {
-        let (easypost, sandbox) = crate::config::courier_endpoints()?;
+        let (easypost, shiprocket, sandbox) = crate::config::courier_endpoints()?;
         Ok(
             Self::new(crate::sp_api_endpoints()?, crate::shopify_admin_base()?)
-                .with_couriers(easypost, sandbox),
+                .with_couriers(easypost, sandbox)
+                .with_shiprocket(shiprocket),
         )
     }
 

@@ -92,9 +92,10 @@ pub fn sp_api_endpoints_from(
     Ok(endpoints)
 }
 
-/// `RC_EASYPOST_API` (EasyPost's API by default) and `RC_SANDBOX_COURIER_BASE` (the local
-/// host's sandbox courier; unset in AWS, where the sandbox kind is refused).
-pub fn courier_endpoints() -> Result<(String, Option<String>), ConfigError> {
+/// `RC_EASYPOST_API` (EasyPost's API by default), `RC_SHIPROCKET_API` (Shiprocket's by default)
+/// and `RC_SANDBOX_COURIER_BASE` (the local host's sandbox courier; unset in AWS, where the
+/// sandbox kind is refused).
+pub fn courier_endpoints() -> Result<(String, String, Option<String>), ConfigError> {
     let var = |name: &'static str| -> Result<Option<String>, ConfigError> {
         match std::env::var(name).ok().filter(|v| !v.trim().is_empty()) {
             Some(url) if !rc_channels::endpoint_allowed(&url) => Err(ConfigError::Insecure(name)),
@@ -103,6 +104,7 @@ pub fn courier_endpoints() -> Result<(String, Option<String>), ConfigError> {
     };
     Ok((
         var("RC_EASYPOST_API")?.unwrap_or_else(|| rc_couriers::EASYPOST_API.to_owned()),
+        var("RC_SHIPROCKET_API")?.unwrap_or_else(|| rc_couriers::SHIPROCKET_API.to_owned()),
         var("RC_SANDBOX_COURIER_BASE")?,
     ))
 }

@@ -20,8 +20,8 @@ use rc_domain::{Sku, WarehouseId};
 use rc_fulfillment::{FileLabelStore, LabelStore, S3LabelStore};
 use rc_inventory::Adjustment;
 use rc_queue::MemoryLabelJobs;
-use support::easypost;
 use support::privacy_stack::*;
+use support::{easypost, shiprocket};
 
 const ORDER: u64 = 8101;
 
@@ -584,6 +584,27 @@ async fn bad_fulfillment_input_is_a_clear_error_and_changes_nothing() {
             "PUT",
             "/v1/couriers/shiprocket/main",
             r#"{"api_key": "k"}"#,
+            400,
+            "malformed_json",
+        ),
+        (
+            "PUT",
+            "/v1/couriers/shiprocket/main",
+            r#"{"email": "nobody", "password": "p", "pickup_location": "X"}"#,
+            422,
+            "invalid_field",
+        ),
+        (
+            "PUT",
+            "/v1/couriers/shiprocket/main",
+            r#"{"email": "a@b.in", "password": "p", "pickup_location": " "}"#,
+            422,
+            "invalid_field",
+        ),
+        (
+            "PUT",
+            "/v1/couriers/amazon_shipping/main",
+            r#"{"api_key": "k"}"#,
             422,
             "courier_not_supported",
         ),
@@ -684,4 +705,124 @@ async fn bad_fulfillment_input_is_a_clear_error_and_changes_nothing() {
         (status, refused["error"].as_str()),
         (409, Some("label_exists"))
     );
+}
+
+/// The same path through Shiprocket: a lost create answer, an expired token, an assignment whose
+/// answer is lost — one order at Shiprocket, one AWB, never a reassignment; then a void cancels
+/// the Shiprocket order and erases the label.
+async fn a_shiprocket_label_survives_lost_answers_and_expired_tokens(stack: Stack) {
+    let mut labels = label_stack(stack).await;
+    let courier = shiprocket::start().await;
+    labels.stack.channels = labels
+        .stack
+        .channels
+        .clone()
+        .with_shiprocket(courier.base());
+    let warehouse = warehouse_body().replace(r#""kind": "easypost""#, r#""kind": "shiprocket""#);
+    let (status, body) = labels
+        .stack
+        .api("PUT", "/v1/warehouses/main", &warehouse)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let login = format!(
+        r#"{{"email": "{}", "password": "{}", "pickup_location": "{}"}}"#,
+        shiprocket::EMAIL,
+        shiprocket::PASSWORD,
+        shiprocket::PICKUP
+    );
+    let (status, body) = labels
+        .stack
+        .api("PUT", "/v1/couriers/shiprocket/main", &login)
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert!(!body.to_string().contains(shiprocket::PASSWORD));
+
+    let shipment = labels.order(ORDER + 20).await;
+    let generator = labels.generator();
+    let job = labels.job_messages();
+    // The order is created, its answer lost: retried; the second create finds it.
+    courier.state().lose_create_answer = 1;
+    assert_eq!(generator.handle_batch(job.clone()).await.len(), 1);
+    let waiting = labels.shipment(&shipment).await;
+    assert_eq!(waiting["reason"], "courier_unavailable", "{waiting}");
+    // Tokens expire meanwhile: one new login, no failure. The AWB is assigned, its answer
+    // lost: read back from the shipment, never assigned again.
+    courier.expire_tokens();
+    courier.state().error_after_assign = 1;
+    assert!(generator.handle_batch(job.clone()).await.is_empty());
+    let done = labels.shipment(&shipment).await;
+    assert_eq!(done["status"], "label_created", "{done}");
+    assert_eq!(
+        done["chosen"]["service"], "Xpressbees",
+        "the cheapest: {done}"
+    );
+    assert_eq!(done["purchase"]["cost"]["minor"], 6800);
+    assert_eq!(done["purchase"]["cost"]["currency"], "INR");
+    {
+        let state = courier.state();
+        assert_eq!(state.creates, 1, "one Shiprocket order");
+        assert_eq!(state.assign_calls, 1, "one assignment asked");
+        assert_eq!(state.assignments, 1, "one AWB");
+        assert_eq!(
+            state.logins, 2,
+            "logged in again once after the tokens expired"
+        );
+        assert_eq!(
+            done["purchase"]["tracking_code"],
+            state
+                .orders
+                .values()
+                .next()
+                .and_then(|o| o.awb.clone())
+                .unwrap_or_default()
+        );
+        assert!(state.violations.is_empty(), "{:?}", state.violations);
+    }
+    // Redelivered: nothing more.
+    assert!(generator.handle_batch(job).await.is_empty());
+    assert_eq!(courier.state().assign_calls, 1);
+
+    // Voided: the Shiprocket order is cancelled, the label erased.
+    let location = done["label"]["location"]
+        .as_str()
+        .expect("location")
+        .to_owned();
+    let (status, voided) = labels
+        .stack
+        .api("POST", &format!("/v1/shipments/{shipment}/void"), "")
+        .await;
+    assert_eq!(status, 200, "{voided}");
+    assert_eq!(courier.state().cancels, 1);
+    assert_eq!(labels.store.get(&location).await.expect("get"), None);
+
+    // A wrong password: label_failed with the reason, nothing created.
+    let wrong = login.replace(shiprocket::PASSWORD, "not-the-password");
+    labels
+        .stack
+        .api("PUT", "/v1/couriers/shiprocket/main", &wrong)
+        .await;
+    let second = labels.order(ORDER + 21).await;
+    let job: Vec<_> = labels
+        .job_messages()
+        .into_iter()
+        .filter(|(_, body)| body.contains(&second))
+        .collect();
+    courier.expire_tokens();
+    assert!(labels.generator().handle_batch(job).await.is_empty());
+    let failed = labels.shipment(&second).await;
+    assert_eq!(
+        (failed["status"].as_str(), failed["reason"].as_str()),
+        (Some("label_failed"), Some("courier_credentials_rejected"))
+    );
+    assert_eq!(courier.state().creates, 1);
+}
+
+#[tokio::test]
+async fn a_shiprocket_label_survives_lost_answers_and_expired_tokens_embedded() {
+    a_shiprocket_label_survives_lost_answers_and_expired_tokens(embedded().await).await;
+}
+
+#[tokio::test]
+async fn a_shiprocket_label_survives_lost_answers_and_expired_tokens_dynamodb() {
+    a_shiprocket_label_survives_lost_answers_and_expired_tokens(moto().await).await;
 }

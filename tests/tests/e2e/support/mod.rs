@@ -4,6 +4,7 @@
 
 pub mod easypost;
 pub mod privacy_stack;
+pub mod shiprocket;
 pub mod shopify_admin;
 pub mod sp_api;
 
