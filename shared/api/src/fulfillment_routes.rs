@@ -11,7 +11,7 @@
 //! | `POST /v1/shipments/{id}/void` | void (refund) its label before pickup; the label copy is erased |
 //! | `GET /v1/shipments/{id}/label` | the label document, opened now (`pii:read` key, audited) |
 //! | `GET /v1/couriers` | the merchant's courier accounts, no secrets |
-//! | `PUT /v1/couriers/{kind}/{name}` | add or replace one: `{"api_key"}` (EasyPost, sandbox) or `{"email", "password", "pickup_location"}` (Shiprocket); sealed, never echoed |
+//! | `PUT /v1/couriers/{kind}/{name}` | add or replace one: `{"api_key"}` (EasyPost, sandbox) or `{"email", "password", "pickup_location"}` (Shiprocket), `{"seller_id"}` (Amazon Shipping, through that connection); sealed, never echoed |
 //! | `DELETE /v1/couriers/{kind}/{name}` | delete it (its key destroyed) |
 //! | `PUT /v1/inventory/{sku}/parcel` | the SKU's parcel defaults: `{"weight_g", "length_mm", "width_mm", "height_mm"}` |
 
@@ -93,6 +93,13 @@ impl ParcelInput {
 #[serde(deny_unknown_fields)]
 struct CourierInput {
     api_key: String,
+}
+
+/// Amazon Shipping: which of the merchant's Amazon connections buys.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SellerInput {
+    seller_id: String,
 }
 
 /// Shiprocket's API user (Settings → API in its panel) and the pickup location's name.
@@ -342,10 +349,20 @@ impl FulfillmentApi {
                 }
             }
             CourierKind::AmazonShipping => {
-                return Err(ApiError::InvalidPayload {
-                    reason: "courier_not_supported",
-                    message: "this courier kind cannot be connected yet".into(),
-                });
+                let input: SellerInput = serde_json::from_slice(body).map_err(malformed)?;
+                let seller = rc_domain::SellerId::parse(input.seller_id.trim()).map_err(|_| {
+                    ApiError::InvalidPayload {
+                        reason: "invalid_field",
+                        message: "field `seller_id` is invalid".into(),
+                    }
+                })?;
+                if !self.accounts.seller_connected(merchant, &seller).await? {
+                    return Err(ApiError::InvalidPayload {
+                        reason: "unknown_connection",
+                        message: "connect this Amazon seller first (PUT /v1/connections/amazon/{seller_id})".into(),
+                    });
+                }
+                CourierSecrets::AmazonSeller(seller)
             }
         };
         let created = self.accounts.put(merchant, account, &secrets).await?;

@@ -23,6 +23,9 @@ pub enum FetchError {
     /// A named operation got an answer it cannot use (e.g. `createFeedDocument` answered 404).
     #[error("{0} answered {1}")]
     Operation(&'static str, u16),
+    /// Refused with the API's own error code (`TOKEN_EXPIRED`, `InvalidInput`).
+    #[error("the marketplace refused the request: {code} ({status})")]
+    Refused { status: u16, code: String },
 }
 
 impl FetchError {

@@ -16,7 +16,15 @@ pub(crate) async fn label(
     local: bool,
     purchase: &Purchase,
 ) -> Result<LabelDocument, CourierError> {
-    let LabelSource::Url(url) = &purchase.label;
+    let url = match &purchase.label {
+        LabelSource::Url(url) => url,
+        LabelSource::Inline(document) => {
+            return Ok(LabelDocument {
+                format: document.format,
+                bytes: document.bytes.clone(),
+            });
+        }
+    };
     let url = url.reveal(RevealPurpose::ShippingLabel).as_str();
     if !(url.starts_with("https://") || (local && rc_channels::endpoint_allowed(url))) {
         return Err(CourierError::Answer("label url"));

@@ -246,6 +246,7 @@ impl EasyPost {
             carrier: selected.map(|r| r.carrier.clone()).unwrap_or_default(),
             service: selected.map(|r| r.service.clone()).unwrap_or_default(),
             amount: selected.and_then(|r| quote(r).ok()).map(|q| q.amount),
+            courier_shipment: None,
             label: LabelSource::Url(rc_domain::Secret::new(url)),
         }))
     }
@@ -323,6 +324,7 @@ impl LabelPurchaser for EasyPost {
         account: &CourierCredentials,
         shipment: &str,
         rate_id: &str,
+        _idempotency_key: &str,
     ) -> Result<Purchase, CourierError> {
         let request = self
             .http

@@ -6,13 +6,16 @@
 //! | --- | --- | --- |
 //! | EasyPost | [`EasyPost`] at `https://api.easypost.com/v2` | none: the `shp_…` id is the dedupe key |
 //! | sandbox (local host) | [`EasyPost`] at the local host's `/sandbox/courier/v2` | as EasyPost |
+//! | Amazon Shipping v2 | [`AmazonShipping`] through the seller's SP-API connection | `x-amzn-IdempotencyKey` on `purchaseShipment`: a lost answer is settled by buying again with the same key |
 //! | Shiprocket | [`Shiprocket`] at `https://apiv2.shiprocket.in/v1/external` | none: our shipment id is its `order_id`, never created twice; an assigned AWB is read back before any assign |
 
+mod amazon_shipping;
 mod download;
 mod easypost;
 mod port;
 mod shiprocket;
 
+pub use amazon_shipping::AmazonShipping;
 pub use download::MAX_LABEL_BYTES;
 pub use easypost::{EASYPOST_API, EasyPost};
 pub use port::{

@@ -10,10 +10,12 @@
 //! 4. [`LabelPurchaser::document`] fetches the label document once;
 //! 5. [`LabelPurchaser::void`] refunds a bought label before pickup.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use rc_domain::{
-    BuyerName, CountryCode, Email, Money, Parcel, Phone, Pii, PostalAddress, RegionCode, Secret,
-    SecretText, ShipFromAddress, ShipmentId, Sku,
+    BuyerName, CountryCode, Email, LwaCredentials, Money, Parcel, Phone, Pii, PostalAddress,
+    RegionCode, Secret, SecretText, SellerId, ShipFromAddress, ShipmentId, Sku,
 };
 use zeroize::Zeroizing;
 
@@ -27,6 +29,11 @@ pub enum CourierCredentials {
         email: Secret<SecretText>,
         password: Secret<SecretText>,
         pickup_location: String,
+    },
+    /// Amazon Shipping v2, through the merchant's SP-API connection of this seller.
+    AmazonShipping {
+        seller: SellerId,
+        connection: Arc<dyn AsRef<LwaCredentials> + Send + Sync>,
     },
 }
 
@@ -60,6 +67,9 @@ pub struct LabelRequest<'a> {
     /// Our shipment id: the courier keeps it as its reference (EasyPost `reference`,
     /// Shiprocket `order_id`, which it never creates twice).
     pub reference: &'a ShipmentId,
+    /// The Amazon order id, for an Amazon order (Amazon Shipping buys for it, and knows its
+    /// address: the buyer's address is not sent).
+    pub amazon_order_id: Option<&'a str>,
     /// The order's date, `YYYY-MM-DD`.
     pub order_date: String,
     pub from: Sender<'a>,
@@ -90,6 +100,8 @@ pub struct CourierShipment {
 /// held as a secret and never stored.
 pub enum LabelSource {
     Url(Secret<SecretText>),
+    /// The document itself, in the courier's answer (Amazon Shipping).
+    Inline(LabelDocument),
 }
 
 /// A bought label.
@@ -101,6 +113,9 @@ pub struct Purchase {
     /// What was paid, when the courier says.
     pub amount: Option<Money>,
     pub label: LabelSource,
+    /// The courier's id of the bought shipment when it differs from the quote's (Amazon
+    /// Shipping's `shipmentId`): kept, to read the label and void it later.
+    pub courier_shipment: Option<String>,
 }
 
 /// What reading a courier shipment back found.
@@ -181,6 +196,9 @@ pub enum CourierError {
     /// The courier is still buying it (EasyPost `SHIPMENT.PURCHASE.IN_PROGRESS`).
     #[error("the purchase is still in progress at the courier")]
     InProgress,
+    /// The quote is too old to buy (Amazon Shipping's `TOKEN_EXPIRED`, 10 minutes): quote again.
+    #[error("the quote expired")]
+    QuoteExpired,
     /// An answer that is not what the courier documents (named, never echoed).
     #[error("the courier's answer is not as documented: {0}")]
     Answer(&'static str),
@@ -199,6 +217,7 @@ impl CourierError {
             Self::Unknown(_) => "courier_outcome_unknown",
             Self::AlreadyBought => "already_bought",
             Self::InProgress => "purchase_in_progress",
+            Self::QuoteExpired => "quote_expired",
             Self::Answer(_) => "courier_answer_invalid",
             Self::NotConfigured(_) => "courier_not_configured",
         }
@@ -215,13 +234,21 @@ pub trait LabelPurchaser: Send + Sync {
         request: &LabelRequest<'_>,
     ) -> Result<CourierShipment, CourierError>;
 
-    /// Buys `rate_id` for the courier's shipment `shipment`.
+    /// Buys `rate_id` for the courier's shipment `shipment`. `idempotency_key` is the same for
+    /// every attempt of one label (couriers without idempotency keys ignore it).
     async fn buy(
         &self,
         account: &CourierCredentials,
         shipment: &str,
         rate_id: &str,
+        idempotency_key: &str,
     ) -> Result<Purchase, CourierError>;
+
+    /// Whether `buy` is idempotent by its key: a purchase whose answer was lost is settled by
+    /// buying again with the same key, not by reading back.
+    fn idempotent(&self) -> bool {
+        false
+    }
 
     /// Reads the courier's shipment back.
     async fn lookup(

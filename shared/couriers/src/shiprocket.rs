@@ -449,6 +449,7 @@ impl LabelPurchaser for Shiprocket {
         account: &CourierCredentials,
         shipment: &str,
         rate_id: &str,
+        _idempotency_key: &str,
     ) -> Result<Purchase, CourierError> {
         let (_, sr_shipment) = split(shipment)?;
         let shipment_id: u64 = sr_shipment
@@ -488,6 +489,7 @@ impl LabelPurchaser for Shiprocket {
             carrier: courier.clone(),
             service: courier,
             amount: None,
+            courier_shipment: None,
             label: LabelSource::Url(self.label_url(account, sr_shipment).await?),
         })
     }
@@ -529,6 +531,7 @@ impl LabelPurchaser for Shiprocket {
             carrier: courier.clone(),
             service: courier,
             amount: None,
+            courier_shipment: None,
             label: LabelSource::Url(self.label_url(account, sr_shipment).await?),
         }))
     }

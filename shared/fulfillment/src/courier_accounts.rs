@@ -27,6 +27,8 @@ pub enum CourierSecrets {
         password: Secret<SecretText>,
         pickup_location: String,
     },
+    /// Amazon Shipping: the seller whose SP-API connection buys (no secret of its own).
+    AmazonSeller(rc_domain::SellerId),
 }
 
 /// A courier account as listed to its merchant: no secrets.
@@ -54,12 +56,23 @@ fn subject(account: &CourierAccountRef) -> Result<KeySubject, FulfillmentError> 
 pub struct CourierAccountRepository {
     data: Arc<dyn Store>,
     vault: Arc<Vault>,
+    connections: Arc<rc_orders::ConnectionRepository>,
     clock: Arc<dyn Clock>,
 }
 
 impl CourierAccountRepository {
-    pub fn new(data: Arc<dyn Store>, vault: Arc<Vault>, clock: Arc<dyn Clock>) -> Self {
-        Self { data, vault, clock }
+    pub fn new(
+        data: Arc<dyn Store>,
+        vault: Arc<Vault>,
+        connections: Arc<rc_orders::ConnectionRepository>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            data,
+            vault,
+            connections,
+            clock,
+        }
     }
 
     /// Creates or replaces the account's credentials; true if it was created.
@@ -94,6 +107,9 @@ impl CourierAccountRepository {
                 seal("user", SealedField::CourierUser, email)?;
                 seal("password", SealedField::CourierPassword, password)?;
                 item.set("pickup_location", Value::S(pickup_location.clone()));
+            }
+            CourierSecrets::AmazonSeller(seller) => {
+                item.set("seller_id", Value::S(seller.as_str().to_owned()));
             }
         }
         for _ in 0..3 {
@@ -144,11 +160,37 @@ impl CourierAccountRepository {
                     .ok_or(FulfillmentError::Corrupt("courier account"))?
                     .to_owned(),
             },
-            // Amazon Shipping accounts cannot be stored yet (refused at the API).
             CourierKind::AmazonShipping => {
-                return Err(FulfillmentError::Corrupt("courier account kind"));
+                let seller = item
+                    .string("seller_id")
+                    .and_then(|s| rc_domain::SellerId::parse(s).ok())
+                    .ok_or(FulfillmentError::Corrupt("courier account"))?;
+                // The merchant's own connection, or none (disconnected since).
+                let Some(connection) = self
+                    .connections
+                    .amazon(&seller)
+                    .await?
+                    .filter(|c| c.merchant == *merchant)
+                else {
+                    return Ok(None);
+                };
+                CourierCredentials::AmazonShipping { seller, connection }
             }
         }))
+    }
+
+    /// Whether the merchant has an Amazon connection of this seller (Amazon Shipping buys
+    /// through it).
+    pub async fn seller_connected(
+        &self,
+        merchant: &MerchantId,
+        seller: &rc_domain::SellerId,
+    ) -> Result<bool, FulfillmentError> {
+        Ok(self
+            .connections
+            .amazon(seller)
+            .await?
+            .is_some_and(|c| c.merchant == *merchant))
     }
 
     /// The merchant's courier accounts, without secrets.

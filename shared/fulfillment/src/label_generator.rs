@@ -47,6 +47,13 @@ pub const LEASE_SECONDS: i64 = 120;
 
 const ACTOR: &str = "label-generator";
 
+/// What a label request needs of the order (no PII).
+struct OrderFacts {
+    order_date: String,
+    items: Vec<rc_couriers::LabelItem>,
+    amazon_order_id: Option<String>,
+}
+
 /// Courier credentials opened during one attempt.
 type Opened = std::collections::HashMap<CourierAccountRef, Arc<CourierCredentials>>;
 
@@ -55,6 +62,7 @@ type Opened = std::collections::HashMap<CourierAccountRef, Arc<CourierCredential
 pub struct Couriers {
     pub easypost: Arc<dyn LabelPurchaser>,
     pub shiprocket: Arc<dyn LabelPurchaser>,
+    pub amazon_shipping: Arc<dyn LabelPurchaser>,
     /// The local host's sandbox courier; absent in AWS.
     pub sandbox: Option<Arc<dyn LabelPurchaser>>,
 }
@@ -68,7 +76,7 @@ impl Couriers {
                 .as_ref()
                 .ok_or(CourierError::NotConfigured("sandbox")),
             CourierKind::Shiprocket => Ok(&self.shiprocket),
-            CourierKind::AmazonShipping => Err(CourierError::NotConfigured("amazon_shipping")),
+            CourierKind::AmazonShipping => Ok(&self.amazon_shipping),
         }
     }
 }
@@ -275,7 +283,7 @@ impl LabelGenerator {
         &self,
         merchant: &MerchantId,
         shipment: &Shipment,
-    ) -> Result<(String, Vec<rc_couriers::LabelItem>), FulfillmentError> {
+    ) -> Result<OrderFacts, FulfillmentError> {
         let view = self
             .orders
             .view(merchant, shipment.id.order())
@@ -306,7 +314,12 @@ impl LabelGenerator {
                 }
             })
             .collect();
-        Ok((order_date, items))
+        Ok(OrderFacts {
+            order_date,
+            items,
+            amazon_order_id: (view.channel == rc_domain::Channel::Amazon)
+                .then(|| view.channel_reference.clone()),
+        })
     }
 
     /// Opens what the courier needs of the buyer — for `ShippingLabel`, recorded in the audit
@@ -355,8 +368,13 @@ impl LabelGenerator {
         let mut bought: Option<Purchase> = None;
         let opened = &mut Opened::new();
         if shipment.purchase.is_none() {
-            if shipment.buying {
-                // A buy may have gone out: the courier says whether it did.
+            let idempotent = match &shipment.chosen {
+                Some(rate) => self.couriers.get(rate.courier.kind)?.idempotent(),
+                None => false,
+            };
+            // A buy may have gone out: the courier says whether it did — or, for a courier with
+            // idempotency keys, buying again with the same key settles it.
+            if shipment.buying && !idempotent {
                 let (courier, courier_shipment) = self.chosen(shipment)?;
                 match self
                     .read_back(merchant, opened, &courier, &courier_shipment)
@@ -381,12 +399,23 @@ impl LabelGenerator {
                 .as_ref()
                 .ok_or(FulfillmentError::Corrupt("purchase"))?;
             let (courier, courier_shipment) = self.chosen(shipment)?;
+            let chosen = shipment.chosen.as_ref();
+            let or_chosen = |told: &str, rate: Option<&str>| {
+                if told.is_empty() {
+                    rate.unwrap_or_default().to_owned()
+                } else {
+                    told.to_owned()
+                }
+            };
             shipment.purchase = Some(PurchaseRecord {
                 courier,
-                courier_shipment,
+                courier_shipment: purchase
+                    .courier_shipment
+                    .clone()
+                    .unwrap_or(courier_shipment),
                 tracking_code: purchase.tracking_code.clone(),
-                carrier: purchase.carrier.clone(),
-                service: purchase.service.clone(),
+                carrier: or_chosen(&purchase.carrier, chosen.map(|r| r.carrier.as_str())),
+                service: or_chosen(&purchase.service, chosen.map(|r| r.service.as_str())),
                 cost: purchase
                     .amount
                     .or_else(|| shipment.chosen.as_ref().map(|r| r.amount)),
@@ -455,9 +484,12 @@ impl LabelGenerator {
             return failed("no_courier_account", None);
         }
         let mut recipient: Option<Recipient> = None;
-        let mut contents: Option<(String, Vec<rc_couriers::LabelItem>)> = None;
+        let mut contents: Option<OrderFacts> = None;
         let mut refusal: Option<(&'static str, Option<String>)> = None;
-        for courier in &warehouse.couriers {
+        // An idempotent purchase that may have gone out is bought again as it was (same quote,
+        // same key): only then may the courier recognize it.
+        let retrying = shipment.buying && shipment.chosen.is_some();
+        for courier in warehouse.couriers.iter().filter(|_| !retrying) {
             if shipment.quotes.iter().any(|q| q.courier == *courier) {
                 continue;
             }
@@ -481,13 +513,21 @@ impl LabelGenerator {
             if contents.is_none() {
                 contents = Some(self.items(merchant, shipment).await?);
             }
-            let (order_date, items) = contents
+            let facts = contents
                 .as_ref()
                 .ok_or(FulfillmentError::Corrupt("order"))?;
+            if courier.kind == rc_domain::CourierKind::AmazonShipping
+                && facts.amazon_order_id.is_none()
+            {
+                // Amazon Shipping buys for Amazon orders only.
+                refusal.get_or_insert(("not_an_amazon_order", None));
+                continue;
+            }
             let request = LabelRequest {
                 reference: &shipment.id,
-                order_date: order_date.clone(),
-                items: items.clone(),
+                amazon_order_id: facts.amazon_order_id.as_deref(),
+                order_date: facts.order_date.clone(),
+                items: facts.items.clone(),
                 from: Sender {
                     address: &warehouse.address,
                     country: &warehouse.country,
@@ -534,7 +574,12 @@ impl LabelGenerator {
             .iter()
             .flat_map(|q| q.rates.iter().cloned())
             .collect();
-        let Some(rate) = choose_rate(&rates, &warehouse.service).cloned() else {
+        let chosen = if retrying {
+            shipment.chosen.clone()
+        } else {
+            choose_rate(&rates, &warehouse.service).cloned()
+        };
+        let Some(rate) = chosen else {
             let (reason, code) = refusal.unwrap_or(("no_rate", None));
             return failed(reason, code);
         };
@@ -556,8 +601,21 @@ impl LabelGenerator {
         self.shipments
             .save(merchant, shipment, shipment.status)
             .await?;
-        match client.buy(&credentials, &quote, &rate.rate_id).await {
+        let key = format!("{}-{}", shipment.id, shipment.voided_labels.len() + 1);
+        match client.buy(&credentials, &quote, &rate.rate_id, &key).await {
             Ok(purchase) => Ok(Ok(purchase)),
+            // An idempotent courier settles a lost answer by the next attempt's same key.
+            Err(
+                e @ (CourierError::Unknown(_) | CourierError::InProgress | CourierError::Answer(_)),
+            ) if client.idempotent() => Err(e.into()),
+            // The quote is too old: quote again next time (with the same key, so a purchase
+            // that did go out is still recognized).
+            Err(CourierError::QuoteExpired) => {
+                shipment.quotes.clear();
+                shipment.chosen = None;
+                shipment.buying = false;
+                Err(CourierError::QuoteExpired.into())
+            }
             Err(
                 e @ (CourierError::AlreadyBought
                 | CourierError::InProgress
@@ -581,7 +639,7 @@ impl LabelGenerator {
             }
             // Not processed (throttled, unreachable): nothing was bought.
             Err(e @ (CourierError::Unavailable(_) | CourierError::NotConfigured(_))) => {
-                shipment.buying = false;
+                shipment.buying = client.idempotent() && shipment.buying && retrying;
                 Err(e.into())
             }
         }

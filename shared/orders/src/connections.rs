@@ -59,6 +59,14 @@ pub struct AmazonConnection {
     pub credentials: LwaCredentials,
 }
 
+/// The connection's authorization of our application: what an SP-API call (Amazon Shipping's
+/// too) is made with.
+impl AsRef<LwaCredentials> for AmazonConnection {
+    fn as_ref(&self) -> &LwaCredentials {
+        &self.credentials
+    }
+}
+
 /// A connection as listed to its merchant: no secrets.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ConnectionSummary {

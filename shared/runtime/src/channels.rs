@@ -58,6 +58,7 @@ impl ChannelClients {
             .get_or_init(|| rc_fulfillment::Couriers {
                 easypost: Arc::new(rc_couriers::EasyPost::new(self.easypost_base.clone())),
                 shiprocket: Arc::new(rc_couriers::Shiprocket::new(self.shiprocket_base.clone())),
+                amazon_shipping: Arc::new(rc_couriers::AmazonShipping::new(self.amazon())),
                 sandbox: self.sandbox_courier_base.clone().map(|base| {
                     Arc::new(rc_couriers::EasyPost::new(base))
                         as Arc<dyn rc_couriers::LabelPurchaser>

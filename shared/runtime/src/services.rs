@@ -222,6 +222,7 @@ impl Services {
             courier_accounts: Arc::new(CourierAccountRepository::new(
                 data.clone(),
                 vault.clone(),
+                connections.clone(),
                 clock.clone(),
             )),
             shipments,

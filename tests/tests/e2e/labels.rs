@@ -605,8 +605,15 @@ async fn bad_fulfillment_input_is_a_clear_error_and_changes_nothing() {
             "PUT",
             "/v1/couriers/amazon_shipping/main",
             r#"{"api_key": "k"}"#,
+            400,
+            "malformed_json",
+        ),
+        (
+            "PUT",
+            "/v1/couriers/amazon_shipping/main",
+            r#"{"seller_id": "not a seller"}"#,
             422,
-            "courier_not_supported",
+            "invalid_field",
         ),
         ("GET", "/v1/shipments?status=lost", "", 422, "invalid_field"),
         ("GET", "/v1/shipments/not-a-shipment", "", 404, "not_found"),
@@ -825,4 +832,238 @@ async fn a_shiprocket_label_survives_lost_answers_and_expired_tokens_embedded() 
 #[tokio::test]
 async fn a_shiprocket_label_survives_lost_answers_and_expired_tokens_dynamodb() {
     a_shiprocket_label_survives_lost_answers_and_expired_tokens(moto().await).await;
+}
+
+const SELLER: &str = "A2SELLERLABELS1";
+
+/// An Amazon order of the canary buyer, stored as the notification path would store it.
+async fn amazon_order(stack: &Stack, n: u64) -> rc_domain::OrderId {
+    use rc_domain::{
+        BuyerPii, Channel, Currency, LineItem, Money, Order, OrderStatus, OrderTotals, Pii,
+        PostalAddress, Quantity, ShipToRegion,
+    };
+    let id = rc_domain::OrderId::parse(&format!("amazon-113-000000{n}-1")).expect("id");
+    let usd = Currency::parse("USD").expect("usd");
+    let money = |m| Money::from_minor(m, usd).expect("money");
+    let address = PostalAddress::parse(
+        Some(&format!(
+            "{} {}",
+            support::CANARY_NAME_FIRST,
+            support::CANARY_NAME_LAST
+        )),
+        None,
+        support::CANARY_STREET,
+        None,
+        support::CANARY_CITY,
+        Some("KY"),
+        Some(support::CANARY_ZIP),
+        "US",
+    )
+    .expect("address");
+    let placed = start_time() - time::Duration::hours(2);
+    let order = Order {
+        merchant: merchant(),
+        id: id.clone(),
+        channel: Channel::Amazon,
+        channel_reference: format!("113-000000{n}-1"),
+        status: OrderStatus::Received,
+        placed_at: placed,
+        channel_updated_at: placed,
+        currency: usd,
+        lines: vec![LineItem {
+            sku: Sku::parse("AMZ-MUG").expect("sku"),
+            quantity: Quantity::new(1).expect("quantity"),
+            unit_price: money(1999),
+        }],
+        totals: OrderTotals {
+            subtotal: money(1999),
+            tax: money(0),
+            shipping: money(0),
+            total: money(1999),
+        },
+        ship_to: Some(ShipToRegion::of(&address)),
+        buyer: BuyerPii {
+            shipping_address: Some(Pii::new(address)),
+            ..BuyerPii::default()
+        },
+    };
+    stack
+        .services
+        .orders
+        .upsert(&order, None)
+        .await
+        .expect("stored");
+    id
+}
+
+/// Amazon Shipping v2 for an Amazon order: no buyer address sent (Amazon knows it), a purchase
+/// whose answer is lost settled by the same idempotency key, an expired quote quoted again —
+/// one purchase; a Shopify order cannot use it; void cancels at Amazon.
+async fn amazon_shipping_buys_once_by_its_idempotency_key(stack: Stack) {
+    let mut labels = label_stack(stack).await;
+    let amazon = support::sp_api::start().await;
+    labels.stack.channels = rc_runtime::ChannelClients::new(
+        rc_channels::amazon::Endpoints::all_at(amazon.base(), amazon.base()),
+        None,
+    )
+    .with_couriers(labels.courier.base(), None);
+    let account = r#"{"seller_id": "A2SELLERLABELS1"}"#;
+    let (status, refused) = labels
+        .stack
+        .api("PUT", "/v1/couriers/amazon_shipping/amzn", account)
+        .await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (422, Some("unknown_connection")),
+        "not connected yet"
+    );
+    labels
+        .stack
+        .services
+        .connections
+        .put_amazon(
+            &merchant(),
+            &support::id(SELLER),
+            &[support::id("ATVPDKIKX0DER")],
+            &rc_domain::LwaCredentials {
+                client_id: support::sp_api::CLIENT_ID.into(),
+                client_secret: rc_domain::Secret::new(
+                    rc_domain::SecretText::parse(support::sp_api::CLIENT_SECRET).expect("s"),
+                ),
+                refresh_token: rc_domain::Secret::new(
+                    rc_domain::SecretText::parse(support::sp_api::REFRESH_TOKEN).expect("s"),
+                ),
+                region: rc_domain::Region::NorthAmerica,
+            },
+        )
+        .await
+        .expect("connected");
+    let (status, body) = labels
+        .stack
+        .api("PUT", "/v1/couriers/amazon_shipping/amzn", account)
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let warehouse = warehouse_body().replace(
+        r#"{"kind": "easypost", "name": "main"}"#,
+        r#"{"kind": "amazon_shipping", "name": "amzn"}"#,
+    );
+    let (status, body) = labels
+        .stack
+        .api("PUT", "/v1/warehouses/main", &warehouse)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let sku = Sku::parse("AMZ-MUG").expect("sku");
+    let parcel = rc_domain::Parcel::parse(400, 200, 150, 100).expect("parcel");
+    labels
+        .stack
+        .services
+        .stock
+        .set_parcel(&merchant(), &sku, &parcel)
+        .await
+        .expect("parcel");
+    labels
+        .stack
+        .services
+        .stock
+        .adjust(
+            &merchant(),
+            &sku,
+            &WarehouseId::parse("main").expect("w"),
+            Adjustment::Receive { quantity: 5 },
+            "t",
+            "t",
+        )
+        .await
+        .expect("stock");
+
+    let order = amazon_order(&labels.stack, 1).await;
+    labels.process().await;
+    let shipment = format!("{order}.1");
+    let job: Vec<_> = labels
+        .job_messages()
+        .into_iter()
+        .filter(|(_, b)| b.contains(&shipment))
+        .collect();
+    assert_eq!(job.len(), 1, "{:?}", labels.job_messages());
+    // The quote has expired by the time it is bought: quoted again. Then the purchase's answer
+    // is lost: the client's retry carries the same key and gets the same purchase back.
+    amazon.state().expire_quotes = 1;
+    amazon.state().lose_purchase_answer = 1;
+    let generator = labels.generator();
+    assert_eq!(
+        generator.handle_batch(job.clone()).await.len(),
+        1,
+        "retried with a new quote"
+    );
+    assert!(generator.handle_batch(job.clone()).await.is_empty());
+    let done = labels.shipment(&shipment).await;
+    assert_eq!(done["status"], "label_created", "{done}");
+    assert_eq!(done["purchase"]["courier"]["kind"], "amazon_shipping");
+    assert_eq!(done["purchase"]["cost"]["minor"], 540);
+    assert!(
+        done["purchase"]["tracking_code"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("TBA"))
+    );
+    {
+        let state = amazon.state();
+        assert_eq!(state.purchases, 1, "one purchase");
+        assert_eq!(state.rates_calls, 2, "quoted again after the expiry");
+        assert!(state.violations.is_empty(), "{:?}", state.violations);
+    }
+    // Redelivered: nothing more.
+    assert!(generator.handle_batch(job).await.is_empty());
+    assert_eq!(
+        amazon.state().purchase_calls,
+        3,
+        "expired, lost, replayed by key"
+    );
+
+    // A Shopify order cannot ship with Amazon Shipping.
+    let shopify = labels.order(ORDER + 30).await;
+    let job: Vec<_> = labels
+        .job_messages()
+        .into_iter()
+        .filter(|(_, b)| b.contains(&shopify))
+        .collect();
+    assert!(generator.handle_batch(job).await.is_empty());
+    let failed = labels.shipment(&shopify).await;
+    assert_eq!(
+        (failed["status"].as_str(), failed["reason"].as_str()),
+        (Some("label_failed"), Some("not_an_amazon_order"))
+    );
+
+    // Voided: cancelled at Amazon, the label erased.
+    let location = done["label"]["location"]
+        .as_str()
+        .expect("location")
+        .to_owned();
+    let (status, voided) = labels
+        .stack
+        .api("POST", &format!("/v1/shipments/{shipment}/void"), "")
+        .await;
+    assert_eq!(status, 200, "{voided}");
+    assert!(
+        amazon
+            .state()
+            .shipments
+            .values()
+            .all(|(_, _, cancelled)| *cancelled)
+    );
+    assert_eq!(labels.store.get(&location).await.expect("get"), None);
+    assert!(
+        amazon.state().violations.is_empty(),
+        "{:?}",
+        amazon.state().violations
+    );
+}
+
+#[tokio::test]
+async fn amazon_shipping_buys_once_by_its_idempotency_key_embedded() {
+    amazon_shipping_buys_once_by_its_idempotency_key(embedded().await).await;
+}
+
+#[tokio::test]
+async fn amazon_shipping_buys_once_by_its_idempotency_key_dynamodb() {
+    amazon_shipping_buys_once_by_its_idempotency_key(moto().await).await;
 }

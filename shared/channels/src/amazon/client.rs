@@ -107,6 +107,7 @@ pub struct SpApiClient {
     pub(super) get_order_limiters: Limiters,
     pub(super) search_limiters: Limiters,
     pub(super) listings_limiters: Limiters,
+    pub(super) shipping_limiters: Limiters,
     pub(super) feed_limiters: Mutex<HashMap<(&'static str, SellerId), Arc<TokenBucket>>>,
 }
 
@@ -133,6 +134,7 @@ impl SpApiClient {
             get_order_limiters: Mutex::new(HashMap::new()),
             search_limiters: Mutex::new(HashMap::new()),
             listings_limiters: Mutex::new(HashMap::new()),
+            shipping_limiters: Mutex::new(HashMap::new()),
             feed_limiters: Mutex::new(HashMap::new()),
         }
     }
@@ -242,6 +244,9 @@ impl SpApiClient {
             if let Some(body) = request.body {
                 builder = builder.json(body);
             }
+            for (name, value) in request.headers {
+                builder = builder.header(*name, value);
+            }
             let sent = builder
                 .header(
                     "x-amz-access-token",
@@ -287,6 +292,18 @@ impl SpApiClient {
                 s if s.is_server_error() => {
                     return Err(FetchError::Unavailable(format!("SP-API answered {s}")));
                 }
+                s if request.error_codes => {
+                    let body = crate::read_capped(response, 64 * 1024)
+                        .await
+                        .unwrap_or_default();
+                    return Err(match error_code(&body) {
+                        Some(code) => FetchError::Refused {
+                            status: s.as_u16(),
+                            code,
+                        },
+                        None => FetchError::Rejected(s.as_u16()),
+                    });
+                }
                 s => return Err(FetchError::Rejected(s.as_u16())),
             }
         }
@@ -300,6 +317,10 @@ pub(super) struct Request<'a> {
     pub(super) path: &'a str,
     pub(super) query: &'a [(&'a str, String)],
     pub(super) body: Option<&'a serde_json::Value>,
+    /// Extra headers (`x-amzn-IdempotencyKey`, `x-amzn-shipping-business-id`).
+    pub(super) headers: &'a [(&'static str, String)],
+    /// Answer a refusal with Amazon's error code (`FetchError::Refused`), not only its status.
+    pub(super) error_codes: bool,
 }
 
 impl<'a> Request<'a> {
@@ -309,8 +330,23 @@ impl<'a> Request<'a> {
             path,
             query,
             body: None,
+            headers: &[],
+            error_codes: false,
         }
     }
+}
+
+/// The first error code of an SP-API error list (`{"errors": [{"code", "message"}]}`), if it
+/// looks like one (letters, digits, `_`, `.`): never a value we sent.
+fn error_code(body: &[u8]) -> Option<String> {
+    let list: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let code = list["errors"][0]["code"].as_str()?;
+    let ok = !code.is_empty()
+        && code.len() <= 64
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.');
+    ok.then(|| code.to_owned())
 }
 
 /// A path segment percent-encoded (seller SKUs may hold spaces, slashes, '#').

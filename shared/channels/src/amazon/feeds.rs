@@ -54,6 +54,8 @@ impl SpApiClient {
             path,
             query: &[],
             body,
+            headers: &[],
+            error_codes: false,
         };
         // Errors name the operation: a 404 here is no order "not found".
         let bytes = self

@@ -40,6 +40,8 @@ impl SpApiClient {
             path: &path,
             query: &query,
             body: Some(body),
+            headers: &[],
+            error_codes: false,
         };
         self.call(seller, credentials, request, &limiter).await
     }

@@ -9,6 +9,7 @@ mod notification;
 mod order_payload;
 mod orders;
 mod rate_limit;
+mod shipping;
 
 pub use client::{Endpoints, FetchError, RetryPolicy, SpApiClient};
 // Value types of the domain, re-exported because every SP-API call takes them.
@@ -18,3 +19,4 @@ pub use notification::{OrderChange, parse_notification};
 pub use order_payload::{INCLUDED_DATA, SearchedOrder, parse_get_order, parse_search_orders};
 pub use rate_limit::TokenBucket;
 pub use rc_domain::{LwaCredentials as Credentials, MarketplaceId, Region, SellerId};
+pub use shipping::{ShippingCall, shipping_business};

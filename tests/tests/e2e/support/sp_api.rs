@@ -55,6 +55,20 @@ pub struct State {
     pub feed_delay: usize,
     /// Serve processing reports GZIP-compressed, as Amazon may.
     pub gzip_reports: bool,
+    /// Shipping API v2: getRates and purchaseShipment calls, purchases made (not replays).
+    pub rates_calls: usize,
+    pub purchase_calls: usize,
+    pub purchases: usize,
+    /// Quotes by requestToken: (Amazon order id, package reference, rate ids).
+    pub quotes: HashMap<String, (String, String, Vec<String>)>,
+    /// purchaseShipment answers by idempotency key (a retry with the key gets the same).
+    pub idempotency: HashMap<String, Value>,
+    /// Bought shipments by shipmentId: (package reference, tracking id, cancelled).
+    pub shipments: HashMap<String, (String, String, bool)>,
+    /// Answer this many purchases TOKEN_EXPIRED (a quote over 10 minutes old).
+    pub expire_quotes: usize,
+    /// Purchase, then answer this many purchases 500 (the answer is lost).
+    pub lose_purchase_answer: usize,
 }
 
 /// The published models whose facts requests are checked against.
@@ -62,6 +76,7 @@ struct Models {
     orders: serde_json::Value,
     listings: serde_json::Value,
     feeds: serde_json::Value,
+    shipping: serde_json::Value,
 }
 
 pub struct StandIn {
@@ -275,6 +290,20 @@ async fn handle(
             &base,
             &method,
             &path,
+            &headers,
+            &body,
+        );
+    }
+    if path.starts_with("/shipping/v2/") {
+        let violations = check_against_model(&models.shipping, &method, &path, &query);
+        state.violations.extend(violations);
+        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        return shipping(
+            &mut state,
+            &models.shipping,
+            &method,
+            &path,
+            &query,
             &headers,
             &body,
         );
@@ -608,6 +637,234 @@ fn check_listings_feed(state: &mut State, content: &Value) {
     }
 }
 
+/// Checks a body against a definition of the model facts: required fields present, enums
+/// respected, nested definitions and arrays of them checked in turn.
+fn check_body(
+    definitions: &Value,
+    name: &str,
+    value: &Value,
+    at: &str,
+    violations: &mut Vec<String>,
+) {
+    let Some(definition) = definitions.get(name) else {
+        return;
+    };
+    if let Some(allowed) = definition["enum"].as_array() {
+        if !allowed.contains(value) {
+            violations.push(format!("{at}: {value} is not an allowed value"));
+        }
+        return;
+    }
+    for required in definition["required"].as_array().into_iter().flatten() {
+        let field = required.as_str().unwrap_or_default();
+        if value.get(field).is_none_or(Value::is_null) {
+            violations.push(format!("{at}.{field} is required"));
+        }
+    }
+    let Some(properties) = definition["properties"].as_object() else {
+        return;
+    };
+    for (field, fact) in properties {
+        let Some(present) = value.get(field).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let here = format!("{at}.{field}");
+        if let Some(allowed) = fact["enum"].as_array() {
+            let values: Vec<&Value> = match present.as_array() {
+                Some(items) => items.iter().collect(),
+                None => vec![present],
+            };
+            for v in values {
+                if !allowed.contains(v) {
+                    violations.push(format!("{here}: {v} is not an allowed value"));
+                }
+            }
+        }
+        if let Some(reference) = fact["ref"].as_str() {
+            check_body(definitions, reference, present, &here, violations);
+        }
+        if let Some(item) = fact["items"].as_str() {
+            for (i, element) in present.as_array().into_iter().flatten().enumerate() {
+                check_body(
+                    definitions,
+                    item,
+                    element,
+                    &format!("{here}[{i}]"),
+                    violations,
+                );
+            }
+        }
+    }
+}
+
+/// The Shipping API v2: getRates, purchaseShipment (idempotent by its key), getShipmentDocuments,
+/// cancelShipment.
+fn shipping(
+    state: &mut State,
+    model: &Value,
+    method: &str,
+    path: &str,
+    query: &str,
+    headers: &hyper::HeaderMap,
+    body: &Value,
+) -> hyper::Response<Full<Bytes>> {
+    let definitions = &model["definitions"];
+    let error = |status: u16, code: &str| {
+        respond(
+            status,
+            json!({"errors": [{"code": code, "message": "stand-in"}]}),
+        )
+    };
+    let segments: Vec<&str> = path
+        .trim_start_matches("/shipping/v2/")
+        .split('/')
+        .collect();
+    match (method, segments.as_slice()) {
+        ("post", ["shipments", "rates"]) => {
+            state.rates_calls += 1;
+            check_body(
+                definitions,
+                "GetRatesRequest",
+                body,
+                "getRates",
+                &mut state.violations,
+            );
+            if body.get("shipTo").is_some() {
+                state
+                    .violations
+                    .push("getRates: the buyer's address was sent for an Amazon order".into());
+            }
+            let order = body["channelDetails"]["amazonOrderDetails"]["orderId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            if body["channelDetails"]["channelType"] != "AMAZON" || order.is_empty() {
+                state
+                    .violations
+                    .push("getRates: not an AMAZON channel order".into());
+            }
+            let reference = body["packages"][0]["packageClientReferenceId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let token = format!("rt-{}", state.rates_calls);
+            let rates = [
+                ("std", "Amazon Shipping", "Standard", 5.40),
+                ("one", "Amazon Shipping", "One-Day", 11.20),
+            ];
+            let ids = rates
+                .iter()
+                .map(|(id, ..)| format!("{token}-{id}"))
+                .collect();
+            state.quotes.insert(token.clone(), (order, reference, ids));
+            let rates: Vec<Value> = rates
+                .iter()
+                .map(|(id, carrier, service, price)| json!({
+                    "rateId": format!("{token}-{id}"), "carrierId": "AMZN_US", "carrierName": carrier,
+                    "serviceId": format!("SVC-{id}"), "serviceName": service,
+                    "totalCharge": {"value": price, "unit": "USD"},
+                    "promise": {"deliveryWindow": {"start": "2026-12-02T00:00:00Z", "end": "2026-12-04T00:00:00Z"}},
+                    "supportedDocumentSpecifications": [{"format": "PDF", "size": {"width": 4, "length": 6, "unit": "INCH"}, "printOptions": []}],
+                    "requiresAdditionalInputs": false
+                }))
+                .collect();
+            respond(
+                200,
+                json!({"payload": {"requestToken": token, "rates": rates, "ineligibleRates": []}}),
+            )
+        }
+        ("post", ["shipments"]) => {
+            state.purchase_calls += 1;
+            check_body(
+                definitions,
+                "PurchaseShipmentRequest",
+                body,
+                "purchaseShipment",
+                &mut state.violations,
+            );
+            let Some(key) = headers
+                .get("x-amzn-IdempotencyKey")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+            else {
+                state
+                    .violations
+                    .push("purchaseShipment without an idempotency key".into());
+                return error(400, "InvalidInput");
+            };
+            if let Some(answer) = state.idempotency.get(&key) {
+                return respond(200, answer.clone());
+            }
+            if state.expire_quotes > 0 {
+                state.expire_quotes -= 1;
+                return error(400, "TOKEN_EXPIRED");
+            }
+            let token = body["requestToken"].as_str().unwrap_or_default();
+            let Some((order, reference, ids)) = state.quotes.get(token).cloned() else {
+                return error(400, "InvalidInput");
+            };
+            if !ids.iter().any(|id| body["rateId"] == id.as_str()) {
+                state
+                    .violations
+                    .push("purchaseShipment: a rate not of this quote".into());
+                return error(400, "InvalidInput");
+            }
+            state.purchases += 1;
+            let shipment = format!("amzn-shp-{}", state.purchases);
+            let tracking = format!("TBA{:012}", state.purchases);
+            let pdf = rc_local_host::sandbox::label_pdf(&[
+                "AMAZON SHIPPING".into(),
+                order,
+                tracking.clone(),
+            ]);
+            let contents = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, pdf);
+            let answer = json!({"payload": {"shipmentId": shipment, "packageDocumentDetails": [{
+                "packageClientReferenceId": reference, "trackingId": tracking,
+                "packageDocuments": [{"type": "LABEL", "format": "PDF", "contents": contents}]}],
+                "promise": {}}});
+            state
+                .shipments
+                .insert(shipment, (reference, tracking, false));
+            state.idempotency.insert(key, answer.clone());
+            if state.lose_purchase_answer > 0 {
+                state.lose_purchase_answer -= 1;
+                return error(500, "InternalFailure");
+            }
+            respond(200, answer)
+        }
+        ("get", ["shipments", id, "documents"]) => {
+            let Some((reference, tracking, _)) = state.shipments.get(*id).cloned() else {
+                return error(404, "NotFound");
+            };
+            if !query.contains(&format!("packageClientReferenceId={}", reference)) {
+                state
+                    .violations
+                    .push("documents: not this shipment's package reference".into());
+            }
+            let pdf =
+                rc_local_host::sandbox::label_pdf(&["AMAZON SHIPPING".into(), tracking.clone()]);
+            let contents = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, pdf);
+            respond(
+                200,
+                json!({"payload": {"shipmentId": id, "packageDocumentDetail": {
+                "packageClientReferenceId": reference, "trackingId": tracking,
+                "packageDocuments": [{"type": "LABEL", "format": "PDF", "contents": contents}]}}}),
+            )
+        }
+        ("put", ["shipments", id, "cancel"]) => match state.shipments.get_mut(*id) {
+            Some(shipment) => {
+                shipment.2 = true;
+                respond(200, json!({"payload": {}}))
+            }
+            None => error(404, "NotFound"),
+        },
+        _ => {
+            state.violations.push(format!("unexpected {method} {path}"));
+            error(404, "NotFound")
+        }
+    }
+}
+
 pub async fn start() -> StandIn {
     // Facts from Amazon's published Orders, Listings Items and Feeds models, kept here.
     let fact = |text: &str| -> Value { serde_json::from_str(text).expect("model facts") };
@@ -618,6 +875,9 @@ pub async fn start() -> StandIn {
         )),
         feeds: fact(include_str!(
             "../../../fixtures/amazon-models/feeds_2021-06-30.facts.json"
+        )),
+        shipping: fact(include_str!(
+            "../../../fixtures/amazon-models/shippingV2.facts.json"
         )),
     });
     let state = Arc::new(Mutex::new(State::default()));
