@@ -10,6 +10,7 @@
 //! | `PUT /v1/connections/amazon/{seller_id}` | connect an Amazon selling partner, or update it |
 //! | `DELETE /v1/connections/amazon/{seller_id}` | disconnect it |
 //! | `POST /v1/orders/{order_id}/shipped` | mark it shipped now (starts the PII clock) |
+//! | `POST /v1/orders/{order_id}/route` | route a `needs_attention` order again (after a fix) |
 //! | `DELETE /v1/account` | cancel the account: body `{"confirm": "<merchant id>"}` |
 //! | `GET /v1/account/cancellation` | where the cancellation stands, with its final receipt |
 //! | `GET /v1/privacy/receipts?after=<seq>` | deletion receipts, in chain order |
@@ -82,6 +83,7 @@ enum Route {
     Orders(Option<String>),
     Order(OrderId),
     MarkShipped(OrderId),
+    Reroute(OrderId),
     CancelAccount,
     CancellationStatus,
     Receipts(Option<String>),
@@ -275,6 +277,12 @@ impl MerchantApi {
                 allow(&[Method::GET])?;
                 Ok(Route::Orders(after()))
             }
+            ["v1", "orders", id, "route"] => {
+                allow(&[Method::POST])?;
+                OrderId::parse(id)
+                    .map(Route::Reroute)
+                    .map_err(|_| ApiError::NotFound)
+            }
             ["v1", "orders", id, "shipped"] => {
                 allow(&[Method::POST])?;
                 OrderId::parse(id)
@@ -380,6 +388,16 @@ impl MerchantApi {
                     .await
             }
             Route::Ledger(after) => self.inventory.ledger(&merchant, after.as_deref()).await,
+            Route::Reroute(order) => {
+                order_routes::reroute(
+                    &self.orders,
+                    &self.inventory.reservations,
+                    &self.fulfillment.planner,
+                    &merchant,
+                    &order,
+                )
+                .await
+            }
             Route::MarkShipped(order) => {
                 order_routes::mark_shipped(&self.orders, &merchant, &order).await
             }

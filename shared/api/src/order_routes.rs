@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use http::{Response, StatusCode};
 use rc_domain::{MerchantId, OrderId};
-use rc_inventory::Reservations;
+use rc_inventory::{Reservations, RouteRequest};
 use rc_orders::{OrderRepository, RepoError};
 
 use crate::{ApiError, json};
@@ -53,6 +53,59 @@ pub(crate) async fn show(
         None => serde_json::Value::Null,
     };
     Ok(json(StatusCode::OK, &body))
+}
+
+/// `POST /v1/orders/{order_id}/route`: routes again an order held as `needs_attention` (after the
+/// merchant fixed its address, a warehouse or a rule) and plans its shipments. 409
+/// `not_needing_attention` when it holds no units waiting for a decision; 409 with the reason
+/// (`address_not_shippable`, `no_warehouse_serves`, `no_stock`) while it still cannot be routed.
+pub(crate) async fn reroute(
+    orders: &OrderRepository,
+    reservations: &Reservations,
+    planner: &rc_fulfillment::ShipmentPlanner,
+    merchant: &MerchantId,
+    order: &OrderId,
+) -> Result<Response<Bytes>, ApiError> {
+    let view = orders
+        .view(merchant, order)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let to = RouteRequest {
+        destination: orders.destination(merchant, order, &view).await?,
+        channel: view.channel,
+    };
+    let Some(routed) = reservations
+        .reroute(merchant, order, &view.lines, &to)
+        .await?
+    else {
+        return Err(ApiError::InUse {
+            reason: "not_needing_attention",
+            message: "the order holds no units waiting for a routing decision",
+        });
+    };
+    if routed.needs_attention() || routed.state != rc_inventory::ReservationState::Reserved {
+        let reason = match routed.routing.as_ref().and_then(|r| r.attention.as_deref()) {
+            Some("address_not_shippable") => "address_not_shippable",
+            Some(_) => "no_warehouse_serves",
+            None => "no_stock",
+        };
+        return Err(ApiError::InUse {
+            reason,
+            message: "the order still cannot be routed as it stands; nothing changed",
+        });
+    }
+    orders
+        .advance_status(merchant, order, rc_domain::OrderStatus::Reserved)
+        .await
+        .map_err(|e| match e {
+            RepoError::Refused(_) => ApiError::Conflict,
+            other => other.into(),
+        })?;
+    if let Some(decision) = &routed.routing {
+        planner.plan(merchant, order, decision).await?;
+    }
+    tracing::info!(%merchant, %order, "order routed again");
+    show(orders, reservations, merchant, order).await
 }
 
 /// `POST /v1/orders/{order_id}/shipped`: 409 for a cancelled order.

@@ -204,6 +204,7 @@ impl Reservations {
         to: &RouteRequest,
         records: &[(WarehouseId, rc_domain::Warehouse)],
         settings: &rc_domain::RoutingSettings,
+        held: &[Allocation],
     ) -> Result<Reservation, InventoryError> {
         let backordered = |shortfall, note: Option<&str>| Reservation {
             state: ReservationState::Backordered,
@@ -220,6 +221,12 @@ impl Reservations {
             for (warehouse, level) in self.stock.levels(merchant, sku).await? {
                 free.insert((warehouse, sku.clone()), level.available);
             }
+        }
+        // Units this order already holds are its own to route again.
+        for allocation in held {
+            *free
+                .entry((allocation.warehouse.clone(), allocation.sku.clone()))
+                .or_default() += allocation.quantity;
         }
         let warehouses = candidates(records, &free);
         let (shipments, rule, attention) = match rc_domain::route(
@@ -344,7 +351,7 @@ impl Reservations {
                 }
             }
             let reservation = self
-                .decide(merchant, &needs, to, &records, &settings)
+                .decide(merchant, &needs, to, &records, &settings, &[])
                 .await?;
             if reservation.state == ReservationState::Backordered && existing.is_some() {
                 // Still short: nothing to write (the recorded shortfall may be older).
@@ -396,6 +403,85 @@ impl Reservations {
             match self.stock.data.transact(ops).await {
                 Ok(()) => return Ok(reservation),
                 // The record changed (a concurrent delivery) or stock moved under us: look again.
+                Err(StoreError::TransactionCancelled { .. } | StoreError::TransactionConflict) => {
+                    back_off(attempt).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(InventoryError::Contended)
+    }
+
+    /// Routes again an order whose units are held while it needs attention (the merchant fixed
+    /// its address, a warehouse or a rule): the held units count as its own, and the move from
+    /// the old warehouses to the new is one conditional transaction of net changes per SKU ×
+    /// warehouse. `Ok(None)`: the order holds no units waiting for a decision. `Ok(Some(r))`
+    /// with `r.needs_attention()` or backordered: still not routable, nothing changed.
+    pub async fn reroute(
+        &self,
+        merchant: &MerchantId,
+        order: &OrderId,
+        lines: &[LineItem],
+        to: &RouteRequest,
+    ) -> Result<Option<Reservation>, InventoryError> {
+        let key = keys::reservation(merchant, order);
+        let needs = self.needs(merchant, lines).await?;
+        let records = self.warehouses.list(merchant).await?;
+        let settings = self.routing.get(merchant).await?;
+        for attempt in 0..ATTEMPTS {
+            let Some(item) = self.stock.data.get(&key).await? else {
+                return Ok(None);
+            };
+            let held = parse_record(&item)?;
+            if !held.needs_attention() {
+                return Ok(None);
+            }
+            let routed = self
+                .decide(merchant, &needs, to, &records, &settings, &held.allocations)
+                .await?;
+            if routed.state != ReservationState::Reserved || routed.needs_attention() {
+                return Ok(Some(routed));
+            }
+            // Net change per SKU × warehouse: one operation per stock item.
+            let mut net: BTreeMap<(Sku, WarehouseId), i64> = BTreeMap::new();
+            for a in &routed.allocations {
+                *net.entry((a.sku.clone(), a.warehouse.clone())).or_default() += a.quantity;
+            }
+            for a in &held.allocations {
+                *net.entry((a.sku.clone(), a.warehouse.clone())).or_default() -= a.quantity;
+            }
+            let mut ops = vec![TxOp::Replace {
+                item: record_item(merchant, order, &routed)?,
+                expected_version: item.version,
+            }];
+            let mut changes = Vec::new();
+            for ((sku, warehouse), delta) in net.into_iter().filter(|(_, d)| *d != 0) {
+                let at_least = if delta > 0 {
+                    vec![("available".into(), delta)]
+                } else {
+                    vec![("reserved".into(), -delta)]
+                };
+                ops.push(TxOp::Adjust {
+                    key: keys::stock(merchant, &sku, &warehouse),
+                    deltas: vec![("reserved".into(), delta), ("available".into(), -delta)],
+                    at_least,
+                });
+                changes.push(StockChange {
+                    sku,
+                    warehouse,
+                    on_hand: 0,
+                    reserved: delta,
+                });
+            }
+            ops.push(TxOp::Create(self.stock.ledger_item(
+                merchant,
+                "reroute",
+                format!("order {order} routed again"),
+                "merchant-api",
+                changes,
+            )?));
+            match self.stock.data.transact(ops).await {
+                Ok(()) => return Ok(Some(routed)),
                 Err(StoreError::TransactionCancelled { .. } | StoreError::TransactionConflict) => {
                     back_off(attempt).await;
                 }

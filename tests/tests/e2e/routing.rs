@@ -254,6 +254,76 @@ async fn orders_route_by_the_merchants_rules(stack: Stack) {
         "the prefix is never shown: {view}"
     );
 
+    // The merchant fixed the rules: the held order is routed again (its own held units count as
+    // free to it), moved in one transaction, and its shipment planned. Units are conserved.
+    let reserved_total = |stock: &serde_json::Value| -> i64 {
+        stock["warehouses"]
+            .as_object()
+            .map(|w| w.values().filter_map(|l| l["reserved"].as_i64()).sum())
+            .unwrap_or(0)
+    };
+    let held_at = |view: &serde_json::Value| -> Vec<String> {
+        view["reservation"]["allocations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a["warehouse"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let (_, held) = stack.api("GET", "/v1/orders/shopify-7006", "").await;
+    assert!(
+        held_at(&held).iter().all(|w| w == "west"),
+        "held by priority: {held}"
+    );
+    let to_east = r#"{"allow_split": true, "rules": [
+        {"name": "zq-east", "postal_prefixes": ["ZQ7"], "warehouses": ["east"]}]}"#;
+    let (status, _) = stack.api("PUT", "/v1/routing", to_east).await;
+    assert_eq!(status, 200);
+    for sku in &skus {
+        set_stock(&stack, sku, "east", 10).await;
+    }
+    let (_, before_stock) = stack
+        .api("GET", &format!("/v1/inventory/{}", skus[0]), "")
+        .await;
+    let (status, rerouted) = stack.api("POST", "/v1/orders/shopify-7006/route", "").await;
+    assert_eq!(status, 200, "{rerouted}");
+    assert_eq!(rerouted["status"], "reserved");
+    assert_eq!(rerouted["reservation"]["routing"]["rule"], "zq-east");
+    assert!(rerouted["reservation"]["routing"]["attention"].is_null());
+    assert!(held_at(&rerouted).iter().all(|w| w == "east"), "{rerouted}");
+    let (_, after_stock) = stack
+        .api("GET", &format!("/v1/inventory/{}", skus[0]), "")
+        .await;
+    assert_eq!(reserved_total(&before_stock), reserved_total(&after_stock));
+    let at = |stock: &serde_json::Value, w: &str| {
+        stock["warehouses"][w]["reserved"].as_i64().unwrap_or(0)
+    };
+    assert!(
+        at(&after_stock, "west") < at(&before_stock, "west"),
+        "{after_stock}"
+    );
+    assert!(
+        at(&after_stock, "east") > at(&before_stock, "east"),
+        "{after_stock}"
+    );
+    let (_, planned) = stack
+        .api("GET", "/v1/orders/shopify-7006/shipments", "")
+        .await;
+    assert_eq!(planned["shipments"][0]["warehouse"], "east", "{planned}");
+    let (status, again) = stack.api("POST", "/v1/orders/shopify-7006/route", "").await;
+    assert_eq!(
+        (status, again["error"].as_str()),
+        (409, Some("not_needing_attention"))
+    );
+    // Still no address: nothing changes, the reason says why.
+    let (status, still) = stack.api("POST", "/v1/orders/shopify-7007/route", "").await;
+    assert_eq!(
+        (status, still["error"].as_str()),
+        (409, Some("address_not_shippable"))
+    );
+    let (_, unchanged) = stack.api("GET", "/v1/orders/shopify-7007", "").await;
+    assert_eq!(unchanged["status"], "needs_attention");
+
     // Redelivering every event changes none of it.
     let before = stack.api("GET", "/v1/orders/shopify-7006", "").await;
     process(&stack).await;
