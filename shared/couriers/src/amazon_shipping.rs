@@ -360,8 +360,7 @@ impl LabelPurchaser for AmazonShipping {
             .await
         {
             Ok(_) => Ok(VoidOutcome::Voided),
-            Err(CourierError::Refused { code }) => Ok(VoidOutcome::Refused { code }),
-            Err(e) => Err(e),
+            Err(e) => e.into_void(),
         }
     }
 }

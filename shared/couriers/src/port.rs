@@ -208,6 +208,14 @@ pub enum CourierError {
 }
 
 impl CourierError {
+    /// What a refusal means to a void: the label stands (used, too late). Other errors stay.
+    pub fn into_void(self) -> Result<VoidOutcome, CourierError> {
+        match self {
+            Self::Refused { code } => Ok(VoidOutcome::Refused { code }),
+            other => Err(other),
+        }
+    }
+
     /// The machine-readable reason a shipment shows when this error ends its label attempt.
     pub fn reason(&self) -> &'static str {
         match self {

@@ -278,6 +278,24 @@ impl Shiprocket {
         }))
     }
 
+    /// A purchase: the AWB, the courier, and the label Shiprocket generates for the shipment.
+    async fn purchase(
+        &self,
+        account: &CourierCredentials,
+        sr_shipment: &str,
+        awb: String,
+        courier: String,
+    ) -> Result<Purchase, CourierError> {
+        Ok(Purchase {
+            tracking_code: awb,
+            carrier: courier.clone(),
+            service: courier,
+            amount: None,
+            courier_shipment: None,
+            label: LabelSource::Url(self.label_url(account, sr_shipment).await?),
+        })
+    }
+
     async fn label_url(
         &self,
         account: &CourierCredentials,
@@ -484,14 +502,7 @@ impl LabelPurchaser for Shiprocket {
             .or_else(|| data["awb_code"].as_u64().map(|a| a.to_string()))
             .ok_or_else(|| CourierError::Unknown("assigned without an AWB".into()))?;
         let courier = data["courier_name"].as_str().unwrap_or_default().to_owned();
-        Ok(Purchase {
-            tracking_code: awb,
-            carrier: courier.clone(),
-            service: courier,
-            amount: None,
-            courier_shipment: None,
-            label: LabelSource::Url(self.label_url(account, sr_shipment).await?),
-        })
+        self.purchase(account, sr_shipment, awb, courier).await
     }
 
     async fn lookup(
@@ -526,14 +537,9 @@ impl LabelPurchaser for Shiprocket {
             .or_else(|| data["courier_name"].as_str())
             .unwrap_or_default()
             .to_owned();
-        Ok(Lookup::Bought(Purchase {
-            tracking_code: awb,
-            carrier: courier.clone(),
-            service: courier,
-            amount: None,
-            courier_shipment: None,
-            label: LabelSource::Url(self.label_url(account, sr_shipment).await?),
-        }))
+        Ok(Lookup::Bought(
+            self.purchase(account, sr_shipment, awb, courier).await?,
+        ))
     }
 
     async fn document(
@@ -565,10 +571,7 @@ impl LabelPurchaser for Shiprocket {
         if status.is_success() {
             return Ok(VoidOutcome::Voided);
         }
-        match Self::failure(status, true) {
-            CourierError::Refused { code } => Ok(VoidOutcome::Refused { code }),
-            other => Err(other),
-        }
+        Self::failure(status, true).into_void()
     }
 }
 

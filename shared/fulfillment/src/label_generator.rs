@@ -322,6 +322,29 @@ impl LabelGenerator {
         })
     }
 
+    /// Records, before it happens, that `actor` reveals the shipment's buyer data to print a
+    /// label.
+    async fn audit_reveal(
+        &self,
+        merchant: &MerchantId,
+        shipment: &Shipment,
+        actor: &str,
+    ) -> Result<(), FulfillmentError> {
+        self.audit
+            .record(
+                merchant,
+                PiiAccess {
+                    action: "pii_reveal",
+                    purpose: "shipping_label",
+                    actor,
+                    subject: shipment.id.as_str(),
+                    orders: &[shipment.id.order().to_string()],
+                },
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Opens what the courier needs of the buyer — for `ShippingLabel`, recorded in the audit
     /// trail first. `None` when the order holds no shipping address (never had one, or purged).
     async fn recipient(
@@ -330,18 +353,7 @@ impl LabelGenerator {
         shipment: &Shipment,
     ) -> Result<Option<Recipient>, FulfillmentError> {
         let order = shipment.id.order();
-        self.audit
-            .record(
-                merchant,
-                PiiAccess {
-                    action: "pii_reveal",
-                    purpose: "shipping_label",
-                    actor: ACTOR,
-                    subject: shipment.id.as_str(),
-                    orders: &[order.to_string()],
-                },
-            )
-            .await?;
+        self.audit_reveal(merchant, shipment, ACTOR).await?;
         let buyer = match self.orders.buyer(merchant, order).await {
             Ok(Some(buyer)) => buyer,
             Ok(None) => return Ok(None),
@@ -765,18 +777,7 @@ impl LabelGenerator {
             return Ok(None);
         };
         let order = shipment.id.order();
-        self.audit
-            .record(
-                merchant,
-                PiiAccess {
-                    action: "pii_reveal",
-                    purpose: "shipping_label",
-                    actor,
-                    subject: shipment.id.as_str(),
-                    orders: &[order.to_string()],
-                },
-            )
-            .await?;
+        self.audit_reveal(merchant, shipment, actor).await?;
         let Some(sealed) = self.store.get(&label.location).await? else {
             return Ok(None);
         };

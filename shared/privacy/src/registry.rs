@@ -137,20 +137,31 @@ impl PiiCopies {
                 self.erase_pointer(merchant, &pointer).await?;
             }
             None => {
-                let eraser = self
-                    .erasers
-                    .get(kind)
-                    .ok_or_else(|| PrivacyError::UnknownCopyKind(kind.to_owned()))?;
-                eraser
-                    .erase(merchant, location)
-                    .await
-                    .map_err(|problem| PrivacyError::Erase {
-                        kind: kind.to_owned(),
-                        problem,
-                    })?;
+                self.erase_at(merchant, kind, location).await?;
             }
         }
         Ok(())
+    }
+
+    /// Erases the copy of `kind` at `location` with its eraser; the store it was in.
+    async fn erase_at(
+        &self,
+        merchant: &MerchantId,
+        kind: &str,
+        location: &str,
+    ) -> Result<&'static str, PrivacyError> {
+        let eraser = self
+            .erasers
+            .get(kind)
+            .ok_or_else(|| PrivacyError::UnknownCopyKind(kind.to_owned()))?;
+        eraser
+            .erase(merchant, location)
+            .await
+            .map_err(|problem| PrivacyError::Erase {
+                kind: kind.to_owned(),
+                problem,
+            })?;
+        Ok(eraser.store())
     }
 
     /// Whether an item of a merchant partition is a copy pointer.
@@ -170,20 +181,10 @@ impl PiiCopies {
         let location = pointer
             .string("location")
             .ok_or(PrivacyError::Corrupt("copy pointer location"))?;
-        let eraser = self
-            .erasers
-            .get(kind)
-            .ok_or_else(|| PrivacyError::UnknownCopyKind(kind.to_owned()))?;
-        eraser
-            .erase(merchant, location)
-            .await
-            .map_err(|problem| PrivacyError::Erase {
-                kind: kind.to_owned(),
-                problem,
-            })?;
+        let store = self.erase_at(merchant, kind, location).await?;
         self.data.delete(&pointer.key, None).await?;
         Ok(Removal {
-            store: eraser.store().to_owned(),
+            store: store.to_owned(),
             what: format!("{kind} copies"),
             count: 1,
         })

@@ -126,21 +126,7 @@ impl LabelStack {
     }
 
     async fn process(&self) {
-        let processor = self.stack.services.order_processor(Arc::new(
-            self.stack.services.inventory_sync(&self.stack.channels),
-        ));
-        let messages = self
-            .stack
-            .published
-            .published()
-            .iter()
-            .enumerate()
-            .map(|(i, e)| rc_jobs::QueueMessage {
-                id: format!("m{i}"),
-                body: serde_json::to_string(e).expect("event"),
-            })
-            .collect();
-        assert!(processor.handle_batch(messages).await.is_empty());
+        self.stack.process_order_events().await;
     }
 
     fn generator(&self) -> rc_fulfillment::LabelGenerator {
@@ -157,6 +143,14 @@ impl LabelStack {
             .iter()
             .enumerate()
             .map(|(i, job)| (format!("j{i}"), serde_json::to_string(job).expect("job")))
+            .collect()
+    }
+
+    /// The queued label job of one shipment.
+    fn job_for(&self, shipment: &str) -> Vec<(String, String)> {
+        self.job_messages()
+            .into_iter()
+            .filter(|(_, body)| body.contains(shipment))
             .collect()
     }
 
@@ -342,11 +336,7 @@ async fn lost_answers_are_read_back_never_bought_twice(stack: Stack) {
     //    held and marked `buying`; once the lease runs out, the next delivery reads back.
     let second = labels.order(ORDER + 2).await;
     labels.courier.state().buy_delay = Some(std::time::Duration::from_secs(5));
-    let job = labels
-        .job_messages()
-        .into_iter()
-        .filter(|(_, body)| body.contains(&second))
-        .collect::<Vec<_>>();
+    let job = labels.job_for(&second);
     assert_eq!(job.len(), 1);
     let dying = {
         let generator = Arc::clone(&generator);
@@ -379,11 +369,7 @@ async fn lost_answers_are_read_back_never_bought_twice(stack: Stack) {
     // 3. `NO_RESPONSE`: not bought; read back, then bought on the retry.
     let third = labels.order(ORDER + 3).await;
     labels.courier.state().no_response = 1;
-    let job = labels
-        .job_messages()
-        .into_iter()
-        .filter(|(_, body)| body.contains(&third))
-        .collect::<Vec<_>>();
+    let job = labels.job_for(&third);
     assert_eq!(
         generator.handle_batch(job.clone()).await.len(),
         1,
@@ -472,11 +458,7 @@ async fn unavailable_couriers_are_retried_then_dead_lettered_and_refusals_are_re
         )
         .await;
     assert_eq!(status, 200);
-    let job: Vec<_> = labels
-        .job_messages()
-        .into_iter()
-        .filter(|(_, body)| body.contains(&third))
-        .collect();
+    let job: Vec<_> = labels.job_for(&third);
     assert!(
         generator.handle_batch(job.clone()).await.is_empty(),
         "not retried: it cannot succeed"
@@ -539,12 +521,47 @@ async fn unavailable_couriers_are_retried_then_dead_lettered_and_refusals_are_re
         relabelled["voided_labels"].as_array().map(Vec::len),
         Some(1)
     );
-    let state = labels.courier.state();
-    assert_eq!(
-        state.purchases, 4,
-        "a new label after the void, never a double"
-    );
-    assert!(state.violations.is_empty(), "{:?}", state.violations);
+    {
+        let state = labels.courier.state();
+        assert_eq!(
+            state.purchases, 4,
+            "a new label after the void, never a double"
+        );
+        assert!(state.violations.is_empty(), "{:?}", state.violations);
+    }
+
+    // The merchant cancels the account: every label is erased with the rest (finished by the
+    // privacy run if the request's budget did not reach it).
+    let mut locations = Vec::new();
+    for id in [&shipment, &third] {
+        let shown = labels.shipment(id).await;
+        let location = shown["label"]["location"].as_str().expect("location");
+        assert!(labels.store.get(location).await.expect("get").is_some());
+        locations.push(location.to_owned());
+    }
+    let (status, cancelled) = labels
+        .stack
+        .api(
+            "DELETE",
+            "/v1/account",
+            &format!(r#"{{"confirm": "{MERCHANT}"}}"#),
+        )
+        .await;
+    assert_eq!(status, 200, "{cancelled}");
+    labels
+        .stack
+        .services
+        .privacy_run()
+        .run(rc_privacy::PurgeLimits::default(), false, &mut |_| {})
+        .await
+        .expect("privacy run");
+    for location in &locations {
+        assert_eq!(
+            labels.store.get(location).await.expect("get"),
+            None,
+            "a cancelled merchant's label is erased"
+        );
+    }
 }
 
 #[tokio::test]
@@ -809,11 +826,7 @@ async fn a_shiprocket_label_survives_lost_answers_and_expired_tokens(stack: Stac
         .api("PUT", "/v1/couriers/shiprocket/main", &wrong)
         .await;
     let second = labels.order(ORDER + 21).await;
-    let job: Vec<_> = labels
-        .job_messages()
-        .into_iter()
-        .filter(|(_, body)| body.contains(&second))
-        .collect();
+    let job: Vec<_> = labels.job_for(&second);
     courier.expire_tokens();
     assert!(labels.generator().handle_batch(job).await.is_empty());
     let failed = labels.shipment(&second).await;
@@ -979,11 +992,7 @@ async fn amazon_shipping_buys_once_by_its_idempotency_key(stack: Stack) {
     let order = amazon_order(&labels.stack, 1).await;
     labels.process().await;
     let shipment = format!("{order}.1");
-    let job: Vec<_> = labels
-        .job_messages()
-        .into_iter()
-        .filter(|(_, b)| b.contains(&shipment))
-        .collect();
+    let job: Vec<_> = labels.job_for(&shipment);
     assert_eq!(job.len(), 1, "{:?}", labels.job_messages());
     // The quote has expired by the time it is bought: quoted again. Then the purchase's answer
     // is lost: the client's retry carries the same key and gets the same purchase back.
@@ -1021,11 +1030,7 @@ async fn amazon_shipping_buys_once_by_its_idempotency_key(stack: Stack) {
 
     // A Shopify order cannot ship with Amazon Shipping.
     let shopify = labels.order(ORDER + 30).await;
-    let job: Vec<_> = labels
-        .job_messages()
-        .into_iter()
-        .filter(|(_, b)| b.contains(&shopify))
-        .collect();
+    let job: Vec<_> = labels.job_for(&shopify);
     assert!(generator.handle_batch(job).await.is_empty());
     let failed = labels.shipment(&shopify).await;
     assert_eq!(

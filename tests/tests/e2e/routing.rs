@@ -7,8 +7,6 @@
 
 use crate::support;
 
-use std::sync::Arc;
-
 use rc_domain::{Sku, WarehouseId};
 use rc_inventory::Adjustment;
 use support::privacy_stack::*;
@@ -48,25 +46,6 @@ async fn set_stock(stack: &Stack, sku: &str, at: &str, quantity: i64) {
         .expect("stock");
 }
 
-/// Delivers every order event published so far to the order processor (redelivery is harmless).
-async fn process(stack: &Stack) {
-    let channels = rc_runtime::ChannelClients::from_env().expect("channels");
-    let processor = stack
-        .services
-        .order_processor(Arc::new(stack.services.inventory_sync(&channels)));
-    let messages = stack
-        .published
-        .published()
-        .iter()
-        .enumerate()
-        .map(|(i, e)| rc_jobs::QueueMessage {
-            id: format!("m{i}"),
-            body: serde_json::to_string(e).expect("event"),
-        })
-        .collect();
-    assert!(processor.handle_batch(messages).await.is_empty());
-}
-
 /// The order's SKUs, as the channel adapter parsed them from the fixture.
 async fn skus_of(stack: &Stack, id: u64) -> Vec<String> {
     let (status, view) = stack
@@ -97,7 +76,7 @@ async fn order(stack: &Stack, id: u64, shipping: bool) -> serde_json::Value {
             .await,
         200
     );
-    process(stack).await;
+    stack.process_order_events().await;
     let (status, view) = stack
         .api("GET", &format!("/v1/orders/shopify-{id}"), "")
         .await;
@@ -326,7 +305,7 @@ async fn orders_route_by_the_merchants_rules(stack: Stack) {
 
     // Redelivering every event changes none of it.
     let before = stack.api("GET", "/v1/orders/shopify-7006", "").await;
-    process(&stack).await;
+    stack.process_order_events().await;
     assert_eq!(
         stack.api("GET", "/v1/orders/shopify-7006", "").await,
         before

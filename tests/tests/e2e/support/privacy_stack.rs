@@ -254,6 +254,25 @@ impl Stack {
         (status, json)
     }
 
+    /// Delivers every order event published so far to the order processor, through this
+    /// stack's channels (redelivery is harmless); every one must succeed.
+    pub async fn process_order_events(&self) {
+        let processor = self
+            .services
+            .order_processor(Arc::new(self.services.inventory_sync(&self.channels)));
+        let messages = self
+            .published
+            .published()
+            .iter()
+            .enumerate()
+            .map(|(i, e)| rc_jobs::QueueMessage {
+                id: format!("m{i}"),
+                body: serde_json::to_string(e).expect("event"),
+            })
+            .collect();
+        assert!(processor.handle_batch(messages).await.is_empty());
+    }
+
     /// Ingests a canary order; returns its unique email.
     pub async fn ingest(&self, id: u64) -> String {
         let (body, email) = unique_canary_order(id);
