@@ -14,6 +14,7 @@ mod download;
 mod easypost;
 mod port;
 mod shiprocket;
+mod webhook;
 
 pub use amazon_shipping::AmazonShipping;
 pub use download::MAX_LABEL_BYTES;
@@ -24,3 +25,4 @@ pub use port::{
     VoidOutcome,
 };
 pub use shiprocket::{SHIPROCKET_API, Shiprocket};
+pub use webhook::verify_easypost;

@@ -20,6 +20,7 @@ mod routing_settings;
 mod shipment;
 mod sku;
 mod status;
+mod tracking;
 mod warehouse;
 
 pub use channel_accounts::{
@@ -55,6 +56,9 @@ pub use shipment::{
 };
 pub use sku::{Sku, SkuError};
 pub use status::{OrderStatus, TransitionError};
+pub use tracking::{
+    Applied, Journey, TrackingStatus, from_amazon_shipping, from_easypost, from_shiprocket,
+};
 pub use warehouse::{
     CountryCode, CourierAccountRef, CourierKind, CutOff, MAX_WAREHOUSE_COURIERS, RegionCode,
     ShipFromAddress, Warehouse, WarehouseError,
