@@ -197,19 +197,21 @@ mod tests {
     use super::TrackingStatus::*;
     use super::*;
 
+    /// (name, events in arrival order as (status, minute), the outcomes, the final status)
+    type Case = (
+        &'static str,
+        Vec<(TrackingStatus, i64)>,
+        Vec<Applied>,
+        TrackingStatus,
+    );
+
     fn at(minutes: i64) -> OffsetDateTime {
         OffsetDateTime::from_unix_timestamp(1_790_000_000 + minutes * 60).expect("time")
     }
 
     #[test]
     fn journeys_move_forward_by_event_time_only() {
-        // (events in arrival order as (status, minute), the outcomes, the final status)
-        let cases: Vec<(
-            &str,
-            Vec<(TrackingStatus, i64)>,
-            Vec<Applied>,
-            TrackingStatus,
-        )> = vec![
+        let cases: Vec<Case> = vec![
             (
                 "the happy path",
                 vec![
