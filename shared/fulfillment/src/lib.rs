@@ -7,13 +7,17 @@ mod error;
 mod label_generator;
 mod label_store;
 mod planner;
+#[cfg(feature = "s3")]
+mod s3_label_store;
 mod shipments;
 
 pub use courier_accounts::{CourierAccountRepository, CourierAccountSummary, CourierSecrets};
 pub use error::FulfillmentError;
 pub use label_generator::{Couriers, LEASE_SECONDS, LabelGenerator, LabelOutcome};
-pub use label_store::{FileLabelStore, LabelEraser, LabelStore, LabelStoreError, S3LabelStore};
+pub use label_store::{FileLabelStore, LabelEraser, LabelStore, LabelStoreError};
 pub use planner::ShipmentPlanner;
+#[cfg(feature = "s3")]
+pub use s3_label_store::S3LabelStore;
 pub use shipments::{
     CourierQuote, LabelRecord, NewShipment, PAGE, PurchaseRecord, Shipment, ShipmentRepository,
 };

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use rc_domain::{Clock, SystemClock};
 use rc_fulfillment::{
-    CourierAccountRepository, FileLabelStore, LabelEraser, LabelStore, S3LabelStore,
-    ShipmentPlanner, ShipmentRepository,
+    CourierAccountRepository, FileLabelStore, LabelEraser, LabelStore, ShipmentPlanner,
+    ShipmentRepository,
 };
 use rc_inventory::{
     ListingRepository, Reservations, RoutingRepository, StockRepository, WarehouseRepository,
@@ -346,10 +346,20 @@ impl Services {
         let services =
             Self::assemble(data, keys, root, clock, publisher).with_label_jobs(label_jobs);
         match &config.labels_bucket {
-            Some(bucket) => services.with_label_store(Arc::new(S3LabelStore::new(
+            #[cfg(feature = "labels-bucket")]
+            Some(bucket) => services.with_label_store(Arc::new(rc_fulfillment::S3LabelStore::new(
                 aws_sdk_s3::Client::new(&sdk),
                 bucket.clone(),
             ))),
+            // Only the functions built with the bucket may be told it: the others never touch
+            // labels (a purge without the eraser leaves the order due rather than the copy).
+            #[cfg(not(feature = "labels-bucket"))]
+            Some(_) => {
+                tracing::error!(
+                    "RC_LABELS_BUCKET is set, but this function was built without the labels bucket (feature labels-bucket); labels are not reachable from here"
+                );
+                services
+            }
             None => services,
         }
     }
