@@ -21,6 +21,7 @@ use rc_domain::{Currency, Money};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
+use crate::decimal::decimal;
 use crate::port::{
     CourierCredentials, CourierError, CourierShipment, LabelDocument, LabelFormat, LabelPurchaser,
     LabelRequest, LabelSource, Lookup, Purchase, Quote, VoidOutcome,
@@ -30,9 +31,9 @@ pub struct AmazonShipping {
     sp_api: Arc<SpApiClient>,
 }
 
-/// Tenths of a millimetre are not needed: centimetres with one decimal.
+/// Centimetres with one decimal: a millimetre count is tenths of a centimetre.
 fn centimetres(mm: u32) -> Value {
-    serde_json::from_str(&format!("{}.{}", mm / 10, mm % 10)).unwrap_or(json!(0))
+    decimal(u64::from(mm), 1)
 }
 
 fn money(value: &Value) -> Result<Money, CourierError> {
@@ -142,20 +143,7 @@ impl LabelPurchaser for AmazonShipping {
             .iter()
             .map(|i| i.unit_price.minor_units() * i64::from(i.units))
             .sum();
-        let decimal = |minor: i64| {
-            let scale = 10i64.pow(currency.exponent());
-            let text = if scale == 1 {
-                minor.to_string()
-            } else {
-                format!(
-                    "{}.{:0width$}",
-                    minor / scale,
-                    minor % scale,
-                    width = currency.exponent() as usize
-                )
-            };
-            serde_json::from_str::<Value>(&text).unwrap_or(json!(0))
-        };
+        let amount = |minor: i64| decimal(minor.max(0) as u64, currency.exponent());
         let body = json!({
             "shipFrom": {
                 "name": from.name,
@@ -175,12 +163,12 @@ impl LabelPurchaser for AmazonShipping {
                     "unit": "CENTIMETER",
                 },
                 "weight": {"unit": "GRAM", "value": parcel.weight_g},
-                "insuredValue": {"value": decimal(insured.max(0)), "unit": currency.code()},
+                "insuredValue": {"value": amount(insured), "unit": currency.code()},
                 "packageClientReferenceId": request.reference.as_str(),
                 "items": request.items.iter().map(|i| json!({
                     "quantity": i.units,
                     "description": i.sku.as_str(),
-                    "itemValue": {"value": decimal(i.unit_price.minor_units().max(0)), "unit": currency.code()},
+                    "itemValue": {"value": amount(i.unit_price.minor_units()), "unit": currency.code()},
                 })).collect::<Vec<_>>(),
             }],
             "channelDetails": {"channelType": "AMAZON", "amazonOrderDetails": {"orderId": order_id}},

@@ -20,6 +20,7 @@ use serde::Deserialize;
 use serde_json::json;
 use zeroize::Zeroizing;
 
+use crate::decimal::decimal;
 use crate::port::{
     CourierCredentials, CourierError, CourierShipment, LabelDocument, LabelPurchaser, LabelRequest,
     LabelSource, Lookup, Purchase, Quote, VoidOutcome,
@@ -91,12 +92,6 @@ fn tenths_of_inch(mm: u32) -> u64 {
 fn tenths_of_ounce(grams: u32) -> u64 {
     // 1 oz = 28.349523125 g: tenths = grams × 10 / 28.349523125, in integers.
     (u64::from(grams) * 10_000_000_000).div_ceil(28_349_523_125)
-}
-
-/// A JSON number with one decimal, from tenths (the wire is decimal; we never compute in
-/// floating point).
-fn decimal(tenths: u64) -> serde_json::Value {
-    serde_json::from_str(&format!("{}.{}", tenths / 10, tenths % 10)).unwrap_or(json!(0))
 }
 
 fn quote(rate: &RateBody) -> Result<Quote, CourierError> {
@@ -289,10 +284,10 @@ impl LabelPurchaser for EasyPost {
                 "phone": from.phone,
             },
             "parcel": {
-                "length": decimal(tenths_of_inch(parcel.length_mm)),
-                "width": decimal(tenths_of_inch(parcel.width_mm)),
-                "height": decimal(tenths_of_inch(parcel.height_mm)),
-                "weight": decimal(tenths_of_ounce(parcel.weight_g)),
+                "length": decimal(tenths_of_inch(parcel.length_mm), 1),
+                "width": decimal(tenths_of_inch(parcel.width_mm), 1),
+                "height": decimal(tenths_of_inch(parcel.height_mm), 1),
+                "weight": decimal(tenths_of_ounce(parcel.weight_g), 1),
             },
             "options": {"label_format": "PDF"},
         }});
@@ -410,8 +405,8 @@ mod tests {
         for (grams, tenths) in [(28, 10), (29, 11), (350, 124), (1, 1)] {
             assert_eq!(tenths_of_ounce(grams), tenths, "{grams} g");
         }
-        assert_eq!(decimal(124).to_string(), "12.4");
-        assert_eq!(decimal(10).to_string(), "1.0");
+        assert_eq!(decimal(124, 1).to_string(), "12.4");
+        assert_eq!(decimal(10, 1).to_string(), "1.0");
     }
 
     #[test]

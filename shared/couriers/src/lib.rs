@@ -10,6 +10,7 @@
 //! | Shiprocket | [`Shiprocket`] at `https://apiv2.shiprocket.in/v1/external` | none: our shipment id is its `order_id`, never created twice; an assigned AWB is read back before any assign |
 
 mod amazon_shipping;
+mod decimal;
 mod download;
 mod easypost;
 mod port;

@@ -22,6 +22,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
+use crate::decimal::decimal;
 use crate::port::{
     CourierCredentials, CourierError, CourierShipment, LabelDocument, LabelPurchaser, LabelRequest,
     LabelSource, Lookup, Purchase, Quote, VoidOutcome,
@@ -62,18 +63,6 @@ fn digest(email: &str, password: &str) -> [u8; 32] {
 /// Tenths of a centimetre, rounded up (Shiprocket refuses sides under 0.5 cm).
 fn tenths_of_cm(mm: u32) -> u32 {
     mm.max(5)
-}
-
-/// A JSON number with `places` decimals from an integer count of the smallest unit.
-fn decimal(units: u64, places: u32) -> Value {
-    let scale = 10u64.pow(places);
-    let text = format!(
-        "{}.{:0width$}",
-        units / scale,
-        units % scale,
-        width = places as usize
-    );
-    serde_json::from_str(&text).unwrap_or(json!(0))
 }
 
 /// The courier shipment id we keep: Shiprocket's order and shipment ids.
