@@ -42,6 +42,7 @@ fn line(sku: &Sku) -> LineItem {
         sku: sku.clone(),
         quantity: Quantity::new(1).expect("quantity"),
         unit_price: Money::from_minor(100, Currency::parse("USD").expect("usd")).expect("money"),
+        line_id: None,
     }
 }
 

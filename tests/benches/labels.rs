@@ -291,6 +291,7 @@ async fn prepare(services: &Services, merchant: &MerchantId, n: usize) -> Vec<Sh
                 &rc_fulfillment::CourierSecrets::ApiKey(Secret::new(
                     SecretText::parse(easypost::API_KEY).expect("key"),
                 )),
+                None,
             )
             .await
             .expect("account");
@@ -338,6 +339,7 @@ async fn prepare(services: &Services, merchant: &MerchantId, n: usize) -> Vec<Sh
             id: id.clone(),
             channel: Channel::Shopify,
             channel_reference: format!("#{i}"),
+            marketplace: None,
             status: OrderStatus::Received,
             placed_at: placed,
             channel_updated_at: placed,
@@ -346,6 +348,7 @@ async fn prepare(services: &Services, merchant: &MerchantId, n: usize) -> Vec<Sh
                 sku: sku.clone(),
                 quantity: Quantity::new(1).expect("quantity"),
                 unit_price: money(1250),
+                line_id: None,
             }],
             totals: OrderTotals {
                 subtotal: money(1250),

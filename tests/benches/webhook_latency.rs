@@ -209,6 +209,7 @@ fn main() {
                 order_events_dead_letters_url: None,
                 label_jobs_queue_url: None,
                 labels_bucket: None,
+                shipment_events_queue_url: None,
             };
             create_table(&dynamodb, &config.data_table, TableShape::Data)
                 .await

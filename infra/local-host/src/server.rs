@@ -413,12 +413,16 @@ async fn seed_warehouses(services: &Services, merchant: &MerchantId) -> Result<(
     // The sandbox courier account the warehouses ship with.
     let key = rc_domain::SecretText::parse(crate::sandbox::SANDBOX_COURIER_KEY)
         .map_err(|_| StartError::Config("sandbox courier key".into()))?;
+    // Its tracking webhook is signed with this secret (the sandbox courier posts to it).
+    let webhook = rc_domain::SecretText::parse(crate::sandbox::SANDBOX_COURIER_WEBHOOK_SECRET)
+        .map_err(|_| StartError::Config("sandbox courier webhook secret".into()))?;
     services
         .courier_accounts
         .put(
             merchant,
             &sandbox,
             &rc_fulfillment::CourierSecrets::ApiKey(rc_domain::Secret::new(key)),
+            Some(&rc_domain::Secret::new(webhook)),
         )
         .await
         .map_err(|e| StartError::Config(format!("seeding the courier account: {e}")))?;

@@ -11,8 +11,10 @@
 //! | `POST /v1/shipments/{id}/void` | void (refund) its label before pickup; the label copy is erased |
 //! | `GET /v1/shipments/{id}/label` | the label document, opened now (`pii:read` key, audited) |
 //! | `GET /v1/couriers` | the merchant's courier accounts, no secrets |
-//! | `PUT /v1/couriers/{kind}/{name}` | add or replace one: `{"api_key"}` (EasyPost, sandbox) or `{"email", "password", "pickup_location"}` (Shiprocket), `{"seller_id"}` (Amazon Shipping, through that connection); sealed, never echoed |
+//! | `PUT /v1/couriers/{kind}/{name}` | add or replace one: `{"api_key"}` (EasyPost, sandbox) or `{"email", "password", "pickup_location"}` (Shiprocket), `{"seller_id"}` (Amazon Shipping, through that connection), each with an optional `webhook_secret` (EasyPost's HMAC secret, Shiprocket's token) that turns on its tracking webhook (`tracking_webhook` in the answer); sealed, never echoed |
 //! | `DELETE /v1/couriers/{kind}/{name}` | delete it (its key destroyed) |
+//! | `POST /v1/shipments/{id}/confirm` | tell the marketplace again after a confirmation `failed` (fixed connection, carrier) |
+//! | `GET/PUT /v1/settings/fulfillment` | `{"notify_customer", "poll_after_hours"}`: Shopify's customer e-mail, the polling fallback's silence |
 //! | `PUT /v1/inventory/{sku}/parcel` | the SKU's parcel defaults: `{"weight_g", "length_mm", "width_mm", "height_mm"}` |
 
 use std::sync::Arc;
@@ -24,10 +26,12 @@ use rc_domain::{
     ShipmentStatus, Sku,
 };
 use rc_fulfillment::{
-    CourierAccountRepository, CourierSecrets, FulfillmentError, LabelGenerator, Shipment,
-    ShipmentPlanner, ShipmentRepository,
+    CourierAccountRepository, CourierSecrets, FulfillmentError, FulfillmentSettings,
+    FulfillmentSettingsRepository, LabelGenerator, OutsideShipments, OutsideTracking,
+    SHIPPED_OUTSIDE, Shipment, ShipmentPlanner, ShipmentRepository,
 };
 use rc_inventory::StockRepository;
+use rc_queue::{ShipmentEvent, ShipmentEvents};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -41,6 +45,10 @@ pub struct FulfillmentApi {
     pub stock: Arc<StockRepository>,
     /// Labels: void and download (absent where no label store is configured).
     pub labels: Option<Arc<LabelGenerator>>,
+    pub settings: Arc<FulfillmentSettingsRepository>,
+    pub outside: Arc<OutsideShipments>,
+    /// The fulfillment worker's queue (a confirmation tried again).
+    pub events: Arc<dyn ShipmentEvents>,
 }
 
 impl From<FulfillmentError> for ApiError {
@@ -93,6 +101,7 @@ impl ParcelInput {
 #[serde(deny_unknown_fields)]
 struct CourierInput {
     api_key: String,
+    webhook_secret: Option<String>,
 }
 
 /// Amazon Shipping: which of the merchant's Amazon connections buys.
@@ -100,6 +109,7 @@ struct CourierInput {
 #[serde(deny_unknown_fields)]
 struct SellerInput {
     seller_id: String,
+    webhook_secret: Option<String>,
 }
 
 /// Shiprocket's API user (Settings → API in its panel) and the pickup location's name.
@@ -109,6 +119,15 @@ struct LoginInput {
     email: String,
     password: String,
     pickup_location: String,
+    webhook_secret: Option<String>,
+}
+
+/// `POST /v1/orders/{id}/shipped`: optionally, the package's carrier and tracking number.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShippedInput {
+    carrier: Option<String>,
+    tracking_number: Option<String>,
 }
 
 fn secret(raw: &str, field: &'static str) -> Result<Secret<SecretText>, ApiError> {
@@ -137,7 +156,7 @@ pub(crate) fn status_from_query(query: Option<&str>) -> Result<ShipmentStatus, A
         .unwrap_or("awaiting_label");
     ShipmentStatus::parse(raw).ok_or(ApiError::InvalidPayload {
         reason: "invalid_field",
-        message: "status must be awaiting_label, purchasing, label_created, label_failed or voided"
+        message: "status must be a shipment status (awaiting_label, purchasing, label_created, label_failed, voided, picked_up, in_transit, out_for_delivery, delivery_attempted, undeliverable, return_to_origin, returned, delivered, lost, cancelled)"
             .into(),
     })
 }
@@ -227,8 +246,14 @@ impl FulfillmentApi {
         id: &ShipmentId,
     ) -> Result<Response<Bytes>, ApiError> {
         let mut shipment = self.shipment(merchant, id).await?;
+        if shipment.reason.as_deref() == Some(SHIPPED_OUTSIDE) {
+            return Err(ApiError::InUse {
+                reason: "shipped_outside",
+                message: "the order left outside RetailCoder",
+            });
+        }
         match shipment.status {
-            ShipmentStatus::LabelFailed | ShipmentStatus::Voided => {
+            ShipmentStatus::LabelFailed | ShipmentStatus::Voided | ShipmentStatus::Cancelled => {
                 let was = shipment.status;
                 shipment.status = ShipmentStatus::AwaitingLabel;
                 shipment.reason = None;
@@ -245,6 +270,12 @@ impl FulfillmentApi {
                 return Err(ApiError::InUse {
                     reason: "label_exists",
                     message: "the shipment has its label: void it first",
+                });
+            }
+            _ => {
+                return Err(ApiError::InUse {
+                    reason: "shipment_left",
+                    message: "the shipment is with its courier",
                 });
             }
         }
@@ -319,13 +350,16 @@ impl FulfillmentApi {
     ) -> Result<Response<Bytes>, ApiError> {
         let malformed =
             |e: serde_json::Error| ApiError::MalformedJson(rc_channels::describe_json_error(&e));
+        let mut webhook: Option<String> = None;
         let secrets = match account.kind {
             CourierKind::EasyPost | CourierKind::Sandbox => {
                 let input: CourierInput = serde_json::from_slice(body).map_err(malformed)?;
+                webhook = input.webhook_secret;
                 CourierSecrets::ApiKey(secret(&input.api_key, "api_key")?)
             }
             CourierKind::Shiprocket => {
                 let input: LoginInput = serde_json::from_slice(body).map_err(malformed)?;
+                webhook = input.webhook_secret.clone();
                 let pickup = input.pickup_location.trim();
                 let pickup_ok =
                     (1..=100).contains(&pickup.len()) && !pickup.chars().any(char::is_control);
@@ -350,6 +384,13 @@ impl FulfillmentApi {
             }
             CourierKind::AmazonShipping => {
                 let input: SellerInput = serde_json::from_slice(body).map_err(malformed)?;
+                if input.webhook_secret.is_some() {
+                    return Err(ApiError::InvalidPayload {
+                        reason: "invalid_field",
+                        message: "field `webhook_secret`: Amazon Shipping is tracked by polling"
+                            .into(),
+                    });
+                }
                 let seller = rc_domain::SellerId::parse(input.seller_id.trim()).map_err(|_| {
                     ApiError::InvalidPayload {
                         reason: "invalid_field",
@@ -365,16 +406,27 @@ impl FulfillmentApi {
                 CourierSecrets::AmazonSeller(seller)
             }
         };
-        let created = self.accounts.put(merchant, account, &secrets).await?;
+        let webhook = webhook.map(|w| secret(&w, "webhook_secret")).transpose()?;
+        let created = self
+            .accounts
+            .put(merchant, account, &secrets, webhook.as_ref())
+            .await?;
         tracing::info!(%merchant, courier = %account.label(), created, "courier account saved");
         let status = if created {
             StatusCode::CREATED
         } else {
             StatusCode::OK
         };
+        let tracking_webhook = self
+            .accounts
+            .list(merchant)
+            .await?
+            .into_iter()
+            .find(|a| a.kind == account.kind && a.name == account.name)
+            .and_then(|a| a.tracking_webhook);
         Ok(json(
             status,
-            &json!({"kind": account.kind, "name": account.name}),
+            &json!({"kind": account.kind, "name": account.name, "tracking_webhook": tracking_webhook}),
         ))
     }
 
@@ -391,6 +443,132 @@ impl FulfillmentApi {
             StatusCode::OK,
             &json!({"kind": account.kind, "name": account.name, "status": "deleted"}),
         ))
+    }
+
+    /// `POST /v1/orders/{id}/shipped`: shipped outside RetailCoder, now; with a carrier and
+    /// tracking number, the marketplace is told like for any package.
+    pub(crate) async fn shipped_outside(
+        &self,
+        merchant: &MerchantId,
+        order: &OrderId,
+        body: &[u8],
+    ) -> Result<Response<Bytes>, ApiError> {
+        let input: ShippedInput = if body.iter().all(u8::is_ascii_whitespace) {
+            ShippedInput {
+                carrier: None,
+                tracking_number: None,
+            }
+        } else {
+            serde_json::from_slice(body)
+                .map_err(|e| ApiError::MalformedJson(rc_channels::describe_json_error(&e)))?
+        };
+        let invalid = |field: &str| ApiError::InvalidPayload {
+            reason: "invalid_field",
+            message: format!("field `{field}` is invalid"),
+        };
+        let tracking = match (input.carrier.as_deref(), input.tracking_number.as_deref()) {
+            (None, None) => None,
+            (Some(carrier), Some(number)) => Some(OutsideTracking {
+                carrier: rc_domain::carrier_name(carrier)
+                    .ok_or_else(|| invalid("carrier"))?
+                    .to_owned(),
+                tracking_code: rc_domain::TrackingCode::parse(number.trim())
+                    .map_err(|_| invalid("tracking_number"))?,
+            }),
+            (None, Some(_)) => {
+                return Err(ApiError::InvalidPayload {
+                    reason: "missing_field",
+                    message: "field `carrier` is required with `tracking_number`".into(),
+                });
+            }
+            (Some(_), None) => {
+                return Err(ApiError::InvalidPayload {
+                    reason: "missing_field",
+                    message: "field `tracking_number` is required with `carrier`".into(),
+                });
+            }
+        };
+        let (view, package) = self
+            .outside
+            .ship(merchant, order, tracking.as_ref())
+            .await
+            .map_err(|e| match e {
+                FulfillmentError::Orders(rc_orders::RepoError::Refused(_)) => ApiError::Conflict,
+                other => other.into(),
+            })?
+            .ok_or(ApiError::NotFound)?;
+        tracing::info!(%merchant, %order, tracked = package.is_some(), "order shipped outside RetailCoder");
+        let mut answer = serde_json::to_value(&view).map_err(|_| ApiError::Internal)?;
+        answer["package"] = json!(package);
+        Ok(json(StatusCode::OK, &answer))
+    }
+
+    /// `POST /v1/shipments/{id}/confirm`: tries a failed confirmation again (after the merchant
+    /// fixed what it failed on); a pending one is left to its schedule.
+    pub(crate) async fn confirm_again(
+        &self,
+        merchant: &MerchantId,
+        id: &ShipmentId,
+    ) -> Result<Response<Bytes>, ApiError> {
+        let mut shipment = self.shipment(merchant, id).await?;
+        let Some(confirmation) = shipment.confirmation.as_mut() else {
+            return Err(ApiError::InUse {
+                reason: "not_shipped",
+                message: "the shipment has not left yet: nothing to confirm",
+            });
+        };
+        match confirmation.state {
+            rc_domain::ConfirmationState::Failed => {
+                confirmation.state = rc_domain::ConfirmationState::Pending;
+                confirmation.attempts = 0;
+                confirmation.next_attempt_at = None;
+                confirmation.reason = None;
+                confirmation.code = None;
+                let was = shipment.status;
+                self.shipments.save(merchant, &mut shipment, was).await?;
+            }
+            rc_domain::ConfirmationState::Pending => {}
+            _ => {
+                return Err(ApiError::InUse {
+                    reason: "already_confirmed",
+                    message: "the marketplace was told already",
+                });
+            }
+        }
+        self.events
+            .send(&[ShipmentEvent {
+                merchant: merchant.to_string(),
+                shipment: id.to_string(),
+            }])
+            .await
+            .map_err(|_| ApiError::Unavailable)?;
+        Ok(json(StatusCode::ACCEPTED, &shipment))
+    }
+
+    pub(crate) async fn settings(
+        &self,
+        merchant: &MerchantId,
+    ) -> Result<Response<Bytes>, ApiError> {
+        Ok(json(StatusCode::OK, &self.settings.get(merchant).await?))
+    }
+
+    pub(crate) async fn put_settings(
+        &self,
+        merchant: &MerchantId,
+        body: &[u8],
+    ) -> Result<Response<Bytes>, ApiError> {
+        let settings = FulfillmentSettings::parse(body).map_err(|field| match field {
+            "body" => ApiError::InvalidPayload {
+                reason: "invalid_body",
+                message: "expected {\"notify_customer\": bool, \"poll_after_hours\": 1..72}".into(),
+            },
+            field => ApiError::InvalidPayload {
+                reason: "invalid_field",
+                message: format!("field `{field}` is invalid"),
+            },
+        })?;
+        self.settings.put(merchant, &settings).await?;
+        Ok(json(StatusCode::OK, &settings))
     }
 
     pub(crate) async fn put_parcel_defaults(

@@ -7,6 +7,7 @@
 //! outcome to a status; every failure is an [`ApiError`] with a documented status and reason.
 
 mod connection_routes;
+mod courier_webhook;
 mod error;
 mod fulfillment_routes;
 mod inventory_routes;
@@ -18,6 +19,7 @@ mod routing_routes;
 mod shopify_webhook;
 mod warehouse_routes;
 
+pub use courier_webhook::{CourierWebhook, MAX_TRACKING_BODY};
 pub use error::ApiError;
 pub use fulfillment_routes::FulfillmentApi;
 pub use inventory_routes::InventoryApi;

@@ -104,6 +104,8 @@ enum Route {
     ShipmentParcel(rc_domain::ShipmentId),
     ShipmentLabel(rc_domain::ShipmentId),
     ShipmentVoid(rc_domain::ShipmentId),
+    ShipmentConfirm(rc_domain::ShipmentId),
+    FulfillmentSettings,
     Couriers,
     Courier(rc_domain::CourierAccountRef),
     ParcelDefaults(rc_domain::Sku),
@@ -257,6 +259,14 @@ impl MerchantApi {
                 allow(&[Method::POST])?;
                 shipment_from_path(id).map(Route::ShipmentVoid)
             }
+            ["v1", "shipments", id, "confirm"] => {
+                allow(&[Method::POST])?;
+                shipment_from_path(id).map(Route::ShipmentConfirm)
+            }
+            ["v1", "settings", "fulfillment"] => {
+                allow(&[Method::GET, Method::PUT])?;
+                Ok(Route::FulfillmentSettings)
+            }
             ["v1", "couriers"] => {
                 allow(&[Method::GET])?;
                 Ok(Route::Couriers)
@@ -399,7 +409,9 @@ impl MerchantApi {
                 .await
             }
             Route::MarkShipped(order) => {
-                order_routes::mark_shipped(&self.orders, &merchant, &order).await
+                self.fulfillment
+                    .shipped_outside(&merchant, &order, request.body())
+                    .await
             }
             Route::CancelAccount => self.privacy.cancel_account(&merchant, request.body()).await,
             Route::CancellationStatus => self.privacy.cancellation_status(&merchant).await,
@@ -463,6 +475,13 @@ impl MerchantApi {
                 self.fulfillment.label(&merchant, &id, &key.key_id).await
             }
             Route::ShipmentVoid(id) => self.fulfillment.void(&merchant, &id).await,
+            Route::ShipmentConfirm(id) => self.fulfillment.confirm_again(&merchant, &id).await,
+            Route::FulfillmentSettings if request.method() == Method::PUT => {
+                self.fulfillment
+                    .put_settings(&merchant, request.body())
+                    .await
+            }
+            Route::FulfillmentSettings => self.fulfillment.settings(&merchant).await,
             Route::Couriers => self.fulfillment.couriers(&merchant).await,
             Route::Courier(account) if request.method() == Method::DELETE => {
                 self.fulfillment.delete_courier(&merchant, &account).await

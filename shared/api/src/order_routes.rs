@@ -1,5 +1,5 @@
 //! The merchant API's order routes: orders without PII, one at a time or a page at a time, and
-//! marking one shipped (which starts its PII clock).
+//! routing one again (shipping outside RetailCoder is a fulfillment route).
 
 use bytes::Bytes;
 use http::{Response, StatusCode};
@@ -106,21 +106,4 @@ pub(crate) async fn reroute(
     }
     tracing::info!(%merchant, %order, "order routed again");
     show(orders, reservations, merchant, order).await
-}
-
-/// `POST /v1/orders/{order_id}/shipped`: 409 for a cancelled order.
-pub(crate) async fn mark_shipped(
-    orders: &OrderRepository,
-    merchant: &MerchantId,
-    order: &OrderId,
-) -> Result<Response<Bytes>, ApiError> {
-    let view = orders
-        .mark_shipped(merchant, order)
-        .await
-        .map_err(|e| match e {
-            RepoError::Refused(_) => ApiError::Conflict,
-            other => other.into(),
-        })?
-        .ok_or(ApiError::NotFound)?;
-    Ok(json(StatusCode::OK, &view))
 }

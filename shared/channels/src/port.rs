@@ -9,8 +9,9 @@
 //! | orders source     | [`AmazonOrdersSource`]: getOrder, searchOrders | [`ShopifyOrdersSource`]: orders.json |
 //! | inventory sink    | [`AmazonInventorySink`]: patchListingsItem, listings feeds | [`ShopifyInventorySink`]: inventorySetQuantities |
 //!
-//! Shipment confirmation, label purchase and tracking get their ports with the fulfillment work
-//! (they take the same shape: an account, a typed request, a typed outcome or error).
+//! | shipment confirmation | [`AmazonShipmentConfirmation`]: confirmShipment (Orders v0) | [`ShopifyFulfillment`]: fulfillment orders, fulfillmentCreate, fulfillmentTrackingInfoUpdate |
+//!
+//! Label purchase and tracking have their own port, by courier (`rc_couriers::LabelPurchaser`).
 
 use std::collections::BTreeMap;
 
@@ -20,8 +21,11 @@ use rc_domain::{
 };
 
 use crate::FetchError;
-use crate::amazon::{FeedState, ListingQuantity, PatchOutcome, SpApiClient};
-use crate::shopify::{InventoryLevelRef, PayloadError, QuantityToSet, SetOutcome, ShopifyAdmin};
+use crate::amazon::{FeedState, ListingQuantity, PackageConfirmation, PatchOutcome, SpApiClient};
+use crate::shopify::{
+    FulfillmentOrderLines, FulfillmentOutcome, InventoryLevelRef, OrderFulfillment, PayloadError,
+    QuantityToSet, SetOutcome, ShopifyAdmin, TrackingInfo,
+};
 
 /// A selling partner as the SP-API addresses it: the seller and its authorization of us.
 #[derive(Clone, Copy)]
@@ -270,5 +274,101 @@ impl ShopifyInventorySink for ShopifyAdmin {
         levels: &[InventoryLevelRef],
     ) -> Result<BTreeMap<InventoryLevelRef, i64>, FetchError> {
         ShopifyAdmin::available(self, account.shop, account.access_token, levels).await
+    }
+}
+
+/// Telling Amazon a package shipped: Orders v0 `confirmShipment` (an upsert per
+/// `packageReferenceId`).
+#[async_trait]
+pub trait AmazonShipmentConfirmation: Send + Sync {
+    async fn confirm_shipment(
+        &self,
+        account: SellerAccount<'_>,
+        package: &PackageConfirmation,
+    ) -> Result<(), FetchError>;
+}
+
+#[async_trait]
+impl AmazonShipmentConfirmation for SpApiClient {
+    async fn confirm_shipment(
+        &self,
+        account: SellerAccount<'_>,
+        package: &PackageConfirmation,
+    ) -> Result<(), FetchError> {
+        SpApiClient::confirm_shipment(self, account.seller, account.credentials, package).await
+    }
+}
+
+/// Fulfilling a Shopify order: its fulfillment orders, `fulfillmentCreate`,
+/// `fulfillmentTrackingInfoUpdate`.
+#[async_trait]
+pub trait ShopifyFulfillment: Send + Sync {
+    async fn order_fulfillment(
+        &self,
+        account: ShopAccount<'_>,
+        order_id: u64,
+    ) -> Result<OrderFulfillment, FetchError>;
+
+    async fn create_fulfillment(
+        &self,
+        account: ShopAccount<'_>,
+        lines: &FulfillmentOrderLines,
+        tracking: &TrackingInfo,
+        notify_customer: bool,
+    ) -> Result<FulfillmentOutcome, FetchError>;
+
+    async fn update_tracking(
+        &self,
+        account: ShopAccount<'_>,
+        fulfillment_id: &str,
+        tracking: &TrackingInfo,
+        notify_customer: bool,
+    ) -> Result<FulfillmentOutcome, FetchError>;
+}
+
+#[async_trait]
+impl ShopifyFulfillment for ShopifyAdmin {
+    async fn order_fulfillment(
+        &self,
+        account: ShopAccount<'_>,
+        order_id: u64,
+    ) -> Result<OrderFulfillment, FetchError> {
+        ShopifyAdmin::order_fulfillment(self, account.shop, account.access_token, order_id).await
+    }
+
+    async fn create_fulfillment(
+        &self,
+        account: ShopAccount<'_>,
+        lines: &FulfillmentOrderLines,
+        tracking: &TrackingInfo,
+        notify_customer: bool,
+    ) -> Result<FulfillmentOutcome, FetchError> {
+        ShopifyAdmin::create_fulfillment(
+            self,
+            account.shop,
+            account.access_token,
+            lines,
+            tracking,
+            notify_customer,
+        )
+        .await
+    }
+
+    async fn update_tracking(
+        &self,
+        account: ShopAccount<'_>,
+        fulfillment_id: &str,
+        tracking: &TrackingInfo,
+        notify_customer: bool,
+    ) -> Result<FulfillmentOutcome, FetchError> {
+        ShopifyAdmin::update_tracking(
+            self,
+            account.shop,
+            account.access_token,
+            fulfillment_id,
+            tracking,
+            notify_customer,
+        )
+        .await
     }
 }

@@ -203,7 +203,12 @@ impl LabelPurchaser for AmazonShipping {
                         .as_str()
                         .ok_or(CourierError::Answer("rateId"))?
                         .to_owned(),
-                    carrier: r["carrierName"].as_str().unwrap_or_default().to_owned(),
+                    // `carrierId` (getTracking asks for it), else the carrier's name.
+                    carrier: r["carrierId"]
+                        .as_str()
+                        .or_else(|| r["carrierName"].as_str())
+                        .unwrap_or_default()
+                        .to_owned(),
                     service: r["serviceName"].as_str().unwrap_or_default().to_owned(),
                     amount: money(&r["totalCharge"])?,
                     delivery_days: None,
@@ -306,6 +311,32 @@ impl LabelPurchaser for AmazonShipping {
             label: LabelSource::Inline(document),
             courier_shipment: Some(shipment.to_owned()),
         }))
+    }
+
+    async fn track(
+        &self,
+        account: &CourierCredentials,
+        tracked: &crate::Tracked<'_>,
+    ) -> Result<crate::TrackingUpdate, CourierError> {
+        let query = [
+            ("trackingId", tracked.tracking_code.to_owned()),
+            ("carrierId", tracked.carrier.to_owned()),
+        ];
+        let answer = self
+            .call(
+                account,
+                ShippingCall {
+                    method: reqwest::Method::GET,
+                    path: "/tracking",
+                    query: &query,
+                    body: None,
+                    idempotency_key: None,
+                    business: None,
+                },
+            )
+            .await?;
+        crate::amazon_tracking(&answer)
+            .map_err(|e| CourierError::Answer(e.field().unwrap_or("payload")))
     }
 
     async fn document(

@@ -360,6 +360,26 @@ impl LabelPurchaser for EasyPost {
         crate::download::label(&self.http, self.local, purchase).await
     }
 
+    async fn track(
+        &self,
+        account: &CourierCredentials,
+        tracked: &crate::Tracked<'_>,
+    ) -> Result<crate::TrackingUpdate, CourierError> {
+        // The bought shipment embeds its tracker (status and every detail).
+        let request = self.http.get(&format!(
+            "{}/shipments/{}",
+            self.base, tracked.courier_shipment
+        ));
+        let (status, body) = self.send(request, account, false).await?;
+        if status != StatusCode::OK {
+            return Err(Self::failure(status, &body, false));
+        }
+        let shipment: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|_| CourierError::Answer("shipment"))?;
+        crate::easypost_tracker(&shipment["tracker"])
+            .map_err(|e| CourierError::Answer(e.field().unwrap_or("tracker")))
+    }
+
     async fn void(
         &self,
         account: &CourierCredentials,

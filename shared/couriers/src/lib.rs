@@ -15,6 +15,7 @@ mod download;
 mod easypost;
 mod port;
 mod shiprocket;
+mod tracking;
 mod webhook;
 
 pub use amazon_shipping::AmazonShipping;
@@ -22,8 +23,12 @@ pub use download::MAX_LABEL_BYTES;
 pub use easypost::{EASYPOST_API, EasyPost};
 pub use port::{
     CourierCredentials, CourierError, CourierShipment, LabelDocument, LabelFormat, LabelItem,
-    LabelPurchaser, LabelRequest, LabelSource, Lookup, Purchase, Quote, Recipient, Sender,
+    LabelPurchaser, LabelRequest, LabelSource, Lookup, Purchase, Quote, Recipient, Sender, Tracked,
     VoidOutcome,
 };
 pub use shiprocket::{SHIPROCKET_API, Shiprocket};
+pub use tracking::{
+    CourierEvent, TrackingParseError, TrackingUpdate, amazon_tracking, easypost_event,
+    easypost_tracker, from_amazon_event_code, shiprocket_event, shiprocket_track,
+};
 pub use webhook::verify_easypost;

@@ -19,6 +19,8 @@ use rc_domain::{
 };
 use zeroize::Zeroizing;
 
+use crate::TrackingUpdate;
+
 /// A courier account's credentials, opened for one call.
 pub enum CourierCredentials {
     /// EasyPost (and the sandbox courier, which speaks EasyPost's API): the API key.
@@ -164,6 +166,15 @@ impl LabelFormat {
     }
 }
 
+/// A bought label to track.
+pub struct Tracked<'a> {
+    /// The courier's id of the bought shipment (as [`Purchase::courier_shipment`] or the quote).
+    pub courier_shipment: &'a str,
+    pub tracking_code: &'a str,
+    /// The carrier as the quote named it (Amazon Shipping: its `carrierId`).
+    pub carrier: &'a str,
+}
+
 /// What voiding found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VoidOutcome {
@@ -271,6 +282,14 @@ pub trait LabelPurchaser: Send + Sync {
         account: &CourierCredentials,
         purchase: &Purchase,
     ) -> Result<LabelDocument, CourierError>;
+
+    /// Where a bought label's parcel is, read from the courier (the polling fallback for lost
+    /// webhooks). Reads only.
+    async fn track(
+        &self,
+        account: &CourierCredentials,
+        tracked: &Tracked<'_>,
+    ) -> Result<TrackingUpdate, CourierError>;
 
     /// Voids (refunds) a bought label before pickup.
     async fn void(

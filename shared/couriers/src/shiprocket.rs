@@ -539,6 +539,29 @@ impl LabelPurchaser for Shiprocket {
         crate::download::label(&self.http, self.local, purchase).await
     }
 
+    async fn track(
+        &self,
+        account: &CourierCredentials,
+        tracked: &crate::Tracked<'_>,
+    ) -> Result<crate::TrackingUpdate, CourierError> {
+        let awb = rc_domain::TrackingCode::parse(tracked.tracking_code)
+            .map_err(|_| CourierError::Answer("awb"))?;
+        let (status, answer) = self
+            .call(
+                account,
+                reqwest::Method::GET,
+                &format!("courier/track/awb/{}", awb.as_str()),
+                None,
+                false,
+            )
+            .await?;
+        if !status.is_success() {
+            return Err(Self::failure(status, false));
+        }
+        crate::shiprocket_track(&answer, awb.as_str())
+            .map_err(|e| CourierError::Answer(e.field().unwrap_or("tracking_data")))
+    }
+
     async fn void(
         &self,
         account: &CourierCredentials,

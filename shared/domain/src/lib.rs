@@ -7,12 +7,14 @@
 mod channel_accounts;
 mod clock;
 mod compliance;
+mod confirmation;
 mod hex;
 mod ids;
 mod money;
 mod order;
 mod order_update;
 mod pii;
+mod progress;
 mod quantity;
 mod retention;
 mod routing;
@@ -28,6 +30,10 @@ pub use channel_accounts::{
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use compliance::{ComplianceKind, ComplianceRequest};
+pub use confirmation::{
+    Confirmation, ConfirmationState, MAX_CONFIRMATION_ATTEMPTS, TrackingCode, TrackingCodeError,
+    amazon_carrier_code, carrier_name, retry_after,
+};
 pub use hex::to_hex;
 pub use ids::{IdError, MerchantId, OrderId, WarehouseId};
 pub use money::{Currency, Money, MoneyError};
@@ -37,6 +43,7 @@ pub use pii::{
     BuyerName, ChannelCustomerId, Email, Phone, Pii, PiiError, PostalAddress, RevealPurpose,
     Sealable, SealedField, Secret, SecretText,
 };
+pub use progress::{LineDemand, OrderProgress, ShipmentProgress, order_progress, package_lines};
 pub use quantity::{Quantity, QuantityError};
 pub use retention::{
     MAX_DAYS_AFTER_SHIPMENT, PiiDeadline, PiiRule, RetentionError, RetentionPolicy,
@@ -57,7 +64,8 @@ pub use shipment::{
 pub use sku::{Sku, SkuError};
 pub use status::{OrderStatus, TransitionError};
 pub use tracking::{
-    Applied, Journey, TrackingStatus, from_amazon_shipping, from_easypost, from_shiprocket,
+    Applied, EventOutcome, EventSource, Journey, MAX_HISTORY, TrackingEntry, TrackingStatus,
+    courier_status_code, from_amazon_shipping, from_easypost, from_shiprocket,
 };
 pub use warehouse::{
     CountryCode, CourierAccountRef, CourierKind, CutOff, MAX_WAREHOUSE_COURIERS, RegionCode,

@@ -31,6 +31,10 @@ pub struct LineItem {
     pub quantity: Quantity,
     /// Price of one unit, before tax and discounts.
     pub unit_price: Money,
+    /// The channel's id of the line (Amazon `orderItemId`, Shopify line item id): what a
+    /// shipment confirmation names. Absent on orders stored before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,6 +85,8 @@ pub struct Order {
     pub channel: Channel,
     /// The identifier the channel shows the merchant ("#1001", "902-3159896-1390916").
     pub channel_reference: String,
+    /// The marketplace it was placed in (Amazon `salesChannel.marketplaceId`).
+    pub marketplace: Option<String>,
     pub status: OrderStatus,
     pub placed_at: OffsetDateTime,
     /// The channel's last-modified time of this order: later updates win, older ones are ignored.

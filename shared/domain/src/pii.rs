@@ -107,6 +107,8 @@ pub enum SealedField {
     CourierUser,
     /// A shipping label document: prints the buyer's address.
     ShippingLabel,
+    /// A courier account's tracking webhook secret (EasyPost's HMAC key, Shiprocket's token).
+    CourierWebhookSecret,
 }
 
 impl SealedField {
@@ -127,6 +129,7 @@ impl SealedField {
             Self::CourierPassword => "courier_password",
             Self::CourierUser => "courier_user",
             Self::ShippingLabel => "shipping_label",
+            Self::CourierWebhookSecret => "courier_webhook_secret",
         }
     }
 }

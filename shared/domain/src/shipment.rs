@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{CourierAccountRef, Money, OrderId};
+use crate::{CourierAccountRef, Money, OrderId, TrackingStatus};
 
 /// Why a shipment description was refused: the field, never its value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -81,7 +81,8 @@ impl fmt::Display for ShipmentId {
     }
 }
 
-/// Where a shipment stands.
+/// Where a shipment stands: its label's life, then (once bought) its parcel's journey as the
+/// courier reports it ([`TrackingStatus`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ShipmentStatus {
@@ -96,24 +97,48 @@ pub enum ShipmentStatus {
     LabelFailed,
     /// The label was voided (refunded) before pickup; its copy is erased.
     Voided,
+    PickedUp,
+    InTransit,
+    OutForDelivery,
+    /// A delivery attempt failed (NDR); another may follow.
+    DeliveryAttempted,
+    Undeliverable,
+    ReturnToOrigin,
+    /// Back at its warehouse: its units are restocked.
+    Returned,
+    Delivered,
+    Lost,
+    /// The courier reports the shipment cancelled (before pickup), or the order left outside
+    /// RetailCoder before its label was bought.
+    Cancelled,
 }
 
 impl ShipmentStatus {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 15] = [
         Self::AwaitingLabel,
         Self::Purchasing,
         Self::LabelCreated,
         Self::LabelFailed,
         Self::Voided,
+        Self::PickedUp,
+        Self::InTransit,
+        Self::OutForDelivery,
+        Self::DeliveryAttempted,
+        Self::Undeliverable,
+        Self::ReturnToOrigin,
+        Self::Returned,
+        Self::Delivered,
+        Self::Lost,
+        Self::Cancelled,
     ];
 
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::AwaitingLabel => "awaiting_label",
             Self::Purchasing => "purchasing",
-            Self::LabelCreated => "label_created",
             Self::LabelFailed => "label_failed",
             Self::Voided => "voided",
+            other => other.tracking().map_or("label_created", |t| t.as_str()),
         }
     }
 
@@ -124,6 +149,50 @@ impl ShipmentStatus {
     /// Whether a label purchase may still start (or resume) for it.
     pub fn wants_label(&self) -> bool {
         matches!(self, Self::AwaitingLabel | Self::Purchasing)
+    }
+
+    /// The journey status it stands for, once a label exists.
+    pub fn tracking(&self) -> Option<TrackingStatus> {
+        Some(match self {
+            Self::LabelCreated => TrackingStatus::LabelCreated,
+            Self::PickedUp => TrackingStatus::PickedUp,
+            Self::InTransit => TrackingStatus::InTransit,
+            Self::OutForDelivery => TrackingStatus::OutForDelivery,
+            Self::DeliveryAttempted => TrackingStatus::DeliveryAttempted,
+            Self::Undeliverable => TrackingStatus::Undeliverable,
+            Self::ReturnToOrigin => TrackingStatus::ReturnToOrigin,
+            Self::Returned => TrackingStatus::Returned,
+            Self::Delivered => TrackingStatus::Delivered,
+            Self::Lost => TrackingStatus::Lost,
+            Self::Cancelled => TrackingStatus::Cancelled,
+            Self::AwaitingLabel | Self::Purchasing | Self::LabelFailed | Self::Voided => {
+                return None;
+            }
+        })
+    }
+
+    /// Whether a courier still reports on it (labelled, not at the end of its journey): what
+    /// the polling fallback looks at.
+    pub fn is_tracked(&self) -> bool {
+        self.tracking().is_some_and(|t| !t.is_final())
+    }
+}
+
+impl From<TrackingStatus> for ShipmentStatus {
+    fn from(status: TrackingStatus) -> Self {
+        match status {
+            TrackingStatus::LabelCreated => Self::LabelCreated,
+            TrackingStatus::PickedUp => Self::PickedUp,
+            TrackingStatus::InTransit => Self::InTransit,
+            TrackingStatus::OutForDelivery => Self::OutForDelivery,
+            TrackingStatus::DeliveryAttempted => Self::DeliveryAttempted,
+            TrackingStatus::Undeliverable => Self::Undeliverable,
+            TrackingStatus::ReturnToOrigin => Self::ReturnToOrigin,
+            TrackingStatus::Returned => Self::Returned,
+            TrackingStatus::Delivered => Self::Delivered,
+            TrackingStatus::Lost => Self::Lost,
+            TrackingStatus::Cancelled => Self::Cancelled,
+        }
     }
 }
 
@@ -284,6 +353,21 @@ mod tests {
             amount: Money::from_minor(cents, Currency::parse("USD").expect("usd")).expect("money"),
             delivery_days: days,
         }
+    }
+
+    #[test]
+    fn every_status_reads_back_from_its_name_and_journey_statuses_map_both_ways() {
+        for status in ShipmentStatus::ALL {
+            assert_eq!(ShipmentStatus::parse(status.as_str()), Some(status));
+            if let Some(tracking) = status.tracking() {
+                assert_eq!(ShipmentStatus::from(tracking), status);
+                assert_eq!(tracking.as_str(), status.as_str());
+            }
+        }
+        assert!(ShipmentStatus::InTransit.is_tracked());
+        assert!(ShipmentStatus::LabelCreated.is_tracked());
+        assert!(!ShipmentStatus::Delivered.is_tracked());
+        assert!(!ShipmentStatus::AwaitingLabel.is_tracked());
     }
 
     #[test]

@@ -136,6 +136,69 @@ impl Journey {
     }
 }
 
+/// Where a courier event came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventSource {
+    Webhook,
+    Poll,
+    /// The merchant said the order left outside RetailCoder.
+    Manual,
+}
+
+/// What an event did to the journey, as the history shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventOutcome {
+    Moved,
+    Repeated,
+    Stale,
+    Refused,
+    /// A courier status the tables do not know: recorded, nothing moved.
+    Unknown,
+}
+
+impl From<Applied> for EventOutcome {
+    fn from(applied: Applied) -> Self {
+        match applied {
+            Applied::Moved { .. } => Self::Moved,
+            Applied::Repeated => Self::Repeated,
+            Applied::Stale => Self::Stale,
+            Applied::Refused => Self::Refused,
+        }
+    }
+}
+
+/// One courier event in a shipment's history. Never free text: couriers' messages and
+/// locations can hold an address, so only the status code, its time and what it did are kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackingEntry {
+    /// The event's time (unix seconds), as the courier reports it.
+    pub at: i64,
+    pub status: Option<TrackingStatus>,
+    /// The courier's own status code, as sent (see [`courier_status_code`]).
+    pub courier_status: String,
+    pub source: EventSource,
+    pub outcome: EventOutcome,
+}
+
+/// The most history entries one shipment keeps (the oldest go first; a journey has about ten).
+pub const MAX_HISTORY: usize = 60;
+
+/// A courier status code fit to keep: up to 40 letters, digits, `_` or `-`; anything else is
+/// kept as `invalid` (never the raw text).
+pub fn courier_status_code(raw: &str) -> String {
+    let ok = (1..=40).contains(&raw.len())
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok {
+        raw.to_owned()
+    } else {
+        "invalid".to_owned()
+    }
+}
+
 /// A courier's own status, mapped: `None` when the table does not know it (record it as
 /// unknown; never guess).
 pub fn from_easypost(status: &str) -> Option<TrackingStatus> {

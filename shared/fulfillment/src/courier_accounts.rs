@@ -37,6 +37,25 @@ pub struct CourierAccountSummary {
     pub kind: CourierKind,
     pub name: String,
     pub updated_at: i64,
+    /// Where the courier posts tracking notifications (`/tracking/<hook>`), once a webhook
+    /// secret is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tracking_webhook: Option<String>,
+}
+
+/// The path couriers post tracking notifications to. Deliberately plain: Shiprocket refuses
+/// webhook URLs containing its name (or "sr", "kr").
+pub fn tracking_webhook_path(hook: &str) -> String {
+    format!("/tracking/{hook}")
+}
+
+/// A hook id: 32 lowercase hex characters (random; it names no merchant).
+pub fn is_hook(raw: &str) -> bool {
+    raw.len() == 32 && raw.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+fn hook_key(hook: &str) -> ItemKey {
+    ItemKey::new(format!("HOOK#{hook}"), "HOOK")
 }
 
 fn key(merchant: &MerchantId, account: &CourierAccountRef) -> ItemKey {
@@ -81,6 +100,7 @@ impl CourierAccountRepository {
         merchant: &MerchantId,
         account: &CourierAccountRef,
         secrets: &CourierSecrets,
+        webhook_secret: Option<&Secret<SecretText>>,
     ) -> Result<bool, FulfillmentError> {
         let sealing = self
             .vault
@@ -112,8 +132,28 @@ impl CourierAccountRepository {
                 item.set("seller_id", Value::S(seller.as_str().to_owned()));
             }
         }
+        if let Some(webhook_secret) = webhook_secret {
+            let sealed = sealing.seal(SealedField::CourierWebhookSecret, webhook_secret)?;
+            item.set("webhook_secret", Value::B(sealed.into_bytes()));
+        }
         for _ in 0..3 {
             let existing = self.data.get(&item.key).await?;
+            // The hook stays the same across replacements: the courier's webhook keeps working.
+            if webhook_secret.is_some() {
+                let hook = match existing.as_ref().and_then(|old| old.string("hook")) {
+                    Some(hook) => hook.to_owned(),
+                    None => rc_orders::random_hex::<16>()?,
+                };
+                let entry = Item::new(hook_key(&hook))
+                    .with("merchant", Value::S(merchant.to_string()))
+                    .with("kind", Value::S(account.kind.as_str().into()))
+                    .with("name", Value::S(account.name.clone()));
+                match self.data.create(entry).await {
+                    Ok(()) | Err(StoreError::AlreadyExists) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                item.set("hook", Value::S(hook));
+            }
             let outcome = match &existing {
                 Some(old) => self.data.replace(item.clone(), old.version).await,
                 None => self.data.create(item.clone()).await,
@@ -179,6 +219,57 @@ impl CourierAccountRepository {
         }))
     }
 
+    /// The merchant and courier account a tracking hook belongs to (the hook is the
+    /// credential's address; the signature or token is checked against the account's secret).
+    pub async fn by_hook(
+        &self,
+        hook: &str,
+    ) -> Result<Option<(MerchantId, CourierAccountRef)>, FulfillmentError> {
+        if !is_hook(hook) {
+            return Ok(None);
+        }
+        let Some(entry) = self.data.get(&hook_key(hook)).await? else {
+            return Ok(None);
+        };
+        let merchant = entry
+            .string("merchant")
+            .and_then(|m| MerchantId::parse(m).ok())
+            .ok_or(FulfillmentError::Corrupt("hook"))?;
+        let account = CourierAccountRef::parse(
+            entry.string("kind").unwrap_or_default(),
+            entry.string("name").unwrap_or_default(),
+        )
+        .map_err(|_| FulfillmentError::Corrupt("hook"))?;
+        // The account may have been deleted, or its hook replaced: only its current hook counts.
+        let current = self.data.get(&key(&merchant, &account)).await?;
+        if current.as_ref().and_then(|i| i.string("hook")) != Some(hook) {
+            return Ok(None);
+        }
+        Ok(Some((merchant, account)))
+    }
+
+    /// The account's tracking webhook secret, opened to check one notification.
+    pub async fn webhook_secret(
+        &self,
+        merchant: &MerchantId,
+        account: &CourierAccountRef,
+    ) -> Result<Option<Secret<SecretText>>, FulfillmentError> {
+        let Some(item) = self.data.get(&key(merchant, account)).await? else {
+            return Ok(None);
+        };
+        let Some(sealed) = item.bytes("webhook_secret") else {
+            return Ok(None);
+        };
+        let opening = self
+            .vault
+            .key_for_opening(merchant, &subject(account)?)
+            .await?;
+        Ok(Some(opening.open(
+            SealedField::CourierWebhookSecret,
+            &Sealed::from_bytes(sealed.to_vec())?,
+        )?))
+    }
+
     /// Whether the merchant has an Amazon connection of this seller (Amazon Shipping buys
     /// through it).
     pub async fn seller_connected(
@@ -219,6 +310,7 @@ impl CourierAccountRepository {
                         .ok_or(FulfillmentError::Corrupt("courier account"))?
                         .to_owned(),
                     updated_at: item.number("updated_at").unwrap_or(0),
+                    tracking_webhook: item.string("hook").map(tracking_webhook_path),
                 })
             })
             .collect()
@@ -235,6 +327,9 @@ impl CourierAccountRepository {
             return Ok(false);
         };
         self.data.delete(&key, Some(existing.version)).await?;
+        if let Some(hook) = existing.string("hook") {
+            self.data.delete(&hook_key(hook), None).await?;
+        }
         self.vault
             .destroy_subject_key(merchant, &subject(account)?)
             .await?;

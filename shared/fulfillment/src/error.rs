@@ -19,6 +19,11 @@ pub enum FulfillmentError {
     Queue(#[from] rc_queue::PublishError),
     #[error("courier: {0}")]
     Courier(#[from] CourierError),
+    #[error("marketplace: {0}")]
+    Marketplace(#[from] rc_channels::FetchError),
+    /// A confirmation could not be sent now (throttled, unavailable); it is tried again.
+    #[error("{0} confirmation(s) still pending")]
+    ConfirmationsPending(usize),
     /// Changed by someone else since it was read.
     #[error("changed concurrently")]
     Conflict,
@@ -27,7 +32,7 @@ pub enum FulfillmentError {
     Busy,
     #[error("stored {0} is corrupt")]
     Corrupt(&'static str),
-    #[error("not a label job")]
+    #[error("not a fulfillment message")]
     Malformed,
 }
 

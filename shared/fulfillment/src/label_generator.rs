@@ -68,7 +68,8 @@ pub struct Couriers {
 }
 
 impl Couriers {
-    fn get(&self, kind: CourierKind) -> Result<&Arc<dyn LabelPurchaser>, CourierError> {
+    /// The client of a courier kind.
+    pub fn get(&self, kind: CourierKind) -> Result<&Arc<dyn LabelPurchaser>, CourierError> {
         match kind {
             CourierKind::EasyPost => Ok(&self.easypost),
             CourierKind::Sandbox => self
@@ -205,6 +206,13 @@ impl LabelGenerator {
                 shipment.status = ShipmentStatus::LabelCreated;
                 shipment.reason = None;
                 shipment.courier_code = None;
+                // A new label starts a new journey (a relabel after a void too).
+                let bought_at = shipment.purchase.as_ref().map_or(now, |p| p.bought_at);
+                shipment.journey = Some(rc_domain::Journey::new(
+                    time::OffsetDateTime::from_unix_timestamp(bought_at)
+                        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+                ));
+                shipment.heard_at = Some(now);
                 Ok(LabelOutcome::Created)
             }
             Ok(Step::Failed { reason, code }) => {
@@ -228,6 +236,11 @@ impl LabelGenerator {
             Err(e) => return Err(e),
         }
         if outcome.as_ref().is_ok_and(|o| *o == LabelOutcome::Created) {
+            if let Some(purchase) = &shipment.purchase {
+                self.shipments
+                    .index_tracking(merchant, &purchase.tracking_code, &shipment.id)
+                    .await?;
+            }
             tracing::info!(%merchant, shipment = %id, "label created");
             self.advance_order(merchant, shipment.id.order()).await?;
         }

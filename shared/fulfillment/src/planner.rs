@@ -65,6 +65,7 @@ impl ShipmentPlanner {
                 warehouse: routed.warehouse.clone(),
                 units: routed.units.clone(),
                 parcel,
+                external: None,
             });
         }
         let shipments = self.shipments.plan(merchant, order, planned).await?;

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rc_domain::{
-    Clock, CourierAccountRef, MerchantId, Money, OrderId, Parcel, Rate, ShipmentId, ShipmentStatus,
-    Sku, WarehouseId,
+    Clock, Confirmation, CourierAccountRef, Journey, MerchantId, Money, OrderId, Parcel, Rate,
+    ShipmentId, ShipmentStatus, Sku, TrackingEntry, WarehouseId,
 };
 use rc_orders::keys::merchant_partition;
 use rc_store::{Item, ItemKey, Store, StoreError, TxOp, Value};
@@ -80,11 +80,69 @@ pub struct Shipment {
     pub attempts: u32,
     /// Until when a label worker holds it (unix seconds); others wait.
     pub lease_until: Option<i64>,
+    /// The parcel's journey since its label, as couriers report it.
+    #[serde(default)]
+    pub journey: Option<Journey>,
+    /// Every courier event, without PII (status codes and times only), newest last.
+    #[serde(default)]
+    pub history: Vec<TrackingEntry>,
+    /// The courier notifications applied, newest last (their ids: a repeat changes nothing).
+    #[serde(default)]
+    pub seen_events: Vec<String>,
+    /// When we last heard from the courier about it (unix seconds): polling looks at those
+    /// silent too long.
+    #[serde(default)]
+    pub heard_at: Option<i64>,
+    /// Its units were taken out of stock (at pickup): once.
+    #[serde(default)]
+    pub stock_consumed: bool,
+    /// Its units were put back in its warehouse (returned): once.
+    #[serde(default)]
+    pub restocked: bool,
+    /// Telling the order's marketplace that it left.
+    #[serde(default)]
+    pub confirmation: Option<Confirmation>,
+    /// Carrier and tracking number of a package that left outside RetailCoder (the merchant
+    /// said so); it has no label.
+    #[serde(default)]
+    pub external: Option<ExternalPackage>,
     pub created_at: i64,
     pub updated_at: i64,
     /// The stored item's version (not part of the record).
     #[serde(skip)]
     pub version: u64,
+}
+
+/// A package the merchant sent without a RetailCoder label.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExternalPackage {
+    pub carrier: String,
+    pub tracking_code: String,
+    pub shipped_at: i64,
+}
+
+/// How many notification ids a shipment remembers (a courier repeats recent ones).
+pub const SEEN_EVENTS: usize = 50;
+
+impl Shipment {
+    /// The carrier and tracking number the marketplace is told: the label's, or the one the
+    /// merchant gave.
+    pub fn tracking(&self) -> Option<(&str, &str)> {
+        if let Some(external) = &self.external {
+            return Some((&external.carrier, &external.tracking_code));
+        }
+        self.purchase
+            .as_ref()
+            .map(|p| (p.carrier.as_str(), p.tracking_code.as_str()))
+    }
+
+    /// Where it stands for the order's progress.
+    pub fn progress(&self) -> rc_domain::ShipmentProgress {
+        rc_domain::ShipmentProgress {
+            status: self.status,
+            left_at: self.journey.and_then(|j| j.left_at),
+        }
+    }
 }
 
 /// A shipment to create, from an order's routing decision.
@@ -94,10 +152,23 @@ pub struct NewShipment {
     pub warehouse: WarehouseId,
     pub units: BTreeMap<Sku, i64>,
     pub parcel: Option<Parcel>,
+    /// A package that left outside RetailCoder (no label is bought for it).
+    pub external: Option<ExternalPackage>,
 }
 
 fn key(merchant: &MerchantId, id: &ShipmentId) -> ItemKey {
     ItemKey::new(merchant_partition(merchant), format!("SHIP#{id}"))
+}
+
+fn tracking_key(merchant: &MerchantId, tracking_code: &str) -> ItemKey {
+    ItemKey::new(
+        merchant_partition(merchant),
+        format!("SHIPTRK#{tracking_code}"),
+    )
+}
+
+fn confirmation_key(merchant: &MerchantId, id: &ShipmentId) -> ItemKey {
+    ItemKey::new(merchant_partition(merchant), format!("CONFIRMIDX#{id}"))
 }
 
 fn index_key(merchant: &MerchantId, status: ShipmentStatus, id: &ShipmentId) -> ItemKey {
@@ -158,9 +229,14 @@ impl ShipmentRepository {
                 order: order.clone(),
                 warehouse: new.warehouse,
                 units: new.units,
-                reason: new.parcel.is_none().then(|| "parcel_missing".to_owned()),
+                reason: (new.parcel.is_none() && new.external.is_none())
+                    .then(|| "parcel_missing".to_owned()),
                 parcel: new.parcel,
-                status: ShipmentStatus::AwaitingLabel,
+                status: if new.external.is_some() {
+                    ShipmentStatus::PickedUp
+                } else {
+                    ShipmentStatus::AwaitingLabel
+                },
                 courier_code: None,
                 quotes: Vec::new(),
                 chosen: None,
@@ -170,6 +246,20 @@ impl ShipmentRepository {
                 voided_labels: Vec::new(),
                 attempts: 0,
                 lease_until: None,
+                history: Vec::new(),
+                seen_events: Vec::new(),
+                heard_at: None,
+                restocked: false,
+                confirmation: None,
+                journey: new.external.as_ref().and_then(|e| {
+                    let at = time::OffsetDateTime::from_unix_timestamp(e.shipped_at).ok()?;
+                    let mut journey = Journey::new(at);
+                    journey.apply(rc_domain::TrackingStatus::PickedUp, at);
+                    Some(journey)
+                }),
+                // Its stock leaves with the order as a whole (the order processor's consume).
+                stock_consumed: new.external.is_some(),
+                external: new.external,
                 created_at: now,
                 updated_at: now,
                 version: 1,
@@ -207,6 +297,119 @@ impl ShipmentRepository {
             .as_ref()
             .map(from_item)
             .transpose()
+    }
+
+    /// Records which shipment a tracking number belongs to, so a courier's notification finds
+    /// it. Idempotent: an entry already there is left as it is.
+    pub async fn index_tracking(
+        &self,
+        merchant: &MerchantId,
+        tracking_code: &str,
+        id: &ShipmentId,
+    ) -> Result<(), FulfillmentError> {
+        let item = Item::new(tracking_key(merchant, tracking_code))
+            .with("shipment", Value::S(id.to_string()));
+        match self.data.create(item).await {
+            Ok(()) | Err(StoreError::AlreadyExists) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Keeps the index of pending confirmations (`CONFIRMIDX#<shipment>`) in step with the
+    /// record: the scheduled run finds due retries by query, never by scan. Written after the
+    /// record (a crash between leaves the queue's own retry to carry it).
+    async fn index_confirmation(
+        &self,
+        merchant: &MerchantId,
+        shipment: &Shipment,
+    ) -> Result<(), FulfillmentError> {
+        let key = confirmation_key(merchant, &shipment.id);
+        let pending = shipment
+            .confirmation
+            .as_ref()
+            .is_some_and(|c| c.state == rc_domain::ConfirmationState::Pending);
+        if pending {
+            match self.data.create(Item::new(key)).await {
+                Ok(()) | Err(StoreError::AlreadyExists) => Ok(()),
+                Err(e) => Err(e.into()),
+            }
+        } else {
+            Ok(self.data.delete(&key, None).await?)
+        }
+    }
+
+    /// The merchant's shipments whose confirmation is pending and due at `now`.
+    pub async fn confirmations_due(
+        &self,
+        merchant: &MerchantId,
+        now: i64,
+    ) -> Result<Vec<ShipmentId>, FulfillmentError> {
+        let entries = rc_store::query_all(
+            self.data.as_ref(),
+            &merchant_partition(merchant),
+            "CONFIRMIDX#",
+            PAGE,
+        )
+        .await?;
+        let mut due = Vec::new();
+        for entry in entries {
+            let Some(id) = entry
+                .key
+                .sk
+                .strip_prefix("CONFIRMIDX#")
+                .and_then(|id| ShipmentId::parse(id).ok())
+            else {
+                continue;
+            };
+            if let Some(shipment) = self.get(merchant, &id).await?
+                && shipment
+                    .confirmation
+                    .as_ref()
+                    .is_some_and(|c| c.is_due(now))
+            {
+                due.push(id);
+            }
+        }
+        Ok(due)
+    }
+
+    /// Records that the courier answered about the shipment (nothing new): not silent.
+    pub async fn heard(
+        &self,
+        merchant: &MerchantId,
+        id: &ShipmentId,
+    ) -> Result<(), FulfillmentError> {
+        let Some(mut shipment) = self.get(merchant, id).await? else {
+            return Ok(());
+        };
+        shipment.heard_at = Some(self.now());
+        let was = shipment.status;
+        match self.save(merchant, &mut shipment, was).await {
+            Ok(()) | Err(FulfillmentError::Conflict) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The shipment a tracking number belongs to.
+    pub async fn by_tracking(
+        &self,
+        merchant: &MerchantId,
+        tracking_code: &str,
+    ) -> Result<Option<Shipment>, FulfillmentError> {
+        let Some(entry) = self
+            .data
+            .get(&tracking_key(merchant, tracking_code))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let Some(id) = entry
+            .string("shipment")
+            .and_then(|s| ShipmentId::parse(s).ok())
+        else {
+            return Err(FulfillmentError::Corrupt("tracking index"));
+        };
+        self.get(merchant, &id).await
     }
 
     /// The order's shipments, in number order.
@@ -284,6 +487,17 @@ impl ShipmentRepository {
         shipment: &mut Shipment,
         was: ShipmentStatus,
     ) -> Result<(), FulfillmentError> {
+        self.save_with(merchant, shipment, was, Vec::new()).await
+    }
+
+    /// [`Self::save`], with more operations in the same transaction (stock moved with it).
+    pub async fn save_with(
+        &self,
+        merchant: &MerchantId,
+        shipment: &mut Shipment,
+        was: ShipmentStatus,
+        extra: Vec<TxOp>,
+    ) -> Result<(), FulfillmentError> {
         shipment.updated_at = self.now();
         let mut ops = vec![TxOp::Replace {
             item: to_item(merchant, shipment)?,
@@ -300,9 +514,11 @@ impl ShipmentRepository {
                 &shipment.id,
             ))));
         }
+        ops.extend(extra);
         match self.data.transact(ops).await {
             Ok(()) => {
                 shipment.version += 1;
+                self.index_confirmation(merchant, shipment).await?;
                 Ok(())
             }
             Err(StoreError::TransactionCancelled { .. } | StoreError::TransactionConflict) => {
@@ -351,6 +567,14 @@ mod tests {
             voided_labels: Vec::new(),
             attempts: 1,
             lease_until: None,
+            journey: None,
+            history: Vec::new(),
+            seen_events: Vec::new(),
+            heard_at: None,
+            stock_consumed: false,
+            restocked: false,
+            confirmation: None,
+            external: None,
             created_at: 1,
             updated_at: 2,
             version: 3,

@@ -60,6 +60,10 @@ pub struct Reservation {
     /// How the order was routed (absent on reservations made before routing existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routing: Option<RoutingDecision>,
+    /// Warehouses whose share already left (a shipment picked up): taken out of stock then,
+    /// never again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consumed_from: Vec<WarehouseId>,
 }
 
 /// Where an order goes and why, recorded on its reservation in the same transaction that takes
@@ -212,6 +216,7 @@ impl Reservations {
             shortfall,
             note: note.map(str::to_owned),
             routing: None,
+            consumed_from: Vec::new(),
         };
         if needs.is_empty() {
             return Ok(backordered(Vec::new(), Some("no lines to reserve")));
@@ -286,6 +291,7 @@ impl Reservations {
                 shipments: routed(&shipments),
                 attention,
             }),
+            consumed_from: Vec::new(),
         })
     }
 
@@ -548,6 +554,62 @@ impl Reservations {
             .await
     }
 
+    /// The operations that take one warehouse's share of a reserved order out of stock (its
+    /// shipment left), to commit in one transaction with the shipment's record; `None` when
+    /// there is nothing to take (not reserved, or taken already).
+    pub async fn consume_at_ops(
+        &self,
+        merchant: &MerchantId,
+        order: &OrderId,
+        warehouse: &WarehouseId,
+        shipment: &str,
+    ) -> Result<Option<Vec<TxOp>>, InventoryError> {
+        let key = keys::reservation(merchant, order);
+        let Some(item) = self.stock.data.get(&key).await? else {
+            return Ok(None);
+        };
+        let mut record = parse_record(&item)?;
+        if record.state != ReservationState::Reserved || record.consumed_from.contains(warehouse) {
+            return Ok(None);
+        }
+        let taken: Vec<Allocation> = record
+            .allocations
+            .iter()
+            .filter(|a| a.warehouse == *warehouse)
+            .cloned()
+            .collect();
+        record.consumed_from.push(warehouse.clone());
+        if record
+            .allocations
+            .iter()
+            .all(|a| record.consumed_from.contains(&a.warehouse))
+        {
+            record.state = ReservationState::Consumed;
+        }
+        let mut ops = vec![TxOp::Replace {
+            item: record_item(merchant, order, &record)?,
+            expected_version: item.version,
+        }];
+        for allocation in &taken {
+            let q = allocation.quantity;
+            ops.push(TxOp::Adjust {
+                key: keys::stock(merchant, &allocation.sku, &allocation.warehouse),
+                deltas: vec![("reserved".into(), -q), ("on_hand".into(), -q)],
+                at_least: vec![("reserved".into(), q), ("on_hand".into(), q)],
+            });
+        }
+        if !taken.is_empty() {
+            ops.push(TxOp::Create(self.stock.ledger_item(
+                merchant,
+                "consume",
+                format!("shipment {shipment} picked up"),
+                "fulfillment",
+                changes(&taken, -1, -1),
+            )?));
+        }
+        Ok(Some(ops))
+    }
+
     async fn finish(
         &self,
         merchant: &MerchantId,
@@ -569,12 +631,19 @@ impl Reservations {
             };
             let moved = record.state == ReservationState::Reserved;
             record.state = next;
+            // What already left with a shipment is out of stock already: not again.
+            let pending: Vec<Allocation> = record
+                .allocations
+                .iter()
+                .filter(|a| !record.consumed_from.contains(&a.warehouse))
+                .cloned()
+                .collect();
             let mut ops = vec![TxOp::Replace {
                 item: record_item(merchant, order, &record)?,
                 expected_version: item.version,
             }];
-            if moved {
-                for allocation in &record.allocations {
+            if moved && !pending.is_empty() {
+                for allocation in &pending {
                     let q = allocation.quantity;
                     let (deltas, at_least) = if to == ReservationState::Released {
                         (
@@ -606,7 +675,7 @@ impl Reservations {
                         if on_hand == 0 { "cancelled" } else { "shipped" }
                     ),
                     ACTOR,
-                    changes(&record.allocations, on_hand, -1),
+                    changes(&pending, on_hand, -1),
                 )?));
             }
             match self.stock.data.transact(ops).await {

@@ -107,6 +107,46 @@ impl StockRepository {
         )
     }
 
+    /// The operations that put a returned shipment's units back into its warehouse (on hand and
+    /// available), with a `return` ledger entry: committed with the shipment's record, which
+    /// marks them done, so they happen once.
+    pub fn return_ops(
+        &self,
+        merchant: &MerchantId,
+        warehouse: &WarehouseId,
+        units: &std::collections::BTreeMap<Sku, i64>,
+        reason: String,
+    ) -> Result<Vec<TxOp>, InventoryError> {
+        let mut ops = Vec::with_capacity(units.len() + 1);
+        let mut changes = Vec::with_capacity(units.len());
+        for (sku, quantity) in units.iter().filter(|(_, q)| **q > 0) {
+            ops.push(TxOp::Adjust {
+                key: keys::stock(merchant, sku, warehouse),
+                deltas: vec![
+                    ("on_hand".into(), *quantity),
+                    ("available".into(), *quantity),
+                ],
+                at_least: Vec::new(),
+            });
+            changes.push(StockChange {
+                sku: sku.clone(),
+                warehouse: warehouse.clone(),
+                on_hand: *quantity,
+                reserved: 0,
+            });
+        }
+        if !changes.is_empty() {
+            ops.push(TxOp::Create(self.ledger_item(
+                merchant,
+                "return",
+                reason,
+                "fulfillment",
+                changes,
+            )?));
+        }
+        Ok(ops)
+    }
+
     /// The SKU's stock in each warehouse.
     pub async fn levels(
         &self,

@@ -416,6 +416,7 @@ fn order_maker(number: u64) -> OrderMaker {
             id: id::<OrderId>(&format!("amazon-111-{number}")),
             channel: Channel::Amazon,
             channel_reference: format!("111-{number}"),
+            marketplace: None,
             status: OrderStatus::Received,
             placed_at: placed,
             channel_updated_at: placed,
@@ -424,6 +425,7 @@ fn order_maker(number: u64) -> OrderMaker {
                 sku: id("MUG"),
                 quantity: Quantity::new(1).expect("quantity"),
                 unit_price: money(1000),
+                line_id: None,
             }],
             totals: OrderTotals {
                 subtotal: money(1000),

@@ -24,4 +24,5 @@ pub use orders::{DeliveryMark, OrderRepository, PII_TTL_GRACE, SEALED_FIELDS, St
 pub use outbox::Outbox;
 pub use pii_purge::{PiiRecord, StrippedPii, order_of_pii_key};
 pub use privacy_requests::{PendingPrivacyRequest, PrivacyRequestRepository, PrivacyRequestView};
+pub use random::random_hex;
 pub use view::{BuyerPiiState, OrderView};

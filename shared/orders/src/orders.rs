@@ -179,6 +179,9 @@ impl OrderRepository {
         if let Some(ship_to) = &order.ship_to {
             item.set("ship_to", to_json(ship_to)?);
         }
+        if let Some(marketplace) = &order.marketplace {
+            item.set("marketplace", Value::S(marketplace.clone()));
+        }
         Ok(item)
     }
 
@@ -458,6 +461,21 @@ impl OrderRepository {
         order: &OrderId,
         to: OrderStatus,
     ) -> Result<Option<OrderView>, RepoError> {
+        self.advance_status_at(merchant, order, to, self.clock.now())
+            .await
+    }
+
+    /// [`Self::advance_status`] for a move that happened at `at` (a courier's pickup event):
+    /// shipped at `at` (never later than now), so the PII deadline counts from the moment the
+    /// parcel left, not from when we heard. The deadline only ever moves earlier.
+    pub async fn advance_status_at(
+        &self,
+        merchant: &MerchantId,
+        order: &OrderId,
+        to: OrderStatus,
+        at: OffsetDateTime,
+    ) -> Result<Option<OrderView>, RepoError> {
+        let at = at.min(self.clock.now());
         for _ in 0..UPDATE_ATTEMPTS {
             let Some(existing) = self.data.get(&keys::order(merchant, order)).await? else {
                 return Ok(None);
@@ -476,12 +494,12 @@ impl OrderRepository {
                 // Already past it (shipped, when asked to reserve): nothing to do.
                 return Ok(Some(Self::view_of(order, &existing)?));
             }
-            let now = self.clock.now();
             let mut public = existing.clone();
             public.set("status", Value::S(to.as_str().into()));
-            let ships = to == OrderStatus::Shipped;
+            // Delivered straight from earlier (the pickup event never came): it shipped too.
+            let ships = to.has_shipped() && existing.number("shipped_at").is_none();
             if ships {
-                public.set("shipped_at", Value::N(now.unix_timestamp()));
+                public.set("shipped_at", Value::N(at.unix_timestamp()));
             }
             let mut ops = vec![TxOp::Replace {
                 item: public,
@@ -492,7 +510,7 @@ impl OrderRepository {
                 && pii.number("stripped_at").is_none()
             {
                 let shipped = PiiDeadline {
-                    at: self.retention.pii_deadline(now),
+                    at: self.retention.pii_deadline(at),
                     rule: PiiRule::Shipped,
                 };
                 let version = pii.version;
@@ -615,6 +633,7 @@ impl OrderRepository {
                 .string("channel_reference")
                 .ok_or(RepoError::Corrupt("channel_reference"))?
                 .to_owned(),
+            marketplace: item.string("marketplace").map(str::to_owned),
             status: item
                 .string("status")
                 .and_then(OrderStatus::parse)

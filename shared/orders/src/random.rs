@@ -3,7 +3,7 @@
 use crate::RepoError;
 
 /// `N` random bytes from the system's generator, as hex.
-pub(crate) fn random_hex<const N: usize>() -> Result<String, RepoError> {
+pub fn random_hex<const N: usize>() -> Result<String, RepoError> {
     let mut random = [0u8; N];
     aws_lc_rs::rand::fill(&mut random)
         .map_err(|_| RepoError::Vault(rc_vault::VaultError::Randomness))?;

@@ -17,6 +17,9 @@ pub struct OrderView {
     pub id: String,
     pub channel: Channel,
     pub channel_reference: String,
+    /// The marketplace it was placed in (Amazon), when the channel said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub marketplace: Option<String>,
     pub status: OrderStatus,
     #[serde(with = "time::serde::rfc3339")]
     pub placed_at: time::OffsetDateTime,

@@ -29,6 +29,15 @@ pub struct LabelJob {
     pub shipment: String,
 }
 
+/// A shipment moved (a courier event, a pickup, a return) or its confirmation is due: the
+/// fulfillment worker settles its order (stock, status, PII clock) and confirms it to the
+/// marketplace. Ids only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShipmentEvent {
+    pub merchant: String,
+    pub shipment: String,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
     #[error("queue unavailable: {0}")]
@@ -61,6 +70,12 @@ impl SqsPublisher {
 #[async_trait]
 pub trait LabelJobs: Send + Sync {
     async fn send(&self, jobs: &[LabelJob]) -> Result<(), PublishError>;
+}
+
+/// Shipment events go to the fulfillment worker's queue.
+#[async_trait]
+pub trait ShipmentEvents: Send + Sync {
+    async fn send(&self, events: &[ShipmentEvent]) -> Result<(), PublishError>;
 }
 
 impl SqsPublisher {
@@ -115,6 +130,13 @@ impl LabelJobs for SqsPublisher {
     }
 }
 
+#[async_trait]
+impl ShipmentEvents for SqsPublisher {
+    async fn send(&self, events: &[ShipmentEvent]) -> Result<(), PublishError> {
+        self.send_all(events).await
+    }
+}
+
 /// In-process: keeps what was published (the local host logs it; tests inspect it).
 #[derive(Default)]
 pub struct MemoryPublisher {
@@ -164,6 +186,35 @@ impl LabelJobs for MemoryLabelJobs {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .extend_from_slice(jobs);
+        Ok(())
+    }
+}
+
+/// In-process shipment events: kept (tests take them from here).
+#[derive(Default)]
+pub struct MemoryShipmentEvents {
+    sent: Mutex<Vec<ShipmentEvent>>,
+}
+
+impl MemoryShipmentEvents {
+    /// Every event sent so far.
+    pub fn sent(&self) -> Vec<ShipmentEvent> {
+        self.sent.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Takes every event sent so far.
+    pub fn take(&self) -> Vec<ShipmentEvent> {
+        std::mem::take(&mut *self.sent.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+#[async_trait]
+impl ShipmentEvents for MemoryShipmentEvents {
+    async fn send(&self, events: &[ShipmentEvent]) -> Result<(), PublishError> {
+        self.sent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(events);
         Ok(())
     }
 }

@@ -36,6 +36,9 @@ pub struct AwsConfig {
     pub label_jobs_queue_url: Option<String>,
     /// `RC_LABELS_BUCKET`: the bucket of sealed label documents (label generator, merchant API).
     pub labels_bucket: Option<String>,
+    /// `RC_SHIPMENT_EVENTS_QUEUE_URL`: where shipment events (ids only) go — the courier
+    /// webhook, the tracking poller and the merchant API send; the fulfillment worker reads.
+    pub shipment_events_queue_url: Option<String>,
 }
 
 impl AwsConfig {
@@ -47,6 +50,7 @@ impl AwsConfig {
             order_events_queue_url: required("RC_ORDER_EVENTS_QUEUE_URL").ok(),
             order_events_dead_letters_url: required("RC_ORDER_EVENTS_DLQ_URL").ok(),
             label_jobs_queue_url: required("RC_LABEL_JOBS_QUEUE_URL").ok(),
+            shipment_events_queue_url: required("RC_SHIPMENT_EVENTS_QUEUE_URL").ok(),
             labels_bucket: required("RC_LABELS_BUCKET").ok(),
         })
     }

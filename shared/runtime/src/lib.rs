@@ -15,7 +15,9 @@ pub use channels::ChannelClients;
 pub use config::{
     AwsConfig, ConfigError, shopify_admin_base, sp_api_endpoints, sp_api_endpoints_from,
 };
-pub use local_queue::{LABEL_JOBS, LocalMessage, LocalQueue, MAX_RECEIVES, ORDER_EVENTS};
+pub use local_queue::{
+    LABEL_JOBS, LocalMessage, LocalQueue, MAX_RECEIVES, ORDER_EVENTS, SHIPMENT_EVENTS,
+};
 pub use rc_orders::Scope;
 pub use schedule::{run_fallible_schedule, run_schedule};
 pub use services::{Services, ServicesError};

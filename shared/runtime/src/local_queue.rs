@@ -10,12 +10,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use rc_domain::Clock;
-use rc_queue::{LabelJob, LabelJobs, MemoryPublisher, OrderEvent, PublishError, Publisher};
+use rc_queue::{
+    LabelJob, LabelJobs, MemoryPublisher, OrderEvent, PublishError, Publisher, ShipmentEvent,
+    ShipmentEvents,
+};
 use rc_store::{Item, ItemKey, Store, StoreError, TxOp, Value};
 
-/// The two queues of the deployed stack, by the name their items are kept under.
+/// The queues of the deployed stack, by the name their items are kept under.
 pub const ORDER_EVENTS: &str = "order-events";
 pub const LABEL_JOBS: &str = "label-jobs";
+pub const SHIPMENT_EVENTS: &str = "shipment-events";
 /// Receives before a message is dead-lettered (the template's `maxReceiveCount`).
 pub const MAX_RECEIVES: i64 = 5;
 
@@ -214,5 +218,16 @@ impl LabelJobs for LocalQueue {
             tracing::info!(merchant = %job.merchant, shipment = %job.shipment, "label job queued");
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl ShipmentEvents for LocalQueue {
+    async fn send(&self, events: &[ShipmentEvent]) -> Result<(), PublishError> {
+        let bodies = events
+            .iter()
+            .map(|e| Ok((format!("{}#{}", e.merchant, e.shipment), encoded(e)?)))
+            .collect::<Result<_, PublishError>>()?;
+        self.enqueue(bodies).await
     }
 }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use rc_domain::{Clock, SystemClock};
 use rc_fulfillment::{
-    CourierAccountRepository, FileLabelStore, LabelEraser, LabelStore, ShipmentPlanner,
-    ShipmentRepository,
+    CourierAccountRepository, FileLabelStore, FulfillmentSettingsRepository, LabelEraser,
+    LabelStore, ShipmentPlanner, ShipmentRepository,
 };
 use rc_inventory::{
     ListingRepository, Reservations, RoutingRepository, StockRepository, WarehouseRepository,
@@ -19,7 +19,8 @@ use rc_privacy::{
     AccountCancellation, ComplianceRequests, PiiCopies, PrivacyRun, Purger, ReceiptLedger,
 };
 use rc_queue::{
-    LabelJobs, MemoryLabelJobs, MemoryPublisher, OrderEvent, PublishError, Publisher, SqsPublisher,
+    LabelJobs, MemoryLabelJobs, MemoryPublisher, MemoryShipmentEvents, OrderEvent, PublishError,
+    Publisher, ShipmentEvents, SqsPublisher,
 };
 use rc_store::Store;
 use rc_store::dynamo::DynamoStore;
@@ -71,6 +72,11 @@ pub struct Services {
     pub label_store: Option<Arc<dyn LabelStore>>,
     /// On the embedded defaults: the durable queue label jobs go to.
     pub local_label_queue: Option<Arc<crate::LocalQueue>>,
+    /// Where shipment events go (courier webhook, poller, merchant API → fulfillment worker).
+    pub shipment_events: Arc<dyn ShipmentEvents>,
+    /// On the embedded defaults: the durable queue shipment events go to.
+    pub local_shipment_queue: Option<Arc<crate::LocalQueue>>,
+    pub fulfillment_settings: Arc<FulfillmentSettingsRepository>,
     /// On the embedded defaults: what was published, also kept in memory (logs, tests).
     pub published: Option<Arc<MemoryPublisher>>,
     /// On the embedded defaults: the durable queue order events go to (SQS's role).
@@ -138,6 +144,15 @@ impl LabelJobs for NoQueue {
     async fn send(&self, _: &[rc_queue::LabelJob]) -> Result<(), PublishError> {
         Err(PublishError::Unavailable(
             "RC_LABEL_JOBS_QUEUE_URL is not set".into(),
+        ))
+    }
+}
+
+#[async_trait::async_trait]
+impl ShipmentEvents for NoQueue {
+    async fn send(&self, _: &[rc_queue::ShipmentEvent]) -> Result<(), PublishError> {
+        Err(PublishError::Unavailable(
+            "RC_SHIPMENT_EVENTS_QUEUE_URL is not set".into(),
         ))
     }
 }
@@ -230,6 +245,9 @@ impl Services {
             planner,
             label_store: None,
             local_label_queue: None,
+            shipment_events: Arc::new(MemoryShipmentEvents::default()),
+            local_shipment_queue: None,
+            fulfillment_settings: Arc::new(FulfillmentSettingsRepository::new(data.clone())),
             connections,
             api_keys,
             privacy_requests,
@@ -273,6 +291,12 @@ impl Services {
             jobs.clone(),
         ));
         self.label_jobs = jobs;
+        self
+    }
+
+    /// Sends shipment events to `events`.
+    pub fn with_shipment_events(mut self, events: Arc<dyn ShipmentEvents>) -> Self {
+        self.shipment_events = events;
         self
     }
 
@@ -340,11 +364,16 @@ impl Services {
             None => Arc::new(NoQueue),
         };
         let label_jobs: Arc<dyn LabelJobs> = match &config.label_jobs_queue_url {
+            Some(url) => Arc::new(SqsPublisher::new(sqs.clone(), url.clone())),
+            None => Arc::new(NoQueue),
+        };
+        let shipment_events: Arc<dyn ShipmentEvents> = match &config.shipment_events_queue_url {
             Some(url) => Arc::new(SqsPublisher::new(sqs, url.clone())),
             None => Arc::new(NoQueue),
         };
-        let services =
-            Self::assemble(data, keys, root, clock, publisher).with_label_jobs(label_jobs);
+        let services = Self::assemble(data, keys, root, clock, publisher)
+            .with_label_jobs(label_jobs)
+            .with_shipment_events(shipment_events);
         match &config.labels_bucket {
             #[cfg(feature = "labels-bucket")]
             Some(bucket) => services.with_label_store(Arc::new(rc_fulfillment::S3LabelStore::new(
@@ -402,12 +431,20 @@ impl Services {
             clock.clone(),
             Arc::new(MemoryPublisher::default()),
         ));
+        let shipment_queue = Arc::new(crate::LocalQueue::new(
+            crate::SHIPMENT_EVENTS,
+            data.clone(),
+            clock.clone(),
+            Arc::new(MemoryPublisher::default()),
+        ));
         let mut services = Self::assemble(data, keys, root, clock, queue.clone())
             .with_label_jobs(label_queue.clone())
+            .with_shipment_events(shipment_queue.clone())
             .with_label_store(Arc::new(FileLabelStore::new(data_dir.to_path_buf())));
         services.published = Some(published);
         services.local_queue = Some(queue);
         services.local_label_queue = Some(label_queue);
+        services.local_shipment_queue = Some(shipment_queue);
         Ok(services)
     }
 }
@@ -479,7 +516,69 @@ impl Services {
                 planner: self.planner.clone(),
                 stock: self.stock.clone(),
                 labels: self.label_generator(channels).map(Arc::new),
+                settings: self.fulfillment_settings.clone(),
+                outside: Arc::new(self.outside_shipments()),
+                events: self.shipment_events.clone(),
             },
+        )
+    }
+
+    /// "Shipped outside RetailCoder" over these services.
+    pub fn outside_shipments(&self) -> rc_fulfillment::OutsideShipments {
+        rc_fulfillment::OutsideShipments::new(
+            self.shipments.clone(),
+            self.orders.clone(),
+            self.shipment_events.clone(),
+        )
+    }
+
+    /// The courier tracking webhook receiver over these services.
+    pub fn courier_webhook(&self) -> rc_api::CourierWebhook {
+        rc_api::CourierWebhook::new(
+            self.courier_accounts.clone(),
+            rc_fulfillment::TrackingRecorder::new(self.shipments.clone()),
+            self.shipment_events.clone(),
+        )
+    }
+
+    /// The fulfillment worker (stock at pickup, returns, the order's status and PII clock,
+    /// confirmations) over these services, confirming through `channels`.
+    pub fn shipment_settler(
+        &self,
+        channels: &crate::ChannelClients,
+    ) -> rc_fulfillment::ShipmentSettler {
+        let amazon = channels.amazon();
+        let confirmer = rc_fulfillment::Confirmer::new(
+            self.connections.clone(),
+            self.stock.clone(),
+            self.fulfillment_settings.clone(),
+            rc_fulfillment::Marketplaces {
+                amazon: amazon.clone(),
+                amazon_orders: amazon,
+                shopify: channels.shopify(),
+            },
+        );
+        rc_fulfillment::ShipmentSettler::new(
+            self.shipments.clone(),
+            self.orders.clone(),
+            self.reservations.clone(),
+            self.stock.clone(),
+            Arc::new(confirmer),
+        )
+    }
+
+    /// The scheduled tracking poller over these services.
+    pub fn tracking_poller(
+        &self,
+        channels: &crate::ChannelClients,
+    ) -> rc_fulfillment::TrackingPoller {
+        rc_fulfillment::TrackingPoller::new(
+            self.shipments.clone(),
+            self.courier_accounts.clone(),
+            self.fulfillment_settings.clone(),
+            self.connections.clone(),
+            channels.couriers(),
+            self.shipment_events.clone(),
         )
     }
 

@@ -24,6 +24,7 @@ fn line(raw: &str, units: u32) -> LineItem {
         quantity: Quantity::new(units).expect("quantity"),
         unit_price: Money::from_minor(1000, Currency::parse("USD").expect("currency"))
             .expect("money"),
+        line_id: None,
     }
 }
 

@@ -879,6 +879,7 @@ async fn amazon_order(stack: &Stack, n: u64) -> rc_domain::OrderId {
         id: id.clone(),
         channel: Channel::Amazon,
         channel_reference: format!("113-000000{n}-1"),
+        marketplace: None,
         status: OrderStatus::Received,
         placed_at: placed,
         channel_updated_at: placed,
@@ -887,6 +888,7 @@ async fn amazon_order(stack: &Stack, n: u64) -> rc_domain::OrderId {
             sku: Sku::parse("AMZ-MUG").expect("sku"),
             quantity: Quantity::new(1).expect("quantity"),
             unit_price: money(1999),
+            line_id: None,
         }],
         totals: OrderTotals {
             subtotal: money(1999),

@@ -18,6 +18,8 @@ use serde_json::{Value, json};
 
 /// The API key of the demo merchant's sandbox courier account.
 pub const SANDBOX_COURIER_KEY: &str = "sandbox_courier_demo_key";
+/// The secret the sandbox courier signs its tracking webhooks with (EasyPost's scheme).
+pub const SANDBOX_COURIER_WEBHOOK_SECRET: &str = "sandbox_courier_webhook_secret";
 /// Where the sandbox courier is served; the EasyPost API's `/v2` beneath it.
 pub const COURIER_PATH: &str = "/sandbox/courier";
 

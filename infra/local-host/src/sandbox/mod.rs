@@ -22,7 +22,9 @@ use rc_jobs::QueueMessage;
 use rc_runtime::{ChannelClients, Services};
 
 pub use amazon_api::AmazonSandboxApi;
-pub use courier::{COURIER_PATH, SANDBOX_COURIER_KEY, SandboxCourier, label_pdf};
+pub use courier::{
+    COURIER_PATH, SANDBOX_COURIER_KEY, SANDBOX_COURIER_WEBHOOK_SECRET, SandboxCourier, label_pdf,
+};
 pub use inventory::{FEED_DOCUMENTS, SandboxInventory};
 pub use orders::{CATALOG, shopify_order};
 pub use queue::LocalQueue;

@@ -108,6 +108,7 @@ pub struct SpApiClient {
     pub(super) search_limiters: Limiters,
     pub(super) listings_limiters: Limiters,
     pub(super) shipping_limiters: Limiters,
+    pub(super) confirm_limiters: Limiters,
     pub(super) feed_limiters: Mutex<HashMap<(&'static str, SellerId), Arc<TokenBucket>>>,
 }
 
@@ -135,6 +136,7 @@ impl SpApiClient {
             search_limiters: Mutex::new(HashMap::new()),
             listings_limiters: Mutex::new(HashMap::new()),
             shipping_limiters: Mutex::new(HashMap::new()),
+            confirm_limiters: Mutex::new(HashMap::new()),
             feed_limiters: Mutex::new(HashMap::new()),
         }
     }

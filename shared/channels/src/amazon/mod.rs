@@ -3,6 +3,7 @@
 //! and Login with Amazon access tokens.
 
 mod client;
+mod confirm;
 mod feeds;
 mod listings;
 mod notification;
@@ -12,6 +13,7 @@ mod rate_limit;
 mod shipping;
 
 pub use client::{Endpoints, FetchError, RetryPolicy, SpApiClient};
+pub use confirm::PackageConfirmation;
 // Value types of the domain, re-exported because every SP-API call takes them.
 pub use feeds::{FEED_CONTENT_TYPE, FeedState, MAX_FEED_MESSAGES};
 pub use listings::{ListingQuantity, PatchOutcome};

@@ -57,6 +57,7 @@ pub fn parse_search_orders(
 #[serde(rename_all = "camelCase")]
 struct RawOrder {
     order_id: Option<String>,
+    sales_channel: Option<RawSalesChannel>,
     created_time: Option<String>,
     last_updated_time: Option<String>,
     buyer: Option<RawBuyer>,
@@ -65,6 +66,12 @@ struct RawOrder {
     fulfillment: Option<RawFulfillment>,
     #[serde(default)]
     order_items: Vec<RawItem>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawSalesChannel {
+    marketplace_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -127,6 +134,7 @@ struct RawFulfillment {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawItem {
+    order_item_id: Option<String>,
     quantity_ordered: Option<u32>,
     product: Option<RawProduct>,
 }
@@ -241,6 +249,12 @@ fn order_from_raw(
             sku,
             quantity,
             unit_price,
+            // Digits only (Amazon's order item ids are numeric strings); kept for confirmations.
+            line_id: item
+                .order_item_id
+                .as_deref()
+                .filter(|id| (1..=40).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit()))
+                .map(str::to_owned),
         });
     }
 
@@ -319,6 +333,12 @@ fn order_from_raw(
             id,
             channel: Channel::Amazon,
             channel_reference: amazon_id.to_owned(),
+            marketplace: raw
+                .sales_channel
+                .as_ref()
+                .and_then(|c| c.marketplace_id.as_deref())
+                .and_then(|m| rc_domain::MarketplaceId::parse(m).ok())
+                .map(|m| m.as_str().to_owned()),
             status,
             placed_at,
             channel_updated_at: timestamp(raw.last_updated_time.as_deref(), "lastUpdatedTime")?,

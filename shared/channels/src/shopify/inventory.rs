@@ -80,7 +80,7 @@ struct GraphqlAnswer {
 }
 
 impl ShopifyAdmin {
-    async fn graphql(
+    pub(super) async fn graphql(
         &self,
         shop: &ShopDomain,
         access_token: &Secret<SecretText>,

@@ -2,12 +2,17 @@
 
 mod admin;
 mod compliance;
+mod fulfillment;
 mod inventory;
 mod order_payload;
 mod signature;
 
 pub use admin::{ADMIN_API_VERSION, ShopifyAdmin};
 pub use compliance::{MAX_ORDERS_PER_REQUEST, parse_compliance};
+pub use fulfillment::{
+    FULFILLMENT_CREATE, FulfillmentOrder, FulfillmentOrderLine, FulfillmentOrderLines,
+    FulfillmentOutcome, ORDER_FULFILLMENT_QUERY, OrderFulfillment, TRACKING_UPDATE, TrackingInfo,
+};
 pub use inventory::{InventoryLevelRef, MAX_QUANTITIES_PER_CALL, QuantityToSet, SetOutcome};
 pub use order_payload::{MAX_LINES, ParsedOrder, PayloadError, parse_order};
 // The shop's domain is a domain type; re-exported because every Shopify call takes one.

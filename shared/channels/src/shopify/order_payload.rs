@@ -176,6 +176,7 @@ fn line(raw: &RawLine, currency: Currency) -> Result<LineItem, PayloadError> {
         sku,
         quantity,
         unit_price: money(&raw.price, currency, "line_items.price")?,
+        line_id: raw.id.map(|id| id.to_string()),
     })
 }
 
@@ -296,6 +297,7 @@ pub fn parse_order(merchant: &MerchantId, body: &[u8]) -> Result<ParsedOrder, Pa
             id,
             channel: Channel::Shopify,
             channel_reference,
+            marketplace: None,
             status,
             placed_at,
             channel_updated_at,
