@@ -15,6 +15,8 @@ functions). Exit 1 with a line per problem.
    the bucket (RC_LABELS_BUCKET) must be allowed what its code does there: the label generator
    puts and gets, the merchant API gets and deletes, the purger deletes; those that read or
    write must be able to use the bucket's KMS key through S3.
+3. A function told a queue (`RC_*_QUEUE_URL: !Ref <Queue>`) must be allowed sqs:SendMessage on
+   it.
 """
 
 import sys
@@ -94,6 +96,7 @@ def main(path):
                     f"it cannot read or write the tables encrypted with it"
                 )
     failures.extend(labels_bucket(resources))
+    failures.extend(queue_senders(resources))
     for failure in failures:
         print(f"template check: {failure}")
     if not failures:
@@ -192,6 +195,29 @@ def labels_bucket(resources):
             failures.append(f"{name}: may not {sorted(missing)} on {bucket}")
         if needed & {"s3:PutObject", "s3:GetObject"} and not via_s3:
             failures.append(f"{name}: may not use the bucket's KMS key through S3")
+    return failures
+
+
+def queue_senders(resources):
+    """A function told a queue (RC_*_QUEUE_URL: !Ref Queue) sends to it: it must be allowed
+    sqs:SendMessage on that queue, or its messages fail at run time."""
+    failures = []
+    for name, resource in resources.items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        env = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
+        for variable, value in env.items():
+            if not (variable.endswith("_QUEUE_URL") and isinstance(value, dict)):
+                continue
+            queue = value.get("Ref")
+            allowed = any(
+                statement.get("Effect") == "Allow"
+                and "sqs:SendMessage" in as_list(statement.get("Action", []))
+                and names_key(statement.get("Resource"), queue)
+                for statement in statements_of(resource)
+            )
+            if not allowed:
+                failures.append(f"{name}: told {variable} but may not sqs:SendMessage to {queue}")
     return failures
 
 

@@ -263,6 +263,8 @@ async fn order_to_push(orders: u64) {
         inventory_interval: None,
         order_processing_interval: Some(Duration::from_millis(200)),
         body_timeout: Duration::from_secs(30),
+        courier_stage: None,
+        tracking_poll_interval: None,
     };
     let host = rc_local_host::LocalHost::start(&config)
         .await

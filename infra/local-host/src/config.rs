@@ -38,6 +38,13 @@ pub struct LocalConfig {
     /// `RC_BODY_TIMEOUT_SECS` (default 30): how long a request may take to send its headers and
     /// body; a slower one is answered `408` and its connection closed.
     pub body_timeout: Duration,
+    /// `RC_COURIER_STAGE_SECS` (default 20; 0 keeps parcels where they are): how long the
+    /// sandbox courier takes per stage of a parcel's journey (pickup, out for delivery,
+    /// delivered), each posted to the tracking webhook.
+    pub courier_stage: Option<Duration>,
+    /// `RC_TRACKING_POLL_INTERVAL_SECS` (default 900, as deployed; 0 turns it off): how often
+    /// the polling fallback looks for silent shipments and due confirmation retries.
+    pub tracking_poll_interval: Option<Duration>,
 }
 
 /// A secret as it may be shown: its first four characters, then an ellipsis.
@@ -61,6 +68,8 @@ impl std::fmt::Debug for LocalConfig {
             .field("inventory_interval", &self.inventory_interval)
             .field("order_processing_interval", &self.order_processing_interval)
             .field("body_timeout", &self.body_timeout)
+            .field("courier_stage", &self.courier_stage)
+            .field("tracking_poll_interval", &self.tracking_poll_interval)
             .finish()
     }
 }
@@ -108,6 +117,8 @@ impl LocalConfig {
             },
             body_timeout: interval("RC_BODY_TIMEOUT_SECS", "30")?
                 .ok_or("RC_BODY_TIMEOUT_SECS must be at least 1")?,
+            courier_stage: interval("RC_COURIER_STAGE_SECS", "20")?,
+            tracking_poll_interval: interval("RC_TRACKING_POLL_INTERVAL_SECS", "900")?,
         })
     }
 }

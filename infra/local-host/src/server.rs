@@ -46,6 +46,7 @@ struct Routes {
     body_timeout: std::time::Duration,
     shopify: ShopifyWebhook,
     merchant: MerchantApi,
+    courier_webhook: rc_api::CourierWebhook,
     amazon_sandbox: Arc<AmazonSandboxApi>,
     shopify_sandbox: Arc<ShopifySandboxAdmin>,
     inventory_sandbox: Arc<SandboxInventory>,
@@ -99,15 +100,17 @@ impl LocalHost {
             Some(format!("{base}{}/v2", crate::sandbox::COURIER_PATH)),
         );
         let sync = Arc::new(services.inventory_sync(&channels));
+        let courier_sandbox = Arc::new(crate::sandbox::SandboxCourier::default());
         let routes = Arc::new(Routes {
             base: base.clone(),
             body_timeout: config.body_timeout,
             shopify: services.shopify_webhook(),
             merchant: services.merchant_api_with(Arc::clone(&sync), &channels),
+            courier_webhook: services.courier_webhook(),
             amazon_sandbox: Arc::clone(&amazon_sandbox),
             shopify_sandbox: Arc::clone(&shopify_sandbox),
             inventory_sandbox: Arc::clone(&inventory_sandbox),
-            courier_sandbox: Arc::default(),
+            courier_sandbox: Arc::clone(&courier_sandbox),
         });
         let task = tokio::spawn(serve(listener, routes));
         let sandbox = Sandbox::start(
@@ -127,6 +130,23 @@ impl LocalHost {
         if let Some(interval) = config.order_processing_interval {
             spawn_order_processor(&services, Arc::clone(&sync), interval);
             spawn_label_generator(&services, &channels, interval);
+            spawn_fulfillment_worker(&services, &channels, Arc::clone(&sync), interval);
+        }
+        if let Some(stage) = config.courier_stage {
+            spawn_sandbox_courier(&services, config, &base, courier_sandbox, stage).await?;
+        }
+        if let Some(interval) = config.tracking_poll_interval {
+            let poller = services.tracking_poller(&channels);
+            tokio::spawn(async move {
+                let mut timer = tokio::time::interval(interval);
+                timer.tick().await;
+                loop {
+                    timer.tick().await;
+                    if let Err(error) = poller.run().await {
+                        tracing::warn!(%error, "tracking poll failed; retried next time");
+                    }
+                }
+            });
         }
         if let Some(interval) = config.inventory_interval {
             let sync = Arc::clone(&sync);
@@ -297,6 +317,19 @@ async fn dispatch(routes: &Routes, request: Request<Incoming>) -> Response<Full<
             Err(error) => error.into_response(),
             Ok(request) if path == "/webhooks/shopify" => routes.shopify.handle(request).await,
             Ok(request) if path.starts_with("/v1/") => routes.merchant.handle(request).await,
+            Ok(request) if path.starts_with("/tracking/") => {
+                routes.courier_webhook.handle(request).await
+            }
+            Ok(_) if path == "/sandbox/shopify/fulfillments" => {
+                routes.shopify_sandbox.fulfillments()
+            }
+            Ok(request)
+                if path.starts_with("/sandbox/shopify/")
+                    && path.ends_with("/graphql.json")
+                    && ShopifySandboxAdmin::is_fulfillment(request.body()) =>
+            {
+                routes.shopify_sandbox.graphql(&request)
+            }
             Ok(_) if path == "/sandbox/inventory" => routes.inventory_sandbox.show(),
             Ok(request) if path.starts_with("/sandbox/amazon/listings/") => {
                 routes.inventory_sandbox.amazon_patch(&path, request.body())
@@ -578,6 +611,92 @@ fn spawn_label_generator(
             }
         }
     });
+}
+
+/// Drains the local shipment-event queue every `interval`, as the fulfillment worker's SQS
+/// event source does (batches of 10).
+fn spawn_fulfillment_worker(
+    services: &Services,
+    channels: &rc_runtime::ChannelClients,
+    sync: Arc<rc_jobs::InventorySync>,
+    interval: std::time::Duration,
+) {
+    let Some(queue) = services.local_shipment_queue.clone() else {
+        return;
+    };
+    let worker = services.fulfillment_worker(channels, sync);
+    tokio::spawn(async move {
+        let mut timer = tokio::time::interval(interval);
+        loop {
+            timer.tick().await;
+            loop {
+                let received = match queue.receive(10).await {
+                    Ok(received) if received.is_empty() => break,
+                    Ok(received) => received,
+                    Err(error) => {
+                        tracing::warn!(%error, "local shipment queue unreadable; retrying");
+                        break;
+                    }
+                };
+                let failed = worker.handle_batch(received.clone()).await;
+                if let Err(error) = queue.settle(&received, &failed).await {
+                    tracing::warn!(%error, "local shipment queue not settled; events are redelivered");
+                    break;
+                }
+                if !failed.is_empty() {
+                    break;
+                }
+            }
+        }
+    });
+}
+
+/// Moves the sandbox courier's parcels on every stage and posts each move, signed, to the demo
+/// courier account's tracking webhook on this host — over HTTP, as EasyPost would.
+async fn spawn_sandbox_courier(
+    services: &Services,
+    config: &LocalConfig,
+    base: &str,
+    courier: Arc<crate::sandbox::SandboxCourier>,
+    stage: std::time::Duration,
+) -> Result<(), StartError> {
+    let merchant = MerchantId::parse(&config.demo_merchant)
+        .map_err(|_| StartError::Config("demo merchant id".into()))?;
+    let hook = services
+        .courier_accounts
+        .list(&merchant)
+        .await
+        .map_err(|e| StartError::Config(format!("reading the courier account: {e}")))?
+        .into_iter()
+        .find(|a| a.kind == rc_domain::CourierKind::Sandbox)
+        .and_then(|a| a.tracking_webhook);
+    let Some(hook) = hook else {
+        return Ok(());
+    };
+    let url = format!("{base}{hook}");
+    let client = reqwest::Client::new();
+    tokio::spawn(async move {
+        let mut timer = tokio::time::interval(stage / 4);
+        loop {
+            timer.tick().await;
+            for (body, signature) in courier.advance(stage) {
+                let sent = client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .header("x-hmac-signature", signature)
+                    .body(body)
+                    .send()
+                    .await;
+                match sent {
+                    Ok(response) => {
+                        tracing::info!(status = response.status().as_u16(), "sandbox courier tracking delivered")
+                    }
+                    Err(_) => tracing::warn!("sandbox courier tracking not delivered; the poller catches up"),
+                }
+            }
+        }
+    });
+    Ok(())
 }
 
 fn spawn_order_processor(

@@ -52,6 +52,17 @@ pub(crate) async fn show(
         }),
         None => serde_json::Value::Null,
     };
+    // When the buyer's data goes, and why (no PII: a date and a rule).
+    body["pii_deadline"] = match orders.pii_deadline(merchant, order).await? {
+        Some(deadline) => serde_json::json!({
+            "at": deadline
+                .at
+                .format(&time::format_description::well_known::Rfc3339)
+                .map_err(|_| ApiError::Internal)?,
+            "rule": deadline.rule.as_str(),
+        }),
+        None => serde_json::Value::Null,
+    };
     Ok(json(StatusCode::OK, &body))
 }
 

@@ -31,4 +31,4 @@ pub use tracking::{
     CourierEvent, TrackingParseError, TrackingUpdate, amazon_tracking, easypost_event,
     easypost_tracker, from_amazon_event_code, shiprocket_event, shiprocket_track,
 };
-pub use webhook::verify_easypost;
+pub use webhook::{sign_easypost, verify_easypost};

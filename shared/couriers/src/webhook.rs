@@ -21,6 +21,18 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+fn key(secret: &str) -> hmac::Key {
+    let key = Zeroizing::new(secret.nfkd().collect::<String>());
+    hmac::Key::new(hmac::HMAC_SHA256, key.as_bytes())
+}
+
+/// The `X-Hmac-Signature` value EasyPost sends with `body` under `secret` (what the local
+/// sandbox courier signs its notifications with, as EasyPost does).
+pub fn sign_easypost(secret: &str, body: &[u8]) -> String {
+    let tag = hmac::sign(&key(secret), body);
+    format!("{PREFIX}{}", rc_domain::to_hex(tag.as_ref()))
+}
+
 /// Whether `header` (the `X-Hmac-Signature` value) signs `body` under `secret`.
 pub fn verify_easypost(secret: &str, body: &[u8], header: Option<&str>) -> bool {
     let Some(signature) = header
@@ -29,10 +41,8 @@ pub fn verify_easypost(secret: &str, body: &[u8], header: Option<&str>) -> bool 
     else {
         return false;
     };
-    let key = Zeroizing::new(secret.nfkd().collect::<String>());
-    let key = hmac::Key::new(hmac::HMAC_SHA256, key.as_bytes());
     // `verify` compares in constant time.
-    hmac::verify(&key, body, &signature).is_ok()
+    hmac::verify(&key(secret), body, &signature).is_ok()
 }
 
 #[cfg(test)]
@@ -53,6 +63,7 @@ mod tests {
         // "sécret" with é as one code point: NFKD makes it e + U+0301, as EasyPost signs.
         assert!(verify_easypost("s\u{e9}cret", BODY, Some(SIGNATURE)));
         assert!(verify_easypost("se\u{301}cret", BODY, Some(SIGNATURE)));
+        assert_eq!(sign_easypost("s\u{e9}cret", BODY), SIGNATURE);
     }
 
     #[test]

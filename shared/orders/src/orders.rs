@@ -561,6 +561,23 @@ impl OrderRepository {
         Ok(self.data.get(&key).await?.is_some())
     }
 
+    /// When the order's PII must be gone and by which rule, while it holds PII (`None` once
+    /// purged, or for an unknown order). Read from the PII item's public attributes: nothing
+    /// is opened.
+    pub async fn pii_deadline(
+        &self,
+        merchant: &MerchantId,
+        order: &OrderId,
+    ) -> Result<Option<PiiDeadline>, RepoError> {
+        Ok(self
+            .data
+            .get(&keys::order_pii(merchant, order))
+            .await?
+            .filter(|pii| pii.number("stripped_at").is_none())
+            .as_ref()
+            .and_then(stored_deadline))
+    }
+
     /// The order's public view: no PII.
     pub async fn view(
         &self,

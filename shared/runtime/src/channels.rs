@@ -13,6 +13,7 @@ use crate::ConfigError;
 #[derive(Clone)]
 pub struct ChannelClients {
     endpoints: Endpoints,
+    amazon_retry: rc_channels::amazon::RetryPolicy,
     shopify_admin_base: Option<String>,
     amazon: Arc<OnceLock<Arc<SpApiClient>>>,
     shopify: Arc<OnceLock<Arc<ShopifyAdmin>>>,
@@ -27,6 +28,7 @@ impl ChannelClients {
     pub fn new(endpoints: Endpoints, shopify_admin_base: Option<String>) -> Self {
         Self {
             endpoints,
+            amazon_retry: rc_channels::amazon::RetryPolicy::default(),
             shopify_admin_base,
             amazon: Arc::default(),
             shopify: Arc::default(),
@@ -41,6 +43,14 @@ impl ChannelClients {
     pub fn with_couriers(mut self, easypost: String, sandbox: Option<String>) -> Self {
         self.easypost_base = easypost;
         self.sandbox_courier_base = sandbox;
+        self.couriers = Arc::default();
+        self
+    }
+
+    /// The same, retrying SP-API calls as `retry` says (tests: a short backoff).
+    pub fn with_amazon_retry(mut self, retry: rc_channels::amazon::RetryPolicy) -> Self {
+        self.amazon_retry = retry;
+        self.amazon = Arc::default();
         self.couriers = Arc::default();
         self
     }
@@ -80,10 +90,12 @@ impl ChannelClients {
 
     /// The Selling Partner API (orders, listings, feeds) and Login with Amazon.
     pub fn amazon(&self) -> Arc<SpApiClient> {
-        Arc::clone(
-            self.amazon
-                .get_or_init(|| Arc::new(SpApiClient::new(self.endpoints.clone()))),
-        )
+        Arc::clone(self.amazon.get_or_init(|| {
+            Arc::new(SpApiClient::with_retry(
+                self.endpoints.clone(),
+                self.amazon_retry,
+            ))
+        }))
     }
 
     /// Shopify's Admin API (orders, inventory).

@@ -567,6 +567,15 @@ impl Services {
         )
     }
 
+    /// The fulfillment worker: the settler, then pushes of the stock it moved through `sync`.
+    pub fn fulfillment_worker(
+        &self,
+        channels: &crate::ChannelClients,
+        sync: Arc<rc_jobs::InventorySync>,
+    ) -> rc_jobs::FulfillmentWorker {
+        rc_jobs::FulfillmentWorker::new(Arc::new(self.shipment_settler(channels)), sync)
+    }
+
     /// The scheduled tracking poller over these services.
     pub fn tracking_poller(
         &self,

@@ -18,4 +18,5 @@ mod routing;
 mod sandbox;
 mod shopify_topics;
 mod shopify_webhook_http;
+mod tracking;
 mod warehouses;

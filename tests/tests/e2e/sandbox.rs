@@ -179,3 +179,81 @@ async fn sandbox_orders_from_both_marketplaces_arrive_exactly_once() {
         );
     }
 }
+
+async fn get(base: &str, path: &str, api_key: &str) -> serde_json::Value {
+    let request = http::Request::get(format!("{base}{path}"))
+        .header("authorization", format!("Bearer {api_key}"))
+        .body(bytes::Bytes::new())
+        .expect("request");
+    let (status, body) = send(request).await;
+    assert_eq!(status, 200, "{path}: {body}");
+    body
+}
+
+/// What a newcomer watches: an order from a webhook to its label, the sandbox courier carrying
+/// it (its signed notifications through the real tracking webhook), the order shipped at the
+/// pickup with its PII deadline set then, and each marketplace told once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_orders_go_from_webhook_to_delivered_and_are_confirmed() {
+    let (host, config, _dir) = start_local_host_with(|config| {
+        config.order_processing_interval = Some(std::time::Duration::from_millis(50));
+        config.courier_stage = Some(std::time::Duration::from_millis(400));
+    })
+    .await;
+    let base = format!("http://{}", host.addr);
+    let key = config.demo_api_key.clone();
+    // Two rounds: one of any two consecutive rounds delivers (every fifth is "lost").
+    for _ in 0..2 {
+        host.sandbox.tick().await.expect("tick");
+    }
+    host.sandbox.drain().await;
+    let mut orders = Vec::new();
+    for _ in 0..150 {
+        orders = get(&base, "/v1/orders", &key).await["orders"]
+            .as_array()
+            .expect("orders")
+            .clone();
+        let done = !orders.is_empty()
+            && orders
+                .iter()
+                .all(|o| matches!(o["status"].as_str(), Some("delivered" | "shipped")));
+        let amazon: usize = get(&base, "/sandbox/amazon/confirmations", &key).await["confirmations"]
+            .as_array()
+            .map_or(0, Vec::len);
+        let shopify: usize = get(&base, "/sandbox/shopify/fulfillments", &key).await["fulfillments"]
+            .as_array()
+            .map_or(0, Vec::len);
+        if done && amazon == count(&orders, "amazon") && shopify == count(&orders, "shopify") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(count(&orders, "amazon") >= 1 && count(&orders, "shopify") >= 1, "{orders:?}");
+    for order in &orders {
+        let id = order["id"].as_str().expect("id");
+        let view = get(&base, &format!("/v1/orders/{id}"), &key).await;
+        assert!(
+            matches!(view["status"].as_str(), Some("delivered" | "shipped")),
+            "{view}"
+        );
+        assert_eq!(view["pii_deadline"]["rule"], "shipped", "{view}");
+        let shipments = get(&base, &format!("/v1/orders/{id}/shipments"), &key).await;
+        let shipment = &shipments["shipments"][0];
+        assert_eq!(shipment["confirmation"]["state"], "confirmed", "{shipment}");
+        assert!(shipment["history"].as_array().is_some_and(|h| !h.is_empty()));
+    }
+    let confirmations = get(&base, "/sandbox/amazon/confirmations", &key).await;
+    assert_eq!(
+        confirmations["confirmations"].as_array().map(Vec::len),
+        Some(count(&orders, "amazon")),
+        "one package per Amazon order: {confirmations}"
+    );
+    assert_eq!(confirmations["confirmations"][0]["carrier_code"], "Other");
+    assert_eq!(confirmations["confirmations"][0]["carrier_name"], "SandboxPost");
+    let fulfillments = get(&base, "/sandbox/shopify/fulfillments", &key).await;
+    assert_eq!(
+        fulfillments["fulfillments"].as_array().map(Vec::len),
+        Some(count(&orders, "shopify")),
+        "{fulfillments}"
+    );
+}

@@ -1,6 +1,8 @@
-//! A local Login with Amazon and Orders API v2026-01-01, serving the sandbox's orders.
+//! A local Login with Amazon and Orders API v2026-01-01, serving the sandbox's orders, and the
+//! Orders API v0 `confirmShipment` (an upsert per package), whose confirmations it shows at
+//! `GET /sandbox/amazon/confirmations` (no buyer data: order, package, carrier, tracking, items).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use bytes::Bytes;
@@ -13,6 +15,8 @@ use super::{SANDBOX_SELLER, orders};
 #[derive(Default)]
 pub struct AmazonSandboxApi {
     orders: Mutex<HashMap<String, serde_json::Value>>,
+    /// Packages by (order id, packageReferenceId), as Amazon holds them.
+    confirmations: Mutex<BTreeMap<(String, String), serde_json::Value>>,
 }
 
 fn json(status: StatusCode, body: serde_json::Value) -> Response<Bytes> {
@@ -80,9 +84,88 @@ impl AmazonSandboxApi {
         json(StatusCode::OK, serde_json::json!({ "orders": matching }))
     }
 
-    /// Serves `/sandbox/amazon/auth/o2/token` and `/sandbox/amazon/orders/2026-01-01/orders[/{id}]`.
+    /// `confirmShipment`: the package upserted by its reference; 204. The order shows
+    /// `SHIPPED` once every item is confirmed.
+    fn confirm(&self, order_id: &str, body: &[u8]) -> Response<Bytes> {
+        let invalid = || {
+            json(
+                StatusCode::BAD_REQUEST,
+                serde_json::json!({"errors": [{"code": "InvalidInput", "message": "Invalid Input"}]}),
+            )
+        };
+        let Ok(body) = serde_json::from_slice::<serde_json::Value>(body) else {
+            return invalid();
+        };
+        let package = &body["packageDetail"];
+        let reference = package["packageReferenceId"]
+            .as_str()
+            .filter(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_digit()));
+        let ship_date = package["shipDate"]
+            .as_str()
+            .is_some_and(|d| OffsetDateTime::parse(d, &Rfc3339).is_ok());
+        let (Some(reference), true, Some(_), Some(_)) = (
+            reference,
+            ship_date,
+            package["trackingNumber"].as_str(),
+            package["orderItems"].as_array().filter(|i| !i.is_empty()),
+        ) else {
+            return invalid();
+        };
+        let mut orders = self.orders.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(order) = orders.get_mut(order_id) else {
+            return json(
+                StatusCode::NOT_FOUND,
+                serde_json::json!({"errors": [{"code": "NotFound", "message": "Order not found"}]}),
+            );
+        };
+        let mut confirmations = self.confirmations.lock().unwrap_or_else(|p| p.into_inner());
+        confirmations.insert((order_id.to_owned(), reference.to_owned()), package.clone());
+        let confirmed: u64 = confirmations
+            .iter()
+            .filter(|((o, _), _)| o == order_id)
+            .flat_map(|(_, p)| p["orderItems"].as_array().cloned().unwrap_or_default())
+            .filter_map(|i| i["quantity"].as_u64())
+            .sum();
+        let ordered: u64 = order["orderItems"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i["quantityOrdered"].as_u64())
+            .sum();
+        order["fulfillment"]["fulfillmentStatus"] = serde_json::json!(if confirmed >= ordered {
+            "SHIPPED"
+        } else {
+            "PARTIALLY_SHIPPED"
+        });
+        Response::builder()
+            .status(StatusCode::NO_CONTENT)
+            .body(Bytes::new())
+            .unwrap_or_default()
+    }
+
+    /// What was confirmed (`GET /sandbox/amazon/confirmations`).
+    fn confirmations(&self) -> Response<Bytes> {
+        let confirmations = self.confirmations.lock().unwrap_or_else(|p| p.into_inner());
+        let list: Vec<serde_json::Value> = confirmations
+            .iter()
+            .map(|((order, reference), package)| {
+                serde_json::json!({"amazon_order_id": order, "package_reference_id": reference,
+                    "carrier_code": package["carrierCode"], "carrier_name": package["carrierName"],
+                    "tracking_number": package["trackingNumber"], "ship_date": package["shipDate"],
+                    "order_items": package["orderItems"]})
+            })
+            .collect();
+        json(StatusCode::OK, serde_json::json!({"confirmations": list}))
+    }
+
+    /// Serves `/sandbox/amazon/auth/o2/token`, `/sandbox/amazon/orders/2026-01-01/orders[/{id}]`,
+    /// `/sandbox/amazon/orders/v0/orders/{id}/shipmentConfirmation` and
+    /// `/sandbox/amazon/confirmations`.
     pub fn handle(&self, request: &Request<Bytes>) -> Response<Bytes> {
         let path = request.uri().path().trim_start_matches("/sandbox/amazon");
+        if path == "/confirmations" && request.method() == Method::GET {
+            return self.confirmations();
+        }
         if path == "/auth/o2/token" && request.method() == Method::POST {
             return json(
                 StatusCode::OK,
@@ -97,6 +180,13 @@ impl AmazonSandboxApi {
         }
         if path == "/orders/2026-01-01/orders" {
             return self.search(request.uri().query().unwrap_or_default());
+        }
+        if let Some(order_id) = path
+            .strip_prefix("/orders/v0/orders/")
+            .and_then(|rest| rest.strip_suffix("/shipmentConfirmation"))
+            && request.method() == Method::POST
+        {
+            return self.confirm(order_id, request.body());
         }
         let Some(order_id) = path.strip_prefix("/orders/2026-01-01/orders/") else {
             return json(

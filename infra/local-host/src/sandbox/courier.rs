@@ -2,7 +2,13 @@
 //! EasyPost client talks to it unchanged). It quotes three services, buys each shipment once
 //! (`SHIPMENT.POSTAGE.EXISTS` after), assigns a tracking number (an AWB), serves a real small
 //! PDF label, refunds, and shows what it sold at `GET /sandbox/courier/purchases` (no buyer
-//! data: ids, services, tracking numbers).
+//! data: ids, services, tracking numbers, tracking status).
+//!
+//! Then it carries the parcels: every stage (configurable, 20 s by default) each bought label
+//! moves on — picked up (in transit), out for delivery, delivered — with one in ten delivery
+//! attempts failing first and one in twenty returned to the sender, and each move is posted
+//! as EasyPost posts it: a `tracker.updated` Event signed with the account's webhook secret.
+//! Its trackers are also readable (`GET /v2/shipments/{id}`), for the polling fallback.
 //!
 //! Like a real courier it keeps the addresses it was sent, in memory, for as long as the local
 //! host runs.
@@ -37,6 +43,36 @@ struct SandboxShipment {
     rates: Vec<Value>,
     bought: Option<(String, String)>,
     refunded: bool,
+    /// When it was bought, and its tracking details so far: (status, RFC 3339 time).
+    bought_at: Option<std::time::Instant>,
+    tracking: Vec<(String, String)>,
+}
+
+/// The statuses a parcel goes through, by its number: one in twenty is returned to the sender,
+/// one in ten has a failed delivery attempt first, the rest are delivered.
+fn journey(number: u64) -> &'static [&'static str] {
+    if number.is_multiple_of(20) {
+        &["in_transit", "out_for_delivery", "return_to_sender", "delivered"]
+    } else if number.is_multiple_of(10) {
+        &["in_transit", "out_for_delivery", "available_for_pickup", "delivered"]
+    } else {
+        &["in_transit", "out_for_delivery", "delivered"]
+    }
+}
+
+/// An EasyPost Tracker of these details.
+fn tracker(code: &str, details: &[(String, String)]) -> Value {
+    let status = details.last().map_or("pre_transit", |(s, _)| s.as_str());
+    let updated = details.last().map(|(_, at)| at.clone());
+    json!({
+        "id": format!("trk_{code}"), "object": "Tracker", "mode": "test",
+        "tracking_code": code, "status": status, "carrier": "SandboxPost",
+        "updated_at": updated, "public_url": null,
+        "tracking_details": details.iter().map(|(status, at)| json!({
+            "object": "TrackingDetail", "status": status, "datetime": at,
+            "message": format!("Sandbox: {status}"), "source": "SandboxPost",
+        })).collect::<Vec<_>>(),
+    })
 }
 
 #[derive(Default)]
@@ -219,6 +255,8 @@ impl SandboxCourier {
                 rates,
                 bought: None,
                 refunded: false,
+                bought_at: None,
+                tracking: Vec::new(),
             },
         );
         let answer = Self::view(&id, &book.shipments[&id], "");
@@ -239,7 +277,48 @@ impl SandboxCourier {
                 "label_pdf_url": label_url, "label_file_type": "application/pdf", "label_size": "4x6"})),
             "refund_status": shipment.refunded.then_some("submitted"),
             "status": if bought.is_some() { "pre_transit" } else { "unknown" },
+            "tracker": bought.map(|(_, code)| tracker(code, &shipment.tracking)),
         })
+    }
+
+    /// Moves every bought, unrefunded parcel on by the stages elapsed since its purchase;
+    /// returns the signed Events to post (body, `X-Hmac-Signature`), one per parcel that moved.
+    pub fn advance(&self, stage: std::time::Duration) -> Vec<(Vec<u8>, String)> {
+        let now = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        let mut book = self.book();
+        let mut events = Vec::new();
+        for (id, shipment) in book.shipments.iter_mut() {
+            let (Some((_, code)), Some(bought_at), false) =
+                (&shipment.bought, shipment.bought_at, shipment.refunded)
+            else {
+                continue;
+            };
+            let number: u64 = code.trim_start_matches("SBX").parse().unwrap_or(1);
+            let steps = journey(number);
+            let due = (bought_at.elapsed().as_secs_f64() / stage.as_secs_f64().max(0.001))
+                as usize;
+            let due = due.min(steps.len());
+            if shipment.tracking.len() >= due {
+                continue;
+            }
+            while shipment.tracking.len() < due {
+                let next = steps[shipment.tracking.len()];
+                shipment.tracking.push((next.to_owned(), now.clone()));
+            }
+            let body = json!({
+                "id": format!("evt_{}_{}", &id[4..], shipment.tracking.len()),
+                "object": "Event", "description": "tracker.updated", "mode": "test",
+                "status": "pending", "created_at": now, "updated_at": now,
+                "result": tracker(code, &shipment.tracking),
+            })
+            .to_string()
+            .into_bytes();
+            let signature = rc_couriers::sign_easypost(SANDBOX_COURIER_WEBHOOK_SECRET, &body);
+            events.push((body, signature));
+        }
+        events
     }
 
     fn show(&self, id: &str, base: &str) -> Response<Bytes> {
@@ -281,6 +360,7 @@ impl SandboxCourier {
             );
         }
         shipment.bought = Some((rate, format!("SBX{next:010}")));
+        shipment.bought_at = Some(std::time::Instant::now());
         let answer = Self::view(id, shipment, base);
         book.next = next;
         json_response(StatusCode::OK, &answer)
@@ -341,7 +421,8 @@ impl SandboxCourier {
                 let service = s.rates.iter().find(|r| r["id"] == rate.as_str())?["service"].clone();
                 Some(
                     json!({"shipment": id, "reference": s.reference, "service": service,
-                    "tracking_code": tracking, "refunded": s.refunded}),
+                    "tracking_code": tracking, "refunded": s.refunded,
+                    "tracking_status": s.tracking.last().map_or("pre_transit", |(st, _)| st.as_str())}),
                 )
             })
             .collect();

@@ -35,6 +35,8 @@ pub struct Shipment {
     pub rates: Vec<Value>,
     pub bought: Option<(String, String)>,
     pub refunded: bool,
+    /// The tracker's details, as (status, RFC 3339 time), oldest first.
+    pub tracking: Vec<(String, String)>,
 }
 
 #[derive(Default)]
@@ -106,7 +108,45 @@ fn view(id: &str, shipment: &Shipment, base: &str) -> Value {
             "label_pdf_url": label, "label_file_type": "application/pdf"})),
         "refund_status": shipment.refunded.then_some("submitted"),
         "status": "unknown",
+        "tracker": bought.map(|(_, code)| tracker(code, &shipment.tracking)),
     })
+}
+
+/// An EasyPost Tracker for `code` with these details (status, time), as EasyPost shapes it —
+/// with the free-text fields (messages, locations) a courier fills in, which must never be kept.
+pub fn tracker(code: &str, details: &[(String, String)]) -> Value {
+    let status = details.last().map_or("pre_transit", |(s, _)| s.as_str());
+    let updated = details
+        .last()
+        .map_or("2026-11-25T00:00:00Z", |(_, at)| at.as_str());
+    json!({
+        "id": format!("trk_{code}"), "object": "Tracker", "mode": "test",
+        "tracking_code": code, "status": status, "status_detail": "unknown",
+        "carrier": "USPS", "updated_at": updated, "created_at": "2026-11-25T00:00:00Z",
+        "public_url": format!("https://track.easypost.com/{code}"),
+        "tracking_details": details.iter().map(|(status, at)| json!({
+            "object": "TrackingDetail", "status": status, "datetime": at,
+            "message": "Left the facility at 7781 Kanarienweg", "source": "USPS",
+            "tracking_location": {"object": "TrackingLocation", "city": "Zyxwvutville",
+                                  "state": "KY", "country": "US", "zip": "ZQ7781X"},
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// An EasyPost webhook Event (`tracker.updated`) about `code`.
+pub fn tracker_event(event_id: &str, code: &str, details: &[(&str, &str)]) -> Vec<u8> {
+    let details: Vec<(String, String)> = details
+        .iter()
+        .map(|(s, t)| ((*s).to_owned(), (*t).to_owned()))
+        .collect();
+    serde_json::to_vec(&json!({
+        "id": event_id, "object": "Event", "description": "tracker.updated", "mode": "test",
+        "status": "pending", "user_id": "user_1", "pending_urls": [], "completed_urls": [],
+        "created_at": "2026-11-25T00:00:00Z", "updated_at": "2026-11-25T00:00:00Z",
+        "previous_attributes": {"status": "pre_transit"},
+        "result": tracker(code, &details),
+    }))
+    .expect("event")
 }
 
 fn number(value: &Value) -> Option<f64> {
@@ -253,6 +293,7 @@ async fn handle(
                 rates,
                 bought: None,
                 refunded: false,
+                tracking: Vec::new(),
             };
             let answer = view(&id, &shipment, &base);
             state.shipments.insert(id, shipment);

@@ -139,6 +139,8 @@ pub async fn start_local_host_with(
         inventory_interval: None,
         order_processing_interval: None,
         body_timeout: std::time::Duration::from_secs(30),
+        courier_stage: None,
+        tracking_poll_interval: None,
     };
     adjust(&mut config);
     let host = LocalHost::start(&config).await.expect("local host starts");

@@ -2,7 +2,11 @@
 //! documents it: the REST `orders.json` (the access token header, the first page's filters,
 //! cursor pages that carry only `limit` and `page_info`) and the GraphQL inventory calls
 //! (`inventorySetQuantities` with `@idempotent` and `changeFromQuantity`, and the
-//! `inventoryLevel` read used to recover from a stale compare). It holds what the shop holds.
+//! `inventoryLevel` read used to recover from a stale compare), and fulfillment through
+//! fulfillment orders (the order's fulfillment orders and fulfillments, `fulfillmentCreate`
+//! with `lineItemsByFulfillmentOrder` and `trackingInfo`, `fulfillmentTrackingInfoUpdate`;
+//! `userErrors` in a 200 for business refusals, `THROTTLED` when asked to). It holds what the
+//! shop holds.
 
 #![allow(dead_code)]
 
@@ -42,6 +46,46 @@ pub struct State {
     /// key with the same input gets the same answer without a second change (Shopify's rule).
     pub idempotency: BTreeMap<String, (Value, Value)>,
     pub violations: Vec<String>,
+    /// Fulfillment orders by order id (GraphQL nodes), and the fulfillments made.
+    pub fulfillment_orders: BTreeMap<u64, Vec<Value>>,
+    pub fulfillments: BTreeMap<u64, Vec<Value>>,
+    pub fulfillment_reads: usize,
+    pub fulfillment_creates: usize,
+    pub tracking_updates: usize,
+    /// `notifyCustomer` of each fulfillmentCreate.
+    pub notified: Vec<bool>,
+    /// Answer this many GraphQL calls 200 with a THROTTLED error first.
+    pub graphql_throttled: usize,
+}
+
+impl State {
+    /// Gives `order` one open fulfillment order holding these lines: (line item id, sku,
+    /// quantity).
+    pub fn open_order(&mut self, order: u64, lines: &[(u64, &str, i64)]) {
+        let fo = self.fulfillment_orders.entry(order).or_default();
+        let n = fo.len() + 1;
+        fo.push(json!({
+            "id": format!("gid://shopify/FulfillmentOrder/{order}{n}"),
+            "status": "OPEN",
+            "lineItems": {"nodes": lines.iter().map(|(id, sku, quantity)| json!({
+                "id": format!("gid://shopify/FulfillmentOrderLineItem/{id}{n}"),
+                "remainingQuantity": quantity,
+                "totalQuantity": quantity,
+                "lineItem": {"id": format!("gid://shopify/LineItem/{id}"), "sku": sku},
+            })).collect::<Vec<_>>()},
+        }));
+    }
+
+    /// The tracking numbers of the order's fulfillments.
+    pub fn tracking_numbers(&self, order: u64) -> Vec<String> {
+        self.fulfillments
+            .get(&order)
+            .into_iter()
+            .flatten()
+            .flat_map(|f| f["trackingInfo"].as_array().cloned().unwrap_or_default())
+            .filter_map(|t| t["number"].as_str().map(str::to_owned))
+            .collect()
+    }
 }
 
 pub struct StandIn {
@@ -183,8 +227,30 @@ fn gid_number(value: &Value, kind: &str) -> Option<u64> {
         .ok()
 }
 
+fn throttled() -> hyper::Response<Full<Bytes>> {
+    respond(
+        200,
+        json!({"errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"}}],
+               "extensions": {"cost": {"requestedQueryCost": 12, "actualQueryCost": null,
+               "throttleStatus": {"maximumAvailable": 2000.0, "currentlyAvailable": 0, "restoreRate": 100.0}}}}),
+    )
+}
+
 fn graphql(state: &mut State, body: &Value) -> hyper::Response<Full<Bytes>> {
     let query = body["query"].as_str().unwrap_or_default();
+    if state.graphql_throttled > 0 {
+        state.graphql_throttled -= 1;
+        return throttled();
+    }
+    if query.starts_with("query OrderFulfillment(") {
+        return order_fulfillment(state, query, &body["variables"]);
+    }
+    if query.starts_with("mutation FulfillmentCreate(") {
+        return fulfillment_create(state, query, &body["variables"]);
+    }
+    if query.starts_with("mutation FulfillmentTrackingInfoUpdate(") {
+        return tracking_update(state, query, &body["variables"]);
+    }
     if query.starts_with("mutation") {
         state.mutations += 1;
         if !query.contains("inventorySetQuantities(input: $input)") || !query.contains("userErrors")
@@ -313,6 +379,271 @@ fn set_quantities(state: &mut State, input: &Value) -> Value {
 }
 
 /// The read: aliased `lN: inventoryItem(id: "...") { inventoryLevel(locationId: "...") ...`.
+fn user_error(field: &[&str], message: &str) -> Value {
+    json!({"field": field, "message": message})
+}
+
+/// `order(id:) { fulfillments { id trackingInfo } fulfillmentOrders { nodes { ... } } }`.
+fn order_fulfillment(
+    state: &mut State,
+    query: &str,
+    variables: &Value,
+) -> hyper::Response<Full<Bytes>> {
+    state.fulfillment_reads += 1;
+    for needed in [
+        "order(id: $id)",
+        "fulfillmentOrders(first:",
+        "remainingQuantity",
+        "lineItem { id sku }",
+        "trackingInfo",
+    ] {
+        if !query.contains(needed) {
+            state
+                .violations
+                .push(format!("order fulfillment query lacks `{needed}`"));
+        }
+    }
+    let Some(order) = gid_number(&variables["id"], "Order") else {
+        state.violations.push("order id is not an Order gid".into());
+        return respond(
+            200,
+            json!({"errors": [{"message": "invalid id", "extensions": {"code": "BAD_REQUEST"}}]}),
+        );
+    };
+    let Some(fos) = state.fulfillment_orders.get(&order).cloned() else {
+        return respond(200, json!({"data": {"order": null}}));
+    };
+    let fulfillments = state.fulfillments.get(&order).cloned().unwrap_or_default();
+    respond(
+        200,
+        json!({"data": {"order": {"id": variables["id"], "fulfillments": fulfillments,
+               "fulfillmentOrders": {"nodes": fos}}}}),
+    )
+}
+
+/// `fulfillmentCreate(fulfillment: FulfillmentInput!)`, checked as Shopify documents the input.
+fn fulfillment_create(
+    state: &mut State,
+    query: &str,
+    variables: &Value,
+) -> hyper::Response<Full<Bytes>> {
+    state.fulfillment_creates += 1;
+    if !query.contains("fulfillmentCreate(fulfillment: $fulfillment)")
+        || !query.contains("userErrors")
+    {
+        state
+            .violations
+            .push("fulfillmentCreate document is not the documented one".into());
+    }
+    let input = &variables["fulfillment"];
+    let answer = |errors: Vec<Value>, fulfillment: Value| {
+        respond(
+            200,
+            json!({"data": {"fulfillmentCreate": {"fulfillment": fulfillment, "userErrors": errors}}}),
+        )
+    };
+    let tracking = &input["trackingInfo"];
+    if !tracking["company"].is_string() || !tracking["number"].is_string() {
+        state
+            .violations
+            .push("trackingInfo needs company and number strings".into());
+    }
+    if !input["notifyCustomer"].is_boolean() {
+        state
+            .violations
+            .push("notifyCustomer is not a boolean".into());
+    }
+    let groups = input["lineItemsByFulfillmentOrder"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if groups.is_empty() {
+        state
+            .violations
+            .push("lineItemsByFulfillmentOrder is empty".into());
+        return answer(
+            vec![user_error(
+                &["fulfillment", "lineItemsByFulfillmentOrder"],
+                "required",
+            )],
+            Value::Null,
+        );
+    }
+    let mut order = None;
+    for group in &groups {
+        let Some(fo_id) = group["fulfillmentOrderId"].as_str() else {
+            state.violations.push("fulfillmentOrderId missing".into());
+            continue;
+        };
+        let found = state
+            .fulfillment_orders
+            .iter()
+            .find(|(_, fos)| fos.iter().any(|fo| fo["id"] == fo_id))
+            .map(|(o, _)| *o);
+        if order.is_some() && order != found {
+            state
+                .violations
+                .push("fulfillment orders of two orders in one call".into());
+        }
+        order = found;
+    }
+    let Some(order) = order else {
+        return answer(
+            vec![user_error(
+                &[
+                    "fulfillment",
+                    "lineItemsByFulfillmentOrder",
+                    "0",
+                    "fulfillmentOrderId",
+                ],
+                "not found",
+            )],
+            Value::Null,
+        );
+    };
+    // Validate everything before changing anything.
+    let fos = state
+        .fulfillment_orders
+        .get(&order)
+        .cloned()
+        .unwrap_or_default();
+    for group in &groups {
+        let fo = fos
+            .iter()
+            .find(|fo| fo["id"] == group["fulfillmentOrderId"])
+            .cloned()
+            .unwrap_or_default();
+        if !matches!(fo["status"].as_str(), Some("OPEN" | "IN_PROGRESS")) {
+            return answer(
+                vec![user_error(
+                    &["fulfillment"],
+                    "Fulfillment order is not open",
+                )],
+                Value::Null,
+            );
+        }
+        for line in group["fulfillmentOrderLineItems"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let quantity = line["quantity"].as_i64().unwrap_or(0);
+            if !line["quantity"].is_i64() || quantity <= 0 {
+                state
+                    .violations
+                    .push("fulfillmentOrderLineItems quantity is not a positive Int".into());
+            }
+            let remaining = fo["lineItems"]["nodes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|l| l["id"] == line["id"])
+                .and_then(|l| l["remainingQuantity"].as_i64());
+            match remaining {
+                None => {
+                    return answer(
+                        vec![user_error(
+                            &["fulfillment", "lineItemsByFulfillmentOrder"],
+                            "line item not found",
+                        )],
+                        Value::Null,
+                    );
+                }
+                Some(left) if left < quantity => {
+                    return answer(
+                        vec![user_error(
+                            &["fulfillment", "lineItemsByFulfillmentOrder"],
+                            "Invalid fulfillment order line item quantity requested.",
+                        )],
+                        Value::Null,
+                    );
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    let fos = state.fulfillment_orders.get_mut(&order).expect("order");
+    for group in &groups {
+        let Some(fo) = fos
+            .iter_mut()
+            .find(|fo| fo["id"] == group["fulfillmentOrderId"])
+        else {
+            continue;
+        };
+        for line in group["fulfillmentOrderLineItems"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            if let Some(node) = fo["lineItems"]["nodes"]
+                .as_array_mut()
+                .and_then(|n| n.iter_mut().find(|l| l["id"] == line["id"]))
+            {
+                let left = node["remainingQuantity"].as_i64().unwrap_or(0)
+                    - line["quantity"].as_i64().unwrap_or(0);
+                node["remainingQuantity"] = json!(left);
+            }
+        }
+        let open = fo["lineItems"]["nodes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|l| l["remainingQuantity"].as_i64() > Some(0));
+        fo["status"] = json!(if open { "IN_PROGRESS" } else { "CLOSED" });
+    }
+    state.notified.push(input["notifyCustomer"] == true);
+    let made = state.fulfillments.entry(order).or_default();
+    let fulfillment = json!({
+        "id": format!("gid://shopify/Fulfillment/{order}{}", made.len() + 1),
+        "status": "SUCCESS",
+        "trackingInfo": [{"number": tracking["number"], "company": tracking["company"]}],
+    });
+    made.push(fulfillment.clone());
+    answer(
+        Vec::new(),
+        json!({"id": fulfillment["id"], "status": "SUCCESS"}),
+    )
+}
+
+/// `fulfillmentTrackingInfoUpdate(fulfillmentId:, trackingInfoInput:, notifyCustomer:)`.
+fn tracking_update(
+    state: &mut State,
+    query: &str,
+    variables: &Value,
+) -> hyper::Response<Full<Bytes>> {
+    state.tracking_updates += 1;
+    if !query.contains("fulfillmentTrackingInfoUpdate(fulfillmentId: $fulfillmentId, trackingInfoInput: $trackingInfoInput") {
+        state.violations.push("fulfillmentTrackingInfoUpdate document is not the documented one".into());
+    }
+    let id = variables["fulfillmentId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let info = variables["trackingInfoInput"].clone();
+    if !info["number"].is_string() {
+        state
+            .violations
+            .push("trackingInfoInput.number is not a string".into());
+    }
+    let found = state
+        .fulfillments
+        .values_mut()
+        .flatten()
+        .find(|f| f["id"] == id.as_str());
+    let Some(fulfillment) = found else {
+        return respond(
+            200,
+            json!({"data": {"fulfillmentTrackingInfoUpdate": {"fulfillment": null,
+            "userErrors": [user_error(&["fulfillmentId"], "Fulfillment does not exist.")]}}}),
+        );
+    };
+    fulfillment["trackingInfo"] = json!([{"number": info["number"], "company": info["company"]}]);
+    respond(
+        200,
+        json!({"data": {"fulfillmentTrackingInfoUpdate": {"fulfillment": {"id": id}, "userErrors": []}}}),
+    )
+}
+
 fn read(state: &mut State, query: &str) -> hyper::Response<Full<Bytes>> {
     state.reads += 1;
     let mut data = serde_json::Map::new();

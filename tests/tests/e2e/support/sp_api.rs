@@ -69,11 +69,20 @@ pub struct State {
     pub expire_quotes: usize,
     /// Purchase, then answer this many purchases 500 (the answer is lost).
     pub lose_purchase_answer: usize,
+    /// confirmShipment: calls, and the packages Amazon holds by (order id, packageReferenceId)
+    /// — an upsert, as Amazon documents it.
+    pub confirm_calls: usize,
+    pub packages: BTreeMap<(String, String), Value>,
+    /// Answers to give confirmShipment first: (status, error code).
+    pub confirm_script: VecDeque<(u16, &'static str)>,
+    /// When each confirmShipment arrived (its pace is checked against the usage plan).
+    pub confirm_times: Vec<std::time::Instant>,
 }
 
 /// The published models whose facts requests are checked against.
 struct Models {
     orders: serde_json::Value,
+    confirm: serde_json::Value,
     listings: serde_json::Value,
     feeds: serde_json::Value,
     shipping: serde_json::Value,
@@ -255,6 +264,23 @@ async fn handle(
 
     // Uploads and downloads go to presigned URLs: no access token.
     let presigned = path.starts_with("/upload/") || path.starts_with("/download/");
+    // Orders API v0 confirmShipment: its own model.
+    if path.starts_with("/orders/v0/") {
+        let violations = check_against_model(&models.confirm, &method, &path, &query);
+        state.violations.extend(violations);
+        let token = headers
+            .get("x-amz-access-token")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        if !state.valid_tokens.contains(&token) {
+            return respond(
+                403,
+                json!({"errors": [{"code": "Unauthorized", "message": "Access to requested resource is denied."}]}),
+            );
+        }
+        return confirm_shipment(&mut state, &models.confirm, &path, &headers, &body);
+    }
     // Orders API calls are counted and checked whether or not their token is good.
     if path.starts_with("/orders/") {
         if path == "/orders/2026-01-01/orders" {
@@ -697,6 +723,152 @@ fn check_body(
     }
 }
 
+/// `confirmShipment` (Orders v0): the body checked field by field against the model's facts
+/// (required fields, types: `packageReferenceId` a string of a positive number, `quantity` an
+/// integer, `shipDate` ISO 8601, `carrierName` with `Other`), order items of the order; then an
+/// upsert of the package by (order, packageReferenceId). 204 with no body.
+fn confirm_shipment(
+    state: &mut State,
+    model: &Value,
+    path: &str,
+    headers: &hyper::HeaderMap,
+    body: &[u8],
+) -> hyper::Response<Full<Bytes>> {
+    state.confirm_calls += 1;
+    state.confirm_times.push(std::time::Instant::now());
+    let invalid = |message: &str| {
+        respond(
+            400,
+            json!({"errors": [{"code": "InvalidInput", "message": message}]}),
+        )
+    };
+    if headers.get("content-type").and_then(|v| v.to_str().ok()) != Some("application/json") {
+        state
+            .violations
+            .push("confirmShipment: body without a JSON content type".into());
+    }
+    let Some(order_id) = path
+        .strip_prefix("/orders/v0/orders/")
+        .and_then(|rest| rest.strip_suffix("/shipmentConfirmation"))
+        .map(str::to_owned)
+    else {
+        return respond(
+            404,
+            json!({"errors": [{"code": "NotFound", "message": "not found"}]}),
+        );
+    };
+    let shape = order_id.split('-').map(str::len).collect::<Vec<_>>();
+    if shape != [3, 7, 7] {
+        state
+            .violations
+            .push(format!("confirmShipment: order id {order_id} is not 3-7-7"));
+    }
+    let Ok(body) = serde_json::from_slice::<Value>(body) else {
+        state
+            .violations
+            .push("confirmShipment: body is not JSON".into());
+        return invalid("Invalid Input");
+    };
+    let mut violations = Vec::new();
+    check_body(
+        &model["definitions"],
+        "ConfirmShipmentRequest",
+        &body,
+        "body",
+        &mut violations,
+    );
+    let package = &body["packageDetail"];
+    let reference = &package["packageReferenceId"];
+    match reference.as_str() {
+        Some(r) if !r.is_empty() && r.bytes().all(|b| b.is_ascii_digit()) && r != "0" => {}
+        Some(_) => violations.push("packageReferenceId is not a positive number".into()),
+        None => violations.push(format!(
+            "invalid type [packageDetail.packageReferenceId]: {reference}"
+        )),
+    }
+    for field in ["carrierCode", "trackingNumber", "shipDate"] {
+        if !package[field].is_string() {
+            violations.push(format!("packageDetail.{field} is not a string"));
+        }
+    }
+    if package["carrierCode"] == "Other"
+        && package["carrierName"].as_str().is_none_or(str::is_empty)
+    {
+        violations.push("carrierName is required with carrierCode Other".into());
+    }
+    let known_items: Vec<String> = state
+        .orders
+        .get(&order_id)
+        .and_then(|o| o["orderItems"].as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i["orderItemId"].as_str().map(str::to_owned))
+        .collect();
+    let items = package["orderItems"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if items.is_empty() {
+        violations.push("packageDetail.orderItems is empty".into());
+    }
+    for item in &items {
+        if !item["orderItemId"].is_string() {
+            violations.push("orderItemId is not a string".into());
+        }
+        if !item["quantity"].is_u64() || item["quantity"] == 0 {
+            violations.push("quantity is not a positive integer".into());
+        }
+        if !known_items.is_empty()
+            && !known_items
+                .iter()
+                .any(|k| Some(k.as_str()) == item["orderItemId"].as_str())
+        {
+            violations.push("an orderItemId not of this order".into());
+        }
+    }
+    let ship_date_ok = package["shipDate"].as_str().is_some_and(|d| {
+        time::OffsetDateTime::parse(d, &time::format_description::well_known::Rfc3339).is_ok()
+    });
+    if !violations.is_empty() {
+        state.violations.extend(
+            violations
+                .into_iter()
+                .map(|v| format!("confirmShipment: {v}")),
+        );
+        return invalid("Invalid Input");
+    }
+    if !ship_date_ok {
+        // The model's own sandbox vector: a shipDate not in ISO 8601 is refused.
+        state
+            .violations
+            .push("confirmShipment: shipDate is not ISO 8601".into());
+        return respond(
+            400,
+            json!({"errors": [{"code": "Invalid Input", "message": "Invalid Input"}]}),
+        );
+    }
+    if let Some((status, code)) = state.confirm_script.pop_front() {
+        return respond(
+            status,
+            json!({"errors": [{"code": code, "message": "stand-in"}]}),
+        );
+    }
+    if !state.orders.contains_key(&order_id) {
+        return respond(
+            404,
+            json!({"errors": [{"code": "NotFound", "message": "Order not found"}]}),
+        );
+    }
+    let reference = reference.as_str().unwrap_or_default().to_owned();
+    state
+        .packages
+        .insert((order_id, reference), package.clone());
+    hyper::Response::builder()
+        .status(204)
+        .body(Full::new(Bytes::new()))
+        .expect("response")
+}
+
 /// The Shipping API v2: getRates, purchaseShipment (idempotent by its key), getShipmentDocuments,
 /// cancelShipment.
 fn shipping(
@@ -870,6 +1042,9 @@ pub async fn start() -> StandIn {
     let fact = |text: &str| -> Value { serde_json::from_str(text).expect("model facts") };
     let models = Arc::new(Models {
         orders: spec(),
+        confirm: fact(include_str!(
+            "../../../fixtures/amazon-models/ordersV0.confirmShipment.facts.json"
+        )),
         listings: fact(include_str!(
             "../../../fixtures/amazon-models/listingsItems_2021-08-01.facts.json"
         )),
