@@ -689,9 +689,14 @@ async fn spawn_sandbox_courier(
                     .await;
                 match sent {
                     Ok(response) => {
-                        tracing::info!(status = response.status().as_u16(), "sandbox courier tracking delivered")
+                        tracing::info!(
+                            status = response.status().as_u16(),
+                            "sandbox courier tracking delivered"
+                        )
                     }
-                    Err(_) => tracing::warn!("sandbox courier tracking not delivered; the poller catches up"),
+                    Err(_) => tracing::warn!(
+                        "sandbox courier tracking not delivered; the poller catches up"
+                    ),
                 }
             }
         }

@@ -136,8 +136,15 @@ mod tests {
 
     #[test]
     fn an_order_ships_when_its_last_parcel_leaves_and_is_delivered_when_all_are() {
-        // (name, shipments, left, shipped at (hour), delivered)
-        let cases: Vec<(&str, Vec<ShipmentProgress>, usize, Option<i64>, bool)> = vec![
+        /// (name, shipments, left, shipped at (hour), delivered)
+        type Case = (
+            &'static str,
+            Vec<ShipmentProgress>,
+            usize,
+            Option<i64>,
+            bool,
+        );
+        let cases: Vec<Case> = vec![
             ("no shipments", vec![], 0, None, false),
             ("labelled only", vec![s(LabelCreated, None)], 0, None, false),
             (

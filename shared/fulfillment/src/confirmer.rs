@@ -610,8 +610,13 @@ mod tests {
             fo("fo2", "OPEN", &[("fl2", Some("12"), "CAP", 1)]),
             fo("fo3", "CLOSED", &[("fl3", Some("11"), "MUG", 5)]),
         ];
-        // (name, package lines, expected groups)
-        let cases: Vec<(&str, Vec<(usize, i64)>, Vec<(&str, Vec<(&str, i64)>)>)> = vec![
+        /// (name, package lines, expected groups)
+        type Case = (
+            &'static str,
+            Vec<(usize, i64)>,
+            Vec<(&'static str, Vec<(&'static str, i64)>)>,
+        );
+        let cases: Vec<Case> = vec![
             (
                 "both lines, two locations",
                 vec![(0, 2), (1, 1)],

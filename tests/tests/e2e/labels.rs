@@ -632,7 +632,13 @@ async fn bad_fulfillment_input_is_a_clear_error_and_changes_nothing() {
             422,
             "invalid_field",
         ),
-        ("GET", "/v1/shipments?status=teleported", "", 422, "invalid_field"),
+        (
+            "GET",
+            "/v1/shipments?status=teleported",
+            "",
+            422,
+            "invalid_field",
+        ),
         ("GET", "/v1/shipments/not-a-shipment", "", 404, "not_found"),
         ("GET", "/v1/shipments/shopify-1.1", "", 404, "not_found"),
         (

@@ -217,18 +217,23 @@ async fn sandbox_orders_go_from_webhook_to_delivered_and_are_confirmed() {
             && orders
                 .iter()
                 .all(|o| matches!(o["status"].as_str(), Some("delivered" | "shipped")));
-        let amazon: usize = get(&base, "/sandbox/amazon/confirmations", &key).await["confirmations"]
-            .as_array()
-            .map_or(0, Vec::len);
-        let shopify: usize = get(&base, "/sandbox/shopify/fulfillments", &key).await["fulfillments"]
-            .as_array()
-            .map_or(0, Vec::len);
+        let amazon: usize =
+            get(&base, "/sandbox/amazon/confirmations", &key).await["confirmations"]
+                .as_array()
+                .map_or(0, Vec::len);
+        let shopify: usize =
+            get(&base, "/sandbox/shopify/fulfillments", &key).await["fulfillments"]
+                .as_array()
+                .map_or(0, Vec::len);
         if done && amazon == count(&orders, "amazon") && shopify == count(&orders, "shopify") {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert!(count(&orders, "amazon") >= 1 && count(&orders, "shopify") >= 1, "{orders:?}");
+    assert!(
+        count(&orders, "amazon") >= 1 && count(&orders, "shopify") >= 1,
+        "{orders:?}"
+    );
     for order in &orders {
         let id = order["id"].as_str().expect("id");
         let view = get(&base, &format!("/v1/orders/{id}"), &key).await;
@@ -240,7 +245,11 @@ async fn sandbox_orders_go_from_webhook_to_delivered_and_are_confirmed() {
         let shipments = get(&base, &format!("/v1/orders/{id}/shipments"), &key).await;
         let shipment = &shipments["shipments"][0];
         assert_eq!(shipment["confirmation"]["state"], "confirmed", "{shipment}");
-        assert!(shipment["history"].as_array().is_some_and(|h| !h.is_empty()));
+        assert!(
+            shipment["history"]
+                .as_array()
+                .is_some_and(|h| !h.is_empty())
+        );
     }
     let confirmations = get(&base, "/sandbox/amazon/confirmations", &key).await;
     assert_eq!(
@@ -249,7 +258,10 @@ async fn sandbox_orders_go_from_webhook_to_delivered_and_are_confirmed() {
         "one package per Amazon order: {confirmations}"
     );
     assert_eq!(confirmations["confirmations"][0]["carrier_code"], "Other");
-    assert_eq!(confirmations["confirmations"][0]["carrier_name"], "SandboxPost");
+    assert_eq!(
+        confirmations["confirmations"][0]["carrier_name"],
+        "SandboxPost"
+    );
     let fulfillments = get(&base, "/sandbox/shopify/fulfillments", &key).await;
     assert_eq!(
         fulfillments["fulfillments"].as_array().map(Vec::len),

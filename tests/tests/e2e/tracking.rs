@@ -578,20 +578,22 @@ async fn amazon_order(f: &Fulfil) -> String {
     copy["salesChannel"]["marketplaceId"] = serde_json::json!("ATVPDKIKX0DER");
     copy["fulfillment"]["fulfillmentStatus"] = serde_json::json!("UNSHIPPED");
     let template = copy["orderItems"][0].clone();
-    copy["orderItems"] = serde_json::json!([
-        [("11111111111111", "AMZ-MUG")],
-        [("22222222222222", "AMZ-CAP")]
-    ]
-    .iter()
-    .flatten()
-    .map(|(item, sku)| {
-        let mut line = template.clone();
-        line["orderItemId"] = serde_json::json!(item);
-        line["quantityOrdered"] = serde_json::json!(1);
-        line["product"]["sellerSku"] = serde_json::json!(sku);
-        line
-    })
-    .collect::<Vec<_>>());
+    copy["orderItems"] = serde_json::json!(
+        [
+            [("11111111111111", "AMZ-MUG")],
+            [("22222222222222", "AMZ-CAP")]
+        ]
+        .iter()
+        .flatten()
+        .map(|(item, sku)| {
+            let mut line = template.clone();
+            line["orderItemId"] = serde_json::json!(item);
+            line["quantityOrdered"] = serde_json::json!(1);
+            line["product"]["sellerSku"] = serde_json::json!(sku);
+            line
+        })
+        .collect::<Vec<_>>()
+    );
     f.amazon.state().orders.insert(AMAZON_ORDER.into(), copy);
     id
 }

@@ -52,9 +52,19 @@ struct SandboxShipment {
 /// one in ten has a failed delivery attempt first, the rest are delivered.
 fn journey(number: u64) -> &'static [&'static str] {
     if number.is_multiple_of(20) {
-        &["in_transit", "out_for_delivery", "return_to_sender", "delivered"]
+        &[
+            "in_transit",
+            "out_for_delivery",
+            "return_to_sender",
+            "delivered",
+        ]
     } else if number.is_multiple_of(10) {
-        &["in_transit", "out_for_delivery", "available_for_pickup", "delivered"]
+        &[
+            "in_transit",
+            "out_for_delivery",
+            "available_for_pickup",
+            "delivered",
+        ]
     } else {
         &["in_transit", "out_for_delivery", "delivered"]
     }
@@ -297,8 +307,7 @@ impl SandboxCourier {
             };
             let number: u64 = code.trim_start_matches("SBX").parse().unwrap_or(1);
             let steps = journey(number);
-            let due = (bought_at.elapsed().as_secs_f64() / stage.as_secs_f64().max(0.001))
-                as usize;
+            let due = (bought_at.elapsed().as_secs_f64() / stage.as_secs_f64().max(0.001)) as usize;
             let due = due.min(steps.len());
             if shipment.tracking.len() >= due {
                 continue;

@@ -74,9 +74,7 @@ impl ShopifySandboxAdmin {
         let variables = &body["variables"];
         let orders = self.orders.lock().unwrap_or_else(|p| p.into_inner());
         let mut state = self.fulfillment.lock().unwrap_or_else(|p| p.into_inner());
-        let user_errors = |field: &str, message: &str| {
-            serde_json::json!([{"field": [field], "message": message}])
-        };
+        let user_errors = |field: &str, message: &str| serde_json::json!([{"field": [field], "message": message}]);
         if query.starts_with("query OrderFulfillment(") {
             let id = gid_tail(&variables["id"]).unwrap_or(0);
             let Some(order) = orders.iter().find(|o| o["id"].as_u64() == Some(id)) else {
@@ -95,7 +93,9 @@ impl ShopifySandboxAdmin {
                         "lineItem": {"id": format!("gid://shopify/LineItem/{line}"), "sku": l["sku"]}})
                 })
                 .collect();
-            let open = lines.iter().any(|l| l["remainingQuantity"].as_i64() > Some(0));
+            let open = lines
+                .iter()
+                .any(|l| l["remainingQuantity"].as_i64() > Some(0));
             let fulfillments: Vec<serde_json::Value> = state
                 .made
                 .iter()
@@ -116,11 +116,18 @@ impl ShopifySandboxAdmin {
             let group = &input["lineItemsByFulfillmentOrder"][0];
             let order = gid_tail(&group["fulfillmentOrderId"]).unwrap_or(0);
             let Some(known) = orders.iter().find(|o| o["id"].as_u64() == Some(order)) else {
-                return json(StatusCode::OK, serde_json::json!({"data": {"fulfillmentCreate": {"fulfillment": null,
-                    "userErrors": user_errors("fulfillmentOrderId", "not found")}}}));
+                return json(
+                    StatusCode::OK,
+                    serde_json::json!({"data": {"fulfillmentCreate": {"fulfillment": null,
+                    "userErrors": user_errors("fulfillmentOrderId", "not found")}}}),
+                );
             };
             let mut take = Vec::new();
-            for line in group["fulfillmentOrderLineItems"].as_array().into_iter().flatten() {
+            for line in group["fulfillmentOrderLineItems"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
                 let id = gid_tail(&line["id"]).unwrap_or(0);
                 let quantity = line["quantity"].as_i64().unwrap_or(0);
                 let total = known["line_items"]
@@ -132,8 +139,11 @@ impl ShopifySandboxAdmin {
                     .unwrap_or(0);
                 let done = state.fulfilled.get(&(order, id)).copied().unwrap_or(0);
                 if quantity <= 0 || done + quantity > total {
-                    return json(StatusCode::OK, serde_json::json!({"data": {"fulfillmentCreate": {"fulfillment": null,
-                        "userErrors": user_errors("lineItemsByFulfillmentOrder", "Invalid fulfillment order line item quantity requested.")}}}));
+                    return json(
+                        StatusCode::OK,
+                        serde_json::json!({"data": {"fulfillmentCreate": {"fulfillment": null,
+                        "userErrors": user_errors("lineItemsByFulfillmentOrder", "Invalid fulfillment order line item quantity requested.")}}}),
+                    );
                 }
                 take.push((id, quantity));
             }
@@ -156,14 +166,22 @@ impl ShopifySandboxAdmin {
         }
         if query.starts_with("mutation FulfillmentTrackingInfoUpdate(") {
             let id = variables["fulfillmentId"].as_str().unwrap_or_default();
-            let number = variables["trackingInfoInput"]["number"].as_str().unwrap_or_default();
+            let number = variables["trackingInfoInput"]["number"]
+                .as_str()
+                .unwrap_or_default();
             return match state.made.iter_mut().find(|(_, fid, ..)| fid == id) {
                 Some(made) => {
                     made.2 = number.to_owned();
-                    json(StatusCode::OK, serde_json::json!({"data": {"fulfillmentTrackingInfoUpdate": {"fulfillment": {"id": id}, "userErrors": []}}}))
+                    json(
+                        StatusCode::OK,
+                        serde_json::json!({"data": {"fulfillmentTrackingInfoUpdate": {"fulfillment": {"id": id}, "userErrors": []}}}),
+                    )
                 }
-                None => json(StatusCode::OK, serde_json::json!({"data": {"fulfillmentTrackingInfoUpdate": {"fulfillment": null,
-                    "userErrors": user_errors("fulfillmentId", "Fulfillment does not exist.")}}})),
+                None => json(
+                    StatusCode::OK,
+                    serde_json::json!({"data": {"fulfillmentTrackingInfoUpdate": {"fulfillment": null,
+                    "userErrors": user_errors("fulfillmentId", "Fulfillment does not exist.")}}}),
+                ),
             };
         }
         json(

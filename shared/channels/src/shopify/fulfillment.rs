@@ -12,11 +12,8 @@ use serde_json::{Value, json};
 use super::{ShopDomain, ShopifyAdmin};
 use crate::FetchError;
 
-/// Fulfillment orders read per order, and line items per fulfillment order (Shopify's input
-/// arrays hold at most 250).
-const FULFILLMENT_ORDERS: u32 = 50;
-const LINE_ITEMS: u32 = 250;
-
+/// The order's fulfillments and fulfillment orders: 50 fulfillment orders of up to 250 lines (an
+/// order holds far fewer; Shopify's pages hold at most 250).
 pub const ORDER_FULFILLMENT_QUERY: &str = "query OrderFulfillment($id: ID!) { order(id: $id) { id fulfillments(first: 50) { id trackingInfo(first: 10) { number company } } fulfillmentOrders(first: 50) { nodes { id status lineItems(first: 250) { nodes { id remainingQuantity lineItem { id sku } } } } } } }";
 
 pub const FULFILLMENT_CREATE: &str = "mutation FulfillmentCreate($fulfillment: FulfillmentInput!) { fulfillmentCreate(fulfillment: $fulfillment) { fulfillment { id status } userErrors { field message } } }";
@@ -111,7 +108,6 @@ impl ShopifyAdmin {
         access_token: &Secret<SecretText>,
         order_id: u64,
     ) -> Result<OrderFulfillment, FetchError> {
-        debug_assert!(FULFILLMENT_ORDERS <= 250 && LINE_ITEMS <= 250);
         let body = json!({
             "query": ORDER_FULFILLMENT_QUERY,
             "variables": {"id": format!("gid://shopify/Order/{order_id}")},
