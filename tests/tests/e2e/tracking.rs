@@ -41,7 +41,7 @@ struct Fulfil {
     events: Arc<MemoryShipmentEvents>,
     /// `/tracking/<hook>` of the EasyPost account.
     hook: String,
-    _labels: tempfile::TempDir,
+    labels_dir: tempfile::TempDir,
 }
 
 fn warehouse(name: &str, region: &str, priority: u16) -> String {
@@ -131,8 +131,22 @@ async fn fulfil(mut stack: Stack) -> Fulfil {
         jobs,
         events,
         hook,
-        _labels: labels,
+        labels_dir: labels,
     }
+}
+
+/// Every file below `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
 }
 
 fn secret(raw: &str) -> rc_domain::Secret<rc_domain::SecretText> {
@@ -222,19 +236,33 @@ impl Fulfil {
         view
     }
 
-    /// Posts a courier notification: (status, answer).
+    /// Posts a courier notification signed as EasyPost signs: (status, answer).
     async fn notify(
         &self,
         path: &str,
         body: &[u8],
         signature: Option<&str>,
     ) -> (u16, serde_json::Value) {
+        let headers: Vec<(&str, &str)> = signature
+            .map(|s| ("x-hmac-signature", s))
+            .into_iter()
+            .collect();
+        self.notify_with(path, body, &headers).await
+    }
+
+    /// Posts a courier notification with these headers: (status, answer).
+    async fn notify_with(
+        &self,
+        path: &str,
+        body: &[u8],
+        headers: &[(&str, &str)],
+    ) -> (u16, serde_json::Value) {
         let mut request = http::Request::builder()
             .method("POST")
             .uri(format!("http://localhost{path}"))
             .header("content-type", "application/json");
-        if let Some(signature) = signature {
-            request = request.header("x-hmac-signature", signature);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         let request = request.body(Bytes::from(body.to_vec())).expect("request");
         let response = self.stack.services.courier_webhook().handle(request).await;
@@ -479,6 +507,59 @@ async fn tracking_drives_the_order_and_confirms_it_once(stack: Stack) {
     // Nothing moves after delivery.
     let (_, answer) = f.track("evt_3", &code, &[("in_transit", &at(6))]).await;
     assert_eq!(answer["moved"], false);
+
+    // Nothing of the buyer in plaintext anywhere in the store (tracking records included), then
+    // the purge at the deadline takes the PII and the label; no courier record brings it back.
+    let contains = |haystack: &[u8], needle: &str| {
+        haystack
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
+    };
+    let raw = f.stack.raw_bytes().await;
+    for canary in support::canaries() {
+        assert!(
+            !contains(&raw, canary),
+            "{canary} in plaintext in the store"
+        );
+    }
+    assert!(!walk(f.labels_dir.path()).is_empty(), "the label is stored");
+    f.stack.clock.advance(time::Duration::days(31));
+    let report = f
+        .stack
+        .services
+        .privacy_run()
+        .run(rc_privacy::PurgeLimits::default(), false, &mut |_| {})
+        .await
+        .expect("privacy run");
+    assert_eq!(report.purge.purged, 1, "purged at its deadline");
+    let view = f.order(&order).await;
+    assert_eq!(view["buyer_pii"], "purged");
+    assert!(view["pii_deadline"].is_null());
+    let labels: Vec<_> = walk(f.labels_dir.path());
+    assert!(labels.is_empty(), "the label copy is erased: {labels:?}");
+    let (status, _) = f
+        .stack
+        .api_as(
+            PII_KEY,
+            "GET",
+            &format!("/v1/shipments/{shipment}/label"),
+            "",
+            &[],
+        )
+        .await;
+    assert_eq!(status, 404, "no label after the purge");
+    let record = f.shipment(&shipment).await;
+    assert_eq!(
+        record["status"], "delivered",
+        "the shipment's facts stay: {record}"
+    );
+    let raw = f.stack.raw_bytes().await;
+    for canary in support::canaries() {
+        assert!(
+            !contains(&raw, canary),
+            "{canary} in plaintext after the purge"
+        );
+    }
 
     assert!(f.violations().is_empty(), "{:?}", f.violations());
     let text = logs.text();
@@ -959,4 +1040,117 @@ async fn shipped_outside_is_confirmed_the_same_way_embedded() {
 #[tokio::test]
 async fn shipped_outside_is_confirmed_the_same_way_dynamodb() {
     shipped_outside_is_confirmed_the_same_way(moto().await).await;
+}
+
+/// Shiprocket's tracking webhook: the panel token in `x-api-key`, its shipment status codes in
+/// India time; anything else refused, an unknown code recorded but never guessed.
+#[tokio::test]
+async fn shiprocket_tracking_is_authenticated_by_its_token_and_mapped_explicitly() {
+    let mut f = fulfil(embedded().await).await;
+    let courier = support::shiprocket::start().await;
+    f.stack.channels = f.stack.channels.clone().with_shiprocket(courier.base());
+    let (status, body) = f
+        .stack
+        .api(
+            "PUT",
+            "/v1/warehouses/main",
+            &warehouse("main", "KY", 1).replace(r#""kind": "easypost""#, r#""kind": "shiprocket""#),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let token = "sr-panel-token-7781";
+    let login = format!(
+        r#"{{"email": "{}", "password": "{}", "pickup_location": "{}", "webhook_secret": "{token}"}}"#,
+        support::shiprocket::EMAIL,
+        support::shiprocket::PASSWORD,
+        support::shiprocket::PICKUP
+    );
+    let (status, body) = f
+        .stack
+        .api("PUT", "/v1/couriers/shiprocket/main", &login)
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let hook = body["tracking_webhook"].as_str().expect("hook").to_owned();
+    assert!(!body.to_string().contains(token), "never echoed");
+    let id = 8205;
+    f.stack.ingest(id).await;
+    let order = format!("shopify-{id}");
+    for (_, sku, _) in shopify_lines(&f.order(&order).await) {
+        f.stock(&sku, "main", 5).await;
+    }
+    f.label().await;
+    let shipment = format!("{order}.1");
+    let awb = f.tracking_code(&shipment).await;
+    let event = |code: u32, at: &str| {
+        serde_json::to_vec(&serde_json::json!({
+            "awb": awb, "courier_name": "Xpressbees", "current_status": "IN TRANSIT",
+            "current_status_id": 20, "shipment_status": "IN TRANSIT", "shipment_status_id": code,
+            "current_timestamp": at, "order_id": shipment, "sr_order_id": 1, "etd": "",
+            "scans": [{"date": at, "activity": "7781 Kanarienweg", "location": "Zyxwvutville"}],
+            "is_return": 0, "channel_id": 1
+        }))
+        .expect("body")
+    };
+    let picked = event(42, "25 11 2026 07:30:00");
+    let easypost_signed = rc_couriers::sign_easypost(token, &picked);
+    for headers in [
+        vec![("x-api-key", "wrong-token")],
+        vec![],
+        vec![("x-hmac-signature", easypost_signed.as_str())],
+    ] {
+        let (status, answer) = f.notify_with(&hook, &picked, &headers).await;
+        assert_eq!(status, 401, "{headers:?}: {answer}");
+    }
+    // The EasyPost hook does not take Shiprocket's token either.
+    let (status, _) = f
+        .notify_with(&f.hook, &picked, &[("x-api-key", token)])
+        .await;
+    assert_eq!(status, 401);
+    f.stack.clock.advance(time::Duration::hours(8));
+    let (status, answer) = f.notify_with(&hook, &picked, &[("x-api-key", token)]).await;
+    assert_eq!(
+        (status, answer["moved"].as_bool()),
+        (200, Some(true)),
+        "{answer}"
+    );
+    let (status, answer) = f.notify_with(&hook, &picked, &[("x-api-key", token)]).await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("duplicate"))
+    );
+    let unknown = event(99, "25 11 2026 07:45:00");
+    let (status, answer) = f
+        .notify_with(&hook, &unknown, &[("x-api-key", token)])
+        .await;
+    assert_eq!(
+        (status, answer["moved"].as_bool()),
+        (200, Some(false)),
+        "{answer}"
+    );
+    let bad = event(18, "yesterday");
+    let (status, answer) = f.notify_with(&hook, &bad, &[("x-api-key", token)]).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (422, Some("invalid_field")),
+        "{answer}"
+    );
+    assert!(
+        !answer.to_string().contains("yesterday"),
+        "no request values in errors"
+    );
+    let record = f.shipment(&shipment).await;
+    assert_eq!(record["status"], "picked_up", "{record}");
+    // 07:30 India time is 02:00 UTC.
+    let left = (start_time() + time::Duration::hours(2)).unix_timestamp();
+    assert_eq!(record["journey"]["left_at"], left, "{record}");
+    let history = record["history"].as_array().expect("history");
+    assert!(
+        history
+            .iter()
+            .any(|h| h["courier_status"] == "99" && h["outcome"] == "unknown")
+    );
+    assert!(
+        !record.to_string().contains("Kanarienweg"),
+        "scan text is never kept"
+    );
 }
