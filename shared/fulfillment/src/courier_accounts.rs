@@ -152,6 +152,10 @@ impl CourierAccountRepository {
                     Ok(()) | Err(StoreError::AlreadyExists) => {}
                     Err(e) => return Err(e.into()),
                 }
+                // The account owns its hook: an account cancellation removes both.
+                let owned = hook_key(&hook);
+                item.set(rc_privacy::OWNS_PK, Value::S(owned.pk));
+                item.set(rc_privacy::OWNS_SK, Value::S(owned.sk));
                 item.set("hook", Value::S(hook));
             }
             let outcome = match &existing {

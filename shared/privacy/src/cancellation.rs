@@ -21,6 +21,8 @@ use crate::{PiiCopies, PrivacyError, ReceiptLedger};
 const PENDING: &str = "CANCELLATIONS#pending";
 /// Partition items handled per transaction: an order takes two operations (move, delete), and
 /// the counters one more, within DynamoDB's 100.
+// Each item is at most two operations (an order: its anonymized copy and its delete; an item
+// owning one outside the partition: both deletes), plus the counter: within 100.
 const WALK_PAGE: usize = 49;
 /// Attributes of an order that survive as its anonymized record.
 const ANONYMIZED: [&str; 9] = [
@@ -44,6 +46,11 @@ const COUNTERS: [&str; 7] = [
     "data_keys",
     "inventory_records",
 ];
+
+/// Attributes of a merchant-partition item naming an item outside the partition that it owns
+/// (the cancellation deletes that one with it).
+pub const OWNS_PK: &str = "owns_pk";
+pub const OWNS_SK: &str = "owns_sk";
 
 fn state_key(merchant: &MerchantId) -> ItemKey {
     ItemKey::new(format!("CANCELLATION#{merchant}"), "STATE")
@@ -343,6 +350,13 @@ impl AccountCancellation {
                 key: item.key.clone(),
                 expected_version: Some(item.version),
             };
+            // What the item owns outside the partition goes with it.
+            if let (Some(pk), Some(sk)) = (item.string(OWNS_PK), item.string(OWNS_SK)) {
+                ops.push(TxOp::Delete {
+                    key: ItemKey::new(pk, sk),
+                    expected_version: None,
+                });
+            }
             if item.key.sk.starts_with("ORDER#") {
                 ops.push(TxOp::Create(self.anonymized(merchant, item)));
                 orders += 1;
@@ -378,6 +392,11 @@ impl AccountCancellation {
     }
 
     async fn remove_one(&self, merchant: &MerchantId, item: &Item) -> Result<(), PrivacyError> {
+        // An item that owns one outside the partition (a courier account's tracking hook) names
+        // it: both go.
+        if let (Some(pk), Some(sk)) = (item.string(OWNS_PK), item.string(OWNS_SK)) {
+            self.data.delete(&ItemKey::new(pk, sk), None).await?;
+        }
         if item.key.sk.starts_with("ORDER#") {
             let moved = self
                 .data

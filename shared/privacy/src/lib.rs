@@ -16,8 +16,8 @@ mod receipts;
 mod registry;
 
 pub use cancellation::{
-    AccountCancellation, AccountRecords, CancellationProgress, CancellationStatus,
-    anonymized_partition,
+    AccountCancellation, AccountRecords, CancellationProgress, CancellationStatus, OWNS_PK,
+    OWNS_SK, anonymized_partition,
 };
 pub use compliance::{ComplianceReport, ComplianceRequests};
 pub use error::PrivacyError;

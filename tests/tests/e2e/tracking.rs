@@ -1153,4 +1153,39 @@ async fn shiprocket_tracking_is_authenticated_by_its_token_and_mapped_explicitly
         !record.to_string().contains("Kanarienweg"),
         "scan text is never kept"
     );
+
+    // The account is cancelled: its hooks go with it, and answer as unknown.
+    let (status, answer) = f
+        .stack
+        .api(
+            "DELETE",
+            "/v1/account",
+            &format!(r#"{{"confirm": "{MERCHANT}"}}"#),
+        )
+        .await;
+    assert!(matches!(status, 200 | 202), "{answer}");
+    f.stack
+        .services
+        .privacy_run()
+        .run(rc_privacy::PurgeLimits::default(), false, &mut |_| {})
+        .await
+        .expect("privacy run");
+    for path in [&hook, &f.hook] {
+        let registry = rc_store::ItemKey::new(
+            format!("HOOK#{}", path.trim_start_matches("/tracking/")),
+            "HOOK",
+        );
+        assert!(
+            f.stack
+                .services
+                .data
+                .get(&registry)
+                .await
+                .expect("read")
+                .is_none(),
+            "{path} is gone"
+        );
+        let (status, _) = f.notify_with(path, &picked, &[("x-api-key", token)]).await;
+        assert_eq!(status, 401);
+    }
 }
