@@ -19,10 +19,9 @@ use crate::{PiiCopies, PrivacyError, ReceiptLedger};
 
 /// Cancellations not yet finished, across merchants.
 const PENDING: &str = "CANCELLATIONS#pending";
-/// Partition items handled per transaction: an order takes two operations (move, delete), and
+/// Partition items handled per transaction: each is at most two operations (an order: its
+/// anonymized copy and its delete; an item owning one outside the partition: both deletes), and
 /// the counters one more, within DynamoDB's 100.
-// Each item is at most two operations (an order: its anonymized copy and its delete; an item
-// owning one outside the partition: both deletes), plus the counter: within 100.
 const WALK_PAGE: usize = 49;
 /// Attributes of an order that survive as its anonymized record.
 const ANONYMIZED: [&str; 9] = [
