@@ -88,14 +88,13 @@ impl CourierWebhook {
             return Err(ApiError::PayloadTooLarge(MAX_TRACKING_BODY));
         }
         // Who it claims to be, then proof: the same 401 whichever fails.
-        let (merchant, account) = self
+        let rc_fulfillment::HookSecret {
+            merchant,
+            account,
+            secret,
+        } = self
             .accounts
-            .by_hook(hook)
-            .await?
-            .ok_or(ApiError::InvalidSignature)?;
-        let secret = self
-            .accounts
-            .webhook_secret(&merchant, &account)
+            .hook_secret(hook)
             .await?
             .ok_or(ApiError::InvalidSignature)?;
         let secret = secret.reveal(RevealPurpose::Authentication).as_str();

@@ -39,6 +39,7 @@ use crate::{ApiError, json};
 
 /// What the fulfillment routes work with.
 pub struct FulfillmentApi {
+    pub orders: Arc<rc_orders::OrderRepository>,
     pub shipments: Arc<ShipmentRepository>,
     pub accounts: Arc<CourierAccountRepository>,
     pub planner: Arc<ShipmentPlanner>,
@@ -175,7 +176,18 @@ impl FulfillmentApi {
         order: &OrderId,
     ) -> Result<Response<Bytes>, ApiError> {
         let shipments = self.shipments.for_order(merchant, order).await?;
-        Ok(json(StatusCode::OK, &json!({ "shipments": shipments })))
+        // Per line, how much left, arrived, came back: a partial shipment is visible.
+        let lines = match self.orders.view(merchant, order).await? {
+            Some(view) => {
+                rc_fulfillment::line_progress(&self.stock, merchant, &view, &shipments).await?
+            }
+            None if shipments.is_empty() => return Err(ApiError::NotFound),
+            None => Vec::new(),
+        };
+        Ok(json(
+            StatusCode::OK,
+            &json!({ "shipments": shipments, "lines": lines }),
+        ))
     }
 
     pub(crate) async fn list(

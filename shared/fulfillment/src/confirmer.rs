@@ -23,8 +23,8 @@ use rc_channels::port::{
 };
 use rc_channels::shopify::{FulfillmentOrderLines, FulfillmentOutcome, TrackingInfo};
 use rc_domain::{
-    Channel, ConfirmationState, CourierKind, LineDemand, LineItem, MerchantId, OrderStatus,
-    SellerId, ShopDomain, Sku, amazon_carrier_code, package_lines,
+    Channel, ConfirmationState, CourierKind, LineItem, MerchantId, OrderStatus, SellerId,
+    ShopDomain, amazon_carrier_code,
 };
 use rc_inventory::StockRepository;
 use rc_orders::{ConnectionRepository, OrderView};
@@ -103,7 +103,7 @@ impl Confirmer {
         if due.is_empty() {
             return Ok(due);
         }
-        let lines = self.package_lines(merchant, view, shipments).await?;
+        let lines = crate::lines_by_package(&self.stock, merchant, view, shipments).await?;
         for &i in &due {
             let shipment = &shipments[i];
             let lines = lines
@@ -150,53 +150,6 @@ impl Confirmer {
             tracing::info!(%merchant, shipment = %shipment.id, state = confirmation.state.as_str(), reason = ?confirmation.reason, "confirmation tried");
         }
         Ok(due)
-    }
-
-    /// Which lines (index into the order's lines) and how many each package carries.
-    async fn package_lines(
-        &self,
-        merchant: &MerchantId,
-        view: &OrderView,
-        shipments: &[Shipment],
-    ) -> Result<BTreeMap<u8, Vec<(usize, i64)>>, FulfillmentError> {
-        let mut demands = Vec::with_capacity(view.lines.len());
-        for line in &view.lines {
-            let components: Vec<(Sku, i64)> = match self.stock.kit(merchant, &line.sku).await? {
-                Some(kit) if !kit.is_empty() => kit
-                    .iter()
-                    .map(|c| (c.sku.clone(), i64::from(c.quantity)))
-                    .collect(),
-                _ => vec![(line.sku.clone(), 1)],
-            };
-            demands.push(LineDemand {
-                quantity: i64::from(line.quantity.get()),
-                components,
-            });
-        }
-        // A package that left outside RetailCoder carries what its units say; one without
-        // units carries every line.
-        let packages: Vec<(u8, BTreeMap<Sku, i64>)> = shipments
-            .iter()
-            .filter(|s| {
-                !matches!(
-                    s.status,
-                    rc_domain::ShipmentStatus::Voided | rc_domain::ShipmentStatus::Cancelled
-                )
-            })
-            .map(|s| (s.id.number(), s.units.clone()))
-            .collect();
-        let mut lines = package_lines(&demands, &packages);
-        for s in shipments.iter().filter(|s| s.units.is_empty()) {
-            lines.insert(
-                s.id.number(),
-                view.lines
-                    .iter()
-                    .enumerate()
-                    .map(|(i, l)| (i, i64::from(l.quantity.get())))
-                    .collect(),
-            );
-        }
-        Ok(lines)
     }
 
     async fn amazon(

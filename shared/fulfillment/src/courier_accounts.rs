@@ -3,7 +3,8 @@
 //! One item per account in the merchant's partition (`COURIER#<kind>#<name>`); deleting one
 //! destroys its key.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use rc_couriers::CourierCredentials;
 use rc_domain::{
@@ -77,6 +78,15 @@ pub struct CourierAccountRepository {
     vault: Arc<Vault>,
     connections: Arc<rc_orders::ConnectionRepository>,
     clock: Arc<dyn Clock>,
+    /// Opened tracking webhook secrets by hook, with the account item version they came from.
+    opened_hooks: Mutex<HashMap<String, (u64, Arc<Secret<SecretText>>)>>,
+}
+
+/// A tracking hook's owner and its opened secret.
+pub struct HookSecret {
+    pub merchant: MerchantId,
+    pub account: CourierAccountRef,
+    pub secret: Arc<Secret<SecretText>>,
 }
 
 impl CourierAccountRepository {
@@ -91,6 +101,7 @@ impl CourierAccountRepository {
             vault,
             connections,
             clock,
+            opened_hooks: Mutex::default(),
         }
     }
 
@@ -223,12 +234,13 @@ impl CourierAccountRepository {
         }))
     }
 
-    /// The merchant and courier account a tracking hook belongs to (the hook is the
-    /// credential's address; the signature or token is checked against the account's secret).
-    pub async fn by_hook(
-        &self,
-        hook: &str,
-    ) -> Result<Option<(MerchantId, CourierAccountRef)>, FulfillmentError> {
+    /// The merchant, courier account and opened webhook secret a tracking hook belongs to (the
+    /// hook is the credential's address; the caller checks the signature or token with the
+    /// secret). `None` for an unknown hook, a hook the account no longer has, or an account
+    /// without a secret. An opened secret is kept for the account's item version it was read
+    /// from, and that version is read on every call: a replaced or deleted account is never
+    /// answered from memory.
+    pub async fn hook_secret(&self, hook: &str) -> Result<Option<HookSecret>, FulfillmentError> {
         if !is_hook(hook) {
             return Ok(None);
         }
@@ -245,33 +257,54 @@ impl CourierAccountRepository {
         )
         .map_err(|_| FulfillmentError::Corrupt("hook"))?;
         // The account may have been deleted, or its hook replaced: only its current hook counts.
-        let current = self.data.get(&key(&merchant, &account)).await?;
-        if current.as_ref().and_then(|i| i.string("hook")) != Some(hook) {
+        let Some(current) = self.data.get(&key(&merchant, &account)).await? else {
+            self.forget(hook);
+            return Ok(None);
+        };
+        if current.string("hook") != Some(hook) {
+            self.forget(hook);
             return Ok(None);
         }
-        Ok(Some((merchant, account)))
+        let cached = self
+            .opened_hooks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(hook)
+            .filter(|(version, _)| *version == current.version)
+            .map(|(_, secret)| Arc::clone(secret));
+        let secret = match cached {
+            Some(secret) => secret,
+            None => {
+                let Some(sealed) = current.bytes("webhook_secret") else {
+                    return Ok(None);
+                };
+                let opening = self
+                    .vault
+                    .key_for_opening(&merchant, &subject(&account)?)
+                    .await?;
+                let secret = Arc::new(opening.open(
+                    SealedField::CourierWebhookSecret,
+                    &Sealed::from_bytes(sealed.to_vec())?,
+                )?);
+                self.opened_hooks
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(hook.to_owned(), (current.version, Arc::clone(&secret)));
+                secret
+            }
+        };
+        Ok(Some(HookSecret {
+            merchant,
+            account,
+            secret,
+        }))
     }
 
-    /// The account's tracking webhook secret, opened to check one notification.
-    pub async fn webhook_secret(
-        &self,
-        merchant: &MerchantId,
-        account: &CourierAccountRef,
-    ) -> Result<Option<Secret<SecretText>>, FulfillmentError> {
-        let Some(item) = self.data.get(&key(merchant, account)).await? else {
-            return Ok(None);
-        };
-        let Some(sealed) = item.bytes("webhook_secret") else {
-            return Ok(None);
-        };
-        let opening = self
-            .vault
-            .key_for_opening(merchant, &subject(account)?)
-            .await?;
-        Ok(Some(opening.open(
-            SealedField::CourierWebhookSecret,
-            &Sealed::from_bytes(sealed.to_vec())?,
-        )?))
+    fn forget(&self, hook: &str) {
+        self.opened_hooks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(hook);
     }
 
     /// Whether the merchant has an Amazon connection of this seller (Amazon Shipping buys

@@ -10,6 +10,7 @@ mod courier_accounts;
 mod error;
 mod label_generator;
 mod label_store;
+mod lines;
 mod outside;
 mod planner;
 mod poller;
@@ -22,11 +23,13 @@ mod tracking;
 
 pub use confirmer::{Confirmer, Marketplaces, fulfillment_lines};
 pub use courier_accounts::{
-    CourierAccountRepository, CourierAccountSummary, CourierSecrets, is_hook, tracking_webhook_path,
+    CourierAccountRepository, CourierAccountSummary, CourierSecrets, HookSecret, is_hook,
+    tracking_webhook_path,
 };
 pub use error::FulfillmentError;
 pub use label_generator::{Couriers, LEASE_SECONDS, LabelGenerator, LabelOutcome};
 pub use label_store::{FileLabelStore, LabelEraser, LabelStore, LabelStoreError};
+pub use lines::{LineProgress, line_progress, lines_by_package};
 pub use outside::{OutsideShipments, OutsideTracking};
 pub use planner::ShipmentPlanner;
 pub use poller::{PollReport, TrackingPoller};

@@ -111,6 +111,10 @@ pub struct Shipment {
     /// The stored item's version (not part of the record).
     #[serde(skip)]
     pub version: u64,
+    /// Whether its confirmation was pending when read (its index entry exists): the index is
+    /// written only when that changes.
+    #[serde(skip)]
+    pending_indexed: bool,
 }
 
 /// A package the merchant sent without a RetailCoder label.
@@ -125,6 +129,12 @@ pub struct ExternalPackage {
 pub const SEEN_EVENTS: usize = 50;
 
 impl Shipment {
+    fn confirmation_pending(&self) -> bool {
+        self.confirmation
+            .as_ref()
+            .is_some_and(|c| c.state == rc_domain::ConfirmationState::Pending)
+    }
+
     /// The carrier and tracking number the marketplace is told: the label's, or the one the
     /// merchant gave.
     pub fn tracking(&self) -> Option<(&str, &str)> {
@@ -192,6 +202,7 @@ fn from_item(item: &Item) -> Result<Shipment, FulfillmentError> {
         .and_then(|body| serde_json::from_str(body).ok())
         .ok_or(FulfillmentError::Corrupt("shipment"))?;
     shipment.version = item.version;
+    shipment.pending_indexed = shipment.confirmation_pending();
     Ok(shipment)
 }
 
@@ -263,6 +274,7 @@ impl ShipmentRepository {
                 created_at: now,
                 updated_at: now,
                 version: 1,
+                pending_indexed: false,
             };
             let ops = vec![
                 TxOp::Create(to_item(merchant, &shipment)?),
@@ -321,21 +333,23 @@ impl ShipmentRepository {
     async fn index_confirmation(
         &self,
         merchant: &MerchantId,
-        shipment: &Shipment,
+        shipment: &mut Shipment,
     ) -> Result<(), FulfillmentError> {
+        let pending = shipment.confirmation_pending();
+        if pending == shipment.pending_indexed {
+            return Ok(());
+        }
         let key = confirmation_key(merchant, &shipment.id);
-        let pending = shipment
-            .confirmation
-            .as_ref()
-            .is_some_and(|c| c.state == rc_domain::ConfirmationState::Pending);
         if pending {
             match self.data.create(Item::new(key)).await {
-                Ok(()) | Err(StoreError::AlreadyExists) => Ok(()),
-                Err(e) => Err(e.into()),
+                Ok(()) | Err(StoreError::AlreadyExists) => {}
+                Err(e) => return Err(e.into()),
             }
         } else {
-            Ok(self.data.delete(&key, None).await?)
+            self.data.delete(&key, None).await?;
         }
+        shipment.pending_indexed = pending;
+        Ok(())
     }
 
     /// The merchant's shipments whose confirmation is pending and due at `now`.
@@ -578,6 +592,7 @@ mod tests {
             created_at: 1,
             updated_at: 2,
             version: 3,
+            pending_indexed: false,
         };
         let merchant = MerchantId::parse("m").expect("merchant");
         let item = to_item(&merchant, &shipment).expect("item");

@@ -511,6 +511,7 @@ impl Services {
                 reservations: self.reservations.clone(),
             },
             rc_api::FulfillmentApi {
+                orders: self.orders.clone(),
                 shipments: self.shipments.clone(),
                 accounts: self.courier_accounts.clone(),
                 planner: self.planner.clone(),

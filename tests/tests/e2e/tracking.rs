@@ -679,8 +679,7 @@ async fn amazon_order(f: &Fulfil) -> String {
     id
 }
 
-async fn two_packages_a_day_apart_ship_with_the_second(stack: Stack) {
-    let f = fulfil(stack).await;
+async fn connect_amazon(f: &Fulfil) {
     f.stack
         .services
         .connections
@@ -697,6 +696,11 @@ async fn two_packages_a_day_apart_ship_with_the_second(stack: Stack) {
         )
         .await
         .expect("connected");
+}
+
+async fn two_packages_a_day_apart_ship_with_the_second(stack: Stack) {
+    let f = fulfil(stack).await;
+    connect_amazon(&f).await;
     f.stock("AMZ-MUG", "main", 3).await;
     f.stock("AMZ-CAP", "east", 3).await;
     let order = amazon_order(&f).await;
@@ -710,10 +714,13 @@ async fn two_packages_a_day_apart_ship_with_the_second(stack: Stack) {
     f.track("evt_a1", &first_code, &[("in_transit", &at(3))])
         .await;
     // Amazon is unavailable for a while: retried inside the call, then by the queue.
-    f.amazon
-        .state()
-        .confirm_script
-        .extend([(503, "ServiceUnavailable"); 3]);
+    // Amazon throttles, then is unavailable for a while: retried inside the call (three tries),
+    // then by the queue.
+    f.amazon.state().confirm_script.extend([
+        (429, "QuotaExceeded"),
+        (503, "ServiceUnavailable"),
+        (503, "ServiceUnavailable"),
+    ]);
     let failed = f.work().await;
     assert_eq!(failed.len(), 1, "the confirmation comes back later");
     let record = f.shipment(&first).await;
@@ -1188,4 +1195,115 @@ async fn shiprocket_tracking_is_authenticated_by_its_token_and_mapped_explicitly
         let (status, _) = f.notify_with(path, &picked, &[("x-api-key", token)]).await;
         assert_eq!(status, 401);
     }
+}
+
+/// A marketplace that refuses a package (its carrier, say): failed with Amazon's code, never
+/// retried blindly, and told again when the merchant asks; a package sent outside RetailCoder
+/// with a carrier not on Amazon's list goes as `Other` with its name. Per line, the order shows
+/// what left.
+#[tokio::test]
+async fn a_refused_confirmation_fails_with_its_code_until_asked_again() {
+    let f = fulfil(embedded().await).await;
+    connect_amazon(&f).await;
+    let order = amazon_order(&f).await;
+    f.amazon
+        .state()
+        .confirm_script
+        .push_back((400, "InvalidInput"));
+    let (status, answer) = f
+        .stack
+        .api(
+            "POST",
+            &format!("/v1/orders/{order}/shipped"),
+            r#"{"carrier": "Teleport Express", "tracking_number": "TX-000123"}"#,
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let package = answer["package"]["id"]
+        .as_str()
+        .expect("package")
+        .to_owned();
+    assert!(f.work().await.is_empty(), "a refusal is not retried");
+    let record = f.shipment(&package).await;
+    assert_eq!(record["confirmation"]["state"], "failed", "{record}");
+    assert_eq!(record["confirmation"]["reason"], "refused");
+    assert_eq!(record["confirmation"]["code"], "InvalidInput");
+    assert!(f.amazon.state().packages.is_empty());
+    // Nothing to confirm for a shipment that has not left; a failed one is tried again on demand.
+    let (status, answer) = f
+        .stack
+        .api("POST", &format!("/v1/shipments/{order}.9/confirm"), "")
+        .await;
+    assert_eq!(status, 404, "{answer}");
+    let (status, answer) = f
+        .stack
+        .api("POST", &format!("/v1/shipments/{package}/confirm"), "")
+        .await;
+    assert_eq!(status, 202, "{answer}");
+    assert!(f.work().await.is_empty());
+    let record = f.shipment(&package).await;
+    assert_eq!(record["confirmation"]["state"], "confirmed", "{record}");
+    let (status, answer) = f
+        .stack
+        .api("POST", &format!("/v1/shipments/{package}/confirm"), "")
+        .await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (409, Some("already_confirmed"))
+    );
+    {
+        let amazon = f.amazon.state();
+        let sent = amazon.packages.values().next().expect("a package");
+        assert_eq!(sent["carrierCode"], "Other");
+        assert_eq!(sent["carrierName"], "Teleport Express");
+        assert_eq!(sent["trackingNumber"], "TX-000123");
+        assert_eq!(
+            sent["orderItems"].as_array().map(Vec::len),
+            Some(2),
+            "every line of the order"
+        );
+    }
+    let (status, shipments) = f
+        .stack
+        .api("GET", &format!("/v1/orders/{order}/shipments"), "")
+        .await;
+    assert_eq!(status, 200);
+    let lines = shipments["lines"].as_array().expect("lines");
+    assert_eq!(lines.len(), 2);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["shipped"] == 1 && l["delivered"] == 0),
+        "{lines:?}"
+    );
+    // Settings: bad input refused by field; notify_customer kept.
+    for (body, reason) in [
+        (
+            r#"{"notify_customer": true, "poll_after_hours": 0}"#,
+            "invalid_field",
+        ),
+        (
+            r#"{"notify_customer": "yes", "poll_after_hours": 12}"#,
+            "invalid_body",
+        ),
+    ] {
+        let (status, answer) = f.stack.api("PUT", "/v1/settings/fulfillment", body).await;
+        assert_eq!(
+            (status, answer["error"].as_str()),
+            (422, Some(reason)),
+            "{body}"
+        );
+    }
+    let (status, _) = f
+        .stack
+        .api(
+            "PUT",
+            "/v1/settings/fulfillment",
+            r#"{"notify_customer": false, "poll_after_hours": 6}"#,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, settings) = f.stack.api("GET", "/v1/settings/fulfillment", "").await;
+    assert_eq!(settings["poll_after_hours"], 6);
+    assert!(f.violations().is_empty(), "{:?}", f.violations());
 }

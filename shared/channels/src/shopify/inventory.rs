@@ -77,6 +77,21 @@ struct GraphqlAnswer {
     data: Option<Value>,
     #[serde(default)]
     errors: Vec<Value>,
+    #[serde(default)]
+    extensions: Value,
+}
+
+/// How long until the bucket holds what a throttled call asked for, from the answer's
+/// `extensions.cost` (`requestedQueryCost`, `throttleStatus.currentlyAvailable` and
+/// `restoreRate`); `None` when the answer does not say.
+fn throttle_wait(extensions: &Value) -> Option<std::time::Duration> {
+    let cost = &extensions["cost"];
+    let requested = cost["requestedQueryCost"].as_f64()?;
+    let status = &cost["throttleStatus"];
+    let available = status["currentlyAvailable"].as_f64()?;
+    let restore = status["restoreRate"].as_f64().filter(|r| *r > 0.0)?;
+    let seconds = ((requested - available) / restore).clamp(0.05, 10.0);
+    Some(std::time::Duration::from_secs_f64(seconds))
 }
 
 impl ShopifyAdmin {
@@ -91,9 +106,11 @@ impl ShopifyAdmin {
             self.base(shop)
         );
         let token = access_token.reveal(RevealPurpose::Authentication).as_str();
-        // GraphQL throttling answers 200 with a THROTTLED error: back off and ask again.
+        // GraphQL throttling answers 200 with a THROTTLED error: wait for the bucket to hold
+        // the call's cost (the answer says how full it is and how fast it refills), else back
+        // off, and ask again.
         let mut wait = std::time::Duration::from_millis(500);
-        for _ in 0..super::admin::ATTEMPTS {
+        for _ in 0..super::admin::ATTEMPTS * 2 {
             let response = self
                 .send(|| {
                     self.http()
@@ -110,8 +127,13 @@ impl ShopifyAdmin {
                 .iter()
                 .any(|e| e["extensions"]["code"] == "THROTTLED");
             if throttled {
-                tokio::time::sleep(wait).await;
-                wait *= 2;
+                match throttle_wait(&answer.extensions) {
+                    Some(until_refilled) => tokio::time::sleep(until_refilled).await,
+                    None => {
+                        tokio::time::sleep(wait).await;
+                        wait *= 2;
+                    }
+                }
                 continue;
             }
             if !answer.errors.is_empty() {
@@ -212,6 +234,24 @@ impl ShopifyAdmin {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_throttled_call_waits_for_the_bucket_to_hold_its_cost() {
+        let extensions = serde_json::json!({"cost": {"requestedQueryCost": 52, "actualQueryCost": null,
+            "throttleStatus": {"maximumAvailable": 1000.0, "currentlyAvailable": 2, "restoreRate": 100.0}}});
+        assert_eq!(
+            throttle_wait(&extensions),
+            Some(std::time::Duration::from_millis(500))
+        );
+        assert_eq!(throttle_wait(&serde_json::json!({})), None);
+        let full = serde_json::json!({"cost": {"requestedQueryCost": 10,
+            "throttleStatus": {"currentlyAvailable": 500, "restoreRate": 100.0}}});
+        assert_eq!(
+            throttle_wait(&full),
+            Some(std::time::Duration::from_millis(50)),
+            "a floor"
+        );
+    }
 
     fn push(quantity: i64, change_from: Option<i64>) -> QuantityToSet {
         QuantityToSet {

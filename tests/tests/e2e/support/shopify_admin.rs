@@ -56,6 +56,12 @@ pub struct State {
     pub notified: Vec<bool>,
     /// Answer this many GraphQL calls 200 with a THROTTLED error first.
     pub graphql_throttled: usize,
+    /// Shopify's calculated-cost leaky bucket, when set: (capacity, points restored per
+    /// second); a query costs 12 points, a mutation 10, and a call finding the bucket short is
+    /// answered THROTTLED (benches: throughput at the rate limit).
+    pub cost_bucket: Option<(f64, f64)>,
+    /// The bucket's level and when it was last filled.
+    pub bucket_level: Option<(f64, std::time::Instant)>,
 }
 
 impl State {
@@ -227,20 +233,41 @@ fn gid_number(value: &Value, kind: &str) -> Option<u64> {
         .ok()
 }
 
-fn throttled() -> hyper::Response<Full<Bytes>> {
+/// Shopify's throttled answer: 200, a THROTTLED error, and the bucket's state.
+fn throttled(
+    requested: f64,
+    available: f64,
+    maximum: f64,
+    restore: f64,
+) -> hyper::Response<Full<Bytes>> {
     respond(
         200,
         json!({"errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"}}],
-               "extensions": {"cost": {"requestedQueryCost": 12, "actualQueryCost": null,
-               "throttleStatus": {"maximumAvailable": 2000.0, "currentlyAvailable": 0, "restoreRate": 100.0}}}}),
+               "extensions": {"cost": {"requestedQueryCost": requested, "actualQueryCost": null,
+               "throttleStatus": {"maximumAvailable": maximum, "currentlyAvailable": available.floor(), "restoreRate": restore}}}}),
     )
 }
 
 fn graphql(state: &mut State, body: &Value) -> hyper::Response<Full<Bytes>> {
     let query = body["query"].as_str().unwrap_or_default();
+    let cost = if query.starts_with("mutation") {
+        10.0
+    } else {
+        12.0
+    };
     if state.graphql_throttled > 0 {
         state.graphql_throttled -= 1;
-        return throttled();
+        return throttled(cost, 0.0, 1000.0, 100.0);
+    }
+    if let Some((capacity, restore)) = state.cost_bucket {
+        let now = std::time::Instant::now();
+        let (level, at) = state.bucket_level.unwrap_or((capacity, now));
+        let level = (level + restore * now.duration_since(at).as_secs_f64()).min(capacity);
+        if level < cost {
+            state.bucket_level = Some((level, now));
+            return throttled(cost, level, capacity, restore);
+        }
+        state.bucket_level = Some((level - cost, now));
     }
     if query.starts_with("query OrderFulfillment(") {
         return order_fulfillment(state, query, &body["variables"]);
