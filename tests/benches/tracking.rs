@@ -14,10 +14,8 @@
 
 #[path = "support/counting.rs"]
 mod counting;
-#[allow(dead_code)]
 #[path = "../tests/e2e/support/shopify_admin.rs"]
 mod shopify_admin;
-#[allow(dead_code)]
 #[path = "../tests/e2e/support/sp_api.rs"]
 mod sp_api;
 

@@ -527,7 +527,7 @@ pub fn fulfillment_lines(
 mod tests {
     use super::*;
     use rc_channels::shopify::{FulfillmentOrder, FulfillmentOrderLine};
-    use rc_domain::{Currency, Money, Quantity};
+    use rc_domain::{Currency, Money, Quantity, Sku};
 
     fn line(sku: &str, quantity: u32, id: Option<&str>) -> LineItem {
         LineItem {

@@ -79,8 +79,11 @@ pub struct CourierAccountRepository {
     connections: Arc<rc_orders::ConnectionRepository>,
     clock: Arc<dyn Clock>,
     /// Opened tracking webhook secrets by hook, with the account item version they came from.
-    opened_hooks: Mutex<HashMap<String, (u64, Arc<Secret<SecretText>>)>>,
+    opened_hooks: Mutex<HashMap<String, OpenedHook>>,
 }
+
+/// An opened webhook secret and the account item version it was read from.
+type OpenedHook = (u64, Arc<Secret<SecretText>>);
 
 /// A tracking hook's owner and its opened secret.
 pub struct HookSecret {
