@@ -36,7 +36,7 @@ enum Kind {
 }
 
 /// (binary, what triggers it). The reference answers any event.
-const BINARIES: [(&str, Kind); 9] = [
+const BINARIES: [(&str, Kind); 12] = [
     ("reference-lambda", Kind::Http),
     ("shopify-webhook", Kind::Http),
     ("merchant-api", Kind::Http),
@@ -46,6 +46,9 @@ const BINARIES: [(&str, Kind); 9] = [
     ("purger", Kind::Schedule),
     ("inventory-sync", Kind::Schedule),
     ("label-generator", Kind::Sqs),
+    ("courier-webhook", Kind::Http),
+    ("fulfillment-worker", Kind::Sqs),
+    ("tracking-poller", Kind::Schedule),
 ];
 
 fn event(kind: Kind) -> String {

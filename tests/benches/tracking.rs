@@ -585,25 +585,38 @@ async fn local_end_to_end() {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        for id in fresh {
-            let (mut label, mut pickup) = (None, None);
-            for _ in 0..2000 {
+        // Every order of the round watched together: first sight of its label, its pickup,
+        // its confirmation.
+        let mut seen: Vec<(String, Option<Duration>, Option<Duration>, Option<Duration>)> =
+            fresh.into_iter().map(|id| (id, None, None, None)).collect();
+        for _ in 0..2000 {
+            for (id, label, pickup, confirmed) in seen.iter_mut() {
+                if confirmed.is_some() {
+                    continue;
+                }
                 let shipments = get(format!("/v1/orders/{id}/shipments")).await;
                 let shipment = &shipments["shipments"][0];
+                let now = placed.elapsed();
                 if label.is_none() && shipment["purchase"].is_object() {
-                    label = Some(placed.elapsed());
+                    *label = Some(now);
                 }
                 if pickup.is_none() && shipment["journey"]["left_at"].is_number() {
-                    pickup = Some(placed.elapsed());
+                    *pickup = Some(now);
                 }
                 if shipment["confirmation"]["state"] == "confirmed" {
-                    let done = placed.elapsed();
-                    to_label.push(label.unwrap_or(done));
-                    to_pickup.push(pickup.unwrap_or(done));
-                    to_confirmed.push(done - pickup.unwrap_or(done));
-                    break;
+                    *confirmed = Some(now);
                 }
-                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            if seen.iter().all(|(.., c)| c.is_some()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        for (_, label, pickup, confirmed) in seen {
+            if let (Some(label), Some(pickup), Some(confirmed)) = (label, pickup, confirmed) {
+                to_label.push(label);
+                to_pickup.push(pickup);
+                to_confirmed.push(confirmed.saturating_sub(pickup));
             }
         }
     }
