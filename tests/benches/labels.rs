@@ -14,6 +14,10 @@ mod counting;
 #[path = "../tests/e2e/support/easypost.rs"]
 mod easypost;
 
+#[path = "support/measure.rs"]
+mod measure;
+
+use measure::percentile;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -51,11 +55,6 @@ fn labels_to_buy() -> usize {
     } else {
         5
     }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
 }
 
 fn main() {

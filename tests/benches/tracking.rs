@@ -19,6 +19,10 @@ mod shopify_admin;
 #[path = "../tests/e2e/support/sp_api.rs"]
 mod sp_api;
 
+#[path = "support/measure.rs"]
+mod measure;
+
+use measure::{percentile, thread_cpu};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -41,23 +45,8 @@ fn benchmarking() -> bool {
     std::env::args().any(|a| a == "--bench")
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
-
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
-}
-
-fn thread_cpu() -> Duration {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
-    let nanos = text
-        .split_whitespace()
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
-    Duration::from_nanos(nanos)
 }
 
 fn secret(raw: &str) -> Secret<SecretText> {
@@ -587,8 +576,9 @@ async fn local_end_to_end() {
         }
         // Every order of the round watched together: first sight of its label, its pickup,
         // its confirmation.
-        let mut seen: Vec<(String, Option<Duration>, Option<Duration>, Option<Duration>)> =
-            fresh.into_iter().map(|id| (id, None, None, None)).collect();
+        /// An order, and when its label, its pickup and its confirmation were first seen.
+        type Watched = (String, Option<Duration>, Option<Duration>, Option<Duration>);
+        let mut seen: Vec<Watched> = fresh.into_iter().map(|id| (id, None, None, None)).collect();
         for _ in 0..2000 {
             for (id, label, pickup, confirmed) in seen.iter_mut() {
                 if confirmed.is_some() {

@@ -9,6 +9,10 @@
 //! threads, so this thread's CPU time (from /proc/thread-self/schedstat) is the handler's own
 //! work, excluding storage I/O.
 
+#[path = "support/measure.rs"]
+mod measure;
+
+use measure::{percentile, thread_cpu};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,16 +25,6 @@ use rc_vault::KeySubject;
 
 const SECRET: &str = "bench-webhook-secret";
 
-fn thread_cpu() -> Duration {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
-    let nanos = text
-        .split_whitespace()
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
-    Duration::from_nanos(nanos)
-}
-
 fn bodies(count: usize, offset: u64) -> Vec<Vec<u8>> {
     (0..count as u64)
         .map(|i| {
@@ -39,10 +33,6 @@ fn bodies(count: usize, offset: u64) -> Vec<Vec<u8>> {
                 .into_bytes()
         })
         .collect()
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 async fn run(label: &str, services: Services, count: usize, offset: u64) -> Duration {

@@ -570,8 +570,46 @@ async fn seed_inventory(services: &Services, config: &LocalConfig) -> Result<(),
 /// Feeds queued order events to the order processor, as the SQS event source does in AWS. The
 /// queue lives in the embedded database: events not yet processed when the host stops are
 /// processed after its next start.
-/// Drains the local label queue every `interval`, as the label generator's SQS event source
-/// does (batches of 10).
+/// Drains `queue` every `interval`, `batch` messages at a time, through `handle` (which answers
+/// the ids of the messages that failed), as an SQS event source does: failed messages stay at
+/// the head for the next tick, and after their receives move to the queue's dead letters.
+fn drain_every<F, Fut>(
+    queue: Arc<rc_runtime::LocalQueue>,
+    interval: std::time::Duration,
+    batch: usize,
+    name: &'static str,
+    handle: F,
+) where
+    F: Fn(Vec<rc_runtime::LocalMessage>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Vec<String>> + Send,
+{
+    tokio::spawn(async move {
+        let mut timer = tokio::time::interval(interval);
+        loop {
+            timer.tick().await;
+            loop {
+                let received = match queue.receive(batch).await {
+                    Ok(received) if received.is_empty() => break,
+                    Ok(received) => received,
+                    Err(error) => {
+                        tracing::warn!(%error, queue = name, "local queue unreadable; retrying");
+                        break;
+                    }
+                };
+                let failed = handle(received.clone()).await;
+                if let Err(error) = queue.settle(&received, &failed).await {
+                    tracing::warn!(%error, queue = name, "local queue not settled; messages are redelivered");
+                    break;
+                }
+                if !failed.is_empty() {
+                    break;
+                }
+            }
+        }
+    });
+}
+
+/// The label generator on the local label queue (the SQS event source's batches of 10).
 fn spawn_label_generator(
     services: &Services,
     channels: &rc_runtime::ChannelClients,
@@ -583,38 +621,17 @@ fn spawn_label_generator(
     ) else {
         return;
     };
-    tokio::spawn(async move {
-        let mut timer = tokio::time::interval(interval);
-        loop {
-            timer.tick().await;
-            loop {
-                let received = match queue.receive(10).await {
-                    Ok(received) if received.is_empty() => break,
-                    Ok(received) => received,
-                    Err(error) => {
-                        tracing::warn!(%error, "local label queue unreadable; retrying");
-                        break;
-                    }
-                };
-                let batch = received
-                    .iter()
-                    .map(|m| (m.id.clone(), m.body.clone()))
-                    .collect();
-                let failed = generator.handle_batch(batch).await;
-                if let Err(error) = queue.settle(&received, &failed).await {
-                    tracing::warn!(%error, "local label queue not settled; jobs are redelivered");
-                    break;
-                }
-                if !failed.is_empty() {
-                    break;
-                }
-            }
+    let generator = Arc::new(generator);
+    drain_every(queue, interval, 10, "label jobs", move |received| {
+        let generator = Arc::clone(&generator);
+        async move {
+            let batch = received.into_iter().map(|m| (m.id, m.body)).collect();
+            generator.handle_batch(batch).await
         }
     });
 }
 
-/// Drains the local shipment-event queue every `interval`, as the fulfillment worker's SQS
-/// event source does (batches of 10).
+/// The fulfillment worker on the local shipment-event queue (batches of 10).
 fn spawn_fulfillment_worker(
     services: &Services,
     channels: &rc_runtime::ChannelClients,
@@ -624,30 +641,10 @@ fn spawn_fulfillment_worker(
     let Some(queue) = services.local_shipment_queue.clone() else {
         return;
     };
-    let worker = services.fulfillment_worker(channels, sync);
-    tokio::spawn(async move {
-        let mut timer = tokio::time::interval(interval);
-        loop {
-            timer.tick().await;
-            loop {
-                let received = match queue.receive(10).await {
-                    Ok(received) if received.is_empty() => break,
-                    Ok(received) => received,
-                    Err(error) => {
-                        tracing::warn!(%error, "local shipment queue unreadable; retrying");
-                        break;
-                    }
-                };
-                let failed = worker.handle_batch(received.clone()).await;
-                if let Err(error) = queue.settle(&received, &failed).await {
-                    tracing::warn!(%error, "local shipment queue not settled; events are redelivered");
-                    break;
-                }
-                if !failed.is_empty() {
-                    break;
-                }
-            }
-        }
+    let worker = Arc::new(services.fulfillment_worker(channels, sync));
+    drain_every(queue, interval, 10, "shipment events", move |received| {
+        let worker = Arc::clone(&worker);
+        async move { worker.handle_batch(received).await }
     });
 }
 
@@ -704,6 +701,7 @@ async fn spawn_sandbox_courier(
     Ok(())
 }
 
+/// The order processor on the local order-event queue (the SQS event source's 25).
 fn spawn_order_processor(
     services: &Services,
     sync: Arc<rc_jobs::InventorySync>,
@@ -712,31 +710,9 @@ fn spawn_order_processor(
     let Some(queue) = services.local_queue.clone() else {
         return;
     };
-    let processor = services.order_processor(sync);
-    tokio::spawn(async move {
-        let mut timer = tokio::time::interval(interval);
-        loop {
-            timer.tick().await;
-            // Drain what is queued, a batch (the SQS event source's 25) at a time.
-            loop {
-                let received = match queue.receive(25).await {
-                    Ok(received) if received.is_empty() => break,
-                    Ok(received) => received,
-                    Err(error) => {
-                        tracing::warn!(%error, "local order queue unreadable; retrying");
-                        break;
-                    }
-                };
-                let failed = processor.handle_batch(received.clone()).await;
-                if let Err(error) = queue.settle(&received, &failed).await {
-                    tracing::warn!(%error, "local order queue not settled; events are redelivered");
-                    break;
-                }
-                if !failed.is_empty() {
-                    // Failed messages stay at the head: leave them for the next tick.
-                    break;
-                }
-            }
-        }
+    let processor = Arc::new(services.order_processor(sync));
+    drain_every(queue, interval, 25, "order events", move |received| {
+        let processor = Arc::clone(&processor);
+        async move { processor.handle_batch(received).await }
     });
 }

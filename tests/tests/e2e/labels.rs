@@ -859,26 +859,12 @@ const SELLER: &str = "A2SELLERLABELS1";
 async fn amazon_order(stack: &Stack, n: u64) -> rc_domain::OrderId {
     use rc_domain::{
         BuyerPii, Channel, Currency, LineItem, Money, Order, OrderStatus, OrderTotals, Pii,
-        PostalAddress, Quantity, ShipToRegion,
+        Quantity, ShipToRegion,
     };
     let id = rc_domain::OrderId::parse(&format!("amazon-113-000000{n}-1")).expect("id");
     let usd = Currency::parse("USD").expect("usd");
     let money = |m| Money::from_minor(m, usd).expect("money");
-    let address = PostalAddress::parse(
-        Some(&format!(
-            "{} {}",
-            support::CANARY_NAME_FIRST,
-            support::CANARY_NAME_LAST
-        )),
-        None,
-        support::CANARY_STREET,
-        None,
-        support::CANARY_CITY,
-        Some("KY"),
-        Some(support::CANARY_ZIP),
-        "US",
-    )
-    .expect("address");
+    let address = support::canary_address();
     let placed = start_time() - time::Duration::hours(2);
     let order = Order {
         merchant: merchant(),

@@ -311,6 +311,26 @@ impl Fulfil {
             .await
     }
 
+    /// Sends the shipment's event again (a redelivery, or a retry come due).
+    async fn resend(&self, shipment: &str) {
+        self.stack
+            .services
+            .shipment_events
+            .send(&[rc_queue::ShipmentEvent {
+                merchant: merchant().to_string(),
+                shipment: shipment.to_owned(),
+            }])
+            .await
+            .expect("send");
+    }
+
+    /// Gives the Shopify order one open fulfillment order holding its lines.
+    fn open_shopify(&self, order: u64, lines: &[(u64, String, i64)]) {
+        let lines: Vec<(u64, &str, i64)> =
+            lines.iter().map(|(i, s, q)| (*i, s.as_str(), *q)).collect();
+        self.shopify.state().open_order(order, &lines);
+    }
+
     fn violations(&self) -> Vec<String> {
         let mut all = self.shopify.state().violations.clone();
         all.extend(self.amazon.state().violations.iter().cloned());
@@ -352,12 +372,7 @@ async fn tracking_drives_the_order_and_confirms_it_once(stack: Stack) {
     f.label().await;
     let shipment = format!("{order}.1");
     let code = f.tracking_code(&shipment).await;
-    {
-        let mut shop = f.shopify.state();
-        let lines: Vec<(u64, &str, i64)> =
-            lines.iter().map(|(i, s, q)| (*i, s.as_str(), *q)).collect();
-        shop.open_order(id, &lines);
-    }
+    f.open_shopify(id, &lines);
     let (sku, _, _) = (&lines[0].1, 0, 0);
     assert_eq!(f.level(sku, "main").await.1, lines[0].2, "reserved");
     f.stack.clock.advance(time::Duration::hours(6));
@@ -474,15 +489,7 @@ async fn tracking_drives_the_order_and_confirms_it_once(stack: Stack) {
     assert_eq!(record["confirmation"]["state"], "confirmed", "{record}");
 
     // Redelivered events and a later run: nothing twice.
-    f.stack
-        .services
-        .shipment_events
-        .send(&[rc_queue::ShipmentEvent {
-            merchant: merchant().to_string(),
-            shipment: shipment.clone(),
-        }])
-        .await
-        .expect("send");
+    f.resend(&shipment).await;
     assert!(f.work().await.is_empty());
     assert_eq!(f.shopify.state().fulfillment_creates, 1);
     assert_eq!(f.level(sku, "main").await, (on_hand, reserved));
@@ -590,26 +597,12 @@ const AMAZON_ORDER: &str = "113-0000042-0000001";
 async fn amazon_order(f: &Fulfil) -> String {
     use rc_domain::{
         BuyerPii, Channel, Currency, LineItem, Money, Order, OrderStatus, OrderTotals, Pii,
-        PostalAddress, Quantity, ShipToRegion,
+        Quantity, ShipToRegion,
     };
     let id = format!("amazon-{AMAZON_ORDER}");
     let usd = Currency::parse("USD").expect("usd");
     let money = |m| Money::from_minor(m, usd).expect("money");
-    let address = PostalAddress::parse(
-        Some(&format!(
-            "{} {}",
-            support::CANARY_NAME_FIRST,
-            support::CANARY_NAME_LAST
-        )),
-        None,
-        support::CANARY_STREET,
-        None,
-        support::CANARY_CITY,
-        Some("KY"),
-        Some(support::CANARY_ZIP),
-        "US",
-    )
-    .expect("address");
+    let address = support::canary_address();
     let placed = start_time() - time::Duration::hours(2);
     let line = |sku: &str, item: &str| LineItem {
         sku: Sku::parse(sku).expect("sku"),
@@ -735,15 +728,7 @@ async fn two_packages_a_day_apart_ship_with_the_second(stack: Stack) {
     f.stack.clock.advance(time::Duration::hours(24));
     f.track("evt_b1", &second_code, &[("in_transit", &at(27))])
         .await;
-    f.stack
-        .services
-        .shipment_events
-        .send(&[rc_queue::ShipmentEvent {
-            merchant: merchant().to_string(),
-            shipment: first.clone(),
-        }])
-        .await
-        .expect("send");
+    f.resend(&first).await;
     assert!(f.work().await.is_empty());
     let view = f.order(&order).await;
     assert_eq!(view["status"], "shipped");
@@ -808,15 +793,7 @@ async fn two_packages_a_day_apart_ship_with_the_second(stack: Stack) {
         .orders
         .get_mut(AMAZON_ORDER)
         .expect("order")["fulfillment"]["fulfillmentStatus"] = serde_json::json!("SHIPPED");
-    f.stack
-        .services
-        .shipment_events
-        .send(&[rc_queue::ShipmentEvent {
-            merchant: merchant().to_string(),
-            shipment: first.clone(),
-        }])
-        .await
-        .expect("send");
+    f.resend(&first).await;
     assert!(f.work().await.is_empty());
     let record = f.shipment(&first).await;
     assert_eq!(record["confirmation"]["state"], "confirmed", "{record}");
@@ -848,11 +825,7 @@ async fn polling_catches_a_lost_webhook_and_a_return_restocks_once(stack: Stack)
     f.label().await;
     let shipment = format!("{order}.1");
     let code = f.tracking_code(&shipment).await;
-    {
-        let mut shop = f.shopify.state();
-        let l: Vec<(u64, &str, i64)> = lines.iter().map(|(i, s, q)| (*i, s.as_str(), *q)).collect();
-        shop.open_order(id, &l);
-    }
+    f.open_shopify(id, &lines);
     // The courier has it in transit, but its webhook never came.
     let shp = f
         .courier
@@ -900,15 +873,7 @@ async fn polling_catches_a_lost_webhook_and_a_return_restocks_once(stack: Stack)
     assert_eq!(status, 200, "{answer}");
     assert_eq!(f.shipment(&shipment).await["status"], "returned");
     assert!(f.work().await.is_empty());
-    f.stack
-        .services
-        .shipment_events
-        .send(&[rc_queue::ShipmentEvent {
-            merchant: merchant().to_string(),
-            shipment: shipment.clone(),
-        }])
-        .await
-        .expect("send");
+    f.resend(&shipment).await;
     assert!(f.work().await.is_empty());
     assert_eq!(f.level(&sku, "main").await, (5, 0), "back once");
     let (_, ledger) = f.stack.api("GET", "/v1/inventory-ledger", "").await;
@@ -945,11 +910,7 @@ async fn shipped_outside_is_confirmed_the_same_way(stack: Stack) {
     f.stack.ingest(id).await;
     let order = format!("shopify-{id}");
     let lines = shopify_lines(&f.order(&order).await);
-    {
-        let mut shop = f.shopify.state();
-        let l: Vec<(u64, &str, i64)> = lines.iter().map(|(i, s, q)| (*i, s.as_str(), *q)).collect();
-        shop.open_order(id, &l);
-    }
+    f.open_shopify(id, &lines);
     let path = format!("/v1/orders/{order}/shipped");
     for (body, reason) in [
         (r#"{"carrier": "UPS"}"#, "missing_field"),

@@ -29,6 +29,20 @@ struct Fulfillment {
     made: Vec<(u64, String, String, String, bool)>,
 }
 
+/// Shopify's answer to a call without the shop's access token.
+fn unauthorized(request: &Request<Bytes>) -> Option<Response<Bytes>> {
+    let token = request
+        .headers()
+        .get("x-shopify-access-token")
+        .and_then(|v| v.to_str().ok());
+    (token != Some(SANDBOX_ACCESS_TOKEN)).then(|| {
+        json(
+            StatusCode::UNAUTHORIZED,
+            serde_json::json!({"errors": "[API] Invalid API key or access token"}),
+        )
+    })
+}
+
 fn gid_tail(value: &serde_json::Value) -> Option<u64> {
     value.as_str()?.rsplit('/').next()?.parse().ok()
 }
@@ -59,15 +73,8 @@ impl ShopifySandboxAdmin {
 
     /// The fulfillment GraphQL operations, as Shopify answers them.
     pub fn graphql(&self, request: &Request<Bytes>) -> Response<Bytes> {
-        let token = request
-            .headers()
-            .get("x-shopify-access-token")
-            .and_then(|v| v.to_str().ok());
-        if token != Some(SANDBOX_ACCESS_TOKEN) {
-            return json(
-                StatusCode::UNAUTHORIZED,
-                serde_json::json!({"errors": "[API] Invalid API key or access token"}),
-            );
+        if let Some(refused) = unauthorized(request) {
+            return refused;
         }
         let body: serde_json::Value = serde_json::from_slice(request.body()).unwrap_or_default();
         let query = body["query"].as_str().unwrap_or_default();
@@ -206,15 +213,8 @@ impl ShopifySandboxAdmin {
 
     /// `GET /sandbox/shopify/admin/api/2026-10/orders.json?status=any&updated_at_min=...`
     pub fn handle(&self, request: &Request<Bytes>) -> Response<Bytes> {
-        let token = request
-            .headers()
-            .get("x-shopify-access-token")
-            .and_then(|v| v.to_str().ok());
-        if token != Some(SANDBOX_ACCESS_TOKEN) {
-            return json(
-                StatusCode::UNAUTHORIZED,
-                serde_json::json!({"errors": "[API] Invalid API key or access token"}),
-            );
+        if let Some(refused) = unauthorized(request) {
+            return refused;
         }
         let since = request
             .uri()

@@ -63,6 +63,17 @@ pub struct TrackingInfo {
     pub url: Option<String>,
 }
 
+impl TrackingInfo {
+    /// The `FulfillmentTrackingInput` of both mutations.
+    fn input(&self) -> Value {
+        let mut input = json!({"company": self.company, "number": self.number});
+        if let Some(url) = &self.url {
+            input["url"] = json!(url);
+        }
+        input
+    }
+}
+
 /// What a mutation did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FulfillmentOutcome {
@@ -172,15 +183,11 @@ impl ShopifyAdmin {
         tracking: &TrackingInfo,
         notify_customer: bool,
     ) -> Result<FulfillmentOutcome, FetchError> {
-        let mut tracking_info = json!({"company": tracking.company, "number": tracking.number});
-        if let Some(url) = &tracking.url {
-            tracking_info["url"] = json!(url);
-        }
         let body = json!({
             "query": FULFILLMENT_CREATE,
             "variables": {"fulfillment": {
                 "notifyCustomer": notify_customer,
-                "trackingInfo": tracking_info,
+                "trackingInfo": tracking.input(),
                 "lineItemsByFulfillmentOrder": [{
                     "fulfillmentOrderId": lines.fulfillment_order_id,
                     "fulfillmentOrderLineItems": lines.lines.iter().map(|(id, quantity)| json!({
@@ -213,15 +220,11 @@ impl ShopifyAdmin {
         tracking: &TrackingInfo,
         notify_customer: bool,
     ) -> Result<FulfillmentOutcome, FetchError> {
-        let mut tracking_info = json!({"company": tracking.company, "number": tracking.number});
-        if let Some(url) = &tracking.url {
-            tracking_info["url"] = json!(url);
-        }
         let body = json!({
             "query": TRACKING_UPDATE,
             "variables": {
                 "fulfillmentId": fulfillment_id,
-                "trackingInfoInput": tracking_info,
+                "trackingInfoInput": tracking.input(),
                 "notifyCustomer": notify_customer,
             },
         });

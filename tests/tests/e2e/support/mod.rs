@@ -23,6 +23,21 @@ pub const CANARY_CITY: &str = "Zyxwvutville";
 // Letters as well as digits: a bare number could turn up in a log by chance (ids, timings).
 pub const CANARY_ZIP: &str = "ZQ7781X";
 
+/// The canary buyer's shipping address (Kentucky, US), as an order holds it.
+pub fn canary_address() -> rc_domain::PostalAddress {
+    rc_domain::PostalAddress::parse(
+        Some(&format!("{CANARY_NAME_FIRST} {CANARY_NAME_LAST}")),
+        None,
+        CANARY_STREET,
+        None,
+        CANARY_CITY,
+        Some("KY"),
+        Some(CANARY_ZIP),
+        "US",
+    )
+    .expect("address")
+}
+
 /// A typed identifier (seller, marketplace, shop) from a constant of the test.
 /// Both channels' stand-ins, for what talks to both (inventory pushes): one per API.
 pub struct Channels {
