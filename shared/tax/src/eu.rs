@@ -55,11 +55,15 @@ fn standard_rates() -> &'static BTreeMap<String, Vec<DatedRate>> {
 
 /// An EU member state's code as its VAT uses it (`EL` for Greece is also accepted as `GR`).
 fn member(country: &str) -> Option<&'static str> {
-    let code = country.trim().to_ascii_uppercase();
-    let code = if code == "EL" { "GR".to_owned() } else { code };
+    let code = country.trim();
+    let code = if code.eq_ignore_ascii_case("EL") {
+        "GR"
+    } else {
+        code
+    };
     standard_rates()
         .keys()
-        .find(|k| **k == code)
+        .find(|k| k.eq_ignore_ascii_case(code))
         .map(String::as_str)
 }
 
@@ -119,12 +123,11 @@ pub fn place_of_taxation(sale: &VatSale<'_>) -> Result<(&'static str, Scheme), T
     Ok((to, Scheme::Oss))
 }
 
-/// The VAT on `taxable` cents of one line (or the shipping).
-pub fn vat_amount(
-    taxable: i64,
+/// The country a sale is taxed in, its rate for this class, and the scheme.
+pub fn vat_rate(
     sale: &VatSale<'_>,
     class: Option<&VatClass>,
-) -> Result<(TaxAmount, Scheme), TaxError> {
+) -> Result<(&'static str, Rate, Scheme), TaxError> {
     let (country, scheme) = place_of_taxation(sale)?;
     let reduced = class
         .and_then(|c| c.reduced.get(country))
@@ -133,6 +136,16 @@ pub fn vat_amount(
         Some(rate) => rate,
         None => standard_rate(country, sale.date)?,
     };
+    Ok((country, rate, scheme))
+}
+
+/// The VAT on `taxable` cents of one line (or the shipping).
+pub fn vat_amount(
+    taxable: i64,
+    sale: &VatSale<'_>,
+    class: Option<&VatClass>,
+) -> Result<(TaxAmount, Scheme), TaxError> {
+    let (country, rate, scheme) = vat_rate(sale, class)?;
     Ok((
         TaxAmount {
             component: Component::Vat,

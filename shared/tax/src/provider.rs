@@ -14,9 +14,9 @@ use rc_domain::Currency;
 use serde::{Deserialize, Serialize};
 use time::Date;
 
-use crate::eu::{VatClass, VatSale, is_member, vat_amount};
+use crate::eu::{VatClass, VatSale, is_member, vat_rate};
 use crate::india::{GstClass, IndianState, gst_amounts};
-use crate::{Liable, LineTax, Rate, Scheme, Source, TaxError, TaxRecord};
+use crate::{Liable, LineTax, Rate, Scheme, Source, TaxAmount, TaxError, TaxRecord};
 
 /// A country, and its state or region where it matters (`IN`/`MH`, `US`/`CA`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -202,36 +202,41 @@ impl TaxProvider for EuVat {
         };
         let mut lines = Vec::with_capacity(input.lines.len() + 1);
         let mut scheme = Scheme::Domestic;
-        let mut principal: Option<(i64, Option<VatClass>)> = None;
+        let mut principal: Option<(i64, &'static str, Rate)> = None;
+        let vat = |country: &str, rate: Rate, taxable: i64| TaxAmount {
+            component: crate::Component::Vat,
+            jurisdiction: country.to_owned(),
+            rate: Some(rate),
+            taxable,
+            tax: rate.of(taxable),
+        };
         for (index, line) in input.lines.iter().enumerate() {
-            // The rate first (on a zero value), then the taxable value at it.
-            let (probe, found) = vat_amount(0, &sale, line.vat.as_ref())?;
+            let (country, rate, found) = vat_rate(&sale, line.vat.as_ref())?;
             scheme = found;
-            let rate = probe.rate.ok_or(TaxError::NoRateOnDate)?;
             let (taxable, _) = taxable_value(line, input.prices_include_tax, rate)?;
-            let (amount, _) = vat_amount(taxable, &sale, line.vat.as_ref())?;
-            if principal.as_ref().is_none_or(|(value, _)| taxable > *value) {
-                principal = Some((taxable, line.vat.clone()));
+            if principal
+                .as_ref()
+                .is_none_or(|(value, ..)| taxable > *value)
+            {
+                principal = Some((taxable, country, rate));
             }
             lines.push(LineTax {
                 line: Some(index),
-                amounts: vec![amount],
+                amounts: vec![vat(country, rate, taxable)],
             });
         }
+        // Shipping at the rate of the principal supply (its line of highest value).
         if input.shipping > 0
-            && let Some((_, class)) = &principal
+            && let Some((_, country, rate)) = principal
         {
-            let (probe, _) = vat_amount(0, &sale, class.as_ref())?;
-            let rate = probe.rate.ok_or(TaxError::NoRateOnDate)?;
             let taxable = if input.prices_include_tax {
                 input.shipping - rate.included_in(input.shipping)
             } else {
                 input.shipping
             };
-            let (amount, _) = vat_amount(taxable, &sale, class.as_ref())?;
             lines.push(LineTax {
                 line: None,
-                amounts: vec![amount],
+                amounts: vec![vat(country, rate, taxable)],
             });
         }
         let marketplace = input
@@ -287,7 +292,7 @@ impl TaxProvider for ChannelRecorded {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Component, TaxAmount};
+    use crate::Component;
     use proptest::prelude::*;
     use time::macros::date;
 
