@@ -577,7 +577,7 @@ fn drain_every<F, Fut>(
     queue: Arc<rc_runtime::LocalQueue>,
     interval: std::time::Duration,
     batch: usize,
-    name: &'static str,
+    label: &'static str,
     handle: F,
 ) where
     F: Fn(Vec<rc_runtime::LocalMessage>) -> Fut + Send + 'static,
@@ -592,13 +592,13 @@ fn drain_every<F, Fut>(
                     Ok(received) if received.is_empty() => break,
                     Ok(received) => received,
                     Err(error) => {
-                        tracing::warn!(%error, queue = name, "local queue unreadable; retrying");
+                        tracing::warn!(%error, queue = label, "local queue unreadable; retrying");
                         break;
                     }
                 };
                 let failed = handle(received.clone()).await;
                 if let Err(error) = queue.settle(&received, &failed).await {
-                    tracing::warn!(%error, queue = name, "local queue not settled; messages are redelivered");
+                    tracing::warn!(%error, queue = label, "local queue not settled; messages are redelivered");
                     break;
                 }
                 if !failed.is_empty() {

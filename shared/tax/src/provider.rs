@@ -88,33 +88,36 @@ pub fn provider_for(input: &TaxInput) -> &'static dyn TaxProvider {
     }
 }
 
-/// A line's value before tax (its taxable value) and per unit, in minor units: the price times
-/// the quantity less the discount, with the tax at `rate` taken out when prices include it.
-fn taxable_value(line: &LineInput, includes_tax: bool, rate: Rate) -> Result<(i64, i64), TaxError> {
+/// A line's value: the price times the quantity less the discount, in minor units (tax
+/// included when the order's prices include it). Checked before anything uses it: no
+/// negative price or discount, no empty line, no overflow.
+fn gross(line: &LineInput) -> Result<i64, TaxError> {
     if line.unit_price < 0 || line.discount < 0 {
         return Err(TaxError::Negative);
     }
     if line.quantity == 0 {
         return Err(TaxError::Invalid("quantity"));
     }
-    let gross = line
-        .unit_price
+    line.unit_price
         .checked_mul(i64::from(line.quantity))
         .and_then(|g| g.checked_sub(line.discount))
         .filter(|g| *g >= 0)
-        .ok_or(TaxError::Negative)?;
-    let taxable = if includes_tax {
+        .ok_or(TaxError::Negative)
+}
+
+/// The taxable value of `gross`: itself, or with the tax at `rate` taken out when prices
+/// include it.
+fn taxable_of(gross: i64, includes_tax: bool, rate: Rate) -> i64 {
+    if includes_tax {
         gross - rate.included_in(gross)
     } else {
         gross
-    };
-    Ok((taxable, gross))
+    }
 }
 
 /// The unit price a price-ceiling rule compares: the line's value per unit after discount.
-fn unit_value(line: &LineInput) -> i64 {
-    let gross = line.unit_price * i64::from(line.quantity) - line.discount;
-    crate::rate::round_half_up(i128::from(gross), i128::from(line.quantity.max(1)))
+fn unit_value(gross: i64, quantity: u32) -> i64 {
+    crate::rate::round_half_up(i128::from(gross), i128::from(quantity.max(1)))
 }
 
 /// Flags a computed record whose tax differs from what the channel charged (by more than one
@@ -145,8 +148,11 @@ impl TaxProvider for IndiaGst {
         for (index, line) in input.lines.iter().enumerate() {
             let class = line.gst.as_ref().ok_or(TaxError::NoTaxClass)?;
             class.check()?;
-            let rule = class.rule_for(input.date, unit_value(line))?.clone();
-            let (taxable, _) = taxable_value(line, input.prices_include_tax, rule.rate)?;
+            let gross = gross(line)?;
+            let rule = class
+                .rule_for(input.date, unit_value(gross, line.quantity))?
+                .clone();
+            let taxable = taxable_of(gross, input.prices_include_tax, rule.rate);
             if principal.as_ref().is_none_or(|(value, _)| taxable > *value) {
                 principal = Some((taxable, rule.clone()));
             }
@@ -158,11 +164,7 @@ impl TaxProvider for IndiaGst {
         if input.shipping > 0
             && let Some((_, rule)) = &principal
         {
-            let taxable = if input.prices_include_tax {
-                input.shipping - rule.rate.included_in(input.shipping)
-            } else {
-                input.shipping
-            };
+            let taxable = taxable_of(input.shipping, input.prices_include_tax, rule.rate);
             lines.push(LineTax {
                 line: None,
                 amounts: gst_amounts(taxable, rule, from, to)?,
@@ -213,7 +215,7 @@ impl TaxProvider for EuVat {
         for (index, line) in input.lines.iter().enumerate() {
             let (country, rate, found) = vat_rate(&sale, line.vat.as_ref())?;
             scheme = found;
-            let (taxable, _) = taxable_value(line, input.prices_include_tax, rate)?;
+            let taxable = taxable_of(gross(line)?, input.prices_include_tax, rate);
             if principal
                 .as_ref()
                 .is_none_or(|(value, ..)| taxable > *value)
@@ -229,11 +231,7 @@ impl TaxProvider for EuVat {
         if input.shipping > 0
             && let Some((_, country, rate)) = principal
         {
-            let taxable = if input.prices_include_tax {
-                input.shipping - rate.included_in(input.shipping)
-            } else {
-                input.shipping
-            };
+            let taxable = taxable_of(input.shipping, input.prices_include_tax, rate);
             lines.push(LineTax {
                 line: None,
                 amounts: vec![vat(country, rate, taxable)],
