@@ -576,6 +576,16 @@ mod tests {
                 "invalid_field",
             ),
             (
+                // A value past any total: refused, never overflowed.
+                input(
+                    "INR",
+                    mh(),
+                    mh(),
+                    vec![line(u32::MAX, i64::MAX / 2, 0, Some("gst-18"))],
+                ),
+                "negative_amount",
+            ),
+            (
                 input(
                     "USD",
                     place("DE", None),
