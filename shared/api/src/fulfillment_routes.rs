@@ -419,7 +419,10 @@ impl FulfillmentApi {
             }
         };
         let webhook = webhook.map(|w| secret(&w, "webhook_secret")).transpose()?;
-        let created = self
+        let rc_fulfillment::PutCourier {
+            created,
+            tracking_webhook,
+        } = self
             .accounts
             .put(merchant, account, &secrets, webhook.as_ref())
             .await?;
@@ -429,13 +432,6 @@ impl FulfillmentApi {
         } else {
             StatusCode::OK
         };
-        let tracking_webhook = self
-            .accounts
-            .list(merchant)
-            .await?
-            .into_iter()
-            .find(|a| a.kind == account.kind && a.name == account.name)
-            .and_then(|a| a.tracking_webhook);
         Ok(json(
             status,
             &json!({"kind": account.kind, "name": account.name, "tracking_webhook": tracking_webhook}),

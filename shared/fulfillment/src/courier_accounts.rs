@@ -32,6 +32,14 @@ pub enum CourierSecrets {
     AmazonSeller(rc_domain::SellerId),
 }
 
+/// What saving a courier account did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutCourier {
+    pub created: bool,
+    /// Where its courier posts tracking (`/tracking/<hook>`), when it has a webhook secret.
+    pub tracking_webhook: Option<String>,
+}
+
 /// A courier account as listed to its merchant: no secrets.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CourierAccountSummary {
@@ -115,7 +123,7 @@ impl CourierAccountRepository {
         account: &CourierAccountRef,
         secrets: &CourierSecrets,
         webhook_secret: Option<&Secret<SecretText>>,
-    ) -> Result<bool, FulfillmentError> {
+    ) -> Result<PutCourier, FulfillmentError> {
         let sealing = self
             .vault
             .key_for_sealing(merchant, &subject(account)?)
@@ -177,7 +185,18 @@ impl CourierAccountRepository {
                 None => self.data.create(item.clone()).await,
             };
             match outcome {
-                Ok(()) => return Ok(existing.is_none()),
+                Ok(()) => {
+                    // Replaced without a secret: its webhook is off, and its hook entry goes.
+                    if webhook_secret.is_none()
+                        && let Some(old) = existing.as_ref().and_then(|old| old.string("hook"))
+                    {
+                        self.data.delete(&hook_key(old), None).await?;
+                    }
+                    return Ok(PutCourier {
+                        created: existing.is_none(),
+                        tracking_webhook: item.string("hook").map(tracking_webhook_path),
+                    });
+                }
                 Err(StoreError::AlreadyExists | StoreError::StaleVersion { .. }) => continue,
                 Err(e) => return Err(e.into()),
             }

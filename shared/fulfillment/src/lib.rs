@@ -23,8 +23,8 @@ mod tracking;
 
 pub use confirmer::{Confirmer, Marketplaces, fulfillment_lines};
 pub use courier_accounts::{
-    CourierAccountRepository, CourierAccountSummary, CourierSecrets, HookSecret, is_hook,
-    tracking_webhook_path,
+    CourierAccountRepository, CourierAccountSummary, CourierSecrets, HookSecret, PutCourier,
+    is_hook, tracking_webhook_path,
 };
 pub use error::FulfillmentError;
 pub use label_generator::{Couriers, LEASE_SECONDS, LabelGenerator, LabelOutcome};

@@ -1122,6 +1122,31 @@ async fn shiprocket_tracking_is_authenticated_by_its_token_and_mapped_explicitly
         "scan text is never kept"
     );
 
+    // The EasyPost account replaced without a webhook secret: its webhook is off, its hook gone.
+    let (status, body) = f
+        .stack
+        .api(
+            "PUT",
+            "/v1/couriers/easypost/main",
+            &format!(r#"{{"api_key": "{}"}}"#, easypost::API_KEY),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["tracking_webhook"].is_null(), "{body}");
+    let registry = rc_store::ItemKey::new(
+        format!("HOOK#{}", f.hook.trim_start_matches("/tracking/")),
+        "HOOK",
+    );
+    assert!(
+        f.stack
+            .services
+            .data
+            .get(&registry)
+            .await
+            .expect("read")
+            .is_none()
+    );
+
     // The account is cancelled: its hooks go with it, and answer as unknown.
     let (status, answer) = f
         .stack
