@@ -39,6 +39,7 @@ fn secret(s: &str) -> Secret<SecretText> {
 
 fn line(sku: &Sku) -> LineItem {
     LineItem {
+        charges: Default::default(),
         sku: sku.clone(),
         quantity: Quantity::new(1).expect("quantity"),
         unit_price: Money::from_minor(100, Currency::parse("USD").expect("usd")).expect("money"),

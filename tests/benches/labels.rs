@@ -334,6 +334,7 @@ async fn prepare(services: &Services, merchant: &MerchantId, n: usize) -> Vec<Sh
         )
         .expect("address");
         let order = Order {
+            channel_tax: Default::default(),
             merchant: merchant.clone(),
             id: id.clone(),
             channel: Channel::Shopify,
@@ -344,6 +345,7 @@ async fn prepare(services: &Services, merchant: &MerchantId, n: usize) -> Vec<Sh
             channel_updated_at: placed,
             currency: usd,
             lines: vec![LineItem {
+                charges: Default::default(),
                 sku: sku.clone(),
                 quantity: Quantity::new(1).expect("quantity"),
                 unit_price: money(1250),

@@ -315,6 +315,7 @@ fn order(merchant: &MerchantId, channel: Channel, id: &str, reference: &str, lin
     let money = |m| Money::from_minor(m, usd).expect("money");
     let placed = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
     Order {
+        channel_tax: Default::default(),
         merchant: merchant.clone(),
         id: rc_domain::OrderId::parse(id).expect("id"),
         channel,
@@ -325,6 +326,7 @@ fn order(merchant: &MerchantId, channel: Channel, id: &str, reference: &str, lin
         channel_updated_at: placed,
         currency: usd,
         lines: vec![LineItem {
+            charges: Default::default(),
             sku: Sku::parse("BENCH").expect("sku"),
             quantity: Quantity::new(1).expect("quantity"),
             unit_price: money(1000),

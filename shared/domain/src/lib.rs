@@ -5,6 +5,7 @@
 //! which cannot be printed, logged or serialized by accident.
 
 mod channel_accounts;
+mod charged;
 mod clock;
 mod compliance;
 mod confirmation;
@@ -27,6 +28,9 @@ mod warehouse;
 
 pub use channel_accounts::{
     AmazonIdError, LwaCredentials, MarketplaceId, Region, SellerId, ShopDomain, ShopDomainError,
+};
+pub use charged::{
+    ChannelTaxFacts, ChargedTax, LineCharges, MAX_TAX_TITLE, ReportingScheme, fraction_to_bp,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use compliance::{ComplianceKind, ComplianceRequest};

@@ -35,6 +35,9 @@ pub struct LineItem {
     /// shipment confirmation names. Absent on orders stored before it was kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line_id: Option<String>,
+    /// The line's discount and tax as the channel charged them.
+    #[serde(default, skip_serializing_if = "crate::LineCharges::is_empty")]
+    pub charges: crate::LineCharges,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,5 +98,7 @@ pub struct Order {
     pub lines: Vec<LineItem>,
     pub totals: OrderTotals,
     pub ship_to: Option<ShipToRegion>,
+    /// The channel's order-wide tax facts (tax-included prices, who collects, shipping tax).
+    pub channel_tax: crate::ChannelTaxFacts,
     pub buyer: BuyerPii,
 }

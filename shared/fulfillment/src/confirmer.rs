@@ -531,6 +531,7 @@ mod tests {
 
     fn line(sku: &str, quantity: u32, id: Option<&str>) -> LineItem {
         LineItem {
+            charges: Default::default(),
             sku: Sku::parse(sku).expect("sku"),
             quantity: Quantity::new(quantity).expect("quantity"),
             unit_price: Money::from_minor(100, Currency::parse("USD").expect("usd"))

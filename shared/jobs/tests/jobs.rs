@@ -412,6 +412,7 @@ fn order_maker(number: u64) -> OrderMaker {
         let money = |minor| Money::from_minor(minor, usd).expect("money");
         let placed = time::OffsetDateTime::from_unix_timestamp(1_780_000_000).expect("time");
         Order {
+            channel_tax: Default::default(),
             merchant: merchant.clone(),
             id: id::<OrderId>(&format!("amazon-111-{number}")),
             channel: Channel::Amazon,
@@ -422,6 +423,7 @@ fn order_maker(number: u64) -> OrderMaker {
             channel_updated_at: placed,
             currency: usd,
             lines: vec![LineItem {
+                charges: Default::default(),
                 sku: id("MUG"),
                 quantity: Quantity::new(1).expect("quantity"),
                 unit_price: money(1000),

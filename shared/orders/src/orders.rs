@@ -182,6 +182,9 @@ impl OrderRepository {
         if let Some(marketplace) = &order.marketplace {
             item.set("marketplace", Value::S(marketplace.clone()));
         }
+        if !order.channel_tax.is_default() {
+            item.set("channel_tax", to_json(&order.channel_tax)?);
+        }
         Ok(item)
     }
 
@@ -643,6 +646,12 @@ impl OrderRepository {
             .is_some()
             .then(|| from_json(item, "ship_to"))
             .transpose()?;
+        let channel_tax: rc_domain::ChannelTaxFacts = item
+            .string("channel_tax")
+            .is_some()
+            .then(|| from_json(item, "channel_tax"))
+            .transpose()?
+            .unwrap_or_default();
         Ok(OrderView {
             id: order.to_string(),
             channel,
@@ -661,6 +670,7 @@ impl OrderRepository {
             lines: from_json::<Vec<LineItem>>(item, "lines")?,
             totals: from_json::<OrderTotals>(item, "totals")?,
             ship_to,
+            channel_tax,
             buyer_pii: match item.string("buyer_pii") {
                 Some("purged") => BuyerPiiState::Purged,
                 _ => BuyerPiiState::Sealed,

@@ -29,6 +29,9 @@ pub struct OrderView {
     pub lines: Vec<LineItem>,
     pub totals: OrderTotals,
     pub ship_to: Option<ShipToRegion>,
+    /// The channel's order-wide tax facts (tax-included prices, who collects, shipping tax).
+    #[serde(skip_serializing_if = "rc_domain::ChannelTaxFacts::is_default")]
+    pub channel_tax: rc_domain::ChannelTaxFacts,
     pub buyer_pii: BuyerPiiState,
     pub version: u64,
 }

@@ -24,8 +24,9 @@ const PENDING: &str = "CANCELLATIONS#pending";
 /// the counters one more, within DynamoDB's 100.
 const WALK_PAGE: usize = 49;
 /// Attributes of an order that survive as its anonymized record.
-const ANONYMIZED: [&str; 9] = [
+const ANONYMIZED: [&str; 10] = [
     "channel",
+    "channel_tax",
     "status",
     "placed_at",
     "shipped_at",

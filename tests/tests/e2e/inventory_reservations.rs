@@ -20,6 +20,7 @@ fn warehouse(raw: &str) -> WarehouseId {
 
 fn line(raw: &str, units: u32) -> LineItem {
     LineItem {
+        charges: Default::default(),
         sku: sku(raw),
         quantity: Quantity::new(units).expect("quantity"),
         unit_price: Money::from_minor(1000, Currency::parse("USD").expect("currency"))

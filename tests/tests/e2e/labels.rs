@@ -867,6 +867,7 @@ async fn amazon_order(stack: &Stack, n: u64) -> rc_domain::OrderId {
     let address = support::canary_address();
     let placed = start_time() - time::Duration::hours(2);
     let order = Order {
+        channel_tax: Default::default(),
         merchant: merchant(),
         id: id.clone(),
         channel: Channel::Amazon,
@@ -877,6 +878,7 @@ async fn amazon_order(stack: &Stack, n: u64) -> rc_domain::OrderId {
         channel_updated_at: placed,
         currency: usd,
         lines: vec![LineItem {
+            charges: Default::default(),
             sku: Sku::parse("AMZ-MUG").expect("sku"),
             quantity: Quantity::new(1).expect("quantity"),
             unit_price: money(1999),

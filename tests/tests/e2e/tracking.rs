@@ -605,12 +605,14 @@ async fn amazon_order(f: &Fulfil) -> String {
     let address = support::canary_address();
     let placed = start_time() - time::Duration::hours(2);
     let line = |sku: &str, item: &str| LineItem {
+        charges: Default::default(),
         sku: Sku::parse(sku).expect("sku"),
         quantity: Quantity::new(1).expect("quantity"),
         unit_price: money(1000),
         line_id: Some(item.to_owned()),
     };
     let order = Order {
+        channel_tax: Default::default(),
         merchant: merchant(),
         id: rc_domain::OrderId::parse(&id).expect("id"),
         channel: Channel::Amazon,

@@ -11,9 +11,11 @@ use time::format_description::well_known::Rfc3339;
 use crate::shopify::PayloadError;
 use crate::{join_present, keep_or_drop, non_empty, optional_pii};
 
-/// The datasets we ask `getOrder` for: who the buyer is, where it ships, its status and money.
-/// Each is a value of the `includedData` enum in `orders_2026-01-01.json`.
-pub const INCLUDED_DATA: [&str; 4] = ["BUYER", "RECIPIENT", "FULFILLMENT", "PROCEEDS"];
+/// The datasets we ask `getOrder` for: who the buyer is, where it ships, its status and money,
+/// and how its tax is collected and reported (`TAX`: the items' `taxCollections` and
+/// `taxCalculationBreakdowns`). Each is a value of the `includedData` enum in
+/// `orders_2026-01-01.json`.
+pub const INCLUDED_DATA: [&str; 5] = ["BUYER", "RECIPIENT", "FULFILLMENT", "PROCEEDS", "TAX"];
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -137,6 +139,53 @@ struct RawItem {
     order_item_id: Option<String>,
     quantity_ordered: Option<u32>,
     product: Option<RawProduct>,
+    proceeds: Option<RawItemProceeds>,
+    tax: Option<RawItemTax>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawItemProceeds {
+    #[serde(default)]
+    breakdowns: Vec<RawItemBreakdown>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawItemBreakdown {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    subtotal: Option<RawMoney>,
+    #[serde(default)]
+    detailed_breakdowns: Vec<RawDetailedBreakdown>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawDetailedBreakdown {
+    subtype: Option<String>,
+    value: Option<RawMoney>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawItemTax {
+    #[serde(default)]
+    tax_calculation_breakdowns: Vec<RawTaxCalculation>,
+    #[serde(default)]
+    tax_collections: Vec<RawTaxCollection>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawTaxCalculation {
+    reporting_scheme: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawTaxCollection {
+    model: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -164,6 +213,72 @@ fn money(raw: &RawMoney, currency: Currency, field: &'static str) -> Result<Mone
     }
     let amount = raw.amount.as_deref().ok_or(PayloadError::Missing(field))?;
     Money::parse_decimal(amount, currency).map_err(|_| PayloadError::Invalid(field))
+}
+
+/// An amount that may be negative (Amazon gives discounts as negative subtotals): its size.
+fn magnitude(
+    raw: &RawMoney,
+    currency: Currency,
+    field: &'static str,
+) -> Result<Money, PayloadError> {
+    let amount = raw.amount.as_deref().ok_or(PayloadError::Missing(field))?;
+    let unsigned = RawMoney {
+        amount: Some(amount.strip_prefix('-').unwrap_or(amount).to_owned()),
+        currency_code: raw.currency_code.clone(),
+    };
+    money(&unsigned, currency, field)
+}
+
+/// An item's charges from its proceeds breakdowns: the `DISCOUNT` subtotal, and the `TAX`
+/// subtotal split by its detailed breakdowns into the item's own tax (`ITEM`, and any subtype
+/// other than `SHIPPING`) and its shipping's (`SHIPPING`), which joins the order's.
+fn item_charges(
+    item: &RawItem,
+    currency: Currency,
+) -> Result<(rc_domain::LineCharges, Option<Money>), PayloadError> {
+    const FIELD: &str = "orderItems.proceeds.breakdowns";
+    let breakdowns = item.proceeds.iter().flat_map(|p| &p.breakdowns);
+    let add = |sum: Option<Money>, m: Money| match sum {
+        Some(s) => s
+            .checked_add(m)
+            .map(Some)
+            .map_err(|_| PayloadError::Invalid(FIELD)),
+        None => Ok(Some(m)),
+    };
+    let (mut discount, mut line_tax, mut shipping_tax) = (None, None, None);
+    for breakdown in breakdowns {
+        let Some(subtotal) = breakdown.subtotal.as_ref() else {
+            continue;
+        };
+        match breakdown.kind.as_deref() {
+            Some("DISCOUNT") => discount = add(discount, magnitude(subtotal, currency, FIELD)?)?,
+            Some("TAX") if breakdown.detailed_breakdowns.is_empty() => {
+                line_tax = add(line_tax, magnitude(subtotal, currency, FIELD)?)?;
+            }
+            Some("TAX") => {
+                for detail in &breakdown.detailed_breakdowns {
+                    let Some(value) = detail.value.as_ref() else {
+                        continue;
+                    };
+                    let value = magnitude(value, currency, FIELD)?;
+                    if detail.subtype.as_deref() == Some("SHIPPING") {
+                        shipping_tax = add(shipping_tax, value)?;
+                    } else {
+                        line_tax = add(line_tax, value)?;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let charges = rc_domain::LineCharges {
+        discount: discount.filter(|d| d.minor_units() > 0),
+        tax: line_tax
+            .map(|t| rc_domain::ChargedTax::new("TAX", None, t))
+            .into_iter()
+            .collect(),
+    };
+    Ok((charges, shipping_tax))
 }
 
 fn address(raw: &RawAddress) -> Result<PostalAddress, rc_domain::PiiError> {
@@ -224,7 +339,38 @@ fn order_from_raw(
         .and_then(|c| Currency::parse(c).map_err(|_| PayloadError::Invalid("currencyCode")))?;
 
     let mut lines = Vec::with_capacity(raw.order_items.len());
+    let mut channel_tax = rc_domain::ChannelTaxFacts::default();
+    let mut shipping_tax: Option<Money> = None;
     for item in &raw.order_items {
+        let (charges, item_shipping_tax) = item_charges(item, currency)?;
+        if let Some(tax) = item_shipping_tax {
+            shipping_tax = Some(match shipping_tax {
+                Some(sum) => sum
+                    .checked_add(tax)
+                    .map_err(|_| PayloadError::Invalid("orderItems.proceeds.breakdowns"))?,
+                None => tax,
+            });
+        }
+        let item_tax = item.tax.as_ref();
+        channel_tax.reported |= item_tax.is_some()
+            || item
+                .proceeds
+                .iter()
+                .flat_map(|p| &p.breakdowns)
+                .any(|b| b.kind.as_deref() == Some("TAX"));
+        channel_tax.collected_by_marketplace |= item_tax
+            .iter()
+            .flat_map(|t| &t.tax_collections)
+            .any(|c| c.model.as_deref() == Some("MARKETPLACE_FACILITATOR"));
+        let scheme = item_tax
+            .iter()
+            .flat_map(|t| &t.tax_calculation_breakdowns)
+            .find_map(|b| match b.reporting_scheme.as_deref() {
+                Some("UOSS") => Some(rc_domain::ReportingScheme::Oss),
+                Some("IOSS") => Some(rc_domain::ReportingScheme::Ioss),
+                _ => None,
+            });
+        channel_tax.reporting_scheme = channel_tax.reporting_scheme.or(scheme);
         let product = item
             .product
             .as_ref()
@@ -246,6 +392,7 @@ fn order_from_raw(
             None => Money::zero(currency),
         };
         lines.push(LineItem {
+            charges,
             sku,
             quantity,
             unit_price,
@@ -284,6 +431,11 @@ fn order_from_raw(
             None => subtotal,
         },
     };
+
+    channel_tax.shipping_tax = shipping_tax
+        .map(|t| rc_domain::ChargedTax::new("TAX", None, t))
+        .into_iter()
+        .collect();
 
     let mut dropped = Vec::new();
     let delivery = raw
@@ -329,6 +481,7 @@ fn order_from_raw(
     let placed_at = timestamp(raw.created_time.as_deref(), "createdTime")?;
     Ok((
         Order {
+            channel_tax,
             merchant: merchant.clone(),
             id,
             channel: Channel::Amazon,
@@ -385,6 +538,66 @@ mod tests {
                 && order.buyer.name.is_some()
                 && order.buyer.phone.is_some()
         );
+    }
+
+    #[test]
+    fn tax_is_kept_as_charged() {
+        // The model's example: an item TAX breakdown of 3.00 on the item and 1.00 on shipping.
+        let (order, _) = parse_get_order(&merchant(), EXAMPLE.as_bytes()).expect("parses");
+        let tax = &order.lines[0].charges.tax;
+        assert_eq!(
+            (tax.len(), tax[0].amount.minor_units(), tax[0].rate_bp),
+            (1, 300, None)
+        );
+        assert_eq!(order.channel_tax.shipping_tax[0].amount.minor_units(), 100);
+        assert!(order.channel_tax.reported && !order.channel_tax.prices_include_tax);
+        assert!(!order.channel_tax.collected_by_marketplace);
+
+        // The sandbox's Turkish order: Amazon collects, through the IOSS.
+        let ioss = include_str!("../../fixtures/amazon-get-order-ioss.json");
+        let (order, _) = parse_get_order(&merchant(), ioss.as_bytes()).expect("parses");
+        assert!(order.channel_tax.collected_by_marketplace);
+        assert_eq!(
+            order.channel_tax.reporting_scheme,
+            Some(rc_domain::ReportingScheme::Ioss)
+        );
+        assert!(order.lines[0].charges.is_empty());
+
+        // A US order whose item TAX has no detail: all of it is the item's.
+        let us = include_str!("../../fixtures/amazon-get-order-us.json");
+        let (order, _) = parse_get_order(&merchant(), us.as_bytes()).expect("parses");
+        assert_eq!(order.lines[0].charges.tax[0].amount.minor_units(), 1_000);
+        assert!(order.channel_tax.shipping_tax.is_empty());
+    }
+
+    #[test]
+    fn a_discount_is_kept_as_its_size() {
+        let body = br#"{"order": {"orderId": "1", "createdTime": "2026-01-02T00:00:00Z",
+            "lastUpdatedTime": "2026-01-02T00:00:00Z",
+            "orderItems": [{"orderItemId": "11", "quantityOrdered": 2,
+              "product": {"sellerSku": "A", "price": {"unitPrice": {"amount": "10.00", "currencyCode": "EUR"}}},
+              "proceeds": {"breakdowns": [
+                {"type": "ITEM", "subtotal": {"amount": "20.00", "currencyCode": "EUR"}},
+                {"type": "DISCOUNT", "subtotal": {"amount": "-2.50", "currencyCode": "EUR"}},
+                {"type": "TAX", "subtotal": {"amount": "3.33", "currencyCode": "EUR"}}]},
+              "tax": {"taxCalculationBreakdowns": [{"reportingScheme": "UOSS"}]}}]}}"#;
+        let (order, _) = parse_get_order(&merchant(), body).expect("parses");
+        let charges = &order.lines[0].charges;
+        assert_eq!(charges.discount.map(|d| d.minor_units()), Some(250));
+        assert_eq!(charges.tax[0].amount.minor_units(), 333);
+        assert_eq!(
+            order.channel_tax.reporting_scheme,
+            Some(rc_domain::ReportingScheme::Oss)
+        );
+        // A tax in another currency than the order's is refused, by field name.
+        let other = String::from_utf8_lossy(body).replace(
+            r#""amount": "3.33", "currencyCode": "EUR""#,
+            r#""amount": "3.33", "currencyCode": "USD""#,
+        );
+        let error = parse_get_order(&merchant(), other.as_bytes())
+            .err()
+            .expect("refused");
+        assert_eq!(error.reason(), "invalid_field");
     }
 
     #[test]

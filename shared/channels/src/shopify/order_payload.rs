@@ -65,8 +65,11 @@ struct RawOrder {
     total_price: Option<Value>,
     total_tax: Option<Value>,
     total_shipping_price_set: Option<RawPriceSet>,
+    taxes_included: Option<bool>,
     #[serde(default)]
     line_items: Vec<RawLine>,
+    #[serde(default)]
+    shipping_lines: Vec<RawShippingLine>,
     customer: Option<RawCustomer>,
     shipping_address: Option<RawAddress>,
     billing_address: Option<RawAddress>,
@@ -89,6 +92,32 @@ struct RawLine {
     sku: Option<String>,
     quantity: Option<Value>,
     price: Option<Value>,
+    total_discount: Option<Value>,
+    #[serde(default)]
+    discount_allocations: Vec<RawDiscountAllocation>,
+    #[serde(default)]
+    tax_lines: Vec<RawTaxLine>,
+}
+
+#[derive(Deserialize)]
+struct RawDiscountAllocation {
+    amount: Option<Value>,
+}
+
+/// A `tax_lines` entry: `price` a decimal string, `rate` a JSON number (a fraction: 0.06),
+/// `channel_liable` whether the channel that sold it remits it.
+#[derive(Deserialize)]
+struct RawTaxLine {
+    title: Option<String>,
+    price: Option<Value>,
+    rate: Option<serde_json::Number>,
+    channel_liable: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct RawShippingLine {
+    #[serde(default)]
+    tax_lines: Vec<RawTaxLine>,
 }
 
 #[derive(Deserialize)]
@@ -154,6 +183,54 @@ fn address(raw: &RawAddress) -> Result<PostalAddress, rc_domain::PiiError> {
     )
 }
 
+/// Tax lines as charged; whether any says the channel is liable for it.
+fn tax_lines(
+    raw: &[RawTaxLine],
+    currency: Currency,
+    field: &'static str,
+) -> Result<(Vec<rc_domain::ChargedTax>, bool), PayloadError> {
+    let mut liable = false;
+    let lines = raw
+        .iter()
+        .map(|t| {
+            liable |= t.channel_liable == Some(true);
+            let rate = match &t.rate {
+                Some(rate) => Some(
+                    rc_domain::fraction_to_bp(&rate.to_string())
+                        .ok_or(PayloadError::Invalid(field))?,
+                ),
+                None => None,
+            };
+            let amount = money(&t.price, currency, field)?;
+            Ok(rc_domain::ChargedTax::new(
+                t.title.as_deref().unwrap_or_default(),
+                rate,
+                amount,
+            ))
+        })
+        .collect::<Result<Vec<_>, PayloadError>>()?;
+    Ok((lines, liable))
+}
+
+/// A line's discount: its allocations when given, else `total_discount`.
+fn discount(raw: &RawLine, currency: Currency) -> Result<Option<Money>, PayloadError> {
+    const FIELD: &str = "line_items.discount_allocations";
+    let total = if raw.discount_allocations.is_empty() {
+        match &raw.total_discount {
+            Some(_) => money(&raw.total_discount, currency, "line_items.total_discount")?,
+            None => Money::zero(currency),
+        }
+    } else {
+        raw.discount_allocations
+            .iter()
+            .try_fold(Money::zero(currency), |sum, a| {
+                sum.checked_add(money(&a.amount, currency, FIELD)?)
+                    .map_err(|_| PayloadError::Invalid(FIELD))
+            })?
+    };
+    Ok((total.minor_units() > 0).then_some(total))
+}
+
 fn line(raw: &RawLine, currency: Currency) -> Result<LineItem, PayloadError> {
     // Shopify allows lines without a SKU (custom items, untracked variants); they still need a
     // stable identity, so the variant (or line) id stands in. Merchants map these in inventory.
@@ -177,6 +254,10 @@ fn line(raw: &RawLine, currency: Currency) -> Result<LineItem, PayloadError> {
         quantity,
         unit_price: money(&raw.price, currency, "line_items.price")?,
         line_id: raw.id.map(|id| id.to_string()),
+        charges: rc_domain::LineCharges {
+            discount: discount(raw, currency)?,
+            tax: tax_lines(&raw.tax_lines, currency, "line_items.tax_lines")?.0,
+        },
     })
 }
 
@@ -220,6 +301,31 @@ pub fn parse_order(merchant: &MerchantId, body: &[u8]) -> Result<ParsedOrder, Pa
         tax: money(&raw.total_tax.clone().or(zero), currency, "total_tax")?,
         shipping: money(&shipping, currency, "total_shipping_price_set")?,
         total: money(&raw.total_price, currency, "total_price")?,
+    };
+
+    // Who remits: a tax line the channel is liable for (Shopify's Shop channel collects US
+    // sales tax itself since 2025) makes the marketplace the collector.
+    let mut collected_by_marketplace = false;
+    for line in &raw.line_items {
+        collected_by_marketplace |= line
+            .tax_lines
+            .iter()
+            .any(|t| t.channel_liable == Some(true));
+    }
+    let mut shipping_tax = Vec::new();
+    for shipping in &raw.shipping_lines {
+        let (lines, liable) = tax_lines(&shipping.tax_lines, currency, "shipping_lines.tax_lines")?;
+        collected_by_marketplace |= liable;
+        shipping_tax.extend(lines);
+    }
+    let channel_tax = rc_domain::ChannelTaxFacts {
+        prices_include_tax: raw.taxes_included.unwrap_or(false),
+        collected_by_marketplace,
+        reporting_scheme: None,
+        reported: raw.taxes_included.is_some()
+            || raw.total_tax.is_some()
+            || raw.line_items.iter().any(|l| !l.tax_lines.is_empty()),
+        shipping_tax,
     };
 
     let mut dropped = Vec::new();
@@ -293,6 +399,7 @@ pub fn parse_order(merchant: &MerchantId, body: &[u8]) -> Result<ParsedOrder, Pa
     }
     Ok(ParsedOrder {
         order: Order {
+            channel_tax,
             merchant: merchant.clone(),
             id,
             channel: Channel::Shopify,
@@ -324,6 +431,51 @@ mod tests {
 
     fn merchant() -> MerchantId {
         MerchantId::parse("m1").expect("valid")
+    }
+
+    #[test]
+    fn tax_lines_and_discounts_are_kept_as_charged() {
+        let body = include_str!("../../fixtures/shopify-orders-create-gst.json");
+        let parsed = parse_order(&merchant(), body.as_bytes()).expect("parses");
+        let order = parsed.order;
+        let line = &order.lines[0];
+        assert_eq!(line.charges.discount.map(|d| d.minor_units()), Some(11_800));
+        let charged: Vec<(&str, Option<u32>, i64)> = line
+            .charges
+            .tax
+            .iter()
+            .map(|t| (t.title.as_str(), t.rate_bp, t.amount.minor_units()))
+            .collect();
+        assert_eq!(
+            charged,
+            vec![("CGST", Some(900), 17_100), ("SGST", Some(900), 17_100)]
+        );
+        let facts = &order.channel_tax;
+        assert!(facts.prices_include_tax && facts.reported && !facts.collected_by_marketplace);
+        assert_eq!(facts.shipping_tax.len(), 2);
+        assert_eq!(facts.shipping_tax[0].amount.minor_units(), 900);
+
+        // The Shop channel remits US sales tax itself: `channel_liable`.
+        let liable = body.replace(r#""channel_liable": false"#, r#""channel_liable": true"#);
+        let order = parse_order(&merchant(), liable.as_bytes())
+            .expect("parses")
+            .order;
+        assert!(order.channel_tax.collected_by_marketplace);
+        // A rate that is not a fraction of at most 1, or a tax that is not a decimal string,
+        // is refused by field name.
+        for (from, to) in [
+            (r#""rate": 0.09"#, r#""rate": 9"#),
+            (r#""price": "171.00""#, r#""price": 171"#),
+        ] {
+            let bad = body.replacen(from, to, 1);
+            let error = parse_order(&merchant(), bad.as_bytes())
+                .err()
+                .expect("refused");
+            assert_eq!(
+                (error.reason(), error.to_string().contains("tax_lines")),
+                ("invalid_field", true)
+            );
+        }
     }
 
     #[test]
