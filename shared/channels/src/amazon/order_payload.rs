@@ -594,9 +594,7 @@ mod tests {
             r#""amount": "3.33", "currencyCode": "EUR""#,
             r#""amount": "3.33", "currencyCode": "USD""#,
         );
-        let error = parse_get_order(&merchant(), other.as_bytes())
-            .err()
-            .expect("refused");
+        let error = parse_get_order(&merchant(), other.as_bytes()).expect_err("refused");
         assert_eq!(error.reason(), "invalid_field");
     }
 

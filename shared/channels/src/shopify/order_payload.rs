@@ -468,9 +468,7 @@ mod tests {
             (r#""price": "171.00""#, r#""price": 171"#),
         ] {
             let bad = body.replacen(from, to, 1);
-            let error = parse_order(&merchant(), bad.as_bytes())
-                .err()
-                .expect("refused");
+            let error = parse_order(&merchant(), bad.as_bytes()).expect_err("refused");
             assert_eq!(
                 (error.reason(), error.to_string().contains("tax_lines")),
                 ("invalid_field", true)
