@@ -25,6 +25,7 @@ fn order(
             discount: if i == 2 { 5_000 } else { 0 },
             gst: gst.then(|| classes[names[i]].clone()),
             vat: None,
+            from: None,
         })
         .collect();
     let place = |(country, region): (&str, Option<&str>)| Place {

@@ -4,6 +4,8 @@
 //! Shopify's own tax lines). Amounts are integers in minor units, rates in basis points; the
 //! record holds no PII, so it outlives the buyer's data.
 
+mod channel;
+mod class;
 mod error;
 pub mod eu;
 pub mod india;
@@ -11,6 +13,11 @@ mod provider;
 mod rate;
 mod record;
 
+pub use channel::{channel_tax, component_of, jurisdiction};
+pub use class::{
+    MAX_CLASS_RULES, RawDatedRate, RawGst, RawGstRule, RawTaxClass, RawVat, TaxClass, TaxClassId,
+    seed_raw_classes,
+};
 pub use error::TaxError;
 pub use provider::{
     ChannelRecorded, ChannelTax, EuVat, IndiaGst, LineInput, Place, TaxInput, TaxProvider,

@@ -35,6 +35,8 @@ pub struct LineInput {
     pub discount: i64,
     pub gst: Option<GstClass>,
     pub vat: Option<VatClass>,
+    /// The warehouse this line ships from, when it is not the order's (a split order).
+    pub from: Option<Place>,
 }
 
 /// What the channel charged, as its order says.
@@ -141,11 +143,16 @@ impl TaxProvider for IndiaGst {
             return Err(TaxError::CurrencyMismatch);
         }
         let region = |p: &Place| IndianState::parse(p.region.as_deref().unwrap_or_default());
-        let (from, to) = (region(&input.from)?, region(&input.to)?);
+        let to = region(&input.to)?;
         let mut lines = Vec::with_capacity(input.lines.len() + 1);
-        // The principal supply (the line of highest value) lends shipping its rate.
-        let mut principal: Option<(i64, crate::india::GstRule)> = None;
+        // The principal supply (the line of highest value) lends shipping its rate and origin.
+        let mut principal: Option<(i64, crate::india::GstRule, IndianState)> = None;
         for (index, line) in input.lines.iter().enumerate() {
+            let from = line.from.as_ref().unwrap_or(&input.from);
+            if from.country.trim().to_ascii_uppercase() != "IN" {
+                return Err(TaxError::UnknownState);
+            }
+            let from = region(from)?;
             let class = line.gst.as_ref().ok_or(TaxError::NoTaxClass)?;
             class.check()?;
             let gross = gross(line)?;
@@ -153,8 +160,11 @@ impl TaxProvider for IndiaGst {
                 .rule_for(input.date, unit_value(gross, line.quantity))?
                 .clone();
             let taxable = taxable_of(gross, input.prices_include_tax, rule.rate);
-            if principal.as_ref().is_none_or(|(value, _)| taxable > *value) {
-                principal = Some((taxable, rule.clone()));
+            if principal
+                .as_ref()
+                .is_none_or(|(value, ..)| taxable > *value)
+            {
+                principal = Some((taxable, rule.clone(), from));
             }
             lines.push(LineTax {
                 line: Some(index),
@@ -162,12 +172,12 @@ impl TaxProvider for IndiaGst {
             });
         }
         if input.shipping > 0
-            && let Some((_, rule)) = &principal
+            && let Some((_, rule, from)) = &principal
         {
             let taxable = taxable_of(input.shipping, input.prices_include_tax, rule.rate);
             lines.push(LineTax {
                 line: None,
-                amounts: gst_amounts(taxable, rule, from, to)?,
+                amounts: gst_amounts(taxable, rule, *from, to)?,
             });
         }
         let mut record = TaxRecord {
@@ -195,13 +205,15 @@ impl TaxProvider for EuVat {
         if !EU_CURRENCIES.contains(&input.currency.code()) {
             return Err(TaxError::CurrencyMismatch);
         }
-        let sale = VatSale {
-            from: &input.from.country,
-            to: &input.to.country,
-            date: input.date,
-            below_threshold: input.below_eu_threshold,
-            reported: input.reported_scheme,
-        };
+        fn sale_from<'a>(input: &'a TaxInput, from: &'a Place) -> VatSale<'a> {
+            VatSale {
+                from: &from.country,
+                to: &input.to.country,
+                date: input.date,
+                below_threshold: input.below_eu_threshold,
+                reported: input.reported_scheme,
+            }
+        }
         let mut lines = Vec::with_capacity(input.lines.len() + 1);
         let mut scheme = Scheme::Domestic;
         let mut principal: Option<(i64, &'static str, Rate)> = None;
@@ -213,6 +225,7 @@ impl TaxProvider for EuVat {
             tax: rate.of(taxable),
         };
         for (index, line) in input.lines.iter().enumerate() {
+            let sale = sale_from(input, line.from.as_ref().unwrap_or(&input.from));
             let (country, rate, found) = vat_rate(&sale, line.vat.as_ref())?;
             scheme = found;
             let taxable = taxable_of(gross(line)?, input.prices_include_tax, rate);
@@ -312,6 +325,7 @@ mod tests {
             discount,
             gst: gst.map(class),
             vat: None,
+            from: None,
         }
     }
 
@@ -429,6 +443,44 @@ mod tests {
             .map(|a| a.0)
             .collect();
         assert_eq!(components, vec![Component::Cgst, Component::Utgst]);
+    }
+
+    #[test]
+    fn a_split_order_is_taxed_per_origin() {
+        // To Karnataka: one line from Bengaluru (intra-state), one from Mumbai (inter-state);
+        // the shipping follows the line of highest value (Mumbai's).
+        let mut order = input(
+            "INR",
+            place("IN", Some("MH")),
+            place("IN", Some("KA")),
+            vec![
+                line(1, 10_000, 0, Some("gst-18")),
+                line(1, 50_000, 0, Some("gst-18")),
+            ],
+        );
+        order.lines[0].from = Some(place("IN", Some("KA")));
+        order.shipping = 1_000;
+        let components: Vec<(Option<usize>, Component)> = compute(&order)
+            .expect("gst")
+            .lines
+            .iter()
+            .flat_map(|l| l.amounts.iter().map(move |a| (l.line, a.component)))
+            .collect();
+        assert_eq!(
+            components,
+            vec![
+                (Some(0), Component::Cgst),
+                (Some(0), Component::Sgst),
+                (Some(1), Component::Igst),
+                (None, Component::Igst),
+            ]
+        );
+        // A line shipped from outside India cannot be under GST.
+        order.lines[0].from = Some(place("DE", None));
+        assert_eq!(
+            compute(&order).map_err(|e| e.reason()).err(),
+            Some("unknown_state")
+        );
     }
 
     #[test]
