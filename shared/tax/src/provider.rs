@@ -149,7 +149,7 @@ impl TaxProvider for IndiaGst {
         let mut principal: Option<(i64, crate::india::GstRule, IndianState)> = None;
         for (index, line) in input.lines.iter().enumerate() {
             let from = line.from.as_ref().unwrap_or(&input.from);
-            if from.country.trim().to_ascii_uppercase() != "IN" {
+            if !from.country.trim().eq_ignore_ascii_case("IN") {
                 return Err(TaxError::UnknownState);
             }
             let from = region(from)?;
