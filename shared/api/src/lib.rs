@@ -17,6 +17,7 @@ mod privacy_routes;
 mod response;
 mod routing_routes;
 mod shopify_webhook;
+mod tax_routes;
 mod warehouse_routes;
 
 pub use courier_webhook::{CourierWebhook, MAX_TRACKING_BODY};
@@ -27,6 +28,7 @@ pub use merchant_api::{MAX_API_BODY, MerchantApi};
 pub use privacy_routes::PrivacyApi;
 pub use response::json;
 pub use shopify_webhook::{MAX_WEBHOOK_BODY, ShopifyWebhook};
+pub use tax_routes::TaxApi;
 
 pub use bytes::Bytes;
 pub use http::{Request, Response};

@@ -37,6 +37,11 @@
 //! | `GET /v1/shipments/{id}/label` | the label document (`pii:read` key, audited) |
 //! | `GET /v1/couriers`, `PUT/DELETE /v1/couriers/{kind}/{name}` | courier accounts |
 //! | `PUT /v1/inventory/{sku}/parcel` | a SKU's parcel defaults |
+//! | `GET /v1/tax/classes`, `GET/PUT /v1/tax/classes/{id}` | tax classes (GST rules, VAT reduced rates) |
+//! | `GET/PUT /v1/tax/skus/{sku}` | the tax class of a SKU |
+//! | `GET/PUT /v1/settings/tax` | the EU distance-sales threshold position |
+//! | `GET /v1/orders/{order_id}/tax`, `POST` to recompute | the order's tax record |
+//! | `GET /v1/reports/tax?from=&to=&group=&format=` | the tax report (aggregates only; JSON or CSV) |
 //!
 //! After a cancellation the merchant's keys answer `410 account_closed`, except on the
 //! cancellation status and the receipts, which stay readable (they hold no PII).
@@ -57,7 +62,8 @@ use crate::inventory_routes::sku_from_path;
 use crate::order_routes;
 use crate::routing_routes::RoutingRoutes;
 use crate::warehouse_routes::{WarehouseRoutes, warehouse_from_path};
-use crate::{ApiError, FulfillmentApi, InventoryApi, PrivacyApi};
+use crate::tax_routes::class_from_path;
+use crate::{ApiError, FulfillmentApi, InventoryApi, PrivacyApi, TaxApi};
 
 /// The largest merchant API request body.
 pub const MAX_API_BODY: usize = 64 * 1024;
@@ -71,9 +77,16 @@ pub struct MerchantApi {
     warehouses: WarehouseRoutes,
     routing: RoutingRoutes,
     fulfillment: FulfillmentApi,
+    tax: TaxApi,
 }
 
 enum Route {
+    TaxClasses,
+    TaxClass(rc_tax::TaxClassId),
+    SkuTaxClass(rc_domain::Sku),
+    TaxSettings,
+    OrderTax(OrderId),
+    TaxReport,
     Inventory(Option<String>),
     Stock(rc_domain::Sku),
     AdjustStock(rc_domain::Sku),
@@ -135,8 +148,10 @@ impl MerchantApi {
         privacy: PrivacyApi,
         inventory: InventoryApi,
         fulfillment: FulfillmentApi,
+        tax: TaxApi,
     ) -> Self {
         Self {
+            tax,
             orders,
             api_keys,
             connections: ConnectionRoutes { repo: connections },
@@ -266,6 +281,32 @@ impl MerchantApi {
             ["v1", "settings", "fulfillment"] => {
                 allow(&[Method::GET, Method::PUT])?;
                 Ok(Route::FulfillmentSettings)
+            }
+            ["v1", "tax", "classes"] => {
+                allow(&[Method::GET])?;
+                Ok(Route::TaxClasses)
+            }
+            ["v1", "tax", "classes", id] => {
+                allow(&[Method::GET, Method::PUT])?;
+                class_from_path(id).map(Route::TaxClass)
+            }
+            ["v1", "tax", "skus", sku] => {
+                allow(&[Method::GET, Method::PUT])?;
+                sku_from_path(sku).map(Route::SkuTaxClass)
+            }
+            ["v1", "settings", "tax"] => {
+                allow(&[Method::GET, Method::PUT])?;
+                Ok(Route::TaxSettings)
+            }
+            ["v1", "orders", id, "tax"] => {
+                allow(&[Method::GET, Method::POST])?;
+                OrderId::parse(id)
+                    .map(Route::OrderTax)
+                    .map_err(|_| ApiError::NotFound)
+            }
+            ["v1", "reports", "tax"] => {
+                allow(&[Method::GET])?;
+                Ok(Route::TaxReport)
             }
             ["v1", "couriers"] => {
                 allow(&[Method::GET])?;
@@ -483,6 +524,24 @@ impl MerchantApi {
             }
             Route::FulfillmentSettings => self.fulfillment.settings(&merchant).await,
             Route::Couriers => self.fulfillment.couriers(&merchant).await,
+            Route::TaxClasses => self.tax.classes(&merchant).await,
+            Route::TaxClass(id) if request.method() == Method::PUT => {
+                self.tax.put_class(&merchant, &id, request.body()).await
+            }
+            Route::TaxClass(id) => self.tax.class(&merchant, &id).await,
+            Route::SkuTaxClass(sku) if request.method() == Method::PUT => {
+                self.tax.assign(&merchant, &sku, request.body()).await
+            }
+            Route::SkuTaxClass(sku) => self.tax.sku_class(&merchant, &sku).await,
+            Route::TaxSettings if request.method() == Method::PUT => {
+                self.tax.put_settings(&merchant, request.body()).await
+            }
+            Route::TaxSettings => self.tax.settings(&merchant).await,
+            Route::OrderTax(order) if request.method() == Method::POST => {
+                self.tax.recompute(&merchant, &order).await
+            }
+            Route::OrderTax(order) => self.tax.order_tax(&merchant, &order).await,
+            Route::TaxReport => self.tax.report(&merchant, request.uri().query()).await,
             Route::Courier(account) if request.method() == Method::DELETE => {
                 self.fulfillment.delete_courier(&merchant, &account).await
             }

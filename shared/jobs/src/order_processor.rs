@@ -1,7 +1,8 @@
 //! The order processor: order events from SQS (ids only) -> stock. A new order reserves its
 //! lines (or is backordered), a cancelled one releases them, a shipped one consumes them; the
 //! order's status follows. The SKUs whose stock changed in a batch are coalesced and pushed to
-//! the channels once per batch.
+//! the channels once per batch. Then the order's tax record is brought up to date: computed once
+//! per order version, and again when the warehouses its lines ship from changed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use rc_fulfillment::ShipmentPlanner;
 use rc_inventory::{InventoryError, ReservationState, Reservations};
 use rc_orders::{OrderRepository, RepoError};
 use rc_queue::OrderEvent;
+use rc_tax_records::TaxRecorder;
 
 use crate::backorders::{move_to, plan_shipments, route_request, skus_of, status_after};
 use crate::{Backorders, InventorySync, QueueMessage};
@@ -25,6 +27,8 @@ pub enum ProcessError {
     Inventory(#[from] InventoryError),
     #[error("fulfillment: {0}")]
     Fulfillment(#[from] rc_fulfillment::FulfillmentError),
+    #[error("tax: {0}")]
+    Tax(#[from] rc_tax_records::TaxRecordError),
 }
 
 impl ProcessError {
@@ -34,6 +38,7 @@ impl ProcessError {
             Self::Repo(e) => e.is_retryable(),
             Self::Inventory(e) => e.is_retryable(),
             Self::Fulfillment(e) => e.is_retryable(),
+            Self::Tax(e) => e.is_retryable(),
         }
     }
 }
@@ -44,6 +49,7 @@ pub struct OrderProcessor {
     sync: Arc<InventorySync>,
     planner: Arc<ShipmentPlanner>,
     backorders: Backorders,
+    tax: Arc<TaxRecorder>,
 }
 
 impl OrderProcessor {
@@ -52,8 +58,10 @@ impl OrderProcessor {
         reservations: Arc<Reservations>,
         sync: Arc<InventorySync>,
         planner: Arc<ShipmentPlanner>,
+        tax: Arc<TaxRecorder>,
     ) -> Self {
         Self {
+            tax,
             backorders: Backorders::new(orders.clone(), reservations.clone(), planner.clone()),
             orders,
             reservations,
@@ -119,7 +127,8 @@ impl OrderProcessor {
     }
 
     /// One event: the merchant, the SKUs whose stock changed, and whether units were given
-    /// back (a release), if anything changed.
+    /// back (a release), if anything changed. The stock first (it decides the warehouses), then
+    /// the tax record (which reads them); both are idempotent, so a retry of either is safe.
     async fn process(
         &self,
         body: &str,
@@ -127,6 +136,17 @@ impl OrderProcessor {
         let event: OrderEvent = serde_json::from_str(body).map_err(|_| ProcessError::Malformed)?;
         let merchant = MerchantId::parse(&event.merchant).map_err(|_| ProcessError::Malformed)?;
         let order = OrderId::parse(&event.order).map_err(|_| ProcessError::Malformed)?;
+        let changed = self.stock(&merchant, &order).await?;
+        self.tax.record(&merchant, &order, false).await?;
+        Ok(changed)
+    }
+
+    async fn stock(
+        &self,
+        merchant: &MerchantId,
+        order: &OrderId,
+    ) -> Result<Option<(MerchantId, Vec<Sku>, bool)>, ProcessError> {
+        let (merchant, order) = (merchant.clone(), order.clone());
         let Some(view) = self.orders.view(&merchant, &order).await? else {
             // Gone (the account was cancelled): nothing to reserve.
             return Ok(None);

@@ -77,6 +77,12 @@ pub struct Services {
     /// On the embedded defaults: the durable queue shipment events go to.
     pub local_shipment_queue: Option<Arc<crate::LocalQueue>>,
     pub fulfillment_settings: Arc<FulfillmentSettingsRepository>,
+    /// The merchant's tax classes and SKU assignments.
+    pub tax_classes: Arc<rc_tax_records::TaxClasses>,
+    pub tax_settings: Arc<rc_tax_records::TaxSettingsRepository>,
+    /// Each order's tax record, computed per order version.
+    pub tax: Arc<rc_tax_records::TaxRecorder>,
+    pub tax_reporter: Arc<rc_tax_records::TaxReporter>,
     /// On the embedded defaults: what was published, also kept in memory (logs, tests).
     pub published: Option<Arc<MemoryPublisher>>,
     /// On the embedded defaults: the durable queue order events go to (SQS's role).
@@ -223,7 +229,22 @@ impl Services {
             warehouses.clone(),
             routing.clone(),
         ));
+        let tax_classes = Arc::new(rc_tax_records::TaxClasses::new(data.clone()));
+        let tax_settings = Arc::new(rc_tax_records::TaxSettingsRepository::new(data.clone()));
+        let tax = Arc::new(rc_tax_records::TaxRecorder::new(
+            orders.clone(),
+            reservations.clone(),
+            warehouses.clone(),
+            tax_classes.clone(),
+            tax_settings.clone(),
+            Arc::new(rc_tax_records::TaxRecords::new(data.clone())),
+            clock.clone(),
+        ));
         Self {
+            tax_classes,
+            tax_settings,
+            tax,
+            tax_reporter: Arc::new(rc_tax_records::TaxReporter::new(data.clone())),
             audit: Arc::new(AuditLog::new(data.clone(), clock.clone())),
             orders,
             outbox,
@@ -521,6 +542,12 @@ impl Services {
                 outside: Arc::new(self.outside_shipments()),
                 events: self.shipment_events.clone(),
             },
+            rc_api::TaxApi {
+                classes: self.tax_classes.clone(),
+                settings: self.tax_settings.clone(),
+                recorder: self.tax.clone(),
+                reporter: self.tax_reporter.clone(),
+            },
         )
     }
 
@@ -634,6 +661,7 @@ impl Services {
             self.reservations.clone(),
             sync,
             self.planner.clone(),
+            self.tax.clone(),
         )
     }
 

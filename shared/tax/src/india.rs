@@ -74,6 +74,52 @@ const STATES: [(&str, &str, StateLevy); 43] = [
     ("PD", "PY", StateLevy::Sgst),
 ];
 
+/// The states' and territories' names as Amazon.in and others send them in `stateOrRegion`
+/// (compared without case, spaces, `&` or `and`), to their code.
+const NAMES: [(&str, &str); 41] = [
+    ("ANDAMANNICOBARISLANDS", "AN"),
+    ("ANDHRAPRADESH", "AP"),
+    ("ARUNACHALPRADESH", "AR"),
+    ("ASSAM", "AS"),
+    ("BIHAR", "BR"),
+    ("CHANDIGARH", "CH"),
+    ("CHHATTISGARH", "CT"),
+    ("DADRANAGARHAVELIDAMANDIU", "DH"),
+    ("DADRANAGARHAVELI", "DH"),
+    ("DAMANDIU", "DH"),
+    ("DELHI", "DL"),
+    ("NEWDELHI", "DL"),
+    ("NCTOFDELHI", "DL"),
+    ("GOA", "GA"),
+    ("GUJARAT", "GJ"),
+    ("HARYANA", "HR"),
+    ("HIMACHALPRADESH", "HP"),
+    ("JAMMUKASHMIR", "JK"),
+    ("JHARKHAND", "JH"),
+    ("KARNATAKA", "KA"),
+    ("KERALA", "KL"),
+    ("LADAKH", "LA"),
+    ("LAKSHADWEEP", "LD"),
+    ("MADHYAPRADESH", "MP"),
+    ("MAHARASHTRA", "MH"),
+    ("MANIPUR", "MN"),
+    ("MEGHALAYA", "ML"),
+    ("MIZORAM", "MZ"),
+    ("NAGALAND", "NL"),
+    ("ODISHA", "OD"),
+    ("ORISSA", "OD"),
+    ("PUDUCHERRY", "PY"),
+    ("PONDICHERRY", "PY"),
+    ("PUNJAB", "PB"),
+    ("RAJASTHAN", "RJ"),
+    ("SIKKIM", "SK"),
+    ("TAMILNADU", "TN"),
+    ("TELANGANA", "TG"),
+    ("TRIPURA", "TR"),
+    ("UTTARPRADESH", "UP"),
+    ("UTTARAKHAND", "UT"),
+];
+
 /// A state or union territory of India.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IndianState {
@@ -85,7 +131,19 @@ impl IndianState {
     /// A state code as channels send it (`MH`, `IN-MH`, `TS`, any case).
     pub fn parse(raw: &str) -> Result<Self, TaxError> {
         let raw = raw.trim().to_ascii_uppercase();
-        let code = raw.strip_prefix("IN-").unwrap_or(&raw);
+        let mut code = raw.strip_prefix("IN-").unwrap_or(&raw);
+        if code.len() > 2 {
+            // A name: "Tamil Nadu", "JAMMU & KASHMIR", "Andaman and Nicobar Islands".
+            let squeezed: String = code
+                .replace(" AND ", " ")
+                .chars()
+                .filter(char::is_ascii_alphabetic)
+                .collect();
+            code = NAMES
+                .iter()
+                .find(|(name, _)| *name == squeezed)
+                .map_or(code, |(_, code)| code);
+        }
         STATES
             .iter()
             .find(|(alias, ..)| *alias == code)
@@ -286,6 +344,17 @@ mod tests {
         );
         assert_eq!(state("DL").levy, StateLevy::Sgst, "Delhi has a legislature");
         assert_eq!(state("LA").levy, StateLevy::Utgst);
+        for (name, code) in [
+            ("MAHARASHTRA", "MH"),
+            ("Tamil Nadu", "TN"),
+            ("Jammu & Kashmir", "JK"),
+            ("Andaman and Nicobar Islands", "AN"),
+            ("Orissa", "OD"),
+            ("Dadra and Nagar Haveli and Daman and Diu", "DH"),
+        ] {
+            assert_eq!(IndianState::parse(name).map(|s| s.code), Ok(code), "{name}");
+        }
+        assert_eq!(IndianState::parse("Atlantis"), Err(TaxError::UnknownState));
         assert_eq!(IndianState::parse("XX"), Err(TaxError::UnknownState));
         assert_eq!(IndianState::parse(""), Err(TaxError::UnknownState));
     }
