@@ -61,8 +61,8 @@ use crate::fulfillment_routes::{courier_from_path, shipment_from_path, status_fr
 use crate::inventory_routes::sku_from_path;
 use crate::order_routes;
 use crate::routing_routes::RoutingRoutes;
-use crate::warehouse_routes::{WarehouseRoutes, warehouse_from_path};
 use crate::tax_routes::class_from_path;
+use crate::warehouse_routes::{WarehouseRoutes, warehouse_from_path};
 use crate::{ApiError, FulfillmentApi, InventoryApi, PrivacyApi, TaxApi};
 
 /// The largest merchant API request body.

@@ -17,8 +17,8 @@ use http::{Response, StatusCode, header};
 use rc_domain::{MerchantId, OrderId, Sku};
 use rc_tax::{RawTaxClass, TaxClassId};
 use rc_tax_records::{
-    RecordOutcome, ReportGroup, ReportPeriod, TaxClasses, TaxRecordError, TaxRecorder,
-    TaxReporter, TaxSettings, TaxSettingsRepository,
+    RecordOutcome, ReportGroup, ReportPeriod, TaxClasses, TaxRecordError, TaxRecorder, TaxReporter,
+    TaxSettings, TaxSettingsRepository,
 };
 use serde::Deserialize;
 
@@ -132,8 +132,12 @@ impl TaxApi {
         sku: &Sku,
         body: &[u8],
     ) -> Result<Response<Bytes>, ApiError> {
-        let assignment: Assignment = serde_json::from_slice(body)
-            .map_err(|_| invalid("invalid_body", "expected {\"class\": \"<class id>\"}".into()))?;
+        let assignment: Assignment = serde_json::from_slice(body).map_err(|_| {
+            invalid(
+                "invalid_body",
+                "expected {\"class\": \"<class id>\"}".into(),
+            )
+        })?;
         let class = TaxClassId::parse(&assignment.class)
             .map_err(|_| invalid("invalid_field", "field `class` is invalid".into()))?;
         if !self.classes.assign(merchant, sku, &class).await? {
@@ -148,7 +152,10 @@ impl TaxApi {
         ))
     }
 
-    pub(crate) async fn settings(&self, merchant: &MerchantId) -> Result<Response<Bytes>, ApiError> {
+    pub(crate) async fn settings(
+        &self,
+        merchant: &MerchantId,
+    ) -> Result<Response<Bytes>, ApiError> {
         Ok(json(StatusCode::OK, &self.settings.get(merchant).await?))
     }
 
@@ -158,7 +165,10 @@ impl TaxApi {
         body: &[u8],
     ) -> Result<Response<Bytes>, ApiError> {
         let settings = TaxSettings::parse(body).map_err(|_| {
-            invalid("invalid_body", "expected {\"eu_below_threshold\": bool}".into())
+            invalid(
+                "invalid_body",
+                "expected {\"eu_below_threshold\": bool}".into(),
+            )
         })?;
         self.settings.put(merchant, &settings).await?;
         Ok(json(StatusCode::OK, &settings))

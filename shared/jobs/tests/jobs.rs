@@ -577,7 +577,9 @@ async fn an_order_event_reserves_stock_and_pushes_the_new_quantity_once() {
                 world.stock.clone(),
             )),
             Arc::new(rc_tax_records::TaxClasses::new(world.data.clone())),
-            Arc::new(rc_tax_records::TaxSettingsRepository::new(world.data.clone())),
+            Arc::new(rc_tax_records::TaxSettingsRepository::new(
+                world.data.clone(),
+            )),
             Arc::new(rc_tax_records::TaxRecords::new(world.data.clone())),
             world.clock.clone(),
         )),

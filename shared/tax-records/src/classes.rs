@@ -65,7 +65,8 @@ impl TaxClasses {
     ) -> Result<bool, TaxRecordError> {
         let key = keys::class(merchant, id.as_str());
         let existed = self.data.get(&key).await?.is_some();
-        let body = serde_json::to_string(class).map_err(|_| TaxRecordError::Corrupt("tax class"))?;
+        let body =
+            serde_json::to_string(class).map_err(|_| TaxRecordError::Corrupt("tax class"))?;
         upsert(
             self.data.as_ref(),
             Item::new(key).with("class", Value::S(body)),
@@ -103,7 +104,11 @@ impl TaxClasses {
         )
         .await?;
         for item in stored {
-            let id = item.key.sk.trim_start_matches(keys::CLASS_PREFIX).to_owned();
+            let id = item
+                .key
+                .sk
+                .trim_start_matches(keys::CLASS_PREFIX)
+                .to_owned();
             classes.insert(id, parse_stored(&item)?);
         }
         Ok(classes)

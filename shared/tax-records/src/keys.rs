@@ -28,7 +28,10 @@ pub fn records_partition(merchant: &MerchantId) -> String {
 
 /// `D#2026-11-30#<order>`: sorted by day, so a month is one key prefix.
 pub fn record(merchant: &MerchantId, day: Date, order: &OrderId) -> ItemKey {
-    ItemKey::new(records_partition(merchant), format!("D#{}#{order}", iso(day)))
+    ItemKey::new(
+        records_partition(merchant),
+        format!("D#{}#{order}", iso(day)),
+    )
 }
 
 pub fn iso(day: Date) -> String {

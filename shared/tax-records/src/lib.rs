@@ -20,6 +20,6 @@ mod settings;
 pub use classes::{SkuClass, TaxClasses};
 pub use error::TaxRecordError;
 pub use recorder::{RecordOutcome, TaxRecorder};
-pub use records::{StoredTaxRecord, TaxRecordState, TaxRecords};
+pub use records::{Charged, RETENTION_YEARS, StoredTaxRecord, TaxRecordState, TaxRecords};
 pub use report::{ReportGroup, ReportPeriod, TaxReport, TaxReporter};
 pub use settings::{TaxSettings, TaxSettingsRepository};

@@ -19,8 +19,8 @@ use time::{Date, OffsetDateTime, UtcOffset};
 
 use crate::records::Charged;
 use crate::{
-    StoredTaxRecord, TaxClasses, TaxRecordError, TaxRecordState, TaxRecords,
-    TaxSettingsRepository, keys,
+    StoredTaxRecord, TaxClasses, TaxRecordError, TaxRecordState, TaxRecords, TaxSettingsRepository,
+    keys,
 };
 
 /// Attempts at writing a record that keeps losing races.
@@ -84,11 +84,18 @@ fn origins(
     reservation: Option<&Reservation>,
     warehouses: &[(WarehouseId, Warehouse)],
 ) -> Vec<Option<Place>> {
-    let by_id: BTreeMap<&WarehouseId, &Warehouse> = warehouses.iter().map(|(i, w)| (i, w)).collect();
+    let by_id: BTreeMap<&WarehouseId, &Warehouse> =
+        warehouses.iter().map(|(i, w)| (i, w)).collect();
     let mut units: BTreeMap<&Sku, BTreeMap<&WarehouseId, i64>> = BTreeMap::new();
-    let allocations = reservation.map(|r| r.allocations.as_slice()).unwrap_or_default();
+    let allocations = reservation
+        .map(|r| r.allocations.as_slice())
+        .unwrap_or_default();
     for a in allocations {
-        *units.entry(&a.sku).or_default().entry(&a.warehouse).or_default() += a.quantity;
+        *units
+            .entry(&a.sku)
+            .or_default()
+            .entry(&a.warehouse)
+            .or_default() += a.quantity;
     }
     let single = {
         let mut all: Vec<&WarehouseId> = allocations.iter().map(|a| &a.warehouse).collect();
@@ -106,7 +113,10 @@ fn origins(
         .map(|line| {
             let chosen = units
                 .get(&line.sku)
-                .and_then(|by| by.iter().max_by_key(|(id, n)| (**n, std::cmp::Reverse(**id))))
+                .and_then(|by| {
+                    by.iter()
+                        .max_by_key(|(id, n)| (**n, std::cmp::Reverse(**id)))
+                })
                 .map(|(id, _)| *id)
                 .or(single)
                 .and_then(|id| by_id.get(id).copied())
@@ -147,8 +157,15 @@ impl TaxRecorder {
         let Some(view) = self.orders.view(merchant, order).await? else {
             return Ok(None);
         };
-        let day = tax_day(view.placed_at, view.ship_to.as_ref().map(|s| s.country.as_str()));
-        Ok(self.records.get(merchant, day, order).await?.map(|(r, _)| r))
+        let day = tax_day(
+            view.placed_at,
+            view.ship_to.as_ref().map(|s| s.country.as_str()),
+        );
+        Ok(self
+            .records
+            .get(merchant, day, order)
+            .await?
+            .map(|(r, _)| r))
     }
 
     /// Computes and stores the order's record unless it is already there for this order
@@ -191,7 +208,11 @@ impl TaxRecorder {
                 // Same figures: only the version it answers for moves on (and keeps its time).
                 record.computed_at = old.computed_at;
             }
-            if self.records.write(merchant, order, &record, expected).await? {
+            if self
+                .records
+                .write(merchant, order, &record, expected)
+                .await?
+            {
                 tracing::info!(%merchant, %order, state = ?record.state, reason = record.reason.as_deref().unwrap_or(""), "tax record stored");
                 return Ok(RecordOutcome::Written(record.state));
             }
@@ -209,7 +230,12 @@ impl TaxRecorder {
     ) -> Result<StoredTaxRecord, TaxRecordError> {
         let ship_to = jurisdiction(view.ship_to.as_ref());
         let shipping = view.totals.shipping.minor_units();
-        let charged = channel_tax(&view.lines, shipping, &view.channel_tax, view.ship_to.as_ref());
+        let charged = channel_tax(
+            &view.lines,
+            shipping,
+            &view.channel_tax,
+            view.ship_to.as_ref(),
+        );
         let mut record = StoredTaxRecord {
             order: view.id.clone(),
             day: keys::iso(day),

@@ -85,8 +85,11 @@ pub struct TaxRecords {
 }
 
 fn parse_day(day: &str) -> Result<Date, TaxRecordError> {
-    Date::parse(day, time::macros::format_description!("[year]-[month]-[day]"))
-        .map_err(|_| TaxRecordError::Corrupt("tax record day"))
+    Date::parse(
+        day,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .map_err(|_| TaxRecordError::Corrupt("tax record day"))
 }
 
 /// A stored record item's record.
@@ -123,6 +126,29 @@ impl TaxRecords {
         record: &StoredTaxRecord,
         expected: Option<u64>,
     ) -> Result<bool, TaxRecordError> {
+        let item = Self::item(merchant, order, record)?;
+        let outcome = match expected {
+            Some(version) => self.data.replace(item, version).await,
+            None => self.data.create(item).await,
+        };
+        match outcome {
+            Ok(()) => Ok(true),
+            Err(
+                StoreError::AlreadyExists
+                | StoreError::StaleVersion { .. }
+                | StoreError::ConditionFailed,
+            ) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The store item of an order's record (its key from the record's day; TTL
+    /// [`RETENTION_YEARS`] after it).
+    pub fn item(
+        merchant: &MerchantId,
+        order: &OrderId,
+        record: &StoredTaxRecord,
+    ) -> Result<Item, TaxRecordError> {
         let day = parse_day(&record.day)?;
         let body =
             serde_json::to_string(record).map_err(|_| TaxRecordError::Corrupt("tax record"))?;
@@ -141,21 +167,12 @@ impl TaxRecords {
             );
         let kept_until = day
             .replace_year(day.year() + RETENTION_YEARS)
-            .or_else(|_| day.replace_day(28).and_then(|d| d.replace_year(d.year() + RETENTION_YEARS)))
+            .or_else(|_| {
+                day.replace_day(28)
+                    .and_then(|d| d.replace_year(d.year() + RETENTION_YEARS))
+            })
             .map_err(|_| TaxRecordError::Corrupt("tax record day"))?;
         item.expires_at = Some(kept_until.midnight().assume_utc().unix_timestamp());
-        let outcome = match expected {
-            Some(version) => self.data.replace(item, version).await,
-            None => self.data.create(item).await,
-        };
-        match outcome {
-            Ok(()) => Ok(true),
-            Err(
-                StoreError::AlreadyExists
-                | StoreError::StaleVersion { .. }
-                | StoreError::ConditionFailed,
-            ) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
+        Ok(item)
     }
 }

@@ -21,8 +21,8 @@ use rc_tax::{Component, Liable, Scheme, TaxRecord};
 use serde::Serialize;
 use time::{Date, Month};
 
-use crate::records::from_item;
 pub use crate::keys::iso;
+use crate::records::from_item;
 use crate::{StoredTaxRecord, TaxRecordError, TaxRecordState, keys};
 
 /// Records read per query page.
@@ -278,7 +278,11 @@ impl Aggregator {
                         .collect();
                     let Some(first) = levy.first() else { continue };
                     let rate: u32 = levy.iter().filter_map(|a| a.rate.map(|r| r.bp())).sum();
-                    let key = vec![currency.clone(), first.jurisdiction.clone(), percent(Some(rate))];
+                    let key = vec![
+                        currency.clone(),
+                        first.jurisdiction.clone(),
+                        percent(Some(rate)),
+                    ];
                     let taxable = first.taxable;
                     let (igst, cgst) = (gst(Component::Igst), gst(Component::Cgst));
                     let state = gst(Component::Sgst) + gst(Component::Utgst);
@@ -290,7 +294,8 @@ impl Aggregator {
                 }
             }
             ReportGroup::Oss => {
-                if !matches!(owed.scheme, Scheme::Oss | Scheme::Ioss) || owed.liable != Liable::Merchant
+                if !matches!(owed.scheme, Scheme::Oss | Scheme::Ioss)
+                    || owed.liable != Liable::Merchant
                 {
                     return;
                 }
@@ -498,11 +503,13 @@ mod tests {
             (Some("2026-01-01"), None, "to"),
             (Some("2026-13-01"), Some("2026-12-31"), "from"),
             (Some("2026-02-01"), Some("2026-01-31"), "to"),
-            (Some("2025-01-01"), Some("2026-01-01"), "to"),
+            (Some("2025-01-01"), Some("2026-01-02"), "to"),
         ];
         for (from, to, field) in cases {
             assert_eq!(ReportPeriod::parse(from, to), Err(field));
         }
+        // A leap year's 366 days fit.
+        assert!(ReportPeriod::parse(Some("2028-01-01"), Some("2028-12-31")).is_ok());
         assert_eq!(ReportGroup::parse(Some("vat")), Err("group"));
     }
 

@@ -18,5 +18,6 @@ mod routing;
 mod sandbox;
 mod shopify_topics;
 mod shopify_webhook_http;
+mod tax;
 mod tracking;
 mod warehouses;

@@ -254,6 +254,32 @@ impl Stack {
         (status, json)
     }
 
+    /// A merchant API call with the merchant's key: (status, content type, body as text).
+    pub async fn api_text(&self, method: &str, path: &str) -> (u16, String, String) {
+        let request = http::Request::builder()
+            .method(method)
+            .uri(format!("http://localhost{path}"))
+            .header("authorization", format!("Bearer {API_KEY}"))
+            .body(Bytes::new())
+            .expect("request");
+        let response = self
+            .services
+            .merchant_api(&self.channels)
+            .handle(request)
+            .await;
+        let kind = response
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        (
+            response.status().as_u16(),
+            kind,
+            String::from_utf8_lossy(response.body()).into_owned(),
+        )
+    }
+
     /// Delivers every order event published so far to the order processor, through this
     /// stack's channels (redelivery is harmless); every one must succeed.
     pub async fn process_order_events(&self) {
