@@ -1,8 +1,10 @@
 //! The tax report over 100,000 orders (one merchant, one month) on the embedded store: time
-//! per group, store requests, items read — beside the floor, paging through the same records
-//! without aggregating them. The store also holds each order's public item and a PII item,
-//! as a real merchant's would: the report must read tax records only (its items read equal
-//! the records, its GetItem count is zero).
+//! per group, store requests and items read, from the daily totals (what the API serves) and
+//! from the records one by one (the audit path) — beside the floor, paging through the records
+//! without reading them. The store also holds each order's public item and a PII item, as a
+//! real merchant's would: the report reads the tax partition only (its items are totals or
+//! records, its GetItem count is zero). Also: keeping a record (its write with the day's
+//! totals), in store requests.
 //!
 //!   cargo bench -p rc-e2e --bench tax_report
 
@@ -142,25 +144,26 @@ async fn run() {
     });
     let store: Arc<dyn Store> = counting.clone();
     let merchant = MerchantId::parse("bench-merchant").expect("merchant");
+    let reset = || counting.counts.lock().expect("lock").clear();
+    let counts = || counting.counts.lock().expect("lock").clone();
 
-    // The merchant's data: per order its public item, a PII item and its tax record.
+    // The merchant's data: per order its public item and a PII item...
     let started = Instant::now();
-    let mut ops = Vec::with_capacity(99);
+    let mut ops = Vec::with_capacity(100);
     for n in 0..orders {
-        let order = OrderId::parse(&format!("shopify-{n}")).expect("order");
         let partition = format!("M#{merchant}");
         ops.push(TxOp::Create(
-            Item::new(ItemKey::new(partition.clone(), format!("ORDER#{order}")))
-                .with("status", Value::S("shipped".into())),
+            Item::new(ItemKey::new(
+                partition.clone(),
+                format!("ORDER#shopify-{n}"),
+            ))
+            .with("status", Value::S("shipped".into())),
         ));
         ops.push(TxOp::Create(
-            Item::new(ItemKey::new(partition, format!("PII#{order}")))
+            Item::new(ItemKey::new(partition, format!("PII#shopify-{n}")))
                 .with("buyer_name", Value::B(vec![7; 96])),
         ));
-        ops.push(TxOp::Create(
-            TaxRecords::item(&merchant, &order, &record(n)).expect("item"),
-        ));
-        if ops.len() >= 99 {
+        if ops.len() >= 100 {
             store
                 .transact(std::mem::take(&mut ops))
                 .await
@@ -170,14 +173,39 @@ async fn run() {
     if !ops.is_empty() {
         store.transact(ops).await.expect("load");
     }
+    // ...and its tax record, written as the recorder writes it: with its day's totals.
+    let records = TaxRecords::new(store.clone());
+    let built: Vec<(OrderId, StoredTaxRecord)> = (0..orders)
+        .map(|n| {
+            (
+                OrderId::parse(&format!("shopify-{n}")).expect("order"),
+                record(n),
+            )
+        })
+        .collect();
+    reset();
+    let writing = Instant::now();
+    for (order, record) in &built {
+        assert!(
+            records
+                .write(&merchant, order, record, None)
+                .await
+                .expect("write")
+        );
+    }
+    let per_record = writing.elapsed().as_secs_f64() * 1e6 / orders as f64;
+    let writes = counts();
     println!(
-        "loaded {orders} orders (order, PII and tax record items) in {:.1} s",
-        started.elapsed().as_secs_f64()
+        "loaded {orders} orders in {:.1} s; a record with its day's totals: {per_record:.0} µs, store requests per record: {}",
+        started.elapsed().as_secs_f64(),
+        writes
+            .iter()
+            .map(|(kind, n)| format!("{kind} {:.2}", *n as f64 / orders as f64))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
 
     let period = ReportPeriod::parse(Some("2026-11-01"), Some("2026-11-30")).expect("period");
-    let reset = || counting.counts.lock().expect("lock").clear();
-    let counts = || counting.counts.lock().expect("lock").clone();
 
     // The floor: every record's page read, nothing parsed or summed.
     let mut floor = Vec::new();
@@ -208,36 +236,50 @@ async fn run() {
     );
 
     let reporter = TaxReporter::new(store.clone());
-    println!("| group | median | min | queries | items read | GetItem | rows | counted |");
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
-    for group in [
-        ReportGroup::Jurisdiction,
-        ReportGroup::Gstr1,
-        ReportGroup::Oss,
+    println!("| group | from | median | min | queries | items read | GetItem | rows | counted |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    for (group, from_records) in [
+        (ReportGroup::Jurisdiction, false),
+        (ReportGroup::Gstr1, false),
+        (ReportGroup::Oss, false),
+        (ReportGroup::Jurisdiction, true),
+        (ReportGroup::Gstr1, true),
+        (ReportGroup::Oss, true),
     ] {
         let mut times = Vec::new();
         let mut last = None;
         for _ in 0..rounds {
             reset();
             let start = Instant::now();
-            let report = reporter
-                .report(&merchant, period, group)
-                .await
-                .expect("report");
+            let report = if from_records {
+                reporter.report_from_records(&merchant, period, group).await
+            } else {
+                reporter.report(&merchant, period, group).await
+            }
+            .expect("report");
             times.push(start.elapsed());
             last = Some(report);
         }
         times.sort();
         let report = last.expect("report");
         let c = counts();
-        assert_eq!(
-            report.stats.items, orders,
-            "the report reads tax records only"
-        );
         assert_eq!(c.get("GetItem").copied().unwrap_or(0), 0);
         assert_eq!(report.computed, orders);
+        if from_records {
+            assert_eq!(report.stats.items, orders, "the records, and nothing else");
+            let totals = reporter
+                .report(&merchant, period, group)
+                .await
+                .expect("report");
+            assert_eq!(totals.rows(), report.rows(), "the totals equal the records");
+        }
         println!(
-            "| {group:?} | {:.0} ms | {:.0} ms | {} | {} | {} | {} | {} |",
+            "| {group:?} | {} | {:.1} ms | {:.1} ms | {} | {} | {} | {} | {} |",
+            if from_records {
+                "records"
+            } else {
+                "daily totals"
+            },
             ms(times[times.len() / 2]),
             ms(times[0]),
             c.get("Query").copied().unwrap_or(0),
@@ -246,11 +288,11 @@ async fn run() {
             report.rows().len(),
             report.computed,
         );
-        if group == ReportGroup::Gstr1 {
+        if group == ReportGroup::Gstr1 && !from_records {
             let start = Instant::now();
             let csv = report.to_csv();
             println!(
-                "gstr1 CSV: {} bytes rendered in {:.2} ms",
+                "gstr1 CSV: {} bytes rendered in {:.3} ms",
                 csv.len(),
                 ms(start.elapsed())
             );

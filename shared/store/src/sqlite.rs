@@ -280,17 +280,33 @@ impl ItemReader for SqliteStore {
                 // matches nothing would walk the rest of the partition. substr() keeps the match
                 // exact (rather than LIKE: sort keys may contain '%' and '_').
                 let upper = format!("{prefix}\u{10FFFF}");
-                let mut stmt = conn
-                    .prepare_cached(
+                // One lower bound only: given both `sk >= prefix` and `sk > after`, SQLite
+                // starts the index walk at the prefix and filters the rest, so every later
+                // page re-walked the pages before it (quadratic over a partition).
+                let mut stmt = if after_sk.is_empty() {
+                    conn.prepare_cached(
                         "SELECT sk, version, expires_at, due_at, attrs FROM items
-                         WHERE tbl = ?1 AND pk = ?2 AND sk >= ?3 AND sk < ?6
-                           AND substr(sk, 1, length(?3)) = ?3 AND sk > ?4
+                         WHERE tbl = ?1 AND pk = ?2 AND sk >= ?4 AND sk < ?6
+                           AND substr(sk, 1, length(?3)) = ?3
                          ORDER BY sk LIMIT ?5",
                     )
-                    .map_err(backend)?;
+                } else {
+                    conn.prepare_cached(
+                        "SELECT sk, version, expires_at, due_at, attrs FROM items
+                         WHERE tbl = ?1 AND pk = ?2 AND sk > ?4 AND sk < ?6
+                           AND substr(sk, 1, length(?3)) = ?3
+                         ORDER BY sk LIMIT ?5",
+                    )
+                }
+                .map_err(backend)?;
+                let lower = if after_sk.is_empty() {
+                    prefix.clone()
+                } else {
+                    after_sk
+                };
                 let rows = stmt
                     .query_map(
-                        params![table, pk, prefix, after_sk, limit as i64, upper],
+                        params![table, pk, prefix, lower, limit as i64, upper],
                         |r| {
                             Ok((
                                 r.get::<_, String>(0)?,

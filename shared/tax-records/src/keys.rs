@@ -1,7 +1,8 @@
 //! Where tax data lives. Classes, SKU assignments and settings are the merchant's configuration,
 //! in its partition (account cancellation removes them). Tax records are in a partition of their
 //! own, sorted by the order's date, so a report reads one date range of records and nothing
-//! else (never an order, never a PII item), and so they outlive the merchant's partition.
+//! else (never an order, never a PII item), and so they outlive the merchant's partition. Beside
+//! the records, each day's totals (`T#<day>#<shard>`): what the report reads.
 
 use rc_domain::{MerchantId, OrderId, Sku};
 use rc_orders::keys::merchant_partition;
@@ -31,6 +32,14 @@ pub fn record(merchant: &MerchantId, day: Date, order: &OrderId) -> ItemKey {
     ItemKey::new(
         records_partition(merchant),
         format!("D#{}#{order}", iso(day)),
+    )
+}
+
+/// `T#2026-11-30#3`: one of a day's totals items (see [`crate::TOTAL_SHARDS`]).
+pub fn day_totals(merchant: &MerchantId, day: Date, shard: u64) -> ItemKey {
+    ItemKey::new(
+        records_partition(merchant),
+        format!("T#{}#{shard}", iso(day)),
     )
 }
 

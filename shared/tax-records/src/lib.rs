@@ -20,6 +20,8 @@ mod settings;
 pub use classes::{SkuClass, TaxClasses};
 pub use error::TaxRecordError;
 pub use recorder::{RecordOutcome, TaxRecorder};
-pub use records::{Charged, RETENTION_YEARS, StoredTaxRecord, TaxRecordState, TaxRecords};
-pub use report::{ReportGroup, ReportPeriod, TaxReport, TaxReporter};
+pub use records::{
+    Charged, RETENTION_YEARS, StoredTaxRecord, TOTAL_SHARDS, TaxRecordState, TaxRecords,
+};
+pub use report::{ReportGroup, ReportPeriod, TaxReport, TaxReporter, Totals, contributions};
 pub use settings::{TaxSettings, TaxSettingsRepository};

@@ -198,7 +198,7 @@ impl TaxRecorder {
                 return Ok(RecordOutcome::Unchanged);
             }
             let mut record = self.compute(merchant, &view, day, from, ship_from).await?;
-            let expected = stored.as_ref().map(|(_, version)| *version);
+            let previous = stored.as_ref().map(|(old, version)| (old, *version));
             if let Some((old, _)) = &stored
                 && old.same_content(&record)
             {
@@ -210,7 +210,7 @@ impl TaxRecorder {
             }
             if self
                 .records
-                .write(merchant, order, &record, expected)
+                .write(merchant, order, &record, previous)
                 .await?
             {
                 tracing::info!(%merchant, %order, state = ?record.state, reason = record.reason.as_deref().unwrap_or(""), "tax record stored");

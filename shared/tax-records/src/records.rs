@@ -6,11 +6,14 @@
 use std::sync::Arc;
 
 use rc_domain::{MerchantId, OrderId};
-use rc_store::{Item, Store, StoreError, Value};
+use std::collections::BTreeMap;
+
+use rc_store::{Item, ItemKey, Store, StoreError, TxOp, Value};
 use rc_tax::{LineTax, TaxRecord};
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 
+use crate::report::contributions;
 use crate::{TaxRecordError, keys};
 
 /// Years a record is kept after its order's day (its store TTL): India keeps GST records 72
@@ -80,6 +83,36 @@ impl StoredTaxRecord {
     }
 }
 
+/// A day's totals are split over this many items, by order: concurrent writers of one busy
+/// day rarely touch the same item (DynamoDB cancels transactions that collide on one), and a
+/// report reads at most this many items per day.
+pub const TOTAL_SHARDS: u64 = 8;
+
+/// The shard of the day's totals an order's contributions go to: always the same for an order
+/// (FNV-1a of its id), so its old contributions are taken from where they were added.
+fn shard(order: &OrderId) -> u64 {
+    let hash = order
+        .as_str()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    hash % TOTAL_SHARDS
+}
+
+/// When a record of `day` (and its day's totals) may go: [`RETENTION_YEARS`] later (29 February
+/// moves to the 28th).
+fn kept_until(day: Date) -> Result<i64, TaxRecordError> {
+    let until = day
+        .replace_year(day.year() + RETENTION_YEARS)
+        .or_else(|_| {
+            day.replace_day(28)
+                .and_then(|d| d.replace_year(d.year() + RETENTION_YEARS))
+        })
+        .map_err(|_| TaxRecordError::Corrupt("tax record day"))?;
+    Ok(until.midnight().assume_utc().unix_timestamp())
+}
+
 pub struct TaxRecords {
     data: Arc<dyn Store>,
 }
@@ -117,27 +150,65 @@ impl TaxRecords {
         }
     }
 
-    /// Writes the record if the stored one is still at `expected` (`None`: there is none).
-    /// `Ok(false)` when someone else wrote it first.
+    /// Writes the record if the stored one is still `previous` (its item version; `None`:
+    /// there is none), and in the same transaction moves the day's totals by the difference
+    /// (the new record's contributions less the old one's), so the totals always equal the sum
+    /// over the records. `Ok(false)` when someone else wrote it first.
     pub async fn write(
         &self,
         merchant: &MerchantId,
         order: &OrderId,
         record: &StoredTaxRecord,
-        expected: Option<u64>,
+        previous: Option<(&StoredTaxRecord, u64)>,
     ) -> Result<bool, TaxRecordError> {
         let item = Self::item(merchant, order, record)?;
-        let outcome = match expected {
-            Some(version) => self.data.replace(item, version).await,
-            None => self.data.create(item).await,
-        };
-        match outcome {
+        let mut ops = vec![match previous {
+            Some((_, version)) => TxOp::Replace {
+                item,
+                expected_version: version,
+            },
+            None => TxOp::Create(item),
+        }];
+        let mut deltas: BTreeMap<Date, BTreeMap<String, i64>> = BTreeMap::new();
+        let day = parse_day(&record.day)?;
+        for (name, value) in contributions(record) {
+            *deltas.entry(day).or_default().entry(name).or_default() += value;
+        }
+        if let Some((old, _)) = previous {
+            let old_day = parse_day(&old.day)?;
+            for (name, value) in contributions(old) {
+                *deltas.entry(old_day).or_default().entry(name).or_default() -= value;
+            }
+        }
+        for (day, deltas) in deltas {
+            let deltas: Vec<(String, i64)> = deltas.into_iter().filter(|(_, d)| *d != 0).collect();
+            if deltas.is_empty() {
+                continue;
+            }
+            let key = keys::day_totals(merchant, day, shard(order));
+            self.ensure_totals(&key, day).await?;
+            ops.push(TxOp::Adjust {
+                key,
+                deltas,
+                at_least: Vec::new(),
+            });
+        }
+        match self.data.transact(ops).await {
             Ok(()) => Ok(true),
-            Err(
-                StoreError::AlreadyExists
-                | StoreError::StaleVersion { .. }
-                | StoreError::ConditionFailed,
-            ) => Ok(false),
+            Err(StoreError::TransactionCancelled { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Creates a day's totals item (one of its shards) unless it exists.
+    async fn ensure_totals(&self, key: &ItemKey, day: Date) -> Result<(), TaxRecordError> {
+        if self.data.get(key).await?.is_some() {
+            return Ok(());
+        }
+        let mut item = Item::new(key.clone()).with("kind", Value::S("day_totals".into()));
+        item.expires_at = Some(kept_until(day)?);
+        match self.data.create(item).await {
+            Ok(()) | Err(StoreError::AlreadyExists) => Ok(()),
             Err(e) => Err(e.into()),
         }
     }
@@ -165,14 +236,7 @@ impl TaxRecords {
                     .into(),
                 ),
             );
-        let kept_until = day
-            .replace_year(day.year() + RETENTION_YEARS)
-            .or_else(|_| {
-                day.replace_day(28)
-                    .and_then(|d| d.replace_year(d.year() + RETENTION_YEARS))
-            })
-            .map_err(|_| TaxRecordError::Corrupt("tax record day"))?;
-        item.expires_at = Some(kept_until.midnight().assume_utc().unix_timestamp());
+        item.expires_at = Some(kept_until(day)?);
         Ok(item)
     }
 }

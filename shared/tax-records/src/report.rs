@@ -12,7 +12,7 @@
 //! incomplete period says it is. It reads the tax partition only: one query page per 500
 //! records of each month in the range.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rc_domain::{Currency, MerchantId};
@@ -109,12 +109,12 @@ impl ReportPeriod {
         Ok(Self { from, to })
     }
 
-    /// The `D#YYYY-MM` key prefix of every month the period touches.
-    fn months(&self) -> Vec<String> {
+    /// The `<kind>#YYYY-MM` key prefix of every month the period touches.
+    fn months(&self, kind: char) -> Vec<String> {
         let mut months = Vec::new();
         let (mut year, mut month) = (self.from.year(), self.from.month());
         loop {
-            months.push(format!("D#{year:04}-{:02}", u8::from(month)));
+            months.push(format!("{kind}#{year:04}-{:02}", u8::from(month)));
             if (year, month) == (self.to.year(), self.to.month()) {
                 return months;
             }
@@ -176,182 +176,237 @@ fn snake<T: Serialize>(value: &T) -> String {
         .unwrap_or_default()
 }
 
-/// Sums of one row.
-#[derive(Debug, Default)]
-struct Sums {
-    amounts: Vec<i64>,
-    orders: BTreeSet<String>,
-}
+/// The separator of a contribution name's parts (never in a code: see [`part`]).
+const SEP: char = '|';
+/// The names of the record counters.
+const COMPUTED: &str = "#computed";
+const FLAGGED: &str = "#flagged";
+const VOID: &str = "#void";
 
-impl Sums {
-    fn add(&mut self, at: usize, amount: i64) {
-        if self.amounts.len() <= at {
-            self.amounts.resize(at + 1, 0);
-        }
-        self.amounts[at] = self.amounts[at].saturating_add(amount);
-    }
-}
-
-/// Aggregates records into rows, one record at a time.
-#[derive(Debug)]
-pub struct Aggregator {
-    group: ReportGroup,
-    rows: BTreeMap<Vec<String>, Sums>,
-    /// Records counted (computed), flagged (not computable), void (cancelled).
-    pub computed: u64,
-    pub flagged: u64,
-    pub void: u64,
-}
-
-impl Aggregator {
-    pub fn new(group: ReportGroup) -> Self {
-        Self {
-            group,
-            rows: BTreeMap::new(),
-            computed: 0,
-            flagged: 0,
-            void: 0,
+impl ReportGroup {
+    fn tag(&self) -> &'static str {
+        match self {
+            Self::Jurisdiction => "j",
+            Self::Gstr1 => "g",
+            Self::Oss => "o",
         }
     }
 
-    pub fn add(&mut self, record: &StoredTaxRecord) {
-        match record.state {
-            TaxRecordState::Void => self.void += 1,
-            TaxRecordState::Flagged => self.flagged += 1,
-            TaxRecordState::Computed => {
-                self.computed += 1;
-                if let Some(owed) = &record.owed {
-                    self.add_owed(&record.order, owed);
+    /// How many leading columns make a row's key.
+    fn key_width(&self) -> usize {
+        match self {
+            Self::Jurisdiction => 6,
+            Self::Gstr1 => 3,
+            Self::Oss => 4,
+        }
+    }
+}
+
+/// A key part as a name may hold it: a code, with any separator replaced.
+fn part(raw: &str) -> String {
+    raw.replace(SEP, "/")
+}
+
+/// What one record adds to the totals, by name: `<group>|<key parts>|<column>` for each row it
+/// touches (its `orders` column 1), and the counters (`#computed`, `#flagged`, `#void`). The
+/// daily totals are sums of these; subtracting a record's old contributions and adding its new
+/// ones keeps them equal to the sum over the records.
+pub fn contributions(record: &StoredTaxRecord) -> BTreeMap<String, i64> {
+    let mut out = BTreeMap::new();
+    match record.state {
+        TaxRecordState::Void => {
+            out.insert(VOID.to_owned(), 1);
+        }
+        TaxRecordState::Flagged => {
+            out.insert(FLAGGED.to_owned(), 1);
+        }
+        TaxRecordState::Computed => {
+            out.insert(COMPUTED.to_owned(), 1);
+            if let Some(owed) = &record.owed {
+                for group in [
+                    ReportGroup::Jurisdiction,
+                    ReportGroup::Gstr1,
+                    ReportGroup::Oss,
+                ] {
+                    for (key, amounts) in rows_of(group, owed) {
+                        let columns = group.columns();
+                        let prefix =
+                            format!("{}{SEP}{}{SEP}", group.tag(), key.join(&SEP.to_string()));
+                        let width = group.key_width();
+                        for (at, amount) in amounts.into_iter().enumerate() {
+                            if amount != 0 {
+                                *out.entry(format!("{prefix}{}", columns[width + at]))
+                                    .or_default() += amount;
+                            }
+                        }
+                        out.insert(format!("{prefix}orders"), 1);
+                    }
                 }
             }
         }
     }
+    out
+}
 
-    fn row(&mut self, key: Vec<String>, order: &str) -> &mut Sums {
-        let sums = self.rows.entry(key).or_default();
-        if !sums.orders.contains(order) {
-            sums.orders.insert(order.to_owned());
+/// The rows one owed record touches in `group`: key parts and amounts (in column order).
+fn rows_of(group: ReportGroup, owed: &TaxRecord) -> BTreeMap<Vec<String>, Vec<i64>> {
+    let mut rows: BTreeMap<Vec<String>, Vec<i64>> = BTreeMap::new();
+    let currency = part(&owed.currency);
+    let mut add = |key: Vec<String>, amounts: &[i64]| {
+        let row = rows.entry(key).or_insert_with(|| vec![0; amounts.len()]);
+        for (sum, amount) in row.iter_mut().zip(amounts) {
+            *sum = sum.saturating_add(*amount);
         }
-        sums
-    }
-
-    fn add_owed(&mut self, order: &str, owed: &TaxRecord) {
-        let currency = owed.currency.clone();
-        match self.group {
-            ReportGroup::Jurisdiction => {
-                for amount in owed.lines.iter().flat_map(|l| &l.amounts) {
-                    let key = vec![
-                        currency.clone(),
-                        amount.jurisdiction.clone(),
-                        snake(&amount.component),
-                        percent(amount.rate.map(|r| r.bp())),
-                        snake(&owed.scheme),
-                        snake(&owed.liable),
-                    ];
-                    let sums = self.row(key, order);
-                    sums.add(0, amount.taxable);
-                    sums.add(1, amount.tax);
-                }
+    };
+    match group {
+        ReportGroup::Jurisdiction => {
+            for amount in owed.lines.iter().flat_map(|l| &l.amounts) {
+                let key = vec![
+                    currency.clone(),
+                    part(&amount.jurisdiction),
+                    snake(&amount.component),
+                    percent(amount.rate.map(|r| r.bp())),
+                    snake(&owed.scheme),
+                    snake(&owed.liable),
+                ];
+                add(key, &[amount.taxable, amount.tax]);
             }
-            ReportGroup::Gstr1 => {
-                let indian = owed.lines.iter().flat_map(|l| &l.amounts).any(|a| {
-                    matches!(
-                        a.component,
-                        Component::Igst | Component::Cgst | Component::Sgst | Component::Utgst
-                    )
-                });
-                if !indian || owed.liable != Liable::Merchant {
-                    return;
-                }
-                for line in &owed.lines {
-                    let gst = |c: Component| {
-                        line.amounts
-                            .iter()
-                            .filter(|a| a.component == c)
-                            .map(|a| a.tax)
-                            .sum::<i64>()
-                    };
-                    let levy: Vec<_> = line
-                        .amounts
+        }
+        ReportGroup::Gstr1 => {
+            let indian = owed.lines.iter().flat_map(|l| &l.amounts).any(|a| {
+                matches!(
+                    a.component,
+                    Component::Igst | Component::Cgst | Component::Sgst | Component::Utgst
+                )
+            });
+            if !indian || owed.liable != Liable::Merchant {
+                return rows;
+            }
+            for line in &owed.lines {
+                let gst = |c: Component| {
+                    line.amounts
                         .iter()
-                        .filter(|a| a.component != Component::Cess)
-                        .collect();
-                    let Some(first) = levy.first() else { continue };
-                    let rate: u32 = levy.iter().filter_map(|a| a.rate.map(|r| r.bp())).sum();
-                    let key = vec![
-                        currency.clone(),
-                        first.jurisdiction.clone(),
-                        percent(Some(rate)),
-                    ];
-                    let taxable = first.taxable;
-                    let (igst, cgst) = (gst(Component::Igst), gst(Component::Cgst));
-                    let state = gst(Component::Sgst) + gst(Component::Utgst);
-                    let cess = gst(Component::Cess);
-                    let sums = self.row(key, order);
-                    for (at, amount) in [taxable, igst, cgst, state, cess].into_iter().enumerate() {
-                        sums.add(at, amount);
-                    }
-                }
+                        .filter(|a| a.component == c)
+                        .map(|a| a.tax)
+                        .sum::<i64>()
+                };
+                let levy: Vec<_> = line
+                    .amounts
+                    .iter()
+                    .filter(|a| a.component != Component::Cess)
+                    .collect();
+                let Some(first) = levy.first() else { continue };
+                let rate: u32 = levy.iter().filter_map(|a| a.rate.map(|r| r.bp())).sum();
+                let key = vec![
+                    currency.clone(),
+                    part(&first.jurisdiction),
+                    percent(Some(rate)),
+                ];
+                let state = gst(Component::Sgst) + gst(Component::Utgst);
+                add(
+                    key,
+                    &[
+                        first.taxable,
+                        gst(Component::Igst),
+                        gst(Component::Cgst),
+                        state,
+                        gst(Component::Cess),
+                    ],
+                );
             }
-            ReportGroup::Oss => {
-                if !matches!(owed.scheme, Scheme::Oss | Scheme::Ioss)
-                    || owed.liable != Liable::Merchant
-                {
-                    return;
+        }
+        ReportGroup::Oss => {
+            if !matches!(owed.scheme, Scheme::Oss | Scheme::Ioss) || owed.liable != Liable::Merchant
+            {
+                return rows;
+            }
+            for amount in owed.lines.iter().flat_map(|l| &l.amounts) {
+                if amount.component != Component::Vat {
+                    continue;
                 }
-                for amount in owed.lines.iter().flat_map(|l| &l.amounts) {
-                    if amount.component != Component::Vat {
-                        continue;
-                    }
-                    let key = vec![
-                        currency.clone(),
-                        snake(&owed.scheme),
-                        amount.jurisdiction.clone(),
-                        percent(amount.rate.map(|r| r.bp())),
-                    ];
-                    let sums = self.row(key, order);
-                    sums.add(0, amount.taxable);
-                    sums.add(1, amount.tax);
-                }
+                let key = vec![
+                    currency.clone(),
+                    snake(&owed.scheme),
+                    part(&amount.jurisdiction),
+                    percent(amount.rate.map(|r| r.bp())),
+                ];
+                add(key, &[amount.taxable, amount.tax]);
             }
         }
     }
+    rows
+}
 
-    pub fn finish(self, period: ReportPeriod, stats: ReadStats) -> TaxReport {
-        let amounts = self.group.columns().len() - 1 - key_width(self.group);
-        let rows = self
-            .rows
+/// Sums of contributions: a period's daily totals added up, or its records' contributions.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Totals(BTreeMap<String, i64>);
+
+impl Totals {
+    pub fn add(&mut self, name: &str, value: i64) {
+        let sum = self.0.entry(name.to_owned()).or_default();
+        *sum = sum.saturating_add(value);
+    }
+
+    pub fn add_all(&mut self, contributions: &BTreeMap<String, i64>) {
+        for (name, value) in contributions {
+            self.add(name, *value);
+        }
+    }
+
+    fn count(&self, name: &str) -> u64 {
+        u64::try_from(self.0.get(name).copied().unwrap_or(0)).unwrap_or(0)
+    }
+
+    /// The report of `group` from these totals.
+    pub fn report(&self, group: ReportGroup, period: ReportPeriod, stats: ReadStats) -> TaxReport {
+        let columns = group.columns();
+        let width = group.key_width();
+        let tag = format!("{}{SEP}", group.tag());
+        let mut rows: BTreeMap<Vec<String>, BTreeMap<&str, i64>> = BTreeMap::new();
+        for (name, value) in self.0.range(tag.clone()..) {
+            let Some(rest) = name.strip_prefix(&tag) else {
+                break;
+            };
+            let parts: Vec<&str> = rest.split(SEP).collect();
+            let Some((column, key)) = parts.split_last() else {
+                continue;
+            };
+            let Some(column) = columns.iter().find(|c| *c == column) else {
+                continue;
+            };
+            if key.len() != width {
+                continue;
+            }
+            let key: Vec<String> = key.iter().map(|k| (*k).to_owned()).collect();
+            *rows.entry(key).or_default().entry(column).or_default() += value;
+        }
+        let rows = rows
             .into_iter()
+            .filter(|(_, sums)| sums.get("orders").copied().unwrap_or(0) > 0)
             .map(|(key, sums)| {
                 let exponent = Currency::parse(&key[0]).map_or(2, |c| c.exponent());
                 let mut row: Vec<Cell> = key.into_iter().map(Cell::Text).collect();
-                for at in 0..amounts {
+                for column in &columns[width..columns.len() - 1] {
                     row.push(Cell::Amount(
-                        sums.amounts.get(at).copied().unwrap_or(0),
+                        sums.get(column).copied().unwrap_or(0),
                         exponent,
                     ));
                 }
-                row.push(Cell::Count(sums.orders.len() as u64));
+                row.push(Cell::Count(
+                    u64::try_from(sums.get("orders").copied().unwrap_or(0)).unwrap_or(0),
+                ));
                 row
             })
             .collect();
         TaxReport {
-            group: self.group,
+            group,
             period,
             rows,
-            computed: self.computed,
-            flagged: self.flagged,
-            void: self.void,
+            computed: self.count(COMPUTED),
+            flagged: self.count(FLAGGED),
+            void: self.count(VOID),
             stats,
         }
-    }
-}
-
-fn key_width(group: ReportGroup) -> usize {
-    match group {
-        ReportGroup::Jurisdiction => 6,
-        ReportGroup::Gstr1 => 3,
-        ReportGroup::Oss => 4,
     }
 }
 
@@ -360,7 +415,7 @@ fn key_width(group: ReportGroup) -> usize {
 pub struct ReadStats {
     /// Query pages read (store requests).
     pub pages: u64,
-    /// Items read (tax records only).
+    /// Items read (daily totals, or records; never anything else).
     pub items: u64,
 }
 
@@ -442,7 +497,8 @@ fn csv_cell(text: &str) -> String {
     }
 }
 
-/// Reads records for reports.
+/// Reads reports: from the daily totals (what the API serves), or by walking the records
+/// themselves (the same figures, proved equal by the tests; the audit path).
 pub struct TaxReporter {
     data: Arc<dyn Store>,
 }
@@ -452,20 +508,22 @@ impl TaxReporter {
         Self { data }
     }
 
-    pub async fn report(
+    /// Every item of the merchant's tax partition under `kind` (`T` totals, `D` records) in
+    /// the period's days, page by page.
+    async fn each(
         &self,
         merchant: &MerchantId,
         period: ReportPeriod,
-        group: ReportGroup,
-    ) -> Result<TaxReport, TaxRecordError> {
-        let mut aggregator = Aggregator::new(group);
-        let mut stats = ReadStats::default();
+        kind: char,
+        stats: &mut ReadStats,
+        visit: &mut (dyn FnMut(&rc_store::Item) -> Result<(), TaxRecordError> + Send),
+    ) -> Result<(), TaxRecordError> {
         let partition = keys::records_partition(merchant);
         let (first, last) = (
-            format!("D#{}", keys::iso(period.from)),
-            format!("D#{}#~", keys::iso(period.to)),
+            format!("{kind}#{}", keys::iso(period.from)),
+            format!("{kind}#{}#~", keys::iso(period.to)),
         );
-        for month in period.months() {
+        for month in period.months(kind) {
             let mut after: Option<PageToken> = None;
             loop {
                 let page = self
@@ -475,10 +533,9 @@ impl TaxReporter {
                 stats.pages += 1;
                 for item in &page.items {
                     stats.items += 1;
-                    if item.key.sk < first || item.key.sk > last {
-                        continue;
+                    if item.key.sk >= first && item.key.sk <= last {
+                        visit(item)?;
                     }
-                    aggregator.add(&from_item(item)?);
                 }
                 match page.next {
                     Some(token) => after = Some(token),
@@ -486,7 +543,45 @@ impl TaxReporter {
                 }
             }
         }
-        Ok(aggregator.finish(period, stats))
+        Ok(())
+    }
+
+    /// The report from the daily totals: a few items per day, whatever the number of orders.
+    pub async fn report(
+        &self,
+        merchant: &MerchantId,
+        period: ReportPeriod,
+        group: ReportGroup,
+    ) -> Result<TaxReport, TaxRecordError> {
+        let mut totals = Totals::default();
+        let mut stats = ReadStats::default();
+        self.each(merchant, period, 'T', &mut stats, &mut |item| {
+            for (name, value) in &item.attrs {
+                if let rc_store::Value::N(n) = value {
+                    totals.add(name, *n);
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(totals.report(group, period, stats))
+    }
+
+    /// The report from the records themselves, one by one.
+    pub async fn report_from_records(
+        &self,
+        merchant: &MerchantId,
+        period: ReportPeriod,
+        group: ReportGroup,
+    ) -> Result<TaxReport, TaxRecordError> {
+        let mut totals = Totals::default();
+        let mut stats = ReadStats::default();
+        self.each(merchant, period, 'D', &mut stats, &mut |item| {
+            totals.add_all(&contributions(&from_item(item)?));
+            Ok(())
+        })
+        .await?;
+        Ok(totals.report(group, period, stats))
     }
 }
 
@@ -497,7 +592,7 @@ mod tests {
     #[test]
     fn periods_parse_or_say_which_field() {
         let ok = ReportPeriod::parse(Some("2025-12-15"), Some("2026-02-03")).expect("period");
-        assert_eq!(ok.months(), vec!["D#2025-12", "D#2026-01", "D#2026-02"]);
+        assert_eq!(ok.months('D'), vec!["D#2025-12", "D#2026-01", "D#2026-02"]);
         let cases = [
             (None, Some("2026-01-01"), "from"),
             (Some("2026-01-01"), None, "to"),
@@ -511,6 +606,99 @@ mod tests {
         // A leap year's 366 days fit.
         assert!(ReportPeriod::parse(Some("2028-01-01"), Some("2028-12-31")).is_ok());
         assert_eq!(ReportGroup::parse(Some("vat")), Err("group"));
+    }
+
+    fn record(order: &str, to: &str, state: TaxRecordState) -> StoredTaxRecord {
+        use rc_tax::{LineInput, Place, TaxInput, provider_for};
+        let place = |region: &str| Place {
+            country: "IN".into(),
+            region: Some(region.into()),
+        };
+        let input = TaxInput {
+            currency: Currency::parse("INR").expect("inr"),
+            date: time::macros::date!(2026 - 11 - 02),
+            prices_include_tax: false,
+            lines: vec![LineInput {
+                quantity: 2,
+                unit_price: 100_000,
+                discount: 0,
+                gst: Some(rc_tax::india::seed_classes()["gst-18"].clone()),
+                vat: None,
+                from: None,
+            }],
+            shipping: 5_000,
+            from: place("MH"),
+            to: place(to),
+            below_eu_threshold: false,
+            reported_scheme: None,
+            channel: None,
+        };
+        StoredTaxRecord {
+            order: order.into(),
+            day: "2026-11-02".into(),
+            state,
+            reason: None,
+            provider: Some("india_gst".into()),
+            currency: "INR".into(),
+            ship_from: vec!["IN-MH".into()],
+            ship_to: format!("IN-{to}"),
+            owed: (state == TaxRecordState::Computed)
+                .then(|| provider_for(&input).compute(&input).expect("gst")),
+            charged: None,
+            order_version: 1,
+            computed_at: time::OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn totals_moved_by_differences_equal_the_records() {
+        let period = ReportPeriod::parse(Some("2026-11-01"), Some("2026-11-30")).expect("period");
+        let (a, b) = (
+            record("o1", "MH", TaxRecordState::Computed),
+            record("o2", "KA", TaxRecordState::Computed),
+        );
+        let mut totals = Totals::default();
+        totals.add_all(&contributions(&a));
+        totals.add_all(&contributions(&b));
+        // o1 recomputed as shipped to Karnataka, then cancelled: each change moves the totals
+        // by its difference only.
+        let moved = record("o1", "KA", TaxRecordState::Computed);
+        let cancelled = record("o1", "KA", TaxRecordState::Void);
+        for (old, new) in [(&a, &moved), (&moved, &cancelled)] {
+            for (name, value) in contributions(old) {
+                totals.add(&name, -value);
+            }
+            totals.add_all(&contributions(new));
+        }
+        let mut direct = Totals::default();
+        direct.add_all(&contributions(&cancelled));
+        direct.add_all(&contributions(&b));
+        for group in [
+            ReportGroup::Jurisdiction,
+            ReportGroup::Gstr1,
+            ReportGroup::Oss,
+        ] {
+            let stats = ReadStats::default();
+            let (moved, direct) = (
+                totals.report(group, period, stats),
+                direct.report(group, period, stats),
+            );
+            assert_eq!(moved.rows(), direct.rows(), "{group:?}");
+            assert_eq!((moved.computed, moved.void), (1, 1));
+        }
+        // Only o2 remains counted: one GSTR-1 row, Karnataka at 18 %, IGST on ₹2,050.
+        let gstr1 = totals.report(ReportGroup::Gstr1, period, ReadStats::default());
+        assert_eq!(
+            gstr1.rows(),
+            vec![vec![
+                "INR", "IN-KA", "18", "2050.00", "369.00", "0.00", "0.00", "0.00", "1"
+            ]]
+        );
+        assert!(
+            gstr1
+                .to_csv()
+                .starts_with("currency,place_of_supply,rate_percent")
+        );
     }
 
     #[test]

@@ -376,6 +376,31 @@ async fn tax_records_survive_and_say_who_owes_what(stack: Stack) {
     assert_eq!(before, after, "the report is the same after the purge");
     assert_eq!(tax_of(&stack, "shopify-7001").await, record_before);
 
+    // The daily totals the report reads equal the records, summed one by one.
+    for group in [
+        ReportGroup::Jurisdiction,
+        ReportGroup::Gstr1,
+        ReportGroup::Oss,
+    ] {
+        let period = ReportPeriod::parse(Some("2026-11-01"), Some("2026-11-30")).expect("period");
+        let reporter = &stack.services.tax_reporter;
+        let totals = reporter.report(&m, period, group).await.expect("totals");
+        let records = reporter
+            .report_from_records(&m, period, group)
+            .await
+            .expect("records");
+        assert_eq!(
+            (totals.rows(), totals.computed, totals.flagged, totals.void),
+            (
+                records.rows(),
+                records.computed,
+                records.flagged,
+                records.void
+            ),
+            "{group:?}"
+        );
+    }
+
     // 10. Account cancellation: the anonymized orders and their tax records remain.
     let period = ReportPeriod::parse(Some("2026-11-01"), Some("2026-11-30")).expect("period");
     let rows_before = stack
