@@ -483,6 +483,50 @@ mod tests {
         );
     }
 
+    /// Every slab, within a state and across states: ₹1,000.00 a unit, two units, ₹100 off.
+    #[test]
+    fn every_slab_intra_and_inter_state() {
+        let cases = [
+            // (class, rate bp on 2026-02-01, to)
+            ("gst-5", 500),
+            ("gst-18", 1_800),
+            ("gst-40", 4_000),
+            ("apparel", 500),
+        ];
+        for (class, rate) in cases {
+            let taxable = 190_000;
+            let whole = crate::Rate::basis_points(rate).expect("rate").of(taxable);
+            let half = crate::Rate::basis_points(rate / 2)
+                .expect("rate")
+                .of(taxable);
+            let intra = input(
+                "INR",
+                place("IN", Some("GJ")),
+                place("IN", Some("GJ")),
+                vec![line(2, 100_000, 10_000, Some(class))],
+            );
+            assert_eq!(
+                amounts(&compute(&intra).expect("gst")),
+                vec![
+                    (Component::Cgst, "IN-GJ".into(), rate / 2, taxable, half),
+                    (Component::Sgst, "IN-GJ".into(), rate / 2, taxable, half),
+                ],
+                "{class}"
+            );
+            let inter = input(
+                "INR",
+                place("IN", Some("GJ")),
+                place("IN", Some("RJ")),
+                vec![line(2, 100_000, 10_000, Some(class))],
+            );
+            assert_eq!(
+                amounts(&compute(&inter).expect("gst")),
+                vec![(Component::Igst, "IN-RJ".into(), rate, taxable, whole)],
+                "{class}"
+            );
+        }
+    }
+
     #[test]
     fn eu_worked_examples() {
         // From Germany to France, EUR 100.00 net: French VAT 20 % through the OSS.
@@ -513,6 +557,39 @@ mod tests {
         );
         fi.date = date!(2024 - 08 - 31);
         assert_eq!(amounts(&compute(&fi).expect("vat"))[0].2, 2_400);
+        // 2025's changes, the day before and the day of: Slovakia 20 → 23 % (1 January),
+        // Estonia 22 → 24 % (1 July), Romania 19 → 21 % (1 August).
+        for (country, day, before, after) in [
+            ("SK", date!(2025 - 01 - 01), 2_000, 2_300),
+            ("EE", date!(2025 - 07 - 01), 2_200, 2_400),
+            ("RO", date!(2025 - 08 - 01), 1_900, 2_100),
+        ] {
+            let mut sale = input(
+                "EUR",
+                place("DE", None),
+                place(country, None),
+                vec![line(1, 10_000, 0, None)],
+            );
+            sale.date = day.previous_day().expect("day");
+            assert_eq!(
+                amounts(&compute(&sale).expect("vat"))[0].2,
+                before,
+                "{country}"
+            );
+            sale.date = day;
+            let record = compute(&sale).expect("vat");
+            assert_eq!(
+                amounts(&record)[0],
+                (
+                    Component::Vat,
+                    country.into(),
+                    after,
+                    10_000,
+                    i64::from(after)
+                ),
+                "{country}"
+            );
+        }
         // Under the EUR 10,000 threshold: German VAT.
         let mut small = sale.clone();
         small.below_eu_threshold = true;

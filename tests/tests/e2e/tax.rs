@@ -236,7 +236,32 @@ async fn tax_records_survive_and_say_who_owes_what(stack: Stack) {
         (Some("flagged"), Some("no_tax_class"))
     );
     assert!(flagged.get("owed").is_none());
-    assert_eq!(report(&stack, "gstr1").await["orders"]["flagged"], 1);
+    // An unknown state code, a currency that is not India's: flagged, with their reasons.
+    let mut unknown_state: serde_json::Value = serde_json::from_str(GST_ORDER).expect("fixture");
+    unknown_state["id"] = serde_json::json!(7003);
+    unknown_state["shipping_address"]["province_code"] = serde_json::json!("XX");
+    let mut dollars: serde_json::Value = serde_json::from_str(GST_ORDER).expect("fixture");
+    dollars["id"] = serde_json::json!(7004);
+    dollars["currency"] = serde_json::json!("USD");
+    for (n, body, reason) in [
+        (7003, unknown_state, "unknown_state"),
+        (7004, dollars, "currency_mismatch"),
+    ] {
+        let body = serde_json::to_vec(&body).expect("encode");
+        assert_eq!(
+            stack
+                .webhook("orders/create", &format!("tax-{n}"), body)
+                .await,
+            200
+        );
+        stack.process_order_events().await;
+        let flagged = tax_of(&stack, &format!("shopify-{n}")).await;
+        assert_eq!(
+            (flagged["state"].as_str(), flagged["reason"].as_str()),
+            (Some("flagged"), Some(reason))
+        );
+    }
+    assert_eq!(report(&stack, "gstr1").await["orders"]["flagged"], 3);
     put(
         &stack,
         "/v1/tax/skus/MUG-STEEL",
