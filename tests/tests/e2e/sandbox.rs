@@ -131,6 +131,29 @@ async fn sandbox_orders_from_both_marketplaces_arrive_exactly_once() {
                 .expect("json")
         }
     };
+    // Every order carries its tax record: Amazon's sandbox orders the Seattle sales tax Amazon
+    // collects as marketplace facilitator, recorded as charged; Shopify's none charged.
+    for order in &reserved {
+        let id = order["id"].as_str().expect("id");
+        let record = get(format!("{base}/v1/orders/{id}/tax")).await;
+        let expected = if id.starts_with("amazon-") {
+            ("marketplace_facilitator", "marketplace", true)
+        } else {
+            ("none", "merchant", false)
+        };
+        assert_eq!(
+            (
+                record["owed"]["scheme"].as_str().unwrap_or_default(),
+                record["owed"]["liable"].as_str().unwrap_or_default(),
+                record["owed"]["lines"][0]["amounts"][0]["tax"]
+                    .as_i64()
+                    .unwrap_or(0)
+                    > 0
+            ),
+            expected,
+            "{record}"
+        );
+    }
     // Every order gets its label from the sandbox courier, exactly once.
     let mut labelled = Vec::new();
     for _ in 0..200 {
