@@ -263,12 +263,17 @@ impl TaxRecorder {
             record.reason = Some(reason.to_owned());
             record
         };
-        let Some(to) = view.ship_to.as_ref() else {
-            return Ok(flag(record, "no_destination"));
-        };
-        let to = Place {
-            country: to.country.to_ascii_uppercase(),
-            region: to.region.clone(),
+        // No ship-to (a digital order): nowhere to compute for; what the channel charged is
+        // recorded as charged (`ZZ`: the jurisdiction unknown).
+        let to = match view.ship_to.as_ref() {
+            Some(to) => Place {
+                country: to.country.to_ascii_uppercase(),
+                region: to.region.clone(),
+            },
+            None => Place {
+                country: "ZZ".into(),
+                region: None,
+            },
         };
         let order_from = from.iter().flatten().next().cloned();
         let computed_here = to.country == "IN" || is_member(&to.country);
