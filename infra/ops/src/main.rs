@@ -15,7 +15,7 @@
 //!                                       list dead-lettered order events (ids only) and send
 //!                                       them back to the order processor's queue (deployed:
 //!                                       RC_ORDER_EVENTS_DLQ_URL -> RC_ORDER_EVENTS_QUEUE_URL)
-//! rc-ops api-key issue MERCHANT [--scope pii:read]
+//! rc-ops api-key issue MERCHANT [--name NAME] [--scope SCOPE,...]
 //!                                       issue an API key (printed once); `pii:read` lets it
 //!                                       open data-request reports
 //! ```
@@ -30,7 +30,7 @@ use rc_domain::{MerchantId, SystemClock};
 use rc_privacy::PurgeLimits;
 use rc_runtime::{AwsConfig, Services};
 
-const USAGE: &str = "usage: rc-ops purge [--dry-run] [--max N] | verify-receipts MERCHANT | cancellation MERCHANT | inventory-sync (--merchant M | --all) | redrive-order-events [--dry-run] [--max N] | api-key issue MERCHANT [--scope pii:read]";
+const USAGE: &str = "usage: rc-ops purge [--dry-run] [--max N] | verify-receipts MERCHANT | cancellation MERCHANT | inventory-sync (--merchant M | --all) | redrive-order-events [--dry-run] [--max N] | api-key issue MERCHANT [--name NAME] [--scope SCOPE,...]";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -197,16 +197,21 @@ async fn run(args: &[String]) -> Result<ExitCode, String> {
         Some("api-key") if args.get(1).map(String::as_str) == Some("issue") => {
             let raw = args.get(2).ok_or(USAGE)?;
             let merchant = MerchantId::parse(raw).map_err(|e| format!("merchant `{raw}`: {e}"))?;
+            // Comma-separated; without it, every scope but those that open PII.
             let scopes = match option(args, "--scope")? {
-                None => Vec::new(),
-                Some(raw) => {
-                    vec![rc_runtime::Scope::parse(raw).ok_or(format!("unknown scope `{raw}`"))?]
-                }
+                None => rc_runtime::Scope::default_set(),
+                Some(raw) => raw
+                    .split(',')
+                    .map(|s| {
+                        rc_runtime::Scope::parse(s.trim()).ok_or(format!("unknown scope `{s}`"))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
             };
-            let key = services()
+            let name = option(args, "--name")?.unwrap_or("operator-issued");
+            let (key, _) = services()
                 .await?
                 .api_keys
-                .issue_with(&merchant, &scopes)
+                .issue_named(&merchant, name, &scopes, None)
                 .await
                 .map_err(|e| e.to_string())?;
             let scopes: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();

@@ -21,7 +21,10 @@ pub enum ApiError {
     /// 401 `unauthorized`
     #[error("a valid API key is required (Authorization: Bearer <key>)")]
     Unauthorized,
-    /// 403 `scope_required`: the key is valid but lacks the named scope.
+    /// 401 `key_expired`: the key was valid until its expiry.
+    #[error("this API key has expired; issue a new one")]
+    KeyExpired,
+    /// 403 `insufficient_scope`: the key is valid but lacks the named scope.
     #[error("this API key lacks the `{0}` scope")]
     ScopeRequired(&'static str),
     /// 404 `not_found`
@@ -79,7 +82,9 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::MissingHeader(_) | Self::MalformedJson(_) => StatusCode::BAD_REQUEST,
-            Self::InvalidSignature | Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::InvalidSignature | Self::Unauthorized | Self::KeyExpired => {
+                StatusCode::UNAUTHORIZED
+            }
             Self::ScopeRequired(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -102,7 +107,8 @@ impl ApiError {
             Self::MalformedJson(_) => "malformed_json",
             Self::InvalidSignature => "invalid_hmac",
             Self::Unauthorized => "unauthorized",
-            Self::ScopeRequired(_) => "scope_required",
+            Self::KeyExpired => "key_expired",
+            Self::ScopeRequired(_) => "insufficient_scope",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict => "conflict",

@@ -43,8 +43,12 @@
 //! | `GET /v1/orders/{order_id}/tax`, `POST` to recompute | the order's tax record |
 //! | `GET /v1/reports/tax?from=&to=&group=&format=` | the tax report (aggregates only; JSON or CSV) |
 //!
-//! After a cancellation the merchant's keys answer `410 account_closed`, except on the
-//! cancellation status and the receipts, which stay readable (they hold no PII).
+//! | `GET/POST /v1/api-keys`, `DELETE /v1/api-keys/{id}` | the merchant's API keys (scoped) |
+//!
+//! Every route needs one scope (`crate::scopes::ROUTE_SCOPES`, also `docs/api-scopes.md`): a key
+//! without it is answered `403 insufficient_scope`, an expired key `401 key_expired`. After a
+//! cancellation the merchant's keys answer `410 account_closed`, except on the cancellation
+//! status and the receipts, which stay readable (they hold no PII).
 
 use std::sync::Arc;
 
@@ -52,13 +56,12 @@ use bytes::Bytes;
 use http::{Method, Request, Response, header};
 
 use rc_domain::{OrderId, SellerId, ShopDomain};
-use rc_orders::{
-    ApiKeyRepository, ConnectionRepository, KeyOwner, OrderRepository, PresentedKey, Scope,
-};
+use rc_orders::{ApiKeyRepository, ConnectionRepository, KeyOwner, OrderRepository, PresentedKey};
 
 use crate::connection_routes::{ConnectionRoutes, amazon_id};
 use crate::fulfillment_routes::{courier_from_path, shipment_from_path, status_from_query};
 use crate::inventory_routes::sku_from_path;
+use crate::key_routes::KeyRoutes;
 use crate::order_routes;
 use crate::routing_routes::RoutingRoutes;
 use crate::tax_routes::class_from_path;
@@ -78,9 +81,12 @@ pub struct MerchantApi {
     routing: RoutingRoutes,
     fulfillment: FulfillmentApi,
     tax: TaxApi,
+    keys: KeyRoutes,
 }
 
 enum Route {
+    ApiKeys,
+    ApiKey(String),
     TaxClasses,
     TaxClass(rc_tax::TaxClassId),
     SkuTaxClass(rc_domain::Sku),
@@ -151,6 +157,9 @@ impl MerchantApi {
         tax: TaxApi,
     ) -> Self {
         Self {
+            keys: KeyRoutes {
+                repo: api_keys.clone(),
+            },
             tax,
             orders,
             api_keys,
@@ -282,6 +291,14 @@ impl MerchantApi {
                 allow(&[Method::GET, Method::PUT])?;
                 Ok(Route::FulfillmentSettings)
             }
+            ["v1", "api-keys"] => {
+                allow(&[Method::GET, Method::POST])?;
+                Ok(Route::ApiKeys)
+            }
+            ["v1", "api-keys", id] => {
+                allow(&[Method::DELETE])?;
+                Ok(Route::ApiKey((*id).to_owned()))
+            }
             ["v1", "tax", "classes"] => {
                 allow(&[Method::GET])?;
                 Ok(Route::TaxClasses)
@@ -402,6 +419,9 @@ impl MerchantApi {
     async fn process(&self, request: Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
         // Authenticate before routing, so unauthenticated callers learn nothing about routes.
         let key = self.merchant(&request).await?;
+        if key.expired {
+            return Err(ApiError::KeyExpired);
+        }
         if request.body().len() > MAX_API_BODY {
             return Err(ApiError::PayloadTooLarge(MAX_API_BODY));
         }
@@ -419,7 +439,21 @@ impl MerchantApi {
             }
             KeyOwner::Closed(_) => return Err(ApiError::AccountClosed),
         };
+        // The route table says which scope the route needs; a route it lacks is refused.
+        let Some(scope) = crate::scope_for(request.method(), request.uri().path()) else {
+            tracing::error!(path = %request.uri().path(), "a routed request has no scope in the table");
+            return Err(ApiError::Internal);
+        };
+        if !key.has(scope) {
+            return Err(ApiError::ScopeRequired(scope.as_str()));
+        }
+        self.api_keys.touch(&key).await;
         match route {
+            Route::ApiKeys if request.method() == Method::POST => {
+                self.keys.create(&merchant, &key, request.body()).await
+            }
+            Route::ApiKeys => self.keys.list(&merchant).await,
+            Route::ApiKey(id) => self.keys.revoke(&merchant, &id).await,
             Route::Inventory(after) => self.inventory.list(&merchant, after.as_deref()).await,
             Route::Stock(sku) => self.inventory.show(&merchant, &sku).await,
             Route::AdjustStock(sku) => {
@@ -463,10 +497,7 @@ impl MerchantApi {
             }
             Route::PrivacyRequest(id) => self.privacy.request(&merchant, &id).await,
             Route::PrivacyReport(id) => {
-                // Opening buyer PII takes a key made for it, and is recorded.
-                if !key.has(Scope::PiiRead) {
-                    return Err(ApiError::ScopeRequired(Scope::PiiRead.as_str()));
-                }
+                // Opening buyer PII takes a key made for it (`pii:read`), and is recorded.
                 self.privacy
                     .report(&self.orders, &merchant, &id, &key.key_id)
                     .await
@@ -509,10 +540,8 @@ impl MerchantApi {
                 self.fulfillment.relabel(&merchant, &id).await
             }
             Route::ShipmentLabel(id) => {
-                // A label prints the buyer's address: opening it takes a key made for it.
-                if !key.has(Scope::PiiRead) {
-                    return Err(ApiError::ScopeRequired(Scope::PiiRead.as_str()));
-                }
+                // A label prints the buyer's address: opening it takes a key made for it
+                // (`pii:read`), and is recorded.
                 self.fulfillment.label(&merchant, &id, &key.key_id).await
             }
             Route::ShipmentVoid(id) => self.fulfillment.void(&merchant, &id).await,
@@ -572,6 +601,72 @@ impl MerchantApi {
                 self.connections
                     .put_shopify(&merchant, &shop, request.body())
                     .await
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A valid value for each path parameter of the route table.
+    fn sample(path: &str) -> String {
+        path.split('/')
+            .map(|segment| match segment {
+                "{order_id}" => "shopify-1001",
+                "{shipment_id}" => "shopify-1001.1",
+                "{sku}" => "MUG-350",
+                "{warehouse_id}" => "main",
+                "{class_id}" => "gst-18",
+                "{shop}" => "acme.myshopify.com",
+                "{seller_id}" => "A1B2C3D4E5F6G7",
+                "{kind}" => "easypost",
+                "{name}" => "main",
+                "{request_id}" => "req-1",
+                "{key_id}" => "0123456789abcdef",
+                other => other,
+            })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    fn routes(method: &Method, path: &str) -> bool {
+        let request = Request::builder()
+            .method(method.clone())
+            .uri(format!("http://localhost{path}"))
+            .body(Bytes::new())
+            .expect("request");
+        MerchantApi::route(&request).is_ok()
+    }
+
+    /// The router and the scope table agree: every route in the table is routed, and every
+    /// method the router takes on those paths has a scope (so none is ever let through
+    /// unchecked, and none in the table is dead).
+    #[test]
+    fn the_router_takes_exactly_the_routes_of_the_scope_table() {
+        let methods = [
+            Method::GET,
+            Method::PUT,
+            Method::POST,
+            Method::DELETE,
+            Method::PATCH,
+        ];
+        for entry in crate::ROUTE_SCOPES {
+            let path = sample(entry.path);
+            let method = Method::from_bytes(entry.method.as_bytes()).expect("method");
+            assert!(
+                routes(&method, &path),
+                "{} {path} is not routed",
+                entry.method
+            );
+            for method in &methods {
+                if routes(method, &path) {
+                    assert!(
+                        crate::scope_for(method, &path).is_some(),
+                        "{method} {path} is routed but has no scope"
+                    );
+                }
             }
         }
     }

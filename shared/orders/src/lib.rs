@@ -13,7 +13,10 @@ mod privacy_requests;
 mod random;
 mod view;
 
-pub use api_keys::{ApiKey, ApiKeyRepository, KeyOwner, PresentedKey, Scope};
+pub use api_keys::{
+    ApiKey, ApiKeyRepository, KeyInfo, KeyOwner, MAX_KEY_LIFETIME_DAYS, MAX_KEY_NAME, PresentedKey,
+    Scope, key_name,
+};
 pub use audit::{AuditEntry, AuditLog, PiiAccess};
 pub use connections::{
     AmazonConnection, ConnectionRef, ConnectionRepository, ConnectionSummary, ShopifyConnection,

@@ -215,7 +215,7 @@ async fn a_label_is_bought_once_sealed_and_erased_with_the_order(stack: Stack) {
     let (status, refused) = labels.stack.api("GET", &path, "").await;
     assert_eq!(
         (status, refused["error"].as_str()),
-        (403, Some("scope_required"))
+        (403, Some("insufficient_scope"))
     );
     let request = http::Request::builder()
         .uri(format!("http://localhost{path}"))

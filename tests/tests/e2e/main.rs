@@ -4,6 +4,7 @@
 mod support;
 
 mod amazon_notifications;
+mod api_keys;
 mod aws_slice;
 mod inventory_reservations;
 mod inventory_sync;

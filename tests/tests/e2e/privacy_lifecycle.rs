@@ -374,7 +374,7 @@ async fn shopify_compliance_requests_are_fulfilled() {
         .await;
     assert_eq!(
         (status, refused["error"].as_str()),
-        (403, Some("scope_required")),
+        (403, Some("insufficient_scope")),
         "an ordinary key cannot open PII"
     );
     let (status, report) = stack

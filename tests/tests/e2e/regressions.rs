@@ -215,7 +215,7 @@ async fn forged_data_request(stack: Stack) {
     let (status, body) = stack.api("GET", path, "").await;
     assert_eq!(
         (status, body["error"].as_str()),
-        (403, Some("scope_required"))
+        (403, Some("insufficient_scope"))
     );
     assert!(!body.to_string().contains(&victim_email));
 
