@@ -6,6 +6,7 @@
 //! rc-ops purge [--dry-run] [--max N]     run the privacy run now; progress on stderr, report
 //!                                       (JSON) on stdout; a dry run lists what is due
 //! rc-ops verify-receipts MERCHANT        verify a merchant's receipt chain (exit 1 if broken)
+//! rc-ops verify-audit MERCHANT           verify a merchant's audit chain (exit 1 if broken)
 //! rc-ops cancellation MERCHANT           where a merchant's account cancellation stands
 //! rc-ops inventory-sync --merchant M     push the merchant's listings that differ from their
 //!                                       last push (channel endpoints from RC_SPAPI_ENDPOINT,
@@ -30,7 +31,7 @@ use rc_domain::{MerchantId, SystemClock};
 use rc_privacy::PurgeLimits;
 use rc_runtime::{AwsConfig, Services};
 
-const USAGE: &str = "usage: rc-ops purge [--dry-run] [--max N] | verify-receipts MERCHANT | cancellation MERCHANT | inventory-sync (--merchant M | --all) | redrive-order-events [--dry-run] [--max N] | api-key issue MERCHANT [--name NAME] [--scope SCOPE,...]";
+const USAGE: &str = "usage: rc-ops purge [--dry-run] [--max N] | verify-receipts MERCHANT | verify-audit MERCHANT | cancellation MERCHANT | inventory-sync (--merchant M | --all) | redrive-order-events [--dry-run] [--max N] | api-key issue MERCHANT [--name NAME] [--scope SCOPE,...]";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -114,6 +115,21 @@ async fn run(args: &[String]) -> Result<ExitCode, String> {
                 .map_err(|e| e.to_string())?;
             print(&report)?;
             Ok(if report.purge.failed.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Some("verify-audit") => {
+            let merchant = merchant(args)?;
+            let report = services()
+                .await?
+                .audit
+                .verify(&merchant)
+                .await
+                .map_err(|e| e.to_string())?;
+            print(&report)?;
+            Ok(if report.problem.is_none() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE

@@ -327,7 +327,7 @@ impl FulfillmentApi {
         &self,
         merchant: &MerchantId,
         id: &ShipmentId,
-        actor: &str,
+        actor: &rc_orders::Actor<'_>,
     ) -> Result<Response<Bytes>, ApiError> {
         let labels = self.labels.as_ref().ok_or(ApiError::Unavailable)?;
         let shipment = self.shipment(merchant, id).await?;

@@ -85,6 +85,7 @@ pub struct MerchantApi {
 }
 
 enum Route {
+    VerifyAudit,
     ApiKeys,
     ApiKey(String),
     TaxClasses,
@@ -176,11 +177,80 @@ impl MerchantApi {
         }
     }
 
+    /// Handles a request; every answer carries its `x-request-id`, the id the audit trail
+    /// records it under.
     pub async fn handle(&self, request: Request<Bytes>) -> Response<Bytes> {
-        match self.process(request).await {
+        let request_id = rc_orders::random_hex::<8>().unwrap_or_else(|_| "unknown".into());
+        let mut response = match self.process(request, &request_id).await {
             Ok(response) => response,
             Err(error) => error.into_response(),
+        };
+        if let Ok(value) = header::HeaderValue::from_str(&request_id) {
+            response.headers_mut().insert("x-request-id", value);
         }
+        response
+    }
+
+    /// The audit entry a successful administrative request leaves: (action, purpose, subject).
+    fn admin_event(
+        route: &Route,
+        method: &Method,
+        body: &[u8],
+    ) -> Option<(&'static str, String, String)> {
+        let put = method == Method::PUT;
+        Some(match route {
+            Route::ApiKeys if method == Method::POST => {
+                let scopes = serde_json::from_slice::<serde_json::Value>(body)
+                    .ok()
+                    .and_then(|b| {
+                        b["scopes"].as_array().map(|list| {
+                            list.iter()
+                                .filter_map(|s| s.as_str())
+                                .collect::<Vec<_>>()
+                                .join(" ")
+                        })
+                    })
+                    .unwrap_or_default();
+                ("api_key_issued", scopes, String::new())
+            }
+            Route::ApiKey(id) => ("api_key_revoked", String::new(), id.clone()),
+            Route::ShopifyConnection(shop) => (
+                "connection_changed",
+                if put {
+                    "shopify_connected"
+                } else {
+                    "shopify_disconnected"
+                }
+                .into(),
+                shop.as_str().to_owned(),
+            ),
+            Route::AmazonConnection(seller) => (
+                "connection_changed",
+                if put {
+                    "amazon_connected"
+                } else {
+                    "amazon_disconnected"
+                }
+                .into(),
+                seller.as_str().to_owned(),
+            ),
+            Route::Courier(account) => (
+                "courier_account_changed",
+                if put { "saved" } else { "deleted" }.into(),
+                format!("{}/{}", account.kind.as_str(), account.name),
+            ),
+            Route::FulfillmentSettings if put => {
+                ("settings_changed", "fulfillment".into(), String::new())
+            }
+            Route::TaxSettings if put => ("settings_changed", "tax".into(), String::new()),
+            Route::Routing if put => ("settings_changed", "routing".into(), String::new()),
+            Route::CancelAccount => (
+                "account_cancellation_requested",
+                String::new(),
+                String::new(),
+            ),
+            _ => return None,
+        })
     }
 
     async fn merchant(&self, request: &Request<Bytes>) -> Result<PresentedKey, ApiError> {
@@ -373,6 +443,14 @@ impl MerchantApi {
                 allow(&[Method::GET])?;
                 Ok(Route::VerifyReceipts)
             }
+            ["v1", "audit"] => {
+                allow(&[Method::GET])?;
+                Ok(Route::PiiAudit(after()))
+            }
+            ["v1", "audit", "verify"] => {
+                allow(&[Method::GET])?;
+                Ok(Route::VerifyAudit)
+            }
             ["v1", "privacy", "audit"] => {
                 allow(&[Method::GET])?;
                 Ok(Route::PiiAudit(after()))
@@ -416,7 +494,11 @@ impl MerchantApi {
         }
     }
 
-    async fn process(&self, request: Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
+    async fn process(
+        &self,
+        request: Request<Bytes>,
+        request_id: &str,
+    ) -> Result<Response<Bytes>, ApiError> {
         // Authenticate before routing, so unauthenticated callers learn nothing about routes.
         let key = self.merchant(&request).await?;
         if key.expired {
@@ -448,16 +530,63 @@ impl MerchantApi {
             return Err(ApiError::ScopeRequired(scope.as_str()));
         }
         self.api_keys.touch(&key).await;
+        let actor = rc_orders::Actor {
+            id: &key.key_id,
+            request_id,
+        };
+        let admin = Self::admin_event(&route, request.method(), request.body());
+        let response = self
+            .dispatch(route, &request, &key, &merchant, &actor)
+            .await?;
+        if let Some((action, purpose, subject)) = admin
+            && response.status().is_success()
+        {
+            // The new key's id, for an issued key.
+            let subject = if subject.is_empty() && action == "api_key_issued" {
+                serde_json::from_slice::<serde_json::Value>(response.body())
+                    .ok()
+                    .and_then(|b| b["id"].as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            } else {
+                subject
+            };
+            self.privacy
+                .audit
+                .append(
+                    &merchant,
+                    rc_orders::AuditEvent {
+                        action,
+                        purpose: &purpose,
+                        actor: actor.id,
+                        subject: &subject,
+                        orders: &[],
+                        request_id,
+                    },
+                )
+                .await?;
+        }
+        Ok(response)
+    }
+
+    async fn dispatch(
+        &self,
+        route: Route,
+        request: &Request<Bytes>,
+        key: &PresentedKey,
+        merchant: &rc_domain::MerchantId,
+        actor: &rc_orders::Actor<'_>,
+    ) -> Result<Response<Bytes>, ApiError> {
+        let merchant = merchant.clone();
         match route {
             Route::ApiKeys if request.method() == Method::POST => {
-                self.keys.create(&merchant, &key, request.body()).await
+                self.keys.create(&merchant, key, request.body()).await
             }
             Route::ApiKeys => self.keys.list(&merchant).await,
             Route::ApiKey(id) => self.keys.revoke(&merchant, &id).await,
             Route::Inventory(after) => self.inventory.list(&merchant, after.as_deref()).await,
             Route::Stock(sku) => self.inventory.show(&merchant, &sku).await,
             Route::AdjustStock(sku) => {
-                let key = idempotency_key(&request)?;
+                let key = idempotency_key(request)?;
                 self.inventory
                     .adjust(&merchant, &sku, request.body(), key)
                     .await
@@ -499,10 +628,14 @@ impl MerchantApi {
             Route::PrivacyReport(id) => {
                 // Opening buyer PII takes a key made for it (`pii:read`), and is recorded.
                 self.privacy
-                    .report(&self.orders, &merchant, &id, &key.key_id)
+                    .report(&self.orders, &merchant, &id, actor)
                     .await
             }
             Route::PiiAudit(after) => self.privacy.audit(&merchant, after.as_deref()).await,
+            Route::VerifyAudit => {
+                let report = self.privacy.audit.verify(&merchant).await?;
+                Ok(crate::json(http::StatusCode::OK, &report))
+            }
             Route::Orders(after) => {
                 order_routes::list(&self.orders, &merchant, after.as_deref()).await
             }
@@ -542,7 +675,7 @@ impl MerchantApi {
             Route::ShipmentLabel(id) => {
                 // A label prints the buyer's address: opening it takes a key made for it
                 // (`pii:read`), and is recorded.
-                self.fulfillment.label(&merchant, &id, &key.key_id).await
+                self.fulfillment.label(&merchant, &id, actor).await
             }
             Route::ShipmentVoid(id) => self.fulfillment.void(&merchant, &id).await,
             Route::ShipmentConfirm(id) => self.fulfillment.confirm_again(&merchant, &id).await,

@@ -161,7 +161,7 @@ impl PrivacyApi {
         orders: &OrderRepository,
         merchant: &MerchantId,
         id: &str,
-        actor: &str,
+        actor: &rc_orders::Actor<'_>,
     ) -> Result<Response<Bytes>, ApiError> {
         let view = self
             .requests
@@ -218,7 +218,7 @@ impl PrivacyApi {
                 "buyer": data,
             }));
         }
-        tracing::info!(%merchant, request = %id, actor, "data request report opened");
+        tracing::info!(%merchant, request = %id, actor = actor.id, "data request report opened");
         Ok(json(
             StatusCode::OK,
             &json!({ "request": view.id, "orders": entries }),

@@ -89,6 +89,8 @@ pub const ROUTE_SCOPES: &[RouteScope] = &[
     route("GET", "/v1/privacy/receipts", PrivacyRead),
     route("GET", "/v1/privacy/receipts/verify", PrivacyRead),
     route("GET", "/v1/privacy/audit", PrivacyRead),
+    route("GET", "/v1/audit", PrivacyRead),
+    route("GET", "/v1/audit/verify", PrivacyRead),
     route("GET", "/v1/privacy/requests", PrivacyRead),
     route("GET", "/v1/privacy/requests/{request_id}", PrivacyRead),
     route("GET", "/v1/privacy/requests/{request_id}/report", PiiRead),

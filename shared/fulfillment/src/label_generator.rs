@@ -341,7 +341,7 @@ impl LabelGenerator {
         &self,
         merchant: &MerchantId,
         shipment: &Shipment,
-        actor: &str,
+        actor: &rc_orders::Actor<'_>,
     ) -> Result<(), FulfillmentError> {
         self.audit
             .record(
@@ -366,7 +366,12 @@ impl LabelGenerator {
         shipment: &Shipment,
     ) -> Result<Option<Recipient>, FulfillmentError> {
         let order = shipment.id.order();
-        self.audit_reveal(merchant, shipment, ACTOR).await?;
+        // The label job's id is the shipment's: the request it runs in.
+        let actor = rc_orders::Actor {
+            id: ACTOR,
+            request_id: shipment.id.as_str(),
+        };
+        self.audit_reveal(merchant, shipment, &actor).await?;
         let buyer = match self.orders.buyer(merchant, order).await {
             Ok(Some(buyer)) => buyer,
             Ok(None) => return Ok(None),
@@ -784,7 +789,7 @@ impl LabelGenerator {
         &self,
         merchant: &MerchantId,
         shipment: &Shipment,
-        actor: &str,
+        actor: &rc_orders::Actor<'_>,
     ) -> Result<Option<(String, zeroize::Zeroizing<Vec<u8>>)>, FulfillmentError> {
         let Some(label) = &shipment.label else {
             return Ok(None);

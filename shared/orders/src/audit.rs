@@ -1,52 +1,127 @@
-//! The audit trail of PII access: every time buyer data is opened for a person (a data-request
-//! report), who opened it, for which purpose and which orders. Ids only, never the data itself.
+//! The audit trail: every reveal of buyer data outside sealing (a label opened, a data-request
+//! report) and every administrative action (a key issued or revoked, a connection or courier
+//! account changed, settings changed, a cancellation requested) — who, what, why, about what,
+//! when, in which request. Ids and codes only, never the data itself.
+//!
+//! Per merchant, a hash chain: entry `n` holds the hash of entry `n - 1`, and its own hash is
+//! SHA-256 over both, so an entry changed, removed or inserted afterwards breaks the chain at its
+//! sequence number (`verify`). Entries are kept 13 months (store TTL); the chain is then verified
+//! from the oldest entry kept, whose `prev` the head's history vouches for.
 
 use std::sync::Arc;
 
+use aws_lc_rs::digest::{SHA256, digest};
 use rc_domain::{Clock, MerchantId};
-use rc_store::{Item, ItemKey, PageToken, Store, Value};
-use serde::Serialize;
+use rc_store::{Item, ItemKey, PageToken, Store, StoreError, TxOp, Value};
+use serde::{Deserialize, Serialize};
 
 use crate::RepoError;
+
+/// How long an entry is kept: 13 months (and a little).
+pub const AUDIT_RETENTION_DAYS: i64 = 400;
+/// The `prev` of the first entry.
+const GENESIS: &str = "genesis";
+/// Attempts at appending while other appends move the head.
+const APPEND_ATTEMPTS: usize = 8;
 
 fn partition(merchant: &MerchantId) -> String {
     format!("AUDIT#{merchant}")
 }
 
-/// One access, as listed to the merchant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AuditEntry {
-    /// What was done (`pii_reveal`).
-    pub action: String,
-    /// Why (`data_subject_report`).
-    pub purpose: String,
-    /// Who: the API key's id (a prefix of its hash, never the key).
-    pub actor: String,
-    /// What it was about (the privacy request id).
-    pub subject: String,
-    /// The orders whose data was opened.
-    pub orders: Vec<String>,
-    /// When, in epoch milliseconds.
-    pub at_ms: i64,
+fn head_key(merchant: &MerchantId) -> ItemKey {
+    ItemKey::new(partition(merchant), "HEAD")
 }
 
-/// An access about to happen, as recorded (the time is the log's own).
+fn entry_key(merchant: &MerchantId, seq: u64) -> ItemKey {
+    ItemKey::new(partition(merchant), format!("E#{seq:012}"))
+}
+
+/// One entry, as kept and as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub seq: u64,
+    /// When, in epoch milliseconds.
+    pub at_ms: i64,
+    /// What was done: `pii_reveal`, `api_key_issued`, `api_key_revoked`, `connection_changed`,
+    /// `courier_account_changed`, `settings_changed`, `account_cancellation_requested`, ...
+    pub action: String,
+    /// Why: a reveal's named purpose (`data_subject_report`, `label_download`); for an
+    /// administrative action, what changed (`shopify_connected`, `key_scopes:orders:read`).
+    pub purpose: String,
+    /// Who: an API key's id (a prefix of its hash, never the key) or `operator:<name>`.
+    pub actor: String,
+    /// What it was about (a privacy request id, a shipment id, a key id, a shop domain).
+    pub subject: String,
+    /// The orders whose data was opened (reveals only).
+    pub orders: Vec<String>,
+    /// The request it happened in (answered to the caller as `x-request-id`).
+    pub request_id: String,
+    pub prev: String,
+    pub hash: String,
+}
+
+impl AuditEntry {
+    fn compute_hash(&self) -> Result<String, RepoError> {
+        let unsigned = AuditEntry {
+            hash: String::new(),
+            ..self.clone()
+        };
+        let canonical =
+            serde_json::to_vec(&unsigned).map_err(|_| RepoError::Corrupt("audit entry"))?;
+        Ok(rc_domain::to_hex(digest(&SHA256, &canonical).as_ref()))
+    }
+}
+
+/// An event about to be recorded (the time, sequence and hashes are the log's own).
+#[derive(Debug, Clone, Copy)]
+pub struct AuditEvent<'a> {
+    pub action: &'static str,
+    pub purpose: &'a str,
+    pub actor: &'a str,
+    pub subject: &'a str,
+    pub orders: &'a [String],
+    pub request_id: &'a str,
+}
+
+/// Who acts, and in which request: an API key's id (or `operator:<name>`) and the request's id.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor<'a> {
+    pub id: &'a str,
+    pub request_id: &'a str,
+}
+
+/// A reveal of buyer data about to happen.
 pub struct PiiAccess<'a> {
     pub action: &'static str,
     pub purpose: &'static str,
-    pub actor: &'a str,
+    pub actor: &'a Actor<'a>,
     pub subject: &'a str,
     pub orders: &'a [String],
 }
 
-/// A cursor is a record's sort key: `<13-digit ms>#<12 hex digits>`.
+/// The outcome of verifying a merchant's chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditChainReport {
+    /// Entries checked.
+    pub entries: u64,
+    pub first_seq: Option<u64>,
+    pub last_seq: Option<u64>,
+    /// The first problem, if any: where, and what.
+    pub problem: Option<AuditProblem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditProblem {
+    pub seq: u64,
+    /// `hash_mismatch` (the entry was changed), `broken_link` (an entry before it was changed,
+    /// removed or inserted), `missing_entry` (a gap), `head_mismatch` (the head is not the last
+    /// entry's hash).
+    pub reason: &'static str,
+}
+
+/// A cursor is an entry's sequence number.
 fn is_cursor(token: &str) -> bool {
-    token.split_once('#').is_some_and(|(ms, suffix)| {
-        ms.len() == 13
-            && ms.bytes().all(|b| b.is_ascii_digit())
-            && suffix.len() == 12
-            && suffix.bytes().all(|b| b.is_ascii_hexdigit())
-    })
+    (1..=12).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_digit())
 }
 
 pub struct AuditLog {
@@ -54,37 +129,101 @@ pub struct AuditLog {
     clock: Arc<dyn Clock>,
 }
 
+fn parse_entry(item: &Item) -> Result<AuditEntry, RepoError> {
+    item.string("entry")
+        .and_then(|e| serde_json::from_str(e).ok())
+        .ok_or(RepoError::Corrupt("audit entry"))
+}
+
 impl AuditLog {
     pub fn new(data: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
         Self { data, clock }
     }
 
-    /// Records an access. Written before the data is returned: no record, no reveal.
+    /// Records a reveal. Written before the data is returned: no record, no reveal.
     pub async fn record(
         &self,
         merchant: &MerchantId,
         access: PiiAccess<'_>,
     ) -> Result<(), RepoError> {
-        let at_ms = (self.clock.now().unix_timestamp_nanos() / 1_000_000) as i64;
-        let suffix = crate::random::random_hex::<6>()?;
-        let orders =
-            serde_json::to_string(access.orders).map_err(|_| RepoError::Corrupt("orders"))?;
-        let item = Item::new(ItemKey::new(
-            partition(merchant),
-            format!("{at_ms:013}#{suffix}"),
-        ))
-        .with("action", Value::S(access.action.into()))
-        .with("purpose", Value::S(access.purpose.into()))
-        .with("actor", Value::S(access.actor.into()))
-        .with("subject", Value::S(access.subject.into()))
-        .with("orders", Value::S(orders));
-        self.data.create(item).await?;
-        Ok(())
+        self.append(
+            merchant,
+            AuditEvent {
+                action: access.action,
+                purpose: access.purpose,
+                actor: access.actor.id,
+                subject: access.subject,
+                orders: access.orders,
+                request_id: access.actor.request_id,
+            },
+        )
+        .await
+        .map(|_| ())
     }
 
-    /// The merchant's audit trail, oldest first, `limit` at a time after the cursor `after`
-    /// (from a previous page); with the cursor to continue from when more remain. `None` for a
-    /// cursor this log never gave out.
+    /// Appends an event at the end of the merchant's chain (the head and the entry in one
+    /// transaction, retried while concurrent appends move the head).
+    pub async fn append(
+        &self,
+        merchant: &MerchantId,
+        event: AuditEvent<'_>,
+    ) -> Result<AuditEntry, RepoError> {
+        for _ in 0..APPEND_ATTEMPTS {
+            let head = self.data.get(&head_key(merchant)).await?;
+            let (seq, prev) = match &head {
+                Some(item) => (
+                    item.number("seq")
+                        .and_then(|n| u64::try_from(n).ok())
+                        .ok_or(RepoError::Corrupt("audit head"))?,
+                    item.string("hash")
+                        .ok_or(RepoError::Corrupt("audit head"))?
+                        .to_owned(),
+                ),
+                None => (0, GENESIS.to_owned()),
+            };
+            let now = self.clock.now();
+            let mut entry = AuditEntry {
+                seq: seq + 1,
+                at_ms: (now.unix_timestamp_nanos() / 1_000_000) as i64,
+                action: event.action.to_owned(),
+                purpose: event.purpose.to_owned(),
+                actor: event.actor.to_owned(),
+                subject: event.subject.to_owned(),
+                orders: event.orders.to_vec(),
+                request_id: event.request_id.to_owned(),
+                prev,
+                hash: String::new(),
+            };
+            entry.hash = entry.compute_hash()?;
+            let body = serde_json::to_string(&entry).map_err(|_| RepoError::Corrupt("audit"))?;
+            let mut item = Item::new(entry_key(merchant, entry.seq)).with("entry", Value::S(body));
+            item.expires_at =
+                Some((now + time::Duration::days(AUDIT_RETENTION_DAYS)).unix_timestamp());
+            let new_head = Item::new(head_key(merchant))
+                .with("seq", Value::N(entry.seq as i64))
+                .with("hash", Value::S(entry.hash.clone()));
+            let head_op = match &head {
+                Some(old) => TxOp::Replace {
+                    item: new_head,
+                    expected_version: old.version,
+                },
+                None => TxOp::Create(new_head),
+            };
+            match self.data.transact(vec![head_op, TxOp::Create(item)]).await {
+                Ok(()) => return Ok(entry),
+                // Another append moved the head: read it again.
+                Err(StoreError::TransactionCancelled { .. } | StoreError::TransactionConflict) => {
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(RepoError::LostRace("the audit chain kept moving; retry"))
+    }
+
+    /// The merchant's trail, oldest first, `limit` at a time after the entry `after` (a
+    /// sequence number from a previous page); with the cursor to continue from when more
+    /// remain. `None` for a cursor this log never gave out.
     pub async fn list(
         &self,
         merchant: &MerchantId,
@@ -94,36 +233,92 @@ impl AuditLog {
         if after.is_some_and(|token| !is_cursor(token)) {
             return Ok(None);
         }
-        let after = after.map(|token| PageToken(token.to_owned()));
+        let after = after
+            .and_then(|token| token.parse::<u64>().ok())
+            .map(|seq| PageToken(format!("E#{seq:012}")));
         let page = self
             .data
-            .query_partition(&partition(merchant), "", limit, after)
+            .query_partition(&partition(merchant), "E#", limit, after)
             .await?;
-        let items = page
+        let entries = page
             .items
             .iter()
-            .map(|item| {
-                let text = |name| item.string(name).unwrap_or_default().to_owned();
-                Ok(AuditEntry {
-                    action: text("action"),
-                    purpose: text("purpose"),
-                    actor: text("actor"),
-                    subject: text("subject"),
-                    orders: item
-                        .string("orders")
-                        .and_then(|o| serde_json::from_str(o).ok())
-                        .ok_or(RepoError::Corrupt("audit orders"))?,
-                    at_ms: item
-                        .key
-                        .sk
-                        .split('#')
-                        .next()
-                        .and_then(|ms| ms.parse().ok())
-                        .ok_or(RepoError::Corrupt("audit time"))?,
-                })
-            })
-            .collect::<Result<Vec<_>, RepoError>>()?;
-        Ok(Some((items, page.next.map(|token| token.0))))
+            .map(parse_entry)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = page.next.and(entries.last().map(|e| e.seq.to_string()));
+        Ok(Some((entries, next)))
+    }
+
+    /// Walks the merchant's chain from its oldest kept entry: each hash recomputed, each link
+    /// checked, no gap, and the head at the last entry. Reports the first problem's sequence
+    /// number.
+    pub async fn verify(&self, merchant: &MerchantId) -> Result<AuditChainReport, RepoError> {
+        let mut report = AuditChainReport {
+            entries: 0,
+            first_seq: None,
+            last_seq: None,
+            problem: None,
+        };
+        let mut previous: Option<AuditEntry> = None;
+        let mut after = None;
+        'pages: loop {
+            let page = self
+                .data
+                .query_partition(&partition(merchant), "E#", 500, after)
+                .await?;
+            for item in &page.items {
+                let entry = parse_entry(item)?;
+                report.entries += 1;
+                report.first_seq.get_or_insert(entry.seq);
+                report.last_seq = Some(entry.seq);
+                let key_seq = item.key.sk.trim_start_matches("E#").parse::<u64>().ok();
+                let problem = if key_seq != Some(entry.seq) || entry.compute_hash()? != entry.hash {
+                    Some("hash_mismatch")
+                } else {
+                    match &previous {
+                        Some(before) if entry.seq != before.seq + 1 => Some("missing_entry"),
+                        Some(before) if entry.prev != before.hash => Some("broken_link"),
+                        None if entry.seq == 1 && entry.prev != GENESIS => Some("broken_link"),
+                        _ => None,
+                    }
+                };
+                if let Some(reason) = problem {
+                    report.problem = Some(AuditProblem {
+                        seq: entry.seq,
+                        reason,
+                    });
+                    break 'pages;
+                }
+                previous = Some(entry);
+            }
+            match page.next {
+                Some(token) => after = Some(token),
+                None => break,
+            }
+        }
+        if report.problem.is_none() {
+            let head = self.data.get(&head_key(merchant)).await?;
+            let head_hash = head
+                .as_ref()
+                .and_then(|h| h.string("hash").map(str::to_owned));
+            let head_seq = head
+                .as_ref()
+                .and_then(|h| h.number("seq"))
+                .and_then(|n| u64::try_from(n).ok());
+            let last = previous.as_ref();
+            let agrees = match (last, head_hash) {
+                (Some(last), Some(hash)) => last.hash == hash && Some(last.seq) == head_seq,
+                (None, None) => true,
+                _ => false,
+            };
+            if !agrees {
+                report.problem = Some(AuditProblem {
+                    seq: head_seq.unwrap_or(0),
+                    reason: "head_mismatch",
+                });
+            }
+        }
+        Ok(report)
     }
 }
 
@@ -132,12 +327,11 @@ mod tests {
     #[test]
     fn only_cursors_the_log_gives_out_are_accepted() {
         let cases = [
-            ("1795791600000#0a1b2c3d4e5f", true),
-            ("1795791600000#0A1B2C3D4E5F", true),
-            ("ORDER#x", false),
+            ("1", true),
+            ("000000000042", true),
             ("1795791600000", false),
-            ("1795791600000#0a1b", false),
-            ("17957916000000#0a1b2c3d4e5f", false),
+            ("ORDER#x", false),
+            ("-1", false),
             ("", false),
         ];
         for (token, ok) in cases {

@@ -17,7 +17,10 @@ pub use api_keys::{
     ApiKey, ApiKeyRepository, KeyInfo, KeyOwner, MAX_KEY_LIFETIME_DAYS, MAX_KEY_NAME, PresentedKey,
     Scope, key_name,
 };
-pub use audit::{AuditEntry, AuditLog, PiiAccess};
+pub use audit::{
+    AUDIT_RETENTION_DAYS, Actor, AuditChainReport, AuditEntry, AuditEvent, AuditLog, AuditProblem,
+    PiiAccess,
+};
 pub use connections::{
     AmazonConnection, ConnectionRef, ConnectionRepository, ConnectionSummary, ShopifyConnection,
     ShopifyCredentials,

@@ -332,6 +332,158 @@ async fn keys_from_before_scopes_keep_what_they_could_do(stack: Stack) {
     );
 }
 
+/// Administrative actions leave one entry each in the merchant's hash-chained audit trail,
+/// under the acting key and the request's id; changing, removing or forging an entry is found
+/// at its sequence number.
+async fn admin_actions_are_in_a_verifiable_chain(stack: Stack) {
+    let m = merchant();
+    let request = |method: &str, path: &str, body: &str| {
+        http::Request::builder()
+            .method(method)
+            .uri(format!("http://localhost{path}"))
+            .header("authorization", format!("Bearer {API_KEY}"))
+            .body(bytes::Bytes::from(body.to_owned()))
+            .expect("request")
+    };
+    let api = stack.services.merchant_api(&stack.channels);
+    let issued = api
+        .handle(request(
+            "POST",
+            "/v1/api-keys",
+            r#"{"name": "auditor", "scopes": ["privacy:read"]}"#,
+        ))
+        .await;
+    assert_eq!(issued.status(), 201);
+    let request_id = issued.headers()["x-request-id"]
+        .to_str()
+        .expect("id")
+        .to_owned();
+    let made: serde_json::Value = serde_json::from_slice(issued.body()).expect("json");
+    let new_id = made["id"].as_str().expect("id").to_owned();
+    let steps = [
+        ("PUT", "/v1/settings/tax", r#"{"eu_below_threshold": true}"#),
+        ("PUT", "/v1/settings/tax", r#"{"eu_below_threshold": "no"}"#), // refused: no entry
+        ("DELETE", &format!("/v1/api-keys/{new_id}"), ""),
+        ("GET", "/v1/orders", ""), // not administrative: no entry
+    ];
+    for (method, path, body) in steps {
+        api.handle(request(method, path, body)).await;
+    }
+    let (status, trail) = stack.api("GET", "/v1/audit", "").await;
+    assert_eq!(status, 200);
+    let entries = trail["entries"].as_array().expect("entries");
+    let summary: Vec<(u64, &str, &str, &str)> = entries
+        .iter()
+        .map(|e| {
+            (
+                e["seq"].as_u64().expect("seq"),
+                e["action"].as_str().expect("action"),
+                e["purpose"].as_str().expect("purpose"),
+                e["subject"].as_str().expect("subject"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (1, "api_key_issued", "privacy:read", new_id.as_str()),
+            (2, "settings_changed", "tax", ""),
+            (3, "api_key_revoked", "", new_id.as_str()),
+        ]
+    );
+    assert_eq!(entries[0]["request_id"], request_id.as_str());
+    let admin_key_id = entries[0]["actor"].as_str().expect("actor");
+    assert_eq!(admin_key_id.len(), 16);
+    assert!(entries.iter().all(|e| e["actor"] == admin_key_id));
+    let (_, verified) = stack.api("GET", "/v1/audit/verify", "").await;
+    assert_eq!(
+        (verified["entries"].as_u64(), &verified["problem"]),
+        (Some(3), &serde_json::Value::Null)
+    );
+    // Another merchant's trail holds none of it.
+    let other = MerchantId::parse(OTHER).expect("merchant");
+    let (theirs, _) = stack
+        .services
+        .audit
+        .list(&other, 10, None)
+        .await
+        .expect("list")
+        .expect("page");
+    assert!(theirs.is_empty());
+
+    // Tampering, found where it happened.
+    let data = &stack.services.data;
+    let key =
+        |seq: u64| rc_store::ItemKey::new(format!("AUDIT#{MERCHANT}"), format!("E#{seq:012}"));
+    let original = data.get(&key(2)).await.expect("get").expect("entry");
+    let mut changed = original.clone();
+    let text = original
+        .string("entry")
+        .expect("entry")
+        .replace("\"tax\"", "\"routing\"");
+    changed.set("entry", rc_store::Value::S(text));
+    data.replace(changed, original.version)
+        .await
+        .expect("tamper");
+    let report = stack.services.audit.verify(&m).await.expect("verify");
+    assert_eq!(
+        report.problem.map(|p| (p.seq, p.reason)),
+        Some((2, "hash_mismatch"))
+    );
+    // A forger who recomputes the entry's hash breaks the next link instead.
+    let mut forged: rc_orders::AuditEntry =
+        serde_json::from_str(original.string("entry").expect("entry")).expect("entry");
+    forged.purpose = "routing".into();
+    forged.hash = String::new();
+    let canonical = serde_json::to_vec(&forged).expect("json");
+    forged.hash = rc_domain::to_hex(
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &canonical).as_ref(),
+    );
+    let current = data.get(&key(2)).await.expect("get").expect("entry");
+    let mut item = current.clone();
+    item.set(
+        "entry",
+        rc_store::Value::S(serde_json::to_string(&forged).expect("json")),
+    );
+    data.replace(item, current.version).await.expect("forge");
+    let report = stack.services.audit.verify(&m).await.expect("verify");
+    assert_eq!(
+        report.problem.map(|p| (p.seq, p.reason)),
+        Some((3, "broken_link"))
+    );
+    // Removed: the gap is named.
+    let current = data.get(&key(2)).await.expect("get").expect("entry");
+    data.replace(original.clone(), current.version)
+        .await
+        .expect("restore");
+    assert!(
+        stack
+            .services
+            .audit
+            .verify(&m)
+            .await
+            .expect("verify")
+            .problem
+            .is_none()
+    );
+    data.delete(&key(2), None).await.expect("delete");
+    let report = stack.services.audit.verify(&m).await.expect("verify");
+    assert_eq!(
+        report.problem.map(|p| (p.seq, p.reason)),
+        Some((3, "missing_entry"))
+    );
+}
+
+#[tokio::test]
+async fn admin_actions_are_in_a_verifiable_chain_embedded() {
+    admin_actions_are_in_a_verifiable_chain(embedded().await).await;
+}
+
+#[tokio::test]
+async fn admin_actions_are_in_a_verifiable_chain_moto() {
+    admin_actions_are_in_a_verifiable_chain(moto().await).await;
+}
+
 #[tokio::test]
 async fn every_route_enforces_its_scope_embedded() {
     every_route_enforces_its_scope(embedded().await).await;
