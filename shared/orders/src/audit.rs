@@ -124,9 +124,63 @@ fn is_cursor(token: &str) -> bool {
     (1..=12).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// A reveal is "late" when its order shipped more than this long before: the buyer's data is
+/// rarely needed a week after the parcel left, so such reads are worth a look.
+pub const LATE_REVEAL_AFTER_SHIPMENT_DAYS: i64 = 7;
+
+/// Where reveal counts go: CloudWatch metrics in AWS (embedded metric format lines on standard
+/// output), memory in tests.
+pub trait RevealMetrics: Send + Sync {
+    /// `actor` revealed the data of `orders` orders of `merchant`, `late` of them shipped more
+    /// than [`LATE_REVEAL_AFTER_SHIPMENT_DAYS`] before.
+    fn revealed(&self, merchant: &MerchantId, actor: &str, orders: u64, late: u64, at_ms: i64);
+}
+
+/// CloudWatch's embedded metric format: one JSON line per reveal on standard output, which the
+/// Lambda log agent turns into the `RetailCoder` metrics `PiiReveals` (by `Actor`: a key's id,
+/// never the key) and `LatePiiReveals` (by `Merchant`), which the template's alarms watch.
+pub struct EmfRevealMetrics;
+
+/// The EMF line of a reveal.
+pub fn emf_line(merchant: &MerchantId, actor: &str, orders: u64, late: u64, at_ms: i64) -> String {
+    serde_json::json!({
+        "_aws": {
+            "Timestamp": at_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": "RetailCoder",
+                "Dimensions": [["Actor"], ["Merchant"]],
+                "Metrics": [
+                    {"Name": "PiiReveals", "Unit": "Count"},
+                    {"Name": "LatePiiReveals", "Unit": "Count"}
+                ]
+            }]
+        },
+        "Actor": actor,
+        "Merchant": merchant.as_str(),
+        "PiiReveals": orders,
+        "LatePiiReveals": late,
+    })
+    .to_string()
+}
+
+impl RevealMetrics for EmfRevealMetrics {
+    fn revealed(&self, merchant: &MerchantId, actor: &str, orders: u64, late: u64, at_ms: i64) {
+        use std::io::Write;
+        // Only a Lambda's log agent reads EMF; elsewhere (the local host, tests) a log line.
+        if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_none() {
+            tracing::info!(%merchant, actor, orders, late, "pii reveal counted");
+            return;
+        }
+        let line = emf_line(merchant, actor, orders, late, at_ms);
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+    }
+}
+
 pub struct AuditLog {
     data: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    metrics: Arc<dyn RevealMetrics>,
 }
 
 fn parse_entry(item: &Item) -> Result<AuditEntry, RepoError> {
@@ -137,28 +191,67 @@ fn parse_entry(item: &Item) -> Result<AuditEntry, RepoError> {
 
 impl AuditLog {
     pub fn new(data: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Self { data, clock }
+        Self {
+            data,
+            clock,
+            metrics: Arc::new(EmfRevealMetrics),
+        }
     }
 
-    /// Records a reveal. Written before the data is returned: no record, no reveal.
+    /// Counts reveals in `metrics` instead of CloudWatch.
+    pub fn with_metrics(mut self, metrics: Arc<dyn RevealMetrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// How many of `orders` shipped more than [`LATE_REVEAL_AFTER_SHIPMENT_DAYS`] ago (read from
+    /// their public items: nothing is opened).
+    async fn late(&self, merchant: &MerchantId, orders: &[String]) -> u64 {
+        let cutoff = (self.clock.now() - time::Duration::days(LATE_REVEAL_AFTER_SHIPMENT_DAYS))
+            .unix_timestamp();
+        let mut late = 0;
+        for order in orders {
+            let Ok(id) = rc_domain::OrderId::parse(order) else {
+                continue;
+            };
+            if let Ok(Some(item)) = self.data.get(&crate::keys::order(merchant, &id)).await
+                && item.number("shipped_at").is_some_and(|at| at < cutoff)
+            {
+                late += 1;
+            }
+        }
+        late
+    }
+
+    /// Records a reveal, and counts it in the reveal metrics. Written before the data is
+    /// returned: no record, no reveal.
     pub async fn record(
         &self,
         merchant: &MerchantId,
         access: PiiAccess<'_>,
     ) -> Result<(), RepoError> {
-        self.append(
+        let late = self.late(merchant, access.orders).await;
+        let entry = self
+            .append(
+                merchant,
+                AuditEvent {
+                    action: access.action,
+                    purpose: access.purpose,
+                    actor: access.actor.id,
+                    subject: access.subject,
+                    orders: access.orders,
+                    request_id: access.actor.request_id,
+                },
+            )
+            .await?;
+        self.metrics.revealed(
             merchant,
-            AuditEvent {
-                action: access.action,
-                purpose: access.purpose,
-                actor: access.actor.id,
-                subject: access.subject,
-                orders: access.orders,
-                request_id: access.actor.request_id,
-            },
-        )
-        .await
-        .map(|_| ())
+            access.actor.id,
+            access.orders.len() as u64,
+            late,
+            entry.at_ms,
+        );
+        Ok(())
     }
 
     /// Appends an event at the end of the merchant's chain (the head and the entry in one
@@ -324,6 +417,26 @@ impl AuditLog {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn reveals_are_embedded_metric_lines() {
+        let merchant = rc_domain::MerchantId::parse("m1").expect("merchant");
+        let line: serde_json::Value =
+            serde_json::from_str(&super::emf_line(&merchant, "0123456789abcdef", 2, 1, 1_000))
+                .expect("json");
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+            "RetailCoder"
+        );
+        assert_eq!(
+            (&line["Actor"], &line["PiiReveals"], &line["LatePiiReveals"]),
+            (
+                &serde_json::json!("0123456789abcdef"),
+                &serde_json::json!(2),
+                &serde_json::json!(1)
+            )
+        );
+    }
+
     #[test]
     fn only_cursors_the_log_gives_out_are_accepted() {
         let cases = [

@@ -19,7 +19,7 @@ pub use api_keys::{
 };
 pub use audit::{
     AUDIT_RETENTION_DAYS, Actor, AuditChainReport, AuditEntry, AuditEvent, AuditLog, AuditProblem,
-    PiiAccess,
+    EmfRevealMetrics, LATE_REVEAL_AFTER_SHIPMENT_DAYS, PiiAccess, RevealMetrics, emf_line,
 };
 pub use connections::{
     AmazonConnection, ConnectionRef, ConnectionRepository, ConnectionSummary, ShopifyConnection,

@@ -474,6 +474,71 @@ async fn admin_actions_are_in_a_verifiable_chain(stack: Stack) {
     );
 }
 
+/// Reveals counted for the anomaly alarms.
+#[derive(Default)]
+struct Counted(std::sync::Mutex<Vec<(String, u64, u64)>>);
+
+impl rc_orders::RevealMetrics for Counted {
+    fn revealed(&self, _: &MerchantId, actor: &str, orders: u64, late: u64, _: i64) {
+        self.0
+            .lock()
+            .expect("lock")
+            .push((actor.to_owned(), orders, late));
+    }
+}
+
+/// Every reveal is counted per key for the alarms, and a reveal of an order shipped more than
+/// a week before is counted as late.
+async fn reveals_are_counted_for_the_anomaly_alarms(stack: Stack) {
+    let m = merchant();
+    stack.ingest(4242).await;
+    let counted = std::sync::Arc::new(Counted::default());
+    let audit = rc_orders::AuditLog::new(stack.services.data.clone(), stack.clock.clone())
+        .with_metrics(counted.clone());
+    let orders = vec!["shopify-4242".to_owned()];
+    let actor = rc_orders::Actor {
+        id: "0123456789abcdef",
+        request_id: "r1",
+    };
+    let reveal = || rc_orders::PiiAccess {
+        action: "pii_reveal",
+        purpose: "shipping_label",
+        actor: &actor,
+        subject: "shopify-4242.1",
+        orders: &orders,
+    };
+    audit.record(&m, reveal()).await.expect("record");
+    let (status, _) = stack
+        .api("POST", "/v1/orders/shopify-4242/shipped", "")
+        .await;
+    assert_eq!(status, 200);
+    stack.clock.advance(time::Duration::days(6));
+    audit.record(&m, reveal()).await.expect("record");
+    stack.clock.advance(time::Duration::days(2));
+    audit.record(&m, reveal()).await.expect("record");
+    assert_eq!(
+        *counted.0.lock().expect("lock"),
+        vec![
+            ("0123456789abcdef".to_owned(), 1, 0),
+            ("0123456789abcdef".to_owned(), 1, 0),
+            ("0123456789abcdef".to_owned(), 1, 1),
+        ]
+    );
+    // The line CloudWatch reads: the key's id and the merchant, never a buyer's data.
+    let line = rc_orders::emf_line(&m, "0123456789abcdef", 1, 1, 0);
+    assert!(line.contains("\"PiiReveals\":1") && !line.contains("4242"));
+}
+
+#[tokio::test]
+async fn reveals_are_counted_for_the_anomaly_alarms_embedded() {
+    reveals_are_counted_for_the_anomaly_alarms(embedded().await).await;
+}
+
+#[tokio::test]
+async fn reveals_are_counted_for_the_anomaly_alarms_moto() {
+    reveals_are_counted_for_the_anomaly_alarms(moto().await).await;
+}
+
 #[tokio::test]
 async fn admin_actions_are_in_a_verifiable_chain_embedded() {
     admin_actions_are_in_a_verifiable_chain(embedded().await).await;

@@ -237,7 +237,12 @@ async fn forged_data_request(stack: Stack) {
 
     let (status, audit) = stack.api("GET", "/v1/privacy/audit", "").await;
     assert_eq!(status, 200);
-    let entries = audit["entries"].as_array().expect("entries");
+    // The forger's own connection change is in the trail too (an administrative action), then
+    // the one reveal.
+    let all = audit["entries"].as_array().expect("entries");
+    assert_eq!(all[0]["action"], "connection_changed", "{audit}");
+    let entries: Vec<&serde_json::Value> =
+        all.iter().filter(|e| e["action"] == "pii_reveal").collect();
     assert_eq!(entries.len(), 1, "{audit}");
     assert_eq!(entries[0]["action"], "pii_reveal");
     assert_eq!(entries[0]["purpose"], "data_subject_report");
