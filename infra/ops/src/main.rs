@@ -69,6 +69,15 @@ async fn services_and_config() -> Result<(Services, Option<AwsConfig>), String> 
 }
 
 /// The value after `flag`, if the flag is given.
+/// Exit 0 when a check passed, 1 when it found a problem.
+fn verdict(passed: bool) -> ExitCode {
+    if passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
 fn option<'a>(args: &'a [String], flag: &str) -> Result<Option<&'a str>, String> {
     match args.iter().position(|a| a == flag) {
         None => Ok(None),
@@ -114,11 +123,7 @@ async fn run(args: &[String]) -> Result<ExitCode, String> {
                 .await
                 .map_err(|e| e.to_string())?;
             print(&report)?;
-            Ok(if report.purge.failed.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
+            Ok(verdict(report.purge.failed.is_empty()))
         }
         Some("verify-audit") => {
             let merchant = merchant(args)?;
@@ -129,11 +134,7 @@ async fn run(args: &[String]) -> Result<ExitCode, String> {
                 .await
                 .map_err(|e| e.to_string())?;
             print(&report)?;
-            Ok(if report.problem.is_none() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
+            Ok(verdict(report.problem.is_none()))
         }
         Some("verify-receipts") => {
             let merchant = merchant(args)?;
@@ -144,11 +145,7 @@ async fn run(args: &[String]) -> Result<ExitCode, String> {
                 .await
                 .map_err(|e| e.to_string())?;
             print(&report)?;
-            Ok(if report.problem.is_none() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
+            Ok(verdict(report.problem.is_none()))
         }
         Some("cancellation") => {
             let merchant = merchant(args)?;

@@ -47,7 +47,29 @@ fn standard_output_is_the_report_alone() {
             .as_str()
             .is_some_and(|k| k.starts_with("rck_"))
     );
-    assert_eq!(issued["scopes"], serde_json::json!([]));
+    // Without --scope: every scope but those that open PII.
+    let scopes = issued["scopes"].as_array().expect("scopes");
+    assert!(scopes.contains(&serde_json::json!("orders:read")));
+    assert!(!scopes.contains(&serde_json::json!("pii:read")));
+    let (_, stdout, _) = rc_ops(
+        &data,
+        &[
+            "api-key",
+            "issue",
+            "ops-merchant",
+            "--scope",
+            "pii:read,privacy:read",
+        ],
+    );
+    let issued: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(
+        issued["scopes"],
+        serde_json::json!(["pii:read", "privacy:read"])
+    );
+    let (ok, stdout, stderr) = rc_ops(&data, &["verify-audit", "ops-merchant"]);
+    assert!(ok, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(report["problem"], serde_json::Value::Null);
 }
 
 #[test]
