@@ -247,6 +247,19 @@ async fn seed_demo(services: &Services, config: &LocalConfig) -> Result<(), Star
             },
         )
         .await?;
+    // The demo merchant's account, made as an operator's `rc-ops merchant create` makes one.
+    let profile = rc_orders::RawProfile {
+        company_name: "RetailCoder Demo Store".into(),
+        default_currency: "USD".into(),
+        time_zone: "America/Chicago".into(),
+        contact: rc_orders::RawContact {
+            name: "Demo Merchant".into(),
+            email: "merchant@demo.retailcoder.example".into(),
+        },
+    }
+    .parse()
+    .map_err(|field| StartError::Config(format!("demo profile: {field}")))?;
+    services.merchants.create(&merchant, &profile).await?;
     services
         .api_keys
         .register(&merchant, &ApiKey(Secret::new(api_key)))

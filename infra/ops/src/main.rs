@@ -7,6 +7,8 @@
 //!                                       (JSON) on stdout; a dry run lists what is due
 //! rc-ops verify-receipts MERCHANT        verify a merchant's receipt chain (exit 1 if broken)
 //! rc-ops verify-audit MERCHANT           verify a merchant's audit chain (exit 1 if broken)
+//! rc-ops merchant create MERCHANT --company NAME --contact NAME --email EMAIL [--currency CUR] [--time-zone TZ]
+//!                                        create a merchant account; prints its first API key once
 //! rc-ops cancellation MERCHANT           where a merchant's account cancellation stands
 //! rc-ops inventory-sync --merchant M     push the merchant's listings that differ from their
 //!                                       last push (channel endpoints from RC_SPAPI_ENDPOINT,
@@ -31,7 +33,7 @@ use rc_domain::{MerchantId, SystemClock};
 use rc_privacy::PurgeLimits;
 use rc_runtime::{AwsConfig, Services};
 
-const USAGE: &str = "usage: rc-ops purge [--dry-run] [--max N] | verify-receipts MERCHANT | verify-audit MERCHANT | cancellation MERCHANT | inventory-sync (--merchant M | --all) | redrive-order-events [--dry-run] [--max N] | api-key issue MERCHANT [--name NAME] [--scope SCOPE,...]";
+const USAGE: &str = "usage: rc-ops purge [--dry-run] [--max N] | verify-receipts MERCHANT | verify-audit MERCHANT | merchant create MERCHANT --company NAME --contact NAME --email EMAIL [--currency CUR] [--time-zone TZ] | cancellation MERCHANT | inventory-sync (--merchant M | --all) | redrive-order-events [--dry-run] [--max N] | api-key issue MERCHANT [--name NAME] [--scope SCOPE,...]";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -205,6 +207,47 @@ async fn run(args: &[String]) -> Result<ExitCode, String> {
                 if dry_run { "listed" } else { "sent back" }
             );
             print(&serde_json::json!({ "dry_run": dry_run, "events": found }))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some("merchant") if args.get(1).map(String::as_str) == Some("create") => {
+            let raw = args.get(2).ok_or(USAGE)?;
+            let merchant = MerchantId::parse(raw).map_err(|e| format!("merchant `{raw}`: {e}"))?;
+            let required = |flag: &str| option(args, flag)?.ok_or(format!("{flag} is required"));
+            let profile = rc_runtime::RawProfile {
+                company_name: required("--company")?.to_owned(),
+                default_currency: option(args, "--currency")?.unwrap_or("USD").to_owned(),
+                time_zone: option(args, "--time-zone")?.unwrap_or("UTC").to_owned(),
+                contact: rc_runtime::RawContact {
+                    name: required("--contact")?.to_owned(),
+                    email: required("--email")?.to_owned(),
+                },
+            }
+            .parse()
+            .map_err(|field| format!("field `{field}` is invalid"))?;
+            let services = services().await?;
+            if !services
+                .merchants
+                .create(&merchant, &profile)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                return Err(format!(
+                    "merchant `{merchant}` exists already; nothing changed"
+                ));
+            }
+            let scopes = rc_runtime::Scope::default_set();
+            let (key, info) = services
+                .api_keys
+                .issue_named(&merchant, "first key", &scopes, None)
+                .await
+                .map_err(|e| e.to_string())?;
+            eprintln!("rc-ops: merchant {merchant} created; its first API key is shown once");
+            print(&serde_json::json!({
+                "merchant": merchant,
+                "api_key": key.0.reveal(rc_domain::RevealPurpose::Authentication).as_str(),
+                "key_id": info.id,
+                "scopes": info.scopes,
+            }))?;
             Ok(ExitCode::SUCCESS)
         }
         Some("api-key") if args.get(1).map(String::as_str) == Some("issue") => {

@@ -66,6 +66,38 @@ fn standard_output_is_the_report_alone() {
         issued["scopes"],
         serde_json::json!(["pii:read", "privacy:read"])
     );
+    // A merchant account: its first key printed once; asked again, refused with nothing printed.
+    let create = [
+        "merchant",
+        "create",
+        "new-merchant",
+        "--company",
+        "New Goods Ltd",
+        "--contact",
+        "Ada Owner",
+        "--email",
+        "ada@new-goods.example",
+        "--currency",
+        "GBP",
+        "--time-zone",
+        "Europe/London",
+    ];
+    let (ok, stdout, stderr) = rc_ops(&data, &create);
+    assert!(ok, "{stderr}");
+    let made: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert!(
+        made["api_key"]
+            .as_str()
+            .is_some_and(|k| k.starts_with("rck_"))
+    );
+    assert!(!stderr.contains("ada@new-goods.example") && !stdout.contains("ada@"));
+    let (ok, stdout, stderr) = rc_ops(&data, &create);
+    assert!(!ok && stdout.is_empty(), "{stdout}");
+    assert!(stderr.contains("exists already"), "{stderr}");
+    let mut bad = create;
+    bad[8] = "not-an-email";
+    let (ok, _, stderr) = rc_ops(&data, &bad);
+    assert!(!ok && stderr.contains("contact.email") && !stderr.contains("not-an-email"));
     let (ok, stdout, stderr) = rc_ops(&data, &["verify-audit", "ops-merchant"]);
     assert!(ok, "{stderr}");
     let report: serde_json::Value = serde_json::from_str(&stdout).expect("json");

@@ -6,6 +6,7 @@
 //! the same in both. Handlers are thin: they authenticate, parse, call a repository and map the
 //! outcome to a status; every failure is an [`ApiError`] with a documented status and reason.
 
+mod account_routes;
 mod connection_routes;
 mod courier_webhook;
 mod error;
@@ -26,7 +27,7 @@ pub use courier_webhook::{CourierWebhook, MAX_TRACKING_BODY};
 pub use error::ApiError;
 pub use fulfillment_routes::FulfillmentApi;
 pub use inventory_routes::InventoryApi;
-pub use merchant_api::{MAX_API_BODY, MerchantApi};
+pub use merchant_api::{AccountApi, MAX_API_BODY, MerchantApi};
 pub use privacy_routes::PrivacyApi;
 pub use response::json;
 pub use scopes::{ROUTE_SCOPES, RouteScope, scope_for, scopes_markdown};

@@ -58,6 +58,7 @@ use http::{Method, Request, Response, header};
 use rc_domain::{OrderId, SellerId, ShopDomain};
 use rc_orders::{ApiKeyRepository, ConnectionRepository, KeyOwner, OrderRepository, PresentedKey};
 
+use crate::account_routes::AccountRoutes;
 use crate::connection_routes::{ConnectionRoutes, amazon_id};
 use crate::fulfillment_routes::{courier_from_path, shipment_from_path, status_from_query};
 use crate::inventory_routes::sku_from_path;
@@ -82,9 +83,11 @@ pub struct MerchantApi {
     fulfillment: FulfillmentApi,
     tax: TaxApi,
     keys: KeyRoutes,
+    account: AccountRoutes,
 }
 
 enum Route {
+    Account,
     VerifyAudit,
     ApiKeys,
     ApiKey(String),
@@ -147,17 +150,29 @@ fn idempotency_key(request: &Request<Bytes>) -> Result<Option<&str>, ApiError> {
         .transpose()
 }
 
+/// What the account routes work with: the merchant's profile, its keys, its connections.
+pub struct AccountApi {
+    pub merchants: Arc<rc_orders::MerchantRepository>,
+    pub api_keys: Arc<ApiKeyRepository>,
+    pub connections: Arc<ConnectionRepository>,
+}
+
 impl MerchantApi {
     pub fn new(
         orders: Arc<OrderRepository>,
-        api_keys: Arc<ApiKeyRepository>,
-        connections: Arc<ConnectionRepository>,
+        account: AccountApi,
         privacy: PrivacyApi,
         inventory: InventoryApi,
         fulfillment: FulfillmentApi,
         tax: TaxApi,
     ) -> Self {
+        let AccountApi {
+            merchants,
+            api_keys,
+            connections,
+        } = account;
         Self {
+            account: AccountRoutes { repo: merchants },
             keys: KeyRoutes {
                 repo: api_keys.clone(),
             },
@@ -244,6 +259,7 @@ impl MerchantApi {
             }
             Route::TaxSettings if put => ("settings_changed", "tax".into(), String::new()),
             Route::Routing if put => ("settings_changed", "routing".into(), String::new()),
+            Route::Account if put => ("settings_changed", "profile".into(), String::new()),
             Route::CancelAccount => (
                 "account_cancellation_requested",
                 String::new(),
@@ -428,8 +444,12 @@ impl MerchantApi {
                     .map_err(|_| ApiError::NotFound)
             }
             ["v1", "account"] => {
-                allow(&[Method::DELETE])?;
-                Ok(Route::CancelAccount)
+                allow(&[Method::GET, Method::PUT, Method::DELETE])?;
+                if *method == Method::DELETE {
+                    Ok(Route::CancelAccount)
+                } else {
+                    Ok(Route::Account)
+                }
             }
             ["v1", "account", "cancellation"] => {
                 allow(&[Method::GET])?;
@@ -582,6 +602,10 @@ impl MerchantApi {
                 self.keys.create(&merchant, key, request.body()).await
             }
             Route::ApiKeys => self.keys.list(&merchant).await,
+            Route::Account if request.method() == Method::PUT => {
+                self.account.put(&merchant, request.body()).await
+            }
+            Route::Account => self.account.show(&merchant).await,
             Route::ApiKey(id) => self.keys.revoke(&merchant, &id).await,
             Route::Inventory(after) => self.inventory.list(&merchant, after.as_deref()).await,
             Route::Stock(sku) => self.inventory.show(&merchant, &sku).await,

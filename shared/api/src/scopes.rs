@@ -97,6 +97,8 @@ pub const ROUTE_SCOPES: &[RouteScope] = &[
     route("GET", "/v1/api-keys", AccountAdmin),
     route("POST", "/v1/api-keys", AccountAdmin),
     route("DELETE", "/v1/api-keys/{key_id}", AccountAdmin),
+    route("GET", "/v1/account", AccountAdmin),
+    route("PUT", "/v1/account", AccountAdmin),
     route("DELETE", "/v1/account", AccountAdmin),
     route("GET", "/v1/account/cancellation", AccountAdmin),
 ];

@@ -48,6 +48,8 @@ pub enum RevealPurpose {
     Authentication,
     /// Matching a privacy request to the orders of the customer it names.
     ComplianceMatching,
+    /// Showing a merchant its own account's contact.
+    AccountAdministration,
 }
 
 /// A value that must never be printed, logged or serialized. Its memory is zeroed on drop.
@@ -109,6 +111,9 @@ pub enum SealedField {
     ShippingLabel,
     /// A courier account's tracking webhook secret (EasyPost's HMAC key, Shiprocket's token).
     CourierWebhookSecret,
+    /// The merchant's billing contact: a person's name and e-mail (the merchant's personal data).
+    ContactName,
+    ContactEmail,
 }
 
 impl SealedField {
@@ -130,6 +135,8 @@ impl SealedField {
             Self::CourierUser => "courier_user",
             Self::ShippingLabel => "shipping_label",
             Self::CourierWebhookSecret => "courier_webhook_secret",
+            Self::ContactName => "contact_name",
+            Self::ContactEmail => "contact_email",
         }
     }
 }

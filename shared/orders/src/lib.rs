@@ -6,6 +6,7 @@ mod audit;
 mod connections;
 mod error;
 pub mod keys;
+mod merchants;
 mod orders;
 mod outbox;
 mod pii_purge;
@@ -26,6 +27,7 @@ pub use connections::{
     ShopifyCredentials,
 };
 pub use error::RepoError;
+pub use merchants::{MAX_COMPANY_NAME, MerchantRepository, Profile, RawContact, RawProfile};
 pub use orders::{DeliveryMark, OrderRepository, PII_TTL_GRACE, SEALED_FIELDS, StoreOutcome};
 pub use outbox::Outbox;
 pub use pii_purge::{PiiRecord, StrippedPii, order_of_pii_key};

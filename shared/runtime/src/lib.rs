@@ -18,7 +18,7 @@ pub use config::{
 pub use local_queue::{
     LABEL_JOBS, LocalMessage, LocalQueue, MAX_RECEIVES, ORDER_EVENTS, SHIPMENT_EVENTS,
 };
-pub use rc_orders::Scope;
+pub use rc_orders::{RawContact, RawProfile, Scope};
 pub use schedule::{run_fallible_schedule, run_schedule};
 pub use services::{Services, ServicesError};
 pub use sqs::{from_sqs, run_sqs, to_batch_response};

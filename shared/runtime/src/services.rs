@@ -83,6 +83,8 @@ pub struct Services {
     /// Each order's tax record, computed per order version.
     pub tax: Arc<rc_tax_records::TaxRecorder>,
     pub tax_reporter: Arc<rc_tax_records::TaxReporter>,
+    /// Merchant accounts: the profile and its sealed billing contact.
+    pub merchants: Arc<rc_orders::MerchantRepository>,
     /// On the embedded defaults: what was published, also kept in memory (logs, tests).
     pub published: Option<Arc<MemoryPublisher>>,
     /// On the embedded defaults: the durable queue order events go to (SQS's role).
@@ -245,6 +247,11 @@ impl Services {
             tax_settings,
             tax,
             tax_reporter: Arc::new(rc_tax_records::TaxReporter::new(data.clone())),
+            merchants: Arc::new(rc_orders::MerchantRepository::new(
+                data.clone(),
+                vault.clone(),
+                clock.clone(),
+            )),
             audit: Arc::new(AuditLog::new(data.clone(), clock.clone())),
             orders,
             outbox,
@@ -509,8 +516,11 @@ impl Services {
     ) -> rc_api::MerchantApi {
         rc_api::MerchantApi::new(
             self.orders.clone(),
-            self.api_keys.clone(),
-            self.connections.clone(),
+            rc_api::AccountApi {
+                merchants: self.merchants.clone(),
+                api_keys: self.api_keys.clone(),
+                connections: self.connections.clone(),
+            },
             rc_api::PrivacyApi {
                 requests: self.privacy_requests.clone(),
                 receipts: self.receipts.clone(),

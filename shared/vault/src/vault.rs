@@ -58,6 +58,14 @@ impl KeySubject {
         })
     }
 
+    /// The merchant's own profile (its billing contact): erased with the account.
+    pub fn merchant_profile() -> Self {
+        Self {
+            name: "profile".into(),
+            lifetime: None,
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         &self.name
     }

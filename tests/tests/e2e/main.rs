@@ -3,6 +3,7 @@
 
 mod support;
 
+mod accounts;
 mod amazon_notifications;
 mod api_keys;
 mod aws_slice;
