@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use rc_domain::MerchantId;
 use rc_orders::keys::merchant_partition;
-use rc_store::{Item, ItemKey, Store, StoreError, Value};
+use rc_store::{Item, ItemKey, Store, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::FulfillmentError;
@@ -76,18 +76,7 @@ impl FulfillmentSettingsRepository {
         let body = serde_json::to_string(settings)
             .map_err(|_| FulfillmentError::Corrupt("fulfillment settings"))?;
         let item = Item::new(key(merchant)).with("settings", Value::S(body));
-        for _ in 0..3 {
-            let outcome = match self.data.get(&item.key).await? {
-                Some(old) => self.data.replace(item.clone(), old.version).await,
-                None => self.data.create(item.clone()).await,
-            };
-            match outcome {
-                Ok(()) => return Ok(()),
-                Err(StoreError::AlreadyExists | StoreError::StaleVersion { .. }) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(FulfillmentError::Conflict)
+        Ok(rc_store::put_latest(self.data.as_ref(), item).await?)
     }
 }
 

@@ -146,18 +146,7 @@ impl MerchantRepository {
     /// Replaces the profile (last writer wins: the merchant's own settings).
     pub async fn put(&self, merchant: &MerchantId, profile: &Profile) -> Result<(), RepoError> {
         let item = self.item(merchant, profile).await?;
-        for _ in 0..3 {
-            let outcome = match self.data.get(&item.key).await? {
-                Some(old) => self.data.replace(item.clone(), old.version).await,
-                None => self.data.create(item.clone()).await,
-            };
-            match outcome {
-                Ok(()) => return Ok(()),
-                Err(StoreError::AlreadyExists | StoreError::StaleVersion { .. }) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(RepoError::LostRace("the profile kept changing; retry"))
+        Ok(rc_store::put_latest(self.data.as_ref(), item).await?)
     }
 
     /// The profile, its contact opened for the merchant itself.

@@ -31,5 +31,5 @@ pub use error::StoreError;
 pub use item::{Item, ItemKey, Value};
 pub use ports::{
     DeadlineIndex, DueItem, ItemReader, ItemTransactor, ItemWriter, Page, PageToken, Store, TxOp,
-    query_all,
+    put_latest, query_all,
 };

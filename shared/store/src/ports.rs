@@ -62,6 +62,27 @@ pub async fn query_all<R: ItemReader + ?Sized>(
     }
 }
 
+/// Creates `item`, or replaces what is stored under its key whatever its version (last writer
+/// wins: settings and profiles a merchant sets whole), retrying a race with a concurrent create
+/// or replace a few times; `TransactionConflict` (retryable) when it keeps losing.
+pub async fn put_latest<S: ItemReader + ItemWriter + ?Sized>(
+    store: &S,
+    item: Item,
+) -> Result<(), StoreError> {
+    for _ in 0..3 {
+        let outcome = match store.get(&item.key).await? {
+            Some(stored) => store.replace(item.clone(), stored.version).await,
+            None => store.create(item.clone()).await,
+        };
+        match outcome {
+            Ok(()) => return Ok(()),
+            Err(StoreError::AlreadyExists | StoreError::StaleVersion { .. }) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(StoreError::TransactionConflict)
+}
+
 #[async_trait]
 pub trait ItemWriter: Send + Sync {
     /// Writes `item` only if no item has its key: the building block of idempotency.

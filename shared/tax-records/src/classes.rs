@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use rc_domain::{MerchantId, Sku};
 use rc_orders::keys::merchant_partition;
-use rc_store::{Item, Store, StoreError, Value, query_all};
+use rc_store::{Item, Store, Value, query_all};
 use rc_tax::{RawTaxClass, TaxClass, TaxClassId, seed_raw_classes};
 use serde::Serialize;
 
@@ -19,18 +19,7 @@ const PAGE: usize = 200;
 
 /// Creates or replaces `item`, retrying a lost race a few times.
 pub(crate) async fn upsert(data: &dyn Store, item: Item) -> Result<(), TaxRecordError> {
-    for _ in 0..3 {
-        let outcome = match data.get(&item.key).await? {
-            Some(stored) => data.replace(item.clone(), stored.version).await,
-            None => data.create(item.clone()).await,
-        };
-        match outcome {
-            Ok(()) => return Ok(()),
-            Err(StoreError::AlreadyExists | StoreError::StaleVersion { .. }) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(TaxRecordError::Contended)
+    Ok(rc_store::put_latest(data, item).await?)
 }
 
 /// A SKU's class assignment as the API shows it.
