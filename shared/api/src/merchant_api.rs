@@ -207,26 +207,12 @@ impl MerchantApi {
     }
 
     /// The audit entry a successful administrative request leaves: (action, purpose, subject).
-    fn admin_event(
-        route: &Route,
-        method: &Method,
-        body: &[u8],
-    ) -> Option<(&'static str, String, String)> {
+    /// (An issued key's id and scopes are read from the answer, once it is made.)
+    fn admin_event(route: &Route, method: &Method) -> Option<(&'static str, String, String)> {
         let put = method == Method::PUT;
         Some(match route {
             Route::ApiKeys if method == Method::POST => {
-                let scopes = serde_json::from_slice::<serde_json::Value>(body)
-                    .ok()
-                    .and_then(|b| {
-                        b["scopes"].as_array().map(|list| {
-                            list.iter()
-                                .filter_map(|s| s.as_str())
-                                .collect::<Vec<_>>()
-                                .join(" ")
-                        })
-                    })
-                    .unwrap_or_default();
-                ("api_key_issued", scopes, String::new())
+                ("api_key_issued", String::new(), String::new())
             }
             Route::ApiKey(id) => ("api_key_revoked", String::new(), id.clone()),
             Route::ShopifyConnection(shop) => (
@@ -554,21 +540,27 @@ impl MerchantApi {
             id: &key.key_id,
             request_id,
         };
-        let admin = Self::admin_event(&route, request.method(), request.body());
+        let admin = Self::admin_event(&route, request.method());
         let response = self
             .dispatch(route, &request, &key, &merchant, &actor)
             .await?;
         if let Some((action, purpose, subject)) = admin
             && response.status().is_success()
         {
-            // The new key's id, for an issued key.
-            let subject = if subject.is_empty() && action == "api_key_issued" {
-                serde_json::from_slice::<serde_json::Value>(response.body())
-                    .ok()
-                    .and_then(|b| b["id"].as_str().map(str::to_owned))
-                    .unwrap_or_default()
+            // An issued key: its id and scopes, as the answer states them.
+            let (purpose, subject) = if action == "api_key_issued" {
+                let issued = serde_json::from_slice::<serde_json::Value>(response.body())
+                    .unwrap_or_default();
+                let scopes: Vec<&str> = issued["scopes"]
+                    .as_array()
+                    .map(|list| list.iter().filter_map(|s| s.as_str()).collect())
+                    .unwrap_or_default();
+                (
+                    scopes.join(" "),
+                    issued["id"].as_str().unwrap_or_default().to_owned(),
+                )
             } else {
-                subject
+                (purpose, subject)
             };
             self.privacy
                 .audit

@@ -104,6 +104,8 @@ pub struct PresentedKey {
     pub expired: bool,
     /// When it was last seen, to the hour (epoch seconds).
     pub last_used_at: Option<i64>,
+    /// Its whole SHA-256 (where it is stored), to note its use without looking it up again.
+    hash: String,
 }
 
 /// A key as `GET /v1/api-keys` shows it: never the key, never its hash.
@@ -133,11 +135,15 @@ const LAST_USED_RESOLUTION_SECS: i64 = 3_600;
 
 /// A key's name: 1 to 100 printable characters.
 pub fn key_name(raw: &str) -> Option<String> {
-    let name = raw.trim();
-    let ok = !name.is_empty()
-        && name.chars().count() <= MAX_KEY_NAME
-        && !name.chars().any(char::is_control);
-    ok.then(|| name.to_owned())
+    printable(raw, MAX_KEY_NAME)
+}
+
+/// A name a merchant gives (a key's, its company's): trimmed, 1 to `max` characters, none a
+/// control character.
+pub(crate) fn printable(raw: &str, max: usize) -> Option<String> {
+    let text = raw.trim();
+    let ok = !text.is_empty() && text.chars().count() <= max && !text.chars().any(char::is_control);
+    ok.then(|| text.to_owned())
 }
 
 fn scope_text(scopes: &[Scope]) -> String {
@@ -333,6 +339,7 @@ impl ApiKeyRepository {
             key_id: hash[..16].to_owned(),
             expired: item.number("expires_at").is_some_and(|at| at <= now),
             last_used_at: item.number("last_used_at"),
+            hash,
         }))
     }
 
@@ -346,10 +353,7 @@ impl ApiKeyRepository {
         {
             return;
         }
-        let Some(hash) = self.hash_of(&presented.owner, &presented.key_id).await else {
-            return;
-        };
-        if let Ok(Some(mut item)) = self.data.get(&keys::api_key(&hash)).await {
+        if let Ok(Some(mut item)) = self.data.get(&keys::api_key(&presented.hash)).await {
             let version = item.version;
             item.set("last_used_at", Value::N(now));
             if let Err(error) = self.data.replace(item, version).await {
@@ -358,22 +362,19 @@ impl ApiKeyRepository {
         }
     }
 
-    /// The full hash of one of the merchant's keys, from its id.
-    async fn hash_of(&self, owner: &KeyOwner, id: &str) -> Option<String> {
-        let merchant = match owner {
-            KeyOwner::Active(m) | KeyOwner::Closed(m) => m,
-        };
+    /// The full hash of one of the merchant's keys, from its id (`None`: not one of its keys).
+    async fn hash_of(&self, merchant: &MerchantId, id: &str) -> Result<Option<String>, RepoError> {
         if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return None;
+            return Ok(None);
         }
-        self.data
+        Ok(self
+            .data
             .query_partition(&keys::api_key_list(merchant), &format!("KEY#{id}"), 2, None)
-            .await
-            .ok()?
+            .await?
             .items
             .into_iter()
             .next()
-            .and_then(|p| p.key.sk.strip_prefix("KEY#").map(str::to_owned))
+            .and_then(|p| p.key.sk.strip_prefix("KEY#").map(str::to_owned)))
     }
 
     /// The merchant's keys (never a key or its hash).
@@ -410,7 +411,7 @@ impl ApiKeyRepository {
     /// Revokes one of the merchant's keys at once (it and its pointer deleted together): true
     /// when it was there. Another merchant's key id is simply not found.
     pub async fn revoke(&self, merchant: &MerchantId, id: &str) -> Result<bool, RepoError> {
-        let Some(hash) = self.hash_of(&KeyOwner::Active(merchant.clone()), id).await else {
+        let Some(hash) = self.hash_of(merchant, id).await? else {
             return Ok(false);
         };
         self.data

@@ -205,7 +205,8 @@ impl AuditLog {
     }
 
     /// How many of `orders` shipped more than [`LATE_REVEAL_AFTER_SHIPMENT_DAYS`] ago (read from
-    /// their public items: nothing is opened).
+    /// their public items: nothing is opened). It only feeds a metric: an order that cannot be
+    /// read counts as not late rather than holding up the reveal's audit entry.
     async fn late(&self, merchant: &MerchantId, orders: &[String]) -> u64 {
         let cutoff = (self.clock.now() - time::Duration::days(LATE_REVEAL_AFTER_SHIPMENT_DAYS))
             .unix_timestamp();

@@ -68,15 +68,9 @@ fn time_zone(raw: &str) -> Option<String> {
 impl RawProfile {
     /// The profile, or the field at fault (never its value).
     pub fn parse(&self) -> Result<Profile, &'static str> {
-        let company = self.company_name.trim();
-        if company.is_empty()
-            || company.chars().count() > MAX_COMPANY_NAME
-            || company.chars().any(char::is_control)
-        {
-            return Err("company_name");
-        }
         Ok(Profile {
-            company_name: company.to_owned(),
+            company_name: crate::api_keys::printable(&self.company_name, MAX_COMPANY_NAME)
+                .ok_or("company_name")?,
             default_currency: Currency::parse(&self.default_currency)
                 .map_err(|_| "default_currency")?,
             time_zone: time_zone(&self.time_zone).ok_or("time_zone")?,

@@ -67,13 +67,6 @@ fn place_of(warehouse: &Warehouse) -> Place {
     }
 }
 
-fn jurisdiction_of(place: &Place) -> String {
-    match &place.region {
-        Some(region) => format!("{}-{}", place.country, region),
-        None => place.country.clone(),
-    }
-}
-
 /// Where each line ships from: the warehouse its SKU's units were reserved at (the one with the
 /// most, when split); for a line whose SKU holds no allocation of its own (a kit: its
 /// components do), the single warehouse of the whole reservation when there is one; else the
@@ -127,7 +120,6 @@ fn origins(
 }
 
 impl TaxRecorder {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         orders: Arc<OrderRepository>,
         reservations: Arc<Reservations>,
@@ -187,7 +179,7 @@ impl TaxRecorder {
             let from = origins(&view, reservation.as_ref(), &warehouses);
             let ship_from: Vec<String> = from
                 .iter()
-                .map(|p| p.as_ref().map(jurisdiction_of).unwrap_or_default())
+                .map(|p| p.as_ref().map(Place::jurisdiction).unwrap_or_default())
                 .collect();
             let stored = self.records.get(merchant, day, order).await?;
             if let Some((record, _)) = &stored

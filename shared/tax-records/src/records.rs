@@ -215,7 +215,7 @@ impl TaxRecords {
 
     /// The store item of an order's record (its key from the record's day; TTL
     /// [`RETENTION_YEARS`] after it).
-    pub fn item(
+    fn item(
         merchant: &MerchantId,
         order: &OrderId,
         record: &StoredTaxRecord,
@@ -223,19 +223,7 @@ impl TaxRecords {
         let day = parse_day(&record.day)?;
         let body =
             serde_json::to_string(record).map_err(|_| TaxRecordError::Corrupt("tax record"))?;
-        let mut item = Item::new(keys::record(merchant, day, order))
-            .with("body", Value::S(body))
-            .with(
-                "state",
-                Value::S(
-                    match record.state {
-                        TaxRecordState::Computed => "computed",
-                        TaxRecordState::Flagged => "flagged",
-                        TaxRecordState::Void => "void",
-                    }
-                    .into(),
-                ),
-            );
+        let mut item = Item::new(keys::record(merchant, day, order)).with("body", Value::S(body));
         item.expires_at = Some(kept_until(day)?);
         Ok(item)
     }

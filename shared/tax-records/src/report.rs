@@ -9,8 +9,9 @@
 //!   taxable value, VAT, orders.
 //!
 //! Void records (cancelled orders) are skipped; flagged ones are counted, so a report over an
-//! incomplete period says it is. It reads the tax partition only: one query page per 500
-//! records of each month in the range.
+//! incomplete period says it is. It reads the daily totals each record's write keeps (at most
+//! [`crate::TOTAL_SHARDS`] items a day, one query page per 500 of a month), never an order or a
+//! PII item; [`TaxReporter::report_from_records`] sums the records themselves instead.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

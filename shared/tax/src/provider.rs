@@ -25,6 +25,16 @@ pub struct Place {
     pub region: Option<String>,
 }
 
+impl Place {
+    /// `IN-MH`, `DE`: the country, and its region where there is one.
+    pub fn jurisdiction(&self) -> String {
+        match &self.region {
+            Some(region) => format!("{}-{region}", self.country),
+            None => self.country.clone(),
+        }
+    }
+}
+
 /// One order line as tax sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LineInput {
