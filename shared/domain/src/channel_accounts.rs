@@ -101,30 +101,120 @@ pub enum Region {
     FarEast,
 }
 
-/// Marketplace ids and their regions, from Amazon's SP-API documentation ("Marketplace IDs").
-const MARKETPLACES: [(&str, Region); 22] = [
-    ("ATVPDKIKX0DER", Region::NorthAmerica),  // United States
-    ("A2EUQ1WTGCTBG2", Region::NorthAmerica), // Canada
-    ("A1AM78C64UM0Y8", Region::NorthAmerica), // Mexico
-    ("A2Q3Y263D00KWC", Region::NorthAmerica), // Brazil
-    ("A1RKKUPIHCS9HS", Region::Europe),       // Spain
-    ("A1F83G8C2ARO7P", Region::Europe),       // United Kingdom
-    ("A13V1IB3VIYZZH", Region::Europe),       // France
-    ("AMEN7PMS3EDWL", Region::Europe),        // Belgium
-    ("A1805IZSGTT6HS", Region::Europe),       // Netherlands
-    ("A1PA6795UKMFR9", Region::Europe),       // Germany
-    ("APJ6JRA9NG5V4", Region::Europe),        // Italy
-    ("A2NODRKZP88ZB9", Region::Europe),       // Sweden
-    ("AE08WJ6YKNBMC", Region::Europe),        // South Africa
-    ("A1C3SOZRARQ6R3", Region::Europe),       // Poland
-    ("ARBP9OOSHTCHU", Region::Europe),        // Egypt
-    ("A33AVAJ2PDY3EV", Region::Europe),       // Turkey
-    ("A17E79C6D8DWNP", Region::Europe),       // Saudi Arabia
-    ("A2VIGQ35RCS4UG", Region::Europe),       // United Arab Emirates
-    ("A21TJRUUN4KGV", Region::Europe),        // India
-    ("A19VAU5U5O7RUS", Region::FarEast),      // Singapore
-    ("A39IBJ37TRP1C6", Region::FarEast),      // Australia
-    ("A1VC38T7YXB528", Region::FarEast),      // Japan
+/// Marketplace ids, their regions and the Seller Central each is sold from (where a seller
+/// authorizes an application), from Amazon's SP-API documentation ("Marketplace IDs", "Seller
+/// Central URLs").
+const MARKETPLACES: [(&str, Region, &str); 22] = [
+    (
+        "ATVPDKIKX0DER",
+        Region::NorthAmerica,
+        "https://sellercentral.amazon.com",
+    ), // United States
+    (
+        "A2EUQ1WTGCTBG2",
+        Region::NorthAmerica,
+        "https://sellercentral.amazon.ca",
+    ), // Canada
+    (
+        "A1AM78C64UM0Y8",
+        Region::NorthAmerica,
+        "https://sellercentral.amazon.com.mx",
+    ), // Mexico
+    (
+        "A2Q3Y263D00KWC",
+        Region::NorthAmerica,
+        "https://sellercentral.amazon.com.br",
+    ), // Brazil
+    (
+        "A1RKKUPIHCS9HS",
+        Region::Europe,
+        "https://sellercentral-europe.amazon.com",
+    ), // Spain
+    (
+        "A1F83G8C2ARO7P",
+        Region::Europe,
+        "https://sellercentral-europe.amazon.com",
+    ), // United Kingdom
+    (
+        "A13V1IB3VIYZZH",
+        Region::Europe,
+        "https://sellercentral-europe.amazon.com",
+    ), // France
+    (
+        "AMEN7PMS3EDWL",
+        Region::Europe,
+        "https://sellercentral.amazon.com.be",
+    ), // Belgium
+    (
+        "A1805IZSGTT6HS",
+        Region::Europe,
+        "https://sellercentral.amazon.nl",
+    ), // Netherlands
+    (
+        "A1PA6795UKMFR9",
+        Region::Europe,
+        "https://sellercentral-europe.amazon.com",
+    ), // Germany
+    (
+        "APJ6JRA9NG5V4",
+        Region::Europe,
+        "https://sellercentral-europe.amazon.com",
+    ), // Italy
+    (
+        "A2NODRKZP88ZB9",
+        Region::Europe,
+        "https://sellercentral.amazon.se",
+    ), // Sweden
+    (
+        "AE08WJ6YKNBMC",
+        Region::Europe,
+        "https://sellercentral.amazon.co.za",
+    ), // South Africa
+    (
+        "A1C3SOZRARQ6R3",
+        Region::Europe,
+        "https://sellercentral.amazon.pl",
+    ), // Poland
+    (
+        "ARBP9OOSHTCHU",
+        Region::Europe,
+        "https://sellercentral.amazon.eg",
+    ), // Egypt
+    (
+        "A33AVAJ2PDY3EV",
+        Region::Europe,
+        "https://sellercentral.amazon.com.tr",
+    ), // Turkey
+    (
+        "A17E79C6D8DWNP",
+        Region::Europe,
+        "https://sellercentral.amazon.sa",
+    ), // Saudi Arabia
+    (
+        "A2VIGQ35RCS4UG",
+        Region::Europe,
+        "https://sellercentral.amazon.ae",
+    ), // United Arab Emirates
+    (
+        "A21TJRUUN4KGV",
+        Region::Europe,
+        "https://sellercentral.amazon.in",
+    ), // India
+    (
+        "A19VAU5U5O7RUS",
+        Region::FarEast,
+        "https://sellercentral.amazon.sg",
+    ), // Singapore
+    (
+        "A39IBJ37TRP1C6",
+        Region::FarEast,
+        "https://sellercentral.amazon.com.au",
+    ), // Australia
+    (
+        "A1VC38T7YXB528",
+        Region::FarEast,
+        "https://sellercentral.amazon.co.jp",
+    ), // Japan
 ];
 
 impl Region {
@@ -132,8 +222,8 @@ impl Region {
     pub fn of_marketplace(marketplace: &MarketplaceId) -> Option<Self> {
         MARKETPLACES
             .iter()
-            .find(|(id, _)| *id == marketplace.as_str())
-            .map(|(_, region)| *region)
+            .find(|(id, _, _)| *id == marketplace.as_str())
+            .map(|(_, region, _)| *region)
     }
 
     /// The one region of a connection's marketplaces; `None` if any is unknown or they span
@@ -151,6 +241,17 @@ impl Region {
             Self::Europe => "https://sellingpartnerapi-eu.amazon.com",
             Self::FarEast => "https://sellingpartnerapi-fe.amazon.com",
         }
+    }
+}
+
+impl MarketplaceId {
+    /// The Seller Central site sellers of this marketplace sign in to (and authorize
+    /// applications at), if it is one of Amazon's marketplaces.
+    pub fn seller_central(&self) -> Option<&'static str> {
+        MARKETPLACES
+            .iter()
+            .find(|(id, _, _)| *id == self.as_str())
+            .map(|(_, _, url)| *url)
     }
 }
 

@@ -4,6 +4,7 @@
 //! it is well formed, so code further in never re-checks. Buyer PII lives only inside [`Pii`],
 //! which cannot be printed, logged or serialized by accident.
 
+mod apps;
 mod channel_accounts;
 mod charged;
 mod clock;
@@ -26,6 +27,7 @@ mod status;
 mod tracking;
 mod warehouse;
 
+pub use apps::{AmazonApp, AppCredentials, ShopifyApp};
 pub use channel_accounts::{
     AmazonIdError, LwaCredentials, MarketplaceId, Region, SellerId, ShopDomain, ShopDomainError,
 };

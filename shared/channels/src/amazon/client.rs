@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use rc_domain::{Region, RevealPurpose, Secret, SecretText, SellerId};
+use rc_domain::{AmazonApp, Region, RevealPurpose, Secret, SecretText, SellerId};
 
 pub(crate) use rc_domain::LwaCredentials as Credentials;
 use reqwest::StatusCode;
@@ -104,11 +104,17 @@ pub struct SpApiClient {
     endpoints: Endpoints,
     retry: RetryPolicy,
     tokens: Mutex<HashMap<SellerId, Arc<CachedToken>>>,
+    /// Grantless tokens (`client_credentials`), by LWA client and scope.
+    grantless: Mutex<HashMap<(String, &'static str), Arc<CachedToken>>>,
     pub(super) get_order_limiters: Limiters,
     pub(super) search_limiters: Limiters,
     pub(super) listings_limiters: Limiters,
     pub(super) shipping_limiters: Limiters,
     pub(super) confirm_limiters: Limiters,
+    /// Notifications API: 1 request per second, burst 5 — per seller, and for the
+    /// application's own (grantless) calls.
+    pub(super) notification_limiters: Limiters,
+    pub(super) grantless_limiter: TokenBucket,
     pub(super) feed_limiters: Mutex<HashMap<(&'static str, SellerId), Arc<TokenBucket>>>,
 }
 
@@ -132,11 +138,14 @@ impl SpApiClient {
             endpoints,
             retry,
             tokens: Mutex::new(HashMap::new()),
+            grantless: Mutex::new(HashMap::new()),
             get_order_limiters: Mutex::new(HashMap::new()),
             search_limiters: Mutex::new(HashMap::new()),
             listings_limiters: Mutex::new(HashMap::new()),
             shipping_limiters: Mutex::new(HashMap::new()),
             confirm_limiters: Mutex::new(HashMap::new()),
+            notification_limiters: Mutex::new(HashMap::new()),
+            grantless_limiter: TokenBucket::new(1.0, 5),
             feed_limiters: Mutex::new(HashMap::new()),
         }
     }
@@ -189,14 +198,46 @@ impl SpApiClient {
                     .as_str(),
             ),
         ];
-        let url = format!("{}/auth/o2/token", self.endpoints.lwa.trim_end_matches('/'));
-        let response = self
-            .http
-            .post(&url)
-            .form(&form)
-            .send()
-            .await
-            .map_err(|e| FetchError::Unavailable(format!("LWA: {}", redact(&e))))?;
+        let cached = Arc::new(self.fetch_token(&form).await?);
+        tokens.insert(seller.clone(), Arc::clone(&cached));
+        Ok(cached)
+    }
+
+    /// A grantless access token of the application for `scope` (the `client_credentials`
+    /// grant): cached like a seller's.
+    async fn grantless_token(
+        &self,
+        app: &AmazonApp,
+        scope: &'static str,
+        force_refresh: bool,
+    ) -> Result<Arc<CachedToken>, FetchError> {
+        let mut tokens = self.grantless.lock().await;
+        let key = (app.client_id.clone(), scope);
+        if !force_refresh
+            && let Some(cached) = tokens.get(&key)
+            && Instant::now() < cached.valid_until
+        {
+            return Ok(Arc::clone(cached));
+        }
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("scope", scope),
+            ("client_id", app.client_id.as_str()),
+            (
+                "client_secret",
+                app.client_secret
+                    .reveal(RevealPurpose::Authentication)
+                    .as_str(),
+            ),
+        ];
+        let cached = Arc::new(self.fetch_token(&form).await?);
+        tokens.insert(key, Arc::clone(&cached));
+        Ok(cached)
+    }
+
+    /// Posts a grant to LWA's token endpoint. A refused grant (400/401) is `Unauthorized`.
+    async fn fetch_token(&self, form: &[(&str, &str)]) -> Result<CachedToken, FetchError> {
+        let response = self.post_token(form).await?;
         let status = response.status();
         if status == StatusCode::BAD_REQUEST || status == StatusCode::UNAUTHORIZED {
             return Err(FetchError::Unauthorized(status.as_u16()));
@@ -210,12 +251,24 @@ impl SpApiClient {
         let token = SecretText::parse(&body.access_token)
             .map_err(|_| FetchError::Unavailable("LWA answer is not a token".into()))?;
         let lifetime = Duration::from_secs(body.expires_in).saturating_sub(TOKEN_MARGIN);
-        let cached = Arc::new(CachedToken {
+        Ok(CachedToken {
             token: Secret::new(token),
             valid_until: Instant::now() + lifetime,
-        });
-        tokens.insert(seller.clone(), Arc::clone(&cached));
-        Ok(cached)
+        })
+    }
+
+    /// One form POST to LWA's token endpoint (`/auth/o2/token`, the same for every region).
+    pub(super) async fn post_token(
+        &self,
+        form: &[(&str, &str)],
+    ) -> Result<reqwest::Response, FetchError> {
+        let url = format!("{}/auth/o2/token", self.endpoints.lwa.trim_end_matches('/'));
+        self.http
+            .post(&url)
+            .form(form)
+            .send()
+            .await
+            .map_err(|e| FetchError::Unavailable(format!("LWA: {}", redact(&e))))
     }
 
     /// One request with the seller's access token: paced by `limiter`, retried with backoff on
@@ -227,17 +280,30 @@ impl SpApiClient {
         request: Request<'_>,
         limiter: &TokenBucket,
     ) -> Result<Bytes, FetchError> {
+        self.send(Auth::Seller(seller, credentials), request, limiter)
+            .await
+    }
+
+    /// One request as [`Self::call`], with the token `auth` names.
+    pub(super) async fn send(
+        &self,
+        auth: Auth<'_>,
+        request: Request<'_>,
+        limiter: &TokenBucket,
+    ) -> Result<Bytes, FetchError> {
+        let region = match auth {
+            Auth::Seller(_, credentials) => credentials.region,
+            Auth::Grantless { region, .. } => region,
+        };
         let url = format!(
             "{}{}",
-            self.endpoints
-                .sp_api(credentials.region)
-                .trim_end_matches('/'),
+            self.endpoints.sp_api(region).trim_end_matches('/'),
             request.path
         );
         let mut refreshed = false;
         let mut backoff = self.retry.first_backoff;
         for attempt in 1..=self.retry.attempts {
-            let token = self.access_token(seller, credentials, false).await?;
+            let token = self.token(&auth, false).await?;
             limiter.acquire().await;
             let mut builder = self
                 .http
@@ -275,7 +341,7 @@ impl SpApiClient {
                 StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN if !refreshed => {
                     // An access token can be revoked or expire early: refresh once.
                     refreshed = true;
-                    self.access_token(seller, credentials, true).await?;
+                    self.token(&auth, true).await?;
                 }
                 StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
                     return Err(FetchError::Unauthorized(status.as_u16()));
@@ -310,6 +376,29 @@ impl SpApiClient {
             }
         }
         Err(FetchError::Throttled)
+    }
+}
+
+/// Whose token a request carries: the seller's (from its refresh token) or the application's
+/// own (grantless operations: notification destinations, deleting subscriptions).
+#[derive(Clone, Copy)]
+pub(super) enum Auth<'a> {
+    Seller(&'a SellerId, &'a Credentials),
+    Grantless {
+        app: &'a AmazonApp,
+        scope: &'static str,
+        region: Region,
+    },
+}
+
+impl SpApiClient {
+    async fn token(&self, auth: &Auth<'_>, force: bool) -> Result<Arc<CachedToken>, FetchError> {
+        match *auth {
+            Auth::Seller(seller, credentials) => {
+                self.access_token(seller, credentials, force).await
+            }
+            Auth::Grantless { app, scope, .. } => self.grantless_token(app, scope, force).await,
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! (which returns buyer and recipient PII with `includedData`, no Restricted Data Token needed),
 //! and Login with Amazon access tokens.
 
+mod authorization;
 mod client;
 mod confirm;
 mod feeds;
@@ -12,6 +13,7 @@ mod orders;
 mod rate_limit;
 mod shipping;
 
+pub use authorization::{NOTIFICATIONS_SCOPE, ORDER_CHANGE, consent_url};
 pub use client::{Endpoints, FetchError, RetryPolicy, SpApiClient};
 pub use confirm::PackageConfirmation;
 // Value types of the domain, re-exported because every SP-API call takes them.

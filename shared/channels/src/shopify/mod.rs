@@ -4,6 +4,7 @@ mod admin;
 mod compliance;
 mod fulfillment;
 mod inventory;
+mod oauth;
 mod order_payload;
 mod signature;
 
@@ -14,6 +15,10 @@ pub use fulfillment::{
     FulfillmentOutcome, ORDER_FULFILLMENT_QUERY, OrderFulfillment, TRACKING_UPDATE, TrackingInfo,
 };
 pub use inventory::{InventoryLevelRef, MAX_QUANTITIES_PER_CALL, QuantityToSet, SetOutcome};
+pub use oauth::{
+    Callback, CallbackError, GrantedToken, WEBHOOK_TOPICS, authorize_url, scopes_cover,
+    sign_callback, verify_callback,
+};
 pub use order_payload::{MAX_LINES, ParsedOrder, PayloadError, parse_order};
 // The shop's domain is a domain type; re-exported because every Shopify call takes one.
 pub use rc_domain::{ComplianceKind, ComplianceRequest, ShopDomain, ShopDomainError};
