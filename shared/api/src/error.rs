@@ -57,12 +57,22 @@ pub enum ApiError {
         reason: &'static str,
         message: String,
     },
+    /// 400 with its own reason (`invalid_state`, `invalid_callback`, ...): a connect flow's
+    /// callback that cannot be completed; nothing was stored.
+    #[error("{message}")]
+    BadRequest {
+        reason: &'static str,
+        message: &'static str,
+    },
+    /// 503 `app_not_configured`: this deployment has no credentials for the marketplace's app.
+    #[error("the {0} app is not configured on this deployment")]
+    AppNotConfigured(&'static str),
     /// 422 `unsupported_topic`
     #[error("this webhook topic is not handled")]
     UnsupportedTopic,
     /// 502 with the courier's failure as a reason (`courier_unavailable`, ...): a courier
     /// call the request needed failed; nothing changed here.
-    #[error("the courier could not be reached or refused the call")]
+    #[error("the courier or marketplace could not be reached or refused the call")]
     Upstream(&'static str),
     /// 503 `temporarily_unavailable`: the client should retry (storage throttled, KMS down).
     #[error("temporarily unavailable, retry later")]
@@ -81,7 +91,9 @@ struct ErrorBody<'a> {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::MissingHeader(_) | Self::MalformedJson(_) => StatusCode::BAD_REQUEST,
+            Self::MissingHeader(_) | Self::MalformedJson(_) | Self::BadRequest { .. } => {
+                StatusCode::BAD_REQUEST
+            }
             Self::InvalidSignature | Self::Unauthorized | Self::KeyExpired => {
                 StatusCode::UNAUTHORIZED
             }
@@ -96,7 +108,7 @@ impl ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             Self::Upstream(_) => StatusCode::BAD_GATEWAY,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::AppNotConfigured(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -116,7 +128,8 @@ impl ApiError {
             Self::AccountClosed => "account_closed",
             Self::RequestTimeout => "request_timeout",
             Self::PayloadTooLarge(_) => "payload_too_large",
-            Self::InvalidPayload { reason, .. } => reason,
+            Self::InvalidPayload { reason, .. } | Self::BadRequest { reason, .. } => reason,
+            Self::AppNotConfigured(_) => "app_not_configured",
             Self::UnsupportedTopic => "unsupported_topic",
             Self::Upstream(reason) => reason,
             Self::Unavailable => "temporarily_unavailable",

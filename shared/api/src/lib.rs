@@ -7,6 +7,7 @@
 //! outcome to a status; every failure is an [`ApiError`] with a documented status and reason.
 
 mod account_routes;
+mod connect_routes;
 mod connection_routes;
 mod courier_webhook;
 mod error;
@@ -23,6 +24,7 @@ mod shopify_webhook;
 mod tax_routes;
 mod warehouse_routes;
 
+pub use connect_routes::{AMAZON_CALLBACK, ConnectApi, SHOPIFY_CALLBACK, SHOPIFY_WEBHOOKS};
 pub use courier_webhook::{CourierWebhook, MAX_TRACKING_BODY};
 pub use error::ApiError;
 pub use fulfillment_routes::FulfillmentApi;

@@ -84,9 +84,13 @@ pub struct MerchantApi {
     tax: TaxApi,
     keys: KeyRoutes,
     account: AccountRoutes,
+    /// The connect flows, where this deployment has apps configured for them.
+    connect: Option<crate::ConnectApi>,
 }
 
 enum Route {
+    ConnectShopify,
+    ConnectAmazon,
     Account,
     VerifyAudit,
     ApiKeys,
@@ -189,7 +193,47 @@ impl MerchantApi {
             },
             fulfillment,
             inventory,
+            connect: None,
         }
+    }
+
+    /// The same, with the connect flows (OAuth callbacks and their starts).
+    pub fn with_connect(mut self, connect: crate::ConnectApi) -> Self {
+        self.connect = Some(connect);
+        self
+    }
+
+    fn connect(&self) -> Result<&crate::ConnectApi, ApiError> {
+        self.connect
+            .as_ref()
+            .ok_or(ApiError::AppNotConfigured("marketplace"))
+    }
+
+    /// The connect flows' callbacks: browser redirects from the marketplaces, with no API key
+    /// (the single-use state says whose flow it is).
+    async fn callback(
+        &self,
+        request: &Request<Bytes>,
+        request_id: &str,
+    ) -> Option<Result<Response<Bytes>, ApiError>> {
+        let path = request.uri().path();
+        let shopify = path == crate::connect_routes::SHOPIFY_CALLBACK;
+        if !shopify && path != crate::connect_routes::AMAZON_CALLBACK {
+            return None;
+        }
+        if request.method() != Method::GET {
+            return Some(Err(ApiError::MethodNotAllowed));
+        }
+        let connect = match self.connect() {
+            Ok(connect) => connect,
+            Err(e) => return Some(Err(e)),
+        };
+        let query = request.uri().query();
+        Some(if shopify {
+            connect.shopify_callback(query, request_id).await
+        } else {
+            connect.amazon_callback(query, request_id).await
+        })
     }
 
     /// Handles a request; every answer carries its `x-request-id`, the id the audit trail
@@ -479,6 +523,14 @@ impl MerchantApi {
                     .map(Route::Order)
                     .map_err(|_| ApiError::NotFound)
             }
+            ["v1", "connect", "shopify"] => {
+                allow(&[Method::GET])?;
+                Ok(Route::ConnectShopify)
+            }
+            ["v1", "connect", "amazon"] => {
+                allow(&[Method::GET])?;
+                Ok(Route::ConnectAmazon)
+            }
             ["v1", "connections"] => {
                 allow(&[Method::GET])?;
                 Ok(Route::Connections)
@@ -505,6 +557,9 @@ impl MerchantApi {
         request: Request<Bytes>,
         request_id: &str,
     ) -> Result<Response<Bytes>, ApiError> {
+        if let Some(answer) = self.callback(&request, request_id).await {
+            return answer;
+        }
         // Authenticate before routing, so unauthenticated callers learn nothing about routes.
         let key = self.merchant(&request).await?;
         if key.expired {
@@ -590,6 +645,16 @@ impl MerchantApi {
     ) -> Result<Response<Bytes>, ApiError> {
         let merchant = merchant.clone();
         match route {
+            Route::ConnectShopify => {
+                self.connect()?
+                    .start_shopify(&merchant, &key.key_id, request.uri().query())
+                    .await
+            }
+            Route::ConnectAmazon => {
+                self.connect()?
+                    .start_amazon(&merchant, &key.key_id, request.uri().query())
+                    .await
+            }
             Route::ApiKeys if request.method() == Method::POST => {
                 self.keys.create(&merchant, key, request.body()).await
             }
@@ -736,7 +801,14 @@ impl MerchantApi {
                 _ => self.warehouses.show(&merchant, &id).await,
             },
             Route::AmazonConnection(seller) if request.method() == Method::DELETE => {
-                self.connections.remove_amazon(&merchant, &seller).await
+                let answer = self.connections.remove_amazon(&merchant, &seller).await?;
+                // Its notification subscription is deleted at Amazon now if it can be; what
+                // fails stays persisted for the scheduled reconciliation.
+                if let Some(connect) = &self.connect {
+                    rc_jobs::drain_unsubscribes(&connect.connections, connect.amazon.as_ref())
+                        .await;
+                }
+                Ok(answer)
             }
             Route::AmazonConnection(seller) => {
                 self.connections

@@ -63,6 +63,8 @@ pub const ROUTE_SCOPES: &[RouteScope] = &[
     route("GET", "/v1/tax/skus/{sku}", InventoryRead),
     route("PUT", "/v1/tax/skus/{sku}", InventoryWrite),
     route("GET", "/v1/connections", ConnectionsManage),
+    route("GET", "/v1/connect/shopify", ConnectionsManage),
+    route("GET", "/v1/connect/amazon", ConnectionsManage),
     route("PUT", "/v1/connections/shopify/{shop}", ConnectionsManage),
     route(
         "DELETE",

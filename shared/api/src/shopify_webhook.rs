@@ -22,6 +22,8 @@ pub struct ShopifyWebhook {
     orders: Arc<OrderRepository>,
     connections: Arc<ConnectionRepository>,
     privacy_requests: Arc<PrivacyRequestRepository>,
+    /// Where an uninstall's disconnection is recorded.
+    audit: Arc<rc_orders::AuditLog>,
 }
 
 #[derive(Serialize)]
@@ -57,11 +59,13 @@ impl ShopifyWebhook {
         orders: Arc<OrderRepository>,
         connections: Arc<ConnectionRepository>,
         privacy_requests: Arc<PrivacyRequestRepository>,
+        audit: Arc<rc_orders::AuditLog>,
     ) -> Self {
         Self {
             orders,
             connections,
             privacy_requests,
+            audit,
         }
     }
 
@@ -126,6 +130,7 @@ impl ShopifyWebhook {
         let outcome = match Topic::parse(&topic).ok_or(ApiError::UnsupportedTopic)? {
             Topic::Order(reported) => self.order(&connection, &body, reported, &mark).await?,
             Topic::Compliance(kind) => self.compliance(&connection, &body, kind, &mark).await?,
+            Topic::AppUninstalled => self.uninstalled(&connection, &mark).await?,
         };
         Ok(match outcome {
             StoreOutcome::Stored => "stored",
@@ -184,11 +189,47 @@ impl ShopifyWebhook {
     }
 }
 
+impl ShopifyWebhook {
+    /// `app/uninstalled`: the merchant removed our app from the shop, so its token no longer
+    /// works — the connection is removed (its token and key destroyed) and the audit trail says
+    /// so. A repeated delivery finds nothing left to remove.
+    async fn uninstalled(
+        &self,
+        connection: &ShopifyConnection,
+        mark: &DeliveryMark,
+    ) -> Result<StoreOutcome, ApiError> {
+        let removed = self
+            .connections
+            .remove_shopify(&connection.merchant, &connection.shop)
+            .await?;
+        if !removed {
+            return Ok(StoreOutcome::Duplicate);
+        }
+        self.audit
+            .append(
+                &connection.merchant,
+                rc_orders::AuditEvent {
+                    action: "connection_changed",
+                    purpose: "shopify_uninstalled",
+                    actor: "shopify",
+                    subject: connection.shop.as_str(),
+                    orders: &[],
+                    request_id: &mark.delivery_id,
+                },
+            )
+            .await?;
+        tracing::info!(merchant = %connection.merchant, shop = %connection.shop, "shopify app uninstalled; connection removed");
+        Ok(StoreOutcome::Stored)
+    }
+}
+
 /// What a topic asks of us.
 enum Topic {
     /// An order payload, and the status the topic itself reports.
     Order(OrderStatus),
     Compliance(ComplianceKind),
+    /// Our app was removed from the shop.
+    AppUninstalled,
 }
 
 impl Topic {
@@ -197,6 +238,7 @@ impl Topic {
             "orders/create" | "orders/updated" => Some(Self::Order(OrderStatus::Received)),
             "orders/cancelled" => Some(Self::Order(OrderStatus::Cancelled)),
             "orders/fulfilled" => Some(Self::Order(OrderStatus::Shipped)),
+            "app/uninstalled" => Some(Self::AppUninstalled),
             other => ComplianceKind::from_topic(other).map(Self::Compliance),
         }
     }

@@ -299,6 +299,30 @@ impl AmazonShipmentConfirmation for SpApiClient {
     }
 }
 
+/// Deleting a seller's notification subscription (Notifications API, grantless): what a
+/// removed Amazon connection leaves to do.
+#[async_trait]
+pub trait AmazonSubscriptions: Send + Sync {
+    async fn delete_order_change_subscription(
+        &self,
+        app: &rc_domain::AmazonApp,
+        region: rc_domain::Region,
+        subscription_id: &str,
+    ) -> Result<(), FetchError>;
+}
+
+#[async_trait]
+impl AmazonSubscriptions for SpApiClient {
+    async fn delete_order_change_subscription(
+        &self,
+        app: &rc_domain::AmazonApp,
+        region: rc_domain::Region,
+        subscription_id: &str,
+    ) -> Result<(), FetchError> {
+        SpApiClient::delete_order_change_subscription(self, app, region, subscription_id).await
+    }
+}
+
 /// Fulfilling a Shopify order: its fulfillment orders, `fulfillmentCreate`,
 /// `fulfillmentTrackingInfoUpdate`.
 #[async_trait]

@@ -218,6 +218,22 @@ const MARKETPLACES: [(&str, Region, &str); 22] = [
 ];
 
 impl Region {
+    /// The region's name as stored and shown (`north_america`, `europe`, `far_east`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NorthAmerica => "north_america",
+            Self::Europe => "europe",
+            Self::FarEast => "far_east",
+        }
+    }
+
+    /// The region [`Self::as_str`] names.
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Self::NorthAmerica, Self::Europe, Self::FarEast]
+            .into_iter()
+            .find(|r| r.as_str() == raw)
+    }
+
     /// The region serving `marketplace`, if it is one of Amazon's.
     pub fn of_marketplace(marketplace: &MarketplaceId) -> Option<Self> {
         MARKETPLACES

@@ -25,4 +25,4 @@ pub use fulfillment_worker::FulfillmentWorker;
 pub use inventory_sync::{FEED_THRESHOLD, InventorySync, MAX_FEED_MESSAGES, SyncReport};
 pub use message::QueueMessage;
 pub use order_processor::{OrderProcessor, ProcessError};
-pub use reconciler::{ReconcileReport, Reconciler};
+pub use reconciler::{ReconcileReport, Reconciler, drain_unsubscribes};

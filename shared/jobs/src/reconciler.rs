@@ -36,6 +36,8 @@ pub struct ReconcileReport {
     pub failed_orders: usize,
     /// Order events left in the outbox by interrupted requests, published by this run.
     pub relayed_events: usize,
+    /// Notification subscriptions of removed Amazon connections deleted at Amazon by this run.
+    pub unsubscribed: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +60,8 @@ pub struct Reconciler {
     amazon: Arc<dyn AmazonOrdersSource>,
     shopify: Arc<dyn ShopifyOrdersSource>,
     clock: Arc<dyn Clock>,
+    /// Where subscriptions of removed connections are deleted (when an Amazon app is set).
+    subscriptions: Option<Arc<dyn rc_channels::port::AmazonSubscriptions>>,
 }
 
 fn rfc3339(at: OffsetDateTime) -> String {
@@ -80,7 +84,17 @@ impl Reconciler {
             amazon,
             shopify,
             clock,
+            subscriptions: None,
         }
+    }
+
+    /// The same, also deleting the notification subscriptions removed connections left.
+    pub fn with_subscriptions(
+        mut self,
+        subscriptions: Arc<dyn rc_channels::port::AmazonSubscriptions>,
+    ) -> Self {
+        self.subscriptions = Some(subscriptions);
+        self
     }
 
     /// Reconciles every connection; one connection's failure never stops the others.
@@ -116,6 +130,9 @@ impl Reconciler {
         match self.outbox.relay(OUTBOX_GRACE).await {
             Ok(relayed) => report.relayed_events = relayed,
             Err(error) => tracing::warn!(%error, "outbox relay failed; the next run retries"),
+        }
+        if let Some(subscriptions) = &self.subscriptions {
+            report.unsubscribed = drain_unsubscribes(&self.connections, subscriptions.as_ref()).await;
         }
         tracing::info!(report = ?report, "reconciliation finished");
         report
@@ -263,4 +280,39 @@ impl Reconciler {
         }
         Ok(())
     }
+}
+
+/// Deletes at Amazon the notification subscriptions of removed connections (persisted when
+/// each was removed), forgetting each once Amazon confirms it gone. Returns how many; failures
+/// stay for the next run. Safe to run concurrently: deleting twice is no error at Amazon.
+pub async fn drain_unsubscribes(
+    connections: &ConnectionRepository,
+    subscriptions: &dyn rc_channels::port::AmazonSubscriptions,
+) -> usize {
+    let Some(app) = connections.apps().amazon else {
+        return 0;
+    };
+    let pending = match connections.pending_unsubscribes(100).await {
+        Ok(pending) => pending,
+        Err(error) => {
+            tracing::warn!(%error, "cannot list subscriptions to delete");
+            return 0;
+        }
+    };
+    let mut done = 0;
+    for item in &pending {
+        let deleted = subscriptions
+            .delete_order_change_subscription(&app, item.region, &item.subscription_id)
+            .await;
+        match deleted {
+            Ok(()) => match connections.unsubscribed(item).await {
+                Ok(()) => done += 1,
+                Err(error) => tracing::warn!(%error, "cannot forget a deleted subscription"),
+            },
+            Err(error) => {
+                tracing::warn!(%error, "deleting a notification subscription failed; retried later");
+            }
+        }
+    }
+    done
 }

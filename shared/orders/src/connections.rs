@@ -13,8 +13,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use rc_domain::{
-    Clock, LwaCredentials, MarketplaceId, MerchantId, Region, SealedField, Secret, SecretText,
-    SellerId, ShopDomain,
+    AppCredentials, Clock, LwaCredentials, MarketplaceId, MerchantId, Region, RevealPurpose,
+    SealedField, Secret, SecretText, SellerId, ShopDomain,
 };
 use rc_store::{Item, ItemKey, Store, TxOp, Value};
 use rc_vault::{KeySubject, Sealed, Vault};
@@ -134,6 +134,8 @@ const PREVIOUS_WEBHOOK_SECRET: SecretSlot = (
 const ACCESS_TOKEN: SecretSlot = ("access_token", SealedField::AccessToken);
 const LWA_CLIENT_SECRET: SecretSlot = ("lwa_client_secret", SealedField::LwaClientSecret);
 const LWA_REFRESH_TOKEN: SecretSlot = ("lwa_refresh_token", SealedField::LwaRefreshToken);
+/// The seller's ORDER_CHANGE subscription id, on an Amazon connection made by our app.
+const SUBSCRIPTION_ID: &str = "subscription_id";
 
 /// Items written since each secret has its own label carry `labels = 2`. Older items sealed the
 /// previous webhook secret under the current one's label and both LWA secrets under the access
@@ -210,6 +212,29 @@ pub struct ConnectionRepository {
     clock: Arc<dyn Clock>,
     shopify: VersionCache<ShopifyConnection>,
     amazon: VersionCache<AmazonConnection>,
+    /// Our own apps' credentials: connections made through a connect flow authenticate with
+    /// them (Shopify signs their webhooks with the app's secret; a seller's refresh token is
+    /// bound to the app's LWA client).
+    apps: std::sync::RwLock<AppCredentials>,
+}
+
+/// How a connection was made: secrets the merchant pasted, or our app's authorization flow.
+const AUTH: &str = "auth";
+const AUTH_APP: &str = "app";
+
+/// Partition of subscriptions still to delete at the marketplace (persisted when a connection
+/// is removed, in the same transaction, so a failed call is retried rather than forgotten).
+const UNSUBSCRIBE: &str = "UNSUBSCRIBE#amazon";
+
+/// An Amazon notification subscription left behind by a removed connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingUnsubscribe {
+    pub region: Region,
+    pub subscription_id: String,
+}
+
+fn copy_secret(secret: &Secret<SecretText>) -> Secret<SecretText> {
+    Secret::new(secret.reveal(RevealPurpose::Authentication).clone())
 }
 
 fn channel_name(channel: &str) -> Result<&'static str, RepoError> {
@@ -234,7 +259,21 @@ impl ConnectionRepository {
             clock,
             shopify: VersionCache::new(),
             amazon: VersionCache::new(),
+            apps: std::sync::RwLock::new(AppCredentials::default()),
         }
+    }
+
+    /// Sets our apps' credentials (at start, from configuration). Opened connections are
+    /// forgotten, so none keeps a secret of the apps before.
+    pub fn set_apps(&self, apps: AppCredentials) {
+        *self.apps.write().unwrap_or_else(|p| p.into_inner()) = apps;
+        self.shopify.lock().clear();
+        self.amazon.lock().clear();
+    }
+
+    /// Our apps' credentials as configured.
+    pub fn apps(&self) -> AppCredentials {
+        self.apps.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Creates or updates a connection. A connection belongs to one merchant: connecting it to
@@ -330,8 +369,15 @@ impl ConnectionRepository {
         if existing.string("merchant") != Some(merchant.as_str()) {
             return Ok(false);
         }
-        self.data
-            .transact(vec![
+        let mut ops = Vec::with_capacity(5);
+        if let Some(subscription) = existing.string(SUBSCRIPTION_ID) {
+            let region = Self::amazon_region(&existing);
+            ops.push(TxOp::Create(Item::new(Self::unsubscribe_key(
+                region,
+                subscription,
+            ))));
+        }
+        ops.extend([
                 TxOp::Delete {
                     key: conn.key(),
                     expected_version: Some(existing.version),
@@ -348,8 +394,8 @@ impl ConnectionRepository {
                     key: conn.watermark_key(),
                     expected_version: None,
                 },
-            ])
-            .await?;
+            ]);
+        self.data.transact(ops).await?;
         // Cache keys name their channel: forgetting in both caches is exact.
         self.shopify.forget(&conn.cache_key());
         self.amazon.forget(&conn.cache_key());
@@ -404,6 +450,36 @@ impl ConnectionRepository {
             .await
     }
 
+    /// Connects (or reconnects) a shop that installed our app: only its access token is kept;
+    /// its webhooks are signed with the app's secret. The merchant's own secrets of an earlier
+    /// connection of the shop are dropped.
+    pub async fn put_shopify_app(
+        &self,
+        merchant: &MerchantId,
+        shop: &ShopDomain,
+        access_token: &Secret<SecretText>,
+    ) -> Result<(), RepoError> {
+        let plain = vec![(AUTH, Value::S(AUTH_APP.into()))];
+        self.put(
+            merchant,
+            Self::shopify_conn(shop),
+            plain,
+            &[(ACCESS_TOKEN, Some(access_token))],
+        )
+        .await
+    }
+
+    /// Whether the shop is connected through our app (so our app's uninstall disconnects it).
+    pub async fn shopify_owner(
+        &self,
+        shop: &ShopDomain,
+    ) -> Result<Option<(MerchantId, bool)>, RepoError> {
+        let Some(item) = self.data.get(&Self::shopify_conn(shop).key()).await? else {
+            return Ok(None);
+        };
+        Ok(Some((owner(&item)?, item.string(AUTH) == Some(AUTH_APP))))
+    }
+
     /// Reads a connection item and, unless the cache holds this very version, opens its secrets
     /// and builds the typed connection with `build`.
     async fn load<V>(
@@ -447,12 +523,26 @@ impl ConnectionRepository {
             Self::shopify_conn(shop),
             &self.shopify,
             &slots,
-            |merchant, mut secrets, _| {
-                let webhook_secrets: Vec<_> = [WEBHOOK_SECRET.0, PREVIOUS_WEBHOOK_SECRET.0]
-                    .iter()
-                    .filter_map(|name| secrets.remove(name))
-                    .collect();
-                if webhook_secrets.is_empty() {
+            |merchant, mut secrets, item| {
+                let webhook_secrets: Vec<_> = if item.string(AUTH) == Some(AUTH_APP) {
+                    // Installed through our app: Shopify signs with the app's secret (none
+                    // while the app is not configured, so nothing verifies).
+                    self.apps()
+                        .shopify
+                        .iter()
+                        .flat_map(|app| {
+                            std::iter::once(&app.client_secret)
+                                .chain(app.previous_client_secret.as_ref())
+                        })
+                        .map(copy_secret)
+                        .collect()
+                } else {
+                    [WEBHOOK_SECRET.0, PREVIOUS_WEBHOOK_SECRET.0]
+                        .iter()
+                        .filter_map(|name| secrets.remove(name))
+                        .collect()
+                };
+                if webhook_secrets.is_empty() && item.string(AUTH) != Some(AUTH_APP) {
                     return Err(RepoError::Corrupt("connection without a secret"));
                 }
                 Ok(ShopifyConnection {
@@ -500,6 +590,124 @@ impl ConnectionRepository {
             .await
     }
 
+    /// Connects (or reconnects) a seller that authorized our app: only its refresh token is
+    /// kept; the LWA client is the app's.
+    pub async fn put_amazon_app(
+        &self,
+        merchant: &MerchantId,
+        seller_id: &SellerId,
+        marketplace_ids: &[MarketplaceId],
+        refresh_token: &Secret<SecretText>,
+    ) -> Result<(), RepoError> {
+        let client_id = self
+            .apps()
+            .amazon
+            .map(|app| app.client_id.clone())
+            .ok_or(RepoError::Refused("the Amazon app is not configured"))?;
+        let plain = vec![
+            (
+                "marketplace_ids",
+                Value::S(
+                    serde_json::to_string(marketplace_ids)
+                        .map_err(|_| RepoError::Corrupt("marketplace ids"))?,
+                ),
+            ),
+            ("lwa_client_id", Value::S(client_id)),
+            (AUTH, Value::S(AUTH_APP.into())),
+        ];
+        self.put(
+            merchant,
+            Self::amazon_conn(seller_id),
+            plain,
+            &[(LWA_REFRESH_TOKEN, Some(refresh_token))],
+        )
+        .await
+    }
+
+    /// Records the seller's ORDER_CHANGE subscription on its connection (deleted with it).
+    pub async fn set_amazon_subscription(
+        &self,
+        merchant: &MerchantId,
+        seller_id: &SellerId,
+        subscription_id: &str,
+    ) -> Result<(), RepoError> {
+        let key = Self::amazon_conn(seller_id).key();
+        let Some(mut item) = self.data.get(&key).await? else {
+            return Err(RepoError::Refused("the connection is gone"));
+        };
+        if item.string("merchant") != Some(merchant.as_str()) {
+            return Err(RepoError::Refused("the connection belongs to another merchant"));
+        }
+        if item.string(SUBSCRIPTION_ID) == Some(subscription_id) {
+            return Ok(());
+        }
+        let version = item.version;
+        let region = Self::amazon_region(&item);
+        item.set(SUBSCRIPTION_ID, Value::S(subscription_id.to_owned()));
+        // A subscription reused by a reconnect is no longer one to delete.
+        self.data
+            .transact(vec![
+                TxOp::Replace {
+                    item,
+                    expected_version: version,
+                },
+                TxOp::Delete {
+                    key: Self::unsubscribe_key(region, subscription_id),
+                    expected_version: None,
+                },
+            ])
+            .await?;
+        Ok(())
+    }
+
+    fn unsubscribe_key(region: Region, subscription_id: &str) -> ItemKey {
+        ItemKey::new(
+            UNSUBSCRIBE,
+            format!("{}#{subscription_id}", region.as_str()),
+        )
+    }
+
+    /// The region of an Amazon connection item's marketplaces.
+    fn amazon_region(item: &Item) -> Region {
+        item.string("marketplace_ids")
+            .and_then(|text| serde_json::from_str::<Vec<MarketplaceId>>(text).ok())
+            .and_then(|ids| Region::of_marketplaces(&ids))
+            .unwrap_or(Region::NorthAmerica)
+    }
+
+    /// Subscriptions of removed connections still to delete at Amazon, oldest first.
+    pub async fn pending_unsubscribes(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<PendingUnsubscribe>, RepoError> {
+        let page = self
+            .data
+            .query_partition(UNSUBSCRIBE, "", limit, None)
+            .await?;
+        Ok(page
+            .items
+            .iter()
+            .filter_map(|item| {
+                let (region, id) = item.key.sk.split_once('#')?;
+                Some(PendingUnsubscribe {
+                    region: Region::parse(region)?,
+                    subscription_id: id.to_owned(),
+                })
+            })
+            .collect())
+    }
+
+    /// A pending subscription is gone at Amazon: forget it.
+    pub async fn unsubscribed(&self, pending: &PendingUnsubscribe) -> Result<(), RepoError> {
+        self.data
+            .delete(
+                &Self::unsubscribe_key(pending.region, &pending.subscription_id),
+                None,
+            )
+            .await?;
+        Ok(())
+    }
+
     pub async fn amazon(
         &self,
         seller_id: &SellerId,
@@ -519,12 +727,22 @@ impl ConnectionRepository {
                     .string("marketplace_ids")
                     .and_then(|text| serde_json::from_str(text).ok())
                     .ok_or(RepoError::Corrupt("marketplace ids"))?;
+                let client_secret = if item.string(AUTH) == Some(AUTH_APP) {
+                    // Authorized through our app: its LWA client secret (an app not configured
+                    // any more leaves an empty one, which LWA refuses).
+                    match self.apps().amazon {
+                        Some(app) => copy_secret(&app.client_secret),
+                        None => return Err(RepoError::Refused("the Amazon app is not configured")),
+                    }
+                } else {
+                    secret(LWA_CLIENT_SECRET)?
+                };
                 let credentials = LwaCredentials {
                     client_id: item
                         .string("lwa_client_id")
                         .ok_or(RepoError::Corrupt("amazon client id"))?
                         .to_owned(),
-                    client_secret: secret(LWA_CLIENT_SECRET)?,
+                    client_secret,
                     refresh_token: secret(LWA_REFRESH_TOKEN)?,
                     // The region of its marketplaces (checked when connected); North America
                     // for ids we do not know (connections made before regions were kept).

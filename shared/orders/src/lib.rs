@@ -3,6 +3,7 @@
 
 mod api_keys;
 mod audit;
+mod connect_states;
 mod connections;
 mod error;
 pub mod keys;
@@ -22,9 +23,12 @@ pub use audit::{
     AUDIT_RETENTION_DAYS, Actor, AuditChainReport, AuditEntry, AuditEvent, AuditLog, AuditProblem,
     EmfRevealMetrics, LATE_REVEAL_AFTER_SHIPMENT_DAYS, PiiAccess, RevealMetrics, emf_line,
 };
+pub use connect_states::{
+    CONNECT_STATE_TTL_SECONDS, ConnectChannel, ConnectIntent, ConnectStates,
+};
 pub use connections::{
-    AmazonConnection, ConnectionRef, ConnectionRepository, ConnectionSummary, ShopifyConnection,
-    ShopifyCredentials,
+    AmazonConnection, ConnectionRef, ConnectionRepository, ConnectionSummary, PendingUnsubscribe,
+    ShopifyConnection, ShopifyCredentials,
 };
 pub use error::RepoError;
 pub use merchants::{MAX_COMPANY_NAME, MerchantRepository, Profile, RawContact, RawProfile};

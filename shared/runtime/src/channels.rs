@@ -22,6 +22,8 @@ pub struct ChannelClients {
     shiprocket_base: String,
     sandbox_courier_base: Option<String>,
     couriers: Arc<OnceLock<rc_fulfillment::Couriers>>,
+    /// Seller Central in a sandbox (`RC_SELLER_CENTRAL_BASE`); each marketplace's own otherwise.
+    seller_central_base: Option<String>,
 }
 
 impl ChannelClients {
@@ -36,7 +38,19 @@ impl ChannelClients {
             shiprocket_base: rc_couriers::SHIPROCKET_API.to_owned(),
             sandbox_courier_base: None,
             couriers: Arc::default(),
+            seller_central_base: None,
         }
+    }
+
+    /// The same, sending sellers to this Seller Central (a sandbox's consent page).
+    pub fn with_seller_central(mut self, base: Option<String>) -> Self {
+        self.seller_central_base = base;
+        self
+    }
+
+    /// Where sellers authorize our app, if not each marketplace's own Seller Central.
+    pub fn seller_central_base(&self) -> Option<String> {
+        self.seller_central_base.clone()
     }
 
     /// The same, with couriers at these bases (tests' stand-ins, the local sandbox courier).
@@ -84,7 +98,8 @@ impl ChannelClients {
         Ok(
             Self::new(crate::sp_api_endpoints()?, crate::shopify_admin_base()?)
                 .with_couriers(easypost, sandbox)
-                .with_shiprocket(shiprocket),
+                .with_shiprocket(shiprocket)
+                .with_seller_central(std::env::var("RC_SELLER_CENTRAL_BASE").ok()),
         )
     }
 

@@ -2,6 +2,7 @@
 //! tracing set-up, and the API Gateway adapter. Every function's `main` is a few calls into here.
 
 mod apigw;
+mod apps;
 mod channels;
 mod config;
 mod local_queue;
@@ -10,6 +11,7 @@ mod services;
 mod sqs;
 mod telemetry;
 
+pub use apps::{AppSecrets, AppsError, DEFAULT_SHOPIFY_SCOPES, apps_from, load_apps};
 pub use apigw::{from_apigw, run_http, to_apigw};
 pub use channels::ChannelClients;
 pub use config::{

@@ -85,6 +85,8 @@ pub struct Services {
     pub tax_reporter: Arc<rc_tax_records::TaxReporter>,
     /// Merchant accounts: the profile and its sealed billing contact.
     pub merchants: Arc<rc_orders::MerchantRepository>,
+    /// Started connect flows (single-use OAuth states).
+    pub connect_states: Arc<rc_orders::ConnectStates>,
     /// On the embedded defaults: what was published, also kept in memory (logs, tests).
     pub published: Option<Arc<MemoryPublisher>>,
     /// On the embedded defaults: the durable queue order events go to (SQS's role).
@@ -253,6 +255,7 @@ impl Services {
                 clock.clone(),
             )),
             audit: Arc::new(AuditLog::new(data.clone(), clock.clone())),
+            connect_states: Arc::new(rc_orders::ConnectStates::new(data.clone(), clock.clone())),
             orders,
             outbox,
             published: None,
@@ -319,6 +322,13 @@ impl Services {
             jobs.clone(),
         ));
         self.label_jobs = jobs;
+        self
+    }
+
+    /// Runs with our marketplace apps' credentials: connections made through a connect flow
+    /// authenticate with them, and the merchant API offers the connect flows.
+    pub fn with_apps(self, apps: rc_domain::AppCredentials) -> Self {
+        self.connections.set_apps(apps);
         self
     }
 
@@ -399,9 +409,20 @@ impl Services {
             Some(url) => Arc::new(SqsPublisher::new(sqs, url.clone())),
             None => Arc::new(NoQueue),
         };
+        // Our apps' credentials, read once at start. Unreadable, the process runs without them
+        // (fails closed: app-made connections do not authenticate, connect flows answer 503)
+        // and says so loudly.
+        let apps = match crate::load_apps(&sdk).await {
+            Ok(apps) => apps,
+            Err(error) => {
+                tracing::error!(%error, "marketplace app credentials unavailable");
+                rc_domain::AppCredentials::default()
+            }
+        };
         let services = Self::assemble(data, keys, root, clock, publisher)
             .with_label_jobs(label_jobs)
-            .with_shipment_events(shipment_events);
+            .with_shipment_events(shipment_events)
+            .with_apps(apps);
         match &config.labels_bucket {
             #[cfg(feature = "labels-bucket")]
             Some(bucket) => services.with_label_store(Arc::new(rc_fulfillment::S3LabelStore::new(
@@ -559,6 +580,14 @@ impl Services {
                 reporter: self.tax_reporter.clone(),
             },
         )
+        .with_connect(rc_api::ConnectApi {
+            states: self.connect_states.clone(),
+            connections: self.connections.clone(),
+            shopify: channels.shopify(),
+            amazon: channels.amazon(),
+            audit: self.audit.clone(),
+            seller_central_base: channels.seller_central_base(),
+        })
     }
 
     /// "Shipped outside RetailCoder" over these services.
@@ -651,6 +680,7 @@ impl Services {
             channels.shopify(),
             self.clock.clone(),
         )
+        .with_subscriptions(channels.amazon())
     }
 
     /// Pushing available-to-sell quantities to the channels.
@@ -726,6 +756,7 @@ impl Services {
             self.orders.clone(),
             self.connections.clone(),
             self.privacy_requests.clone(),
+            self.audit.clone(),
         )
     }
 }

@@ -101,6 +101,12 @@ impl ShopifyAdmin {
         Ok((orders, next))
     }
 
+    /// The shop's base URL (`https://{shop}`, or the override): its Admin API and its OAuth
+    /// pages live under it.
+    pub fn shop_base(&self, shop: &ShopDomain) -> String {
+        self.base(shop)
+    }
+
     /// The shop's Admin API base (`https://{shop}`, or the override).
     pub(crate) fn base(&self, shop: &ShopDomain) -> String {
         self.base_override
