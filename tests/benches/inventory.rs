@@ -12,6 +12,8 @@
 mod shopify_admin;
 #[path = "../tests/e2e/support/sp_api.rs"]
 mod sp_api;
+#[path = "../tests/e2e/support/sp_notifications.rs"]
+mod sp_notifications;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

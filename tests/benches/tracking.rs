@@ -18,6 +18,8 @@ mod counting;
 mod shopify_admin;
 #[path = "../tests/e2e/support/sp_api.rs"]
 mod sp_api;
+#[path = "../tests/e2e/support/sp_notifications.rs"]
+mod sp_notifications;
 
 #[path = "support/measure.rs"]
 mod measure;

@@ -20,12 +20,11 @@ use rc_channels::FetchError;
 use rc_channels::amazon::SpApiClient;
 use rc_channels::shopify::{self, CallbackError, ShopifyAdmin};
 use rc_domain::{
-    LwaCredentials, MarketplaceId, MerchantId, Region, RevealPurpose, Secret, SellerId,
-    ShopDomain,
+    LwaCredentials, MarketplaceId, MerchantId, Region, RevealPurpose, Secret, SellerId, ShopDomain,
 };
 use rc_orders::{
-    AuditEvent, AuditLog, CONNECT_STATE_TTL_SECONDS, ConnectChannel, ConnectIntent,
-    ConnectStates, ConnectionRepository, RepoError,
+    AuditEvent, AuditLog, CONNECT_STATE_TTL_SECONDS, ConnectChannel, ConnectIntent, ConnectStates,
+    ConnectionRepository, RepoError,
 };
 use serde::Serialize;
 
@@ -112,12 +111,10 @@ fn redirect(location: &str) -> Result<Response<Bytes>, ApiError> {
 
 fn upstream(error: &FetchError) -> ApiError {
     match error {
-        FetchError::Refused { .. } | FetchError::Rejected(_) | FetchError::Unauthorized(_) => {
-            bad(
-                "code_exchange_failed",
-                "the marketplace refused the authorization; start the connection again",
-            )
-        }
+        FetchError::Refused { .. } | FetchError::Rejected(_) | FetchError::Unauthorized(_) => bad(
+            "code_exchange_failed",
+            "the marketplace refused the authorization; start the connection again",
+        ),
         _ => ApiError::Upstream("marketplace_unavailable"),
     }
 }
@@ -276,20 +273,19 @@ impl ConnectApi {
             .ok_or(ApiError::AppNotConfigured("Shopify"))?;
         // The signature first: nothing else is looked at (not even the state) unless Shopify
         // sent it.
-        let callback =
-            shopify::verify_callback(query.unwrap_or(""), &app.client_secret).map_err(|e| {
-                match e {
-                    CallbackError::BadSignature => ApiError::InvalidSignature,
-                    CallbackError::Malformed("duplicated_parameter") => bad(
-                        "duplicated_parameter",
-                        "a query parameter is given more than once",
-                    ),
-                    CallbackError::Malformed(_) => bad(
-                        "invalid_callback",
-                        "the callback lacks code, shop, state, timestamp or hmac",
-                    ),
-                }
-            })?;
+        let callback = shopify::verify_callback(query.unwrap_or(""), &app.client_secret).map_err(
+            |e| match e {
+                CallbackError::BadSignature => ApiError::InvalidSignature,
+                CallbackError::Malformed("duplicated_parameter") => bad(
+                    "duplicated_parameter",
+                    "a query parameter is given more than once",
+                ),
+                CallbackError::Malformed(_) => bad(
+                    "invalid_callback",
+                    "the callback lacks code, shop, state, timestamp or hmac",
+                ),
+            },
+        )?;
         let shop = ShopDomain::parse(&callback.shop)
             .map_err(|_| bad("invalid_shop", "the shop is not a myshopify.com domain"))?;
         let intent = self

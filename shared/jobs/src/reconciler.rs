@@ -132,7 +132,8 @@ impl Reconciler {
             Err(error) => tracing::warn!(%error, "outbox relay failed; the next run retries"),
         }
         if let Some(subscriptions) = &self.subscriptions {
-            report.unsubscribed = drain_unsubscribes(&self.connections, subscriptions.as_ref()).await;
+            report.unsubscribed =
+                drain_unsubscribes(&self.connections, subscriptions.as_ref()).await;
         }
         tracing::info!(report = ?report, "reconciliation finished");
         report

@@ -378,23 +378,23 @@ impl ConnectionRepository {
             ))));
         }
         ops.extend([
-                TxOp::Delete {
-                    key: conn.key(),
-                    expected_version: Some(existing.version),
-                },
-                TxOp::Delete {
-                    key: keys::merchant_connection_pointer(merchant, conn.channel, conn.reference),
-                    expected_version: None,
-                },
-                TxOp::Delete {
-                    key: conn.index_key(),
-                    expected_version: None,
-                },
-                TxOp::Delete {
-                    key: conn.watermark_key(),
-                    expected_version: None,
-                },
-            ]);
+            TxOp::Delete {
+                key: conn.key(),
+                expected_version: Some(existing.version),
+            },
+            TxOp::Delete {
+                key: keys::merchant_connection_pointer(merchant, conn.channel, conn.reference),
+                expected_version: None,
+            },
+            TxOp::Delete {
+                key: conn.index_key(),
+                expected_version: None,
+            },
+            TxOp::Delete {
+                key: conn.watermark_key(),
+                expected_version: None,
+            },
+        ]);
         self.data.transact(ops).await?;
         // Cache keys name their channel: forgetting in both caches is exact.
         self.shopify.forget(&conn.cache_key());
@@ -636,7 +636,9 @@ impl ConnectionRepository {
             return Err(RepoError::Refused("the connection is gone"));
         };
         if item.string("merchant") != Some(merchant.as_str()) {
-            return Err(RepoError::Refused("the connection belongs to another merchant"));
+            return Err(RepoError::Refused(
+                "the connection belongs to another merchant",
+            ));
         }
         if item.string(SUBSCRIPTION_ID) == Some(subscription_id) {
             return Ok(());

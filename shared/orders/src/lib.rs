@@ -23,9 +23,7 @@ pub use audit::{
     AUDIT_RETENTION_DAYS, Actor, AuditChainReport, AuditEntry, AuditEvent, AuditLog, AuditProblem,
     EmfRevealMetrics, LATE_REVEAL_AFTER_SHIPMENT_DAYS, PiiAccess, RevealMetrics, emf_line,
 };
-pub use connect_states::{
-    CONNECT_STATE_TTL_SECONDS, ConnectChannel, ConnectIntent, ConnectStates,
-};
+pub use connect_states::{CONNECT_STATE_TTL_SECONDS, ConnectChannel, ConnectIntent, ConnectStates};
 pub use connections::{
     AmazonConnection, ConnectionRef, ConnectionRepository, ConnectionSummary, PendingUnsubscribe,
     ShopifyConnection, ShopifyCredentials,

@@ -7,6 +7,7 @@ mod accounts;
 mod amazon_notifications;
 mod api_keys;
 mod aws_slice;
+mod connect_flows;
 mod inventory_reservations;
 mod inventory_sync;
 mod labels;

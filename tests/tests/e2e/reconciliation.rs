@@ -138,6 +138,7 @@ async fn missed_orders_are_stored_once_and_a_second_run_changes_nothing() {
             unchanged: 1,
             failed_orders: 0,
             relayed_events: 0,
+            unsubscribed: 0,
         }
     );
     assert_eq!(

@@ -7,6 +7,7 @@ pub mod privacy_stack;
 pub mod shiprocket;
 pub mod shopify_admin;
 pub mod sp_api;
+pub mod sp_notifications;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};

@@ -25,6 +25,9 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 pub const ACCESS_TOKEN: &str = "shpat_test_access_token";
+/// Our Shopify app as the stand-in knows it (its client id and secret).
+pub const APP_CLIENT_ID: &str = "rc-test-app-client-id";
+pub const APP_SECRET: &str = "shpss_rc_test_app_secret";
 
 #[derive(Default)]
 pub struct State {
@@ -62,6 +65,14 @@ pub struct State {
     pub cost_bucket: Option<(f64, f64)>,
     /// The bucket's level and when it was last filled.
     pub bucket_level: Option<(f64, std::time::Instant)>,
+    /// OAuth: authorization codes Shopify issued and not yet exchanged (single use), code
+    /// exchanges asked for, and the scopes a grant carries.
+    pub oauth_codes: Vec<String>,
+    pub code_exchanges: usize,
+    pub granted_scope: String,
+    /// Webhook subscriptions: (id, topic, uri); `webhookSubscriptionCreate` calls.
+    pub webhooks: Vec<(String, String, String)>,
+    pub webhook_creates: usize,
 }
 
 impl State {
@@ -136,6 +147,9 @@ async fn handle(
         .get("x-shopify-access-token")
         .and_then(|v| v.to_str().ok())
         == Some(ACCESS_TOKEN);
+    if path == "/admin/oauth/access_token" {
+        return access_token(&mut state, &method, &headers, &body);
+    }
     if path == "/admin/api/2026-10/graphql.json" {
         if state.down {
             return respond(503, json!({"errors": "unavailable"}));
@@ -268,6 +282,12 @@ fn graphql(state: &mut State, body: &Value) -> hyper::Response<Full<Bytes>> {
             return throttled(cost, level, capacity, restore);
         }
         state.bucket_level = Some((level - cost, now));
+    }
+    if query.starts_with("query RetailCoderWebhooks(") {
+        return webhook_subscriptions(state, query, &body["variables"]);
+    }
+    if query.starts_with("mutation RetailCoderWebhookCreate(") {
+        return webhook_create(state, query, &body["variables"]);
     }
     if query.starts_with("query OrderFulfillment(") {
         return order_fulfillment(state, query, &body["variables"]);
@@ -699,6 +719,140 @@ fn read(state: &mut State, query: &str) -> hyper::Response<Full<Bytes>> {
         data.insert(alias, json!({"inventoryLevel": level}));
     }
     respond(200, json!({"data": data}))
+}
+
+/// `POST /admin/oauth/access_token`: the authorization code grant's exchange, as Shopify
+/// documents it — a JSON body with the app's `client_id`, `client_secret` and the `code` (valid
+/// once); the offline token and its scopes in the answer.
+fn access_token(
+    state: &mut State,
+    method: &hyper::Method,
+    headers: &hyper::HeaderMap,
+    body: &[u8],
+) -> hyper::Response<Full<Bytes>> {
+    state.code_exchanges += 1;
+    if method != hyper::Method::POST
+        || !headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"))
+    {
+        state
+            .violations
+            .push("the code exchange is not a JSON POST".into());
+    }
+    let body: Value = serde_json::from_slice(body).unwrap_or_default();
+    let refused = || {
+        respond(
+            400,
+            json!({"error": "invalid_request", "error_description": "The authorization code was not found or was already used"}),
+        )
+    };
+    if body["client_id"] != APP_CLIENT_ID || body["client_secret"] != APP_SECRET {
+        state
+            .violations
+            .push("the code exchange names another app".into());
+        return refused();
+    }
+    let code = body["code"].as_str().unwrap_or_default().to_owned();
+    let Some(at) = state.oauth_codes.iter().position(|c| *c == code) else {
+        return refused();
+    };
+    state.oauth_codes.remove(at);
+    respond(
+        200,
+        json!({"access_token": ACCESS_TOKEN, "scope": state.granted_scope}),
+    )
+}
+
+/// `webhookSubscriptions(first:, uri:)`: the shop's subscriptions to one address.
+fn webhook_subscriptions(
+    state: &mut State,
+    query: &str,
+    variables: &Value,
+) -> hyper::Response<Full<Bytes>> {
+    if !query.contains("webhookSubscriptions(first: 50, uri: $uri)") {
+        state
+            .violations
+            .push("webhookSubscriptions read without first/uri".into());
+    }
+    let uri = variables["uri"].as_str().unwrap_or_default();
+    let nodes: Vec<Value> = state
+        .webhooks
+        .iter()
+        .filter(|(_, _, u)| u == uri)
+        .map(|(id, topic, uri)| json!({"id": id, "topic": topic, "uri": uri}))
+        .collect();
+    respond(
+        200,
+        json!({"data": {"webhookSubscriptions": {"nodes": nodes}}}),
+    )
+}
+
+/// `webhookSubscriptionCreate(topic:, webhookSubscription: {uri})`: one subscription per topic
+/// and address; a second is refused in `userErrors`, as Shopify does.
+fn webhook_create(
+    state: &mut State,
+    query: &str,
+    variables: &Value,
+) -> hyper::Response<Full<Bytes>> {
+    state.webhook_creates += 1;
+    if !query.contains("userErrors { field message }") {
+        state
+            .violations
+            .push("webhookSubscriptionCreate without userErrors".into());
+    }
+    const TOPICS: [&str; 5] = [
+        "ORDERS_CREATE",
+        "ORDERS_UPDATED",
+        "ORDERS_CANCELLED",
+        "ORDERS_FULFILLED",
+        "APP_UNINSTALLED",
+    ];
+    let topic = variables["topic"].as_str().unwrap_or_default();
+    let uri = variables["webhookSubscription"]["uri"]
+        .as_str()
+        .unwrap_or_default();
+    if !TOPICS.contains(&topic) {
+        state
+            .violations
+            .push(format!("unexpected webhook topic {topic}"));
+    }
+    if variables["webhookSubscription"]
+        .get("callbackUrl")
+        .is_some()
+    {
+        state
+            .violations
+            .push("callbackUrl is deprecated: the address goes in uri".into());
+    }
+    if !uri.starts_with("https://") && !uri.starts_with("http://127.0.0.1") {
+        state
+            .violations
+            .push("a webhook address must be https".into());
+    }
+    if state
+        .webhooks
+        .iter()
+        .any(|(_, t, u)| t == topic && u == uri)
+    {
+        return respond(
+            200,
+            json!({"data": {"webhookSubscriptionCreate": {"webhookSubscription": null,
+                "userErrors": [{"field": ["webhookSubscription", "callbackUrl"], "message": "Address for this topic has already been taken"}]}}}),
+        );
+    }
+    let id = format!(
+        "gid://shopify/WebhookSubscription/{}",
+        state.webhooks.len() + 1
+    );
+    state
+        .webhooks
+        .push((id.clone(), topic.to_owned(), uri.to_owned()));
+    respond(
+        200,
+        json!({"data": {"webhookSubscriptionCreate": {"webhookSubscription": {"id": id, "topic": topic, "uri": uri}, "userErrors": []}}}),
+    )
 }
 
 pub async fn start() -> StandIn {

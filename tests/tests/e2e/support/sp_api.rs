@@ -25,6 +25,8 @@ use tokio::net::TcpListener;
 pub const CLIENT_ID: &str = "amzn1.application-oa2-client.test";
 pub const CLIENT_SECRET: &str = "lwa-client-secret-test";
 pub const REFRESH_TOKEN: &str = "Atzr|refresh-token-test";
+/// The seller the stand-in's refresh token belongs to (its consent page's `selling_partner_id`).
+pub const SELLER: &str = "A3SELLERCONSENT1";
 
 #[derive(Default)]
 pub struct State {
@@ -77,10 +79,24 @@ pub struct State {
     pub confirm_script: VecDeque<(u16, &'static str)>,
     /// When each confirmShipment arrived (its pace is checked against the usage plan).
     pub confirm_times: Vec<std::time::Instant>,
+    /// Website authorization: `spapi_oauth_code`s the consent page issued (single use), and
+    /// the code exchanges asked for.
+    pub auth_codes: Vec<String>,
+    pub code_exchanges: usize,
+    /// Grantless tokens issued (`client_credentials`, notifications scope).
+    pub grantless_tokens: Vec<String>,
+    /// Notifications API: the application's destinations (id, SQS ARN), the sellers'
+    /// subscriptions (subscription id, seller, destination id), and calls by operation.
+    pub destinations: Vec<(String, String)>,
+    pub subscriptions: Vec<(String, String, String)>,
+    pub notification_calls: BTreeMap<&'static str, usize>,
+    /// Which seller each access token was issued for (subscriptions are per seller).
+    pub token_sellers: HashMap<String, String>,
 }
 
 /// The published models whose facts requests are checked against.
 struct Models {
+    notifications: serde_json::Value,
     orders: serde_json::Value,
     confirm: serde_json::Value,
     listings: serde_json::Value,
@@ -195,7 +211,7 @@ fn percent_decode(raw: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn form(body: &[u8]) -> HashMap<String, String> {
+pub(super) fn form(body: &[u8]) -> HashMap<String, String> {
     String::from_utf8_lossy(body)
         .split('&')
         .filter_map(|pair| pair.split_once('='))
@@ -203,7 +219,7 @@ fn form(body: &[u8]) -> HashMap<String, String> {
         .collect()
 }
 
-fn respond(status: u16, body: serde_json::Value) -> hyper::Response<Full<Bytes>> {
+pub(super) fn respond(status: u16, body: serde_json::Value) -> hyper::Response<Full<Bytes>> {
     hyper::Response::builder()
         .status(status)
         .header("content-type", "application/json")
@@ -232,12 +248,6 @@ async fn handle(
     if path == "/auth/o2/token" {
         state.token_calls += 1;
         let fields = form(&body);
-        let expect = [
-            ("grant_type", "refresh_token"),
-            ("client_id", CLIENT_ID),
-            ("client_secret", CLIENT_SECRET),
-            ("refresh_token", REFRESH_TOKEN),
-        ];
         if method != "post"
             || headers.get("content-type").and_then(|v| v.to_str().ok())
                 != Some("application/x-www-form-urlencoded")
@@ -246,19 +256,23 @@ async fn handle(
                 .violations
                 .push("LWA token request is not a form POST".into());
         }
-        for (name, value) in expect {
-            if fields.get(name).map(String::as_str) != Some(value) {
-                state
-                    .violations
-                    .push(format!("LWA token request field {name} is wrong"));
-                return respond(400, serde_json::json!({"error": "invalid_grant"}));
-            }
-        }
-        let token = format!("Atza|access-{}", state.token_calls);
-        state.valid_tokens.push(token.clone());
-        return respond(
-            200,
-            serde_json::json!({"access_token": token, "token_type": "bearer", "expires_in": 3600}),
+        return super::sp_notifications::token_grant(&mut state, &fields);
+    }
+    if path.starts_with("/notifications/v1/") {
+        let token = headers
+            .get("x-amz-access-token")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let violations = check_against_model(&models.notifications, &method, &path, &query);
+        state.violations.extend(violations);
+        return super::sp_notifications::handle(
+            &mut state,
+            &models.notifications,
+            &method,
+            &path,
+            &token,
+            &body,
         );
     }
 
@@ -1041,6 +1055,9 @@ pub async fn start() -> StandIn {
     // Facts from Amazon's published Orders, Listings Items and Feeds models, kept here.
     let fact = |text: &str| -> Value { serde_json::from_str(text).expect("model facts") };
     let models = Arc::new(Models {
+        notifications: fact(include_str!(
+            "../../../fixtures/amazon-models/notifications_v1.facts.json"
+        )),
         orders: spec(),
         confirm: fact(include_str!(
             "../../../fixtures/amazon-models/ordersV0.confirmShipment.facts.json"
