@@ -17,6 +17,10 @@ functions). Exit 1 with a line per problem.
    write must be able to use the bucket's KMS key through S3.
 3. A function told a queue (`RC_*_QUEUE_URL: !Ref <Queue>`) must be allowed sqs:SendMessage on
    it.
+4. Every function is told the app secret (`RC_APP_SECRETS_ARN`, in Globals or its own
+   environment) and reads it at start: it must be allowed secretsmanager:GetSecretValue on that
+   secret, or app-made connections fail to authenticate there. No parameter may carry a secret
+   value (a parameter named like one is refused).
 """
 
 import sys
@@ -97,6 +101,7 @@ def main(path):
                 )
     failures.extend(labels_bucket(resources))
     failures.extend(queue_senders(resources))
+    failures.extend(app_secret_readers(template))
     for failure in failures:
         print(f"template check: {failure}")
     if not failures:
@@ -218,6 +223,35 @@ def queue_senders(resources):
             )
             if not allowed:
                 failures.append(f"{name}: told {variable} but may not sqs:SendMessage to {queue}")
+    return failures
+
+
+def app_secret_readers(template):
+    """Every function reads the app secret it is told (check 4)."""
+    failures = []
+    globals_env = (
+        template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    )
+    for name in template.get("Parameters", {}):
+        if "secret" in name.lower() or "token" in name.lower():
+            failures.append(f"parameter {name}: secret values belong in AppSecrets, not parameters")
+    for name, resource in template["Resources"].items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        env = dict(globals_env)
+        env.update(resource.get("Properties", {}).get("Environment", {}).get("Variables", {}))
+        value = env.get("RC_APP_SECRETS_ARN")
+        if not isinstance(value, dict):
+            continue
+        secret = value.get("Ref")
+        allowed = any(
+            statement.get("Effect") == "Allow"
+            and "secretsmanager:GetSecretValue" in as_list(statement.get("Action", []))
+            and names_key(statement.get("Resource"), secret)
+            for statement in statements_of(resource)
+        )
+        if not allowed:
+            failures.append(f"{name}: told RC_APP_SECRETS_ARN but may not read {secret}")
     return failures
 
 
