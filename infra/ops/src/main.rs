@@ -21,6 +21,11 @@
 //! rc-ops api-key issue MERCHANT [--name NAME] [--scope SCOPE,...]
 //!                                       issue an API key (printed once); `pii:read` lets it
 //!                                       open data-request reports
+//! rc-ops data-report MERCHANT REQUEST_ID --reason CASE
+//!                                       open a fulfilled data request's report (buyer PII) for
+//!                                       a merchant who cannot; recorded in the merchant's audit
+//!                                       trail under the operator's identity (deployed: the AWS
+//!                                       caller's ARN; locally: the OS user) and the case
 //! ```
 //!
 //! Standard output is the command's JSON report alone; progress and logs go to standard error.
@@ -33,7 +38,7 @@ use rc_domain::{MerchantId, SystemClock};
 use rc_privacy::PurgeLimits;
 use rc_runtime::{AwsConfig, Services};
 
-const USAGE: &str = "usage: rc-ops purge [--dry-run] [--max N] | verify-receipts MERCHANT | verify-audit MERCHANT | merchant create MERCHANT --company NAME --contact NAME --email EMAIL [--currency CUR] [--time-zone TZ] | cancellation MERCHANT | inventory-sync (--merchant M | --all) | redrive-order-events [--dry-run] [--max N] | api-key issue MERCHANT [--name NAME] [--scope SCOPE,...]";
+const USAGE: &str = "usage: rc-ops purge [--dry-run] [--max N] | verify-receipts MERCHANT | verify-audit MERCHANT | merchant create MERCHANT --company NAME --contact NAME --email EMAIL [--currency CUR] [--time-zone TZ] | cancellation MERCHANT | inventory-sync (--merchant M | --all) | redrive-order-events [--dry-run] [--max N] | api-key issue MERCHANT [--name NAME] [--scope SCOPE,...] | data-report MERCHANT REQUEST_ID --reason CASE";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -68,6 +73,27 @@ async fn services_and_config() -> Result<(Services, Option<AwsConfig>), String> 
     eprintln!("rc-ops: embedded data in {}", dir.display());
     let services = Services::embedded(&dir, Arc::new(SystemClock)).map_err(|e| e.to_string())?;
     Ok((services, None))
+}
+
+/// Who runs this: on the deployed stack the AWS principal (STS `GetCallerIdentity`, which
+/// cannot be claimed by a flag), locally the OS user.
+async fn operator_identity(deployed: bool) -> Result<String, String> {
+    if deployed {
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let identity = aws_sdk_sts::Client::new(&sdk)
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| format!("cannot establish who you are (sts:GetCallerIdentity): {e}"))?;
+        return identity
+            .arn()
+            .map(str::to_owned)
+            .ok_or_else(|| "sts:GetCallerIdentity named no principal".into());
+    }
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    Ok(format!("local:{user}"))
 }
 
 /// The value after `flag`, if the flag is given.
@@ -126,6 +152,35 @@ async fn run(args: &[String]) -> Result<ExitCode, String> {
                 .map_err(|e| e.to_string())?;
             print(&report)?;
             Ok(verdict(report.purge.failed.is_empty()))
+        }
+        Some("data-report") => {
+            // Checked before anything is opened or even connected to.
+            let case = rc_orders::CaseReference::parse(
+                option(args, "--reason")?
+                    .ok_or("data-report needs --reason CASE (a case or ticket reference)")?,
+            )?;
+            let merchant = merchant(args)?;
+            let request = args.get(2).filter(|r| !r.starts_with("--")).ok_or(USAGE)?;
+            let (services, config) = services_and_config().await?;
+            let operator = format!("operator:{}", operator_identity(config.is_some()).await?);
+            let request_id = case.request_id();
+            let privacy = rc_api::PrivacyApi {
+                requests: services.privacy_requests.clone(),
+                receipts: services.receipts.clone(),
+                cancellation: services.cancellation.clone(),
+                audit: services.audit.clone(),
+            };
+            let actor = rc_orders::Actor {
+                id: &operator,
+                request_id: &request_id,
+            };
+            let report = privacy
+                .data_subject_report(&services.orders, &merchant, request, &actor)
+                .await
+                .map_err(|e| format!("{} ({})", e.reason(), e))?;
+            eprintln!("rc-ops: opened as {operator} for {request_id}; recorded in the audit trail");
+            print(&report)?;
+            Ok(ExitCode::SUCCESS)
         }
         Some("verify-audit") => {
             let merchant = merchant(args)?;

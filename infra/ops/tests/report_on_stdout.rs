@@ -112,3 +112,39 @@ fn an_unscoped_inventory_sync_is_refused() {
     assert!(stdout.is_empty(), "{stdout}");
     assert!(stderr.contains("--merchant"), "{stderr}");
 }
+
+/// Opening PII takes a case reference, checked before anything is opened; a free-text reason
+/// (which could carry a buyer's name into the audit trail) is refused.
+#[test]
+fn a_data_report_needs_a_case_reference() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let (ok, stdout, stderr) = rc_ops(&data, &["data-report", "ops-merchant", "req-1"]);
+    assert!(!ok && stdout.is_empty());
+    assert!(stderr.contains("--reason"), "{stderr}");
+    let (ok, stdout, stderr) = rc_ops(
+        &data,
+        &[
+            "data-report",
+            "ops-merchant",
+            "req-1",
+            "--reason",
+            "Jane Doe asked",
+        ],
+    );
+    assert!(!ok && stdout.is_empty());
+    assert!(stderr.contains("case or ticket reference"), "{stderr}");
+    // A valid case for a request that does not exist: refused, nothing printed.
+    let (ok, stdout, stderr) = rc_ops(
+        &data,
+        &[
+            "data-report",
+            "ops-merchant",
+            "req-1",
+            "--reason",
+            "ZD-48213",
+        ],
+    );
+    assert!(!ok && stdout.is_empty());
+    assert!(stderr.contains("not_found"), "{stderr}");
+}

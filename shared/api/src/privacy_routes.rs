@@ -163,6 +163,22 @@ impl PrivacyApi {
         id: &str,
         actor: &rc_orders::Actor<'_>,
     ) -> Result<Response<Bytes>, ApiError> {
+        let report = self
+            .data_subject_report(orders, merchant, id, actor)
+            .await?;
+        Ok(json(StatusCode::OK, &report))
+    }
+
+    /// A fulfilled data request's report, opened now: the buyer's data of each order that
+    /// matched the customer, recorded in the audit trail under `actor` before anything is
+    /// opened. (The merchant API's route, and `rc-ops data-report` for an operator.)
+    pub async fn data_subject_report(
+        &self,
+        orders: &OrderRepository,
+        merchant: &MerchantId,
+        id: &str,
+        actor: &rc_orders::Actor<'_>,
+    ) -> Result<Value, ApiError> {
         let view = self
             .requests
             .get(merchant, "shopify", id)
@@ -219,10 +235,7 @@ impl PrivacyApi {
             }));
         }
         tracing::info!(%merchant, request = %id, actor = actor.id, "data request report opened");
-        Ok(json(
-            StatusCode::OK,
-            &json!({ "request": view.id, "orders": entries }),
-        ))
+        Ok(json!({ "request": view.id, "orders": entries }))
     }
 
     /// The merchant's PII access trail, oldest first.

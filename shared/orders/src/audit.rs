@@ -90,6 +90,34 @@ pub struct Actor<'a> {
     pub request_id: &'a str,
 }
 
+/// Why an operator opens buyer data: a case or ticket reference (`ZD-48213`), recorded as the
+/// audit entry's request (`case:ZD-48213`). A reference, never a description: the audit trail
+/// holds no free text, so it cannot hold a buyer's name typed into a reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseReference(String);
+
+impl CaseReference {
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        let ok = (3..=64).contains(&raw.len())
+            && raw.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'#' | b'/')
+            })
+            && raw.bytes().any(|b| b.is_ascii_digit());
+        if ok {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(
+                "--reason must be a case or ticket reference (3 to 64 letters, digits and -_.:#/, with a number, e.g. ZD-48213), not a description",
+            )
+        }
+    }
+
+    /// The audit entry's request id for an operator acting on this case.
+    pub fn request_id(&self) -> String {
+        format!("case:{}", self.0)
+    }
+}
+
 /// A reveal of buyer data about to happen.
 pub struct PiiAccess<'a> {
     pub action: &'static str,

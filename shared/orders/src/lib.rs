@@ -21,7 +21,8 @@ pub use api_keys::{
 };
 pub use audit::{
     AUDIT_RETENTION_DAYS, Actor, AuditChainReport, AuditEntry, AuditEvent, AuditLog, AuditProblem,
-    EmfRevealMetrics, LATE_REVEAL_AFTER_SHIPMENT_DAYS, PiiAccess, RevealMetrics, emf_line,
+    CaseReference, EmfRevealMetrics, LATE_REVEAL_AFTER_SHIPMENT_DAYS, PiiAccess, RevealMetrics,
+    emf_line,
 };
 pub use connect_states::{CONNECT_STATE_TTL_SECONDS, ConnectChannel, ConnectIntent, ConnectStates};
 pub use connections::{

@@ -391,6 +391,53 @@ async fn shopify_compliance_requests_are_fulfilled() {
         report["orders"][0]["buyer"]["email"],
         open_email_address.as_str()
     );
+    // An operator opening it for the merchant (`rc-ops data-report … --reason ZD-48213`): the
+    // same report, one more audit entry, under the operator and the case.
+    let (_, before) = stack.api("GET", "/v1/audit", "").await;
+    let before = before["entries"].as_array().expect("entries").len();
+    let privacy = rc_api::PrivacyApi {
+        requests: stack.services.privacy_requests.clone(),
+        receipts: stack.services.receipts.clone(),
+        cancellation: stack.services.cancellation.clone(),
+        audit: stack.services.audit.clone(),
+    };
+    let case = rc_orders::CaseReference::parse("ZD-48213").expect("case");
+    assert!(rc_orders::CaseReference::parse("the customer asked").is_err());
+    let request_id = case.request_id();
+    let opened = privacy
+        .data_subject_report(
+            &stack.services.orders,
+            &merchant(),
+            "access-1",
+            &rc_orders::Actor {
+                id: "operator:local:alice",
+                request_id: &request_id,
+            },
+        )
+        .await
+        .expect("report");
+    assert_eq!(
+        opened["orders"][0]["buyer"]["email"],
+        report["orders"][0]["buyer"]["email"]
+    );
+    let (_, trail) = stack.api("GET", "/v1/audit", "").await;
+    let entries = trail["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), before + 1, "exactly one entry per reveal");
+    let last = entries.last().expect("entry");
+    assert_eq!(
+        (
+            last["action"].as_str(),
+            last["purpose"].as_str(),
+            last["actor"].as_str(),
+            last["request_id"].as_str()
+        ),
+        (
+            Some("pii_reveal"),
+            Some("data_subject_report"),
+            Some("operator:local:alice"),
+            Some("case:ZD-48213")
+        )
+    );
     let (status, _) = stack
         .api_as(
             PII_KEY,
