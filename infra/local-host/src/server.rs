@@ -51,6 +51,8 @@ struct Routes {
     shopify_sandbox: Arc<ShopifySandboxAdmin>,
     inventory_sandbox: Arc<SandboxInventory>,
     courier_sandbox: Arc<crate::sandbox::SandboxCourier>,
+    /// The consent pages and code exchanges of the connect flows.
+    consent: Arc<crate::sandbox::SandboxConsent>,
 }
 
 /// A running local host.
@@ -86,6 +88,8 @@ impl LocalHost {
         let shopify_sandbox = Arc::new(ShopifySandboxAdmin::default());
         let inventory_sandbox = Arc::new(SandboxInventory::default());
         let base = format!("http://{addr}");
+        // The sandbox apps: the connect flows work offline as deployed.
+        services.connections.set_apps(crate::sandbox::apps(&base));
         let sandbox_endpoints = rc_channels::amazon::Endpoints::all_at(
             format!("{base}/sandbox/amazon"),
             format!("{base}/sandbox/amazon"),
@@ -98,7 +102,8 @@ impl LocalHost {
         .with_couriers(
             rc_couriers::EASYPOST_API.to_owned(),
             Some(format!("{base}{}/v2", crate::sandbox::COURIER_PATH)),
-        );
+        )
+        .with_seller_central(Some(format!("{base}/sandbox/sellercentral")));
         let sync = Arc::new(services.inventory_sync(&channels));
         let courier_sandbox = Arc::new(crate::sandbox::SandboxCourier::default());
         let routes = Arc::new(Routes {
@@ -111,6 +116,7 @@ impl LocalHost {
             shopify_sandbox: Arc::clone(&shopify_sandbox),
             inventory_sandbox: Arc::clone(&inventory_sandbox),
             courier_sandbox: Arc::clone(&courier_sandbox),
+            consent: Arc::default(),
         });
         let task = tokio::spawn(serve(listener, routes));
         let sandbox = Sandbox::start(
@@ -332,6 +338,32 @@ async fn dispatch(routes: &Routes, request: Request<Incoming>) -> Response<Full<
             Ok(request) if path.starts_with("/v1/") => routes.merchant.handle(request).await,
             Ok(request) if path.starts_with("/tracking/") => {
                 routes.courier_webhook.handle(request).await
+            }
+            Ok(request) if path == "/sandbox/shopify/admin/oauth/authorize" => {
+                routes.consent.shopify_authorize(&request)
+            }
+            Ok(request) if path == "/sandbox/shopify/admin/oauth/access_token" => {
+                routes.consent.shopify_token(&request)
+            }
+            Ok(request)
+                if path.starts_with("/sandbox/shopify/")
+                    && path.ends_with("/graphql.json")
+                    && crate::sandbox::SandboxConsent::is_webhooks(request.body()) =>
+            {
+                routes.consent.shopify_webhooks(request.body())
+            }
+            Ok(request) if path == "/sandbox/sellercentral/apps/authorize/consent" => {
+                routes.consent.seller_central(&request)
+            }
+            Ok(_) if path == "/sandbox/subscriptions" => routes.consent.show(),
+            Ok(request) if path.starts_with("/sandbox/amazon/notifications/") => routes
+                .consent
+                .notifications(&request, path.trim_start_matches("/sandbox/amazon")),
+            Ok(request) if path == "/sandbox/amazon/auth/o2/token" => {
+                match routes.consent.lwa_grant(request.body()) {
+                    Some(answer) => answer,
+                    None => routes.amazon_sandbox.handle(&request),
+                }
             }
             Ok(_) if path == "/sandbox/shopify/fulfillments" => {
                 routes.shopify_sandbox.fulfillments()

@@ -15,6 +15,7 @@ mod fulfillment_routes;
 mod inventory_routes;
 mod key_routes;
 mod merchant_api;
+pub mod openapi;
 mod order_routes;
 mod privacy_routes;
 mod response;

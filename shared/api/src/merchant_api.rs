@@ -209,14 +209,26 @@ impl MerchantApi {
             .ok_or(ApiError::AppNotConfigured("marketplace"))
     }
 
-    /// The connect flows' callbacks: browser redirects from the marketplaces, with no API key
-    /// (the single-use state says whose flow it is).
+    /// The public routes: the OpenAPI document, and the connect flows' callbacks — browser
+    /// redirects from the marketplaces, with no API key (the single-use state says whose flow
+    /// it is).
     async fn callback(
         &self,
         request: &Request<Bytes>,
         request_id: &str,
     ) -> Option<Result<Response<Bytes>, ApiError>> {
         let path = request.uri().path();
+        if path == "/v1/openapi.json" {
+            if request.method() != Method::GET {
+                return Some(Err(ApiError::MethodNotAllowed));
+            }
+            let mut response = Response::new(Bytes::from(crate::openapi::document_text()));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static("application/json"),
+            );
+            return Some(Ok(response));
+        }
         let shopify = path == crate::connect_routes::SHOPIFY_CALLBACK;
         if !shopify && path != crate::connect_routes::AMAZON_CALLBACK {
             return None;

@@ -83,6 +83,7 @@ impl Flow {
             .merchant_api(&self.stack.channels)
             .handle(request)
             .await;
+        check_answer("GET", path_and_query, &response);
         let status = response.status().as_u16();
         (
             status,

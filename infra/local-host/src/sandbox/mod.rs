@@ -7,6 +7,7 @@
 //! handlers process everything; nothing here bypasses them.
 
 mod amazon_api;
+mod consent;
 mod courier;
 mod inventory;
 mod orders;
@@ -22,6 +23,9 @@ use rc_jobs::QueueMessage;
 use rc_runtime::{ChannelClients, Services};
 
 pub use amazon_api::AmazonSandboxApi;
+pub use consent::{
+    SANDBOX_APPLICATION_ID, SANDBOX_QUEUE_ARN, SANDBOX_SHOPIFY_CLIENT_ID, SandboxConsent, apps,
+};
 pub use courier::{
     COURIER_PATH, SANDBOX_COURIER_KEY, SANDBOX_COURIER_WEBHOOK_SECRET, SandboxCourier, label_pdf,
 };

@@ -32,16 +32,20 @@ pub fn authorize_url(
     state: &str,
     base_override: Option<&str>,
 ) -> String {
-    let base = base_override
-        .map(str::to_owned)
-        .unwrap_or_else(|| format!("https://{shop}"));
-    let query = url::form_urlencoded::Serializer::new(String::new())
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query
         .append_pair("client_id", &app.client_id)
         .append_pair("scope", &app.scopes)
         .append_pair("redirect_uri", redirect_uri)
-        .append_pair("state", state)
-        .finish();
-    format!("{base}/admin/oauth/authorize?{query}")
+        .append_pair("state", state);
+    match base_override {
+        // A sandbox serves every shop at one address: it is told which shop.
+        Some(base) if base != format!("https://{shop}") => {
+            query.append_pair("shop", shop.as_str());
+            format!("{base}/admin/oauth/authorize?{}", query.finish())
+        }
+        _ => format!("https://{shop}/admin/oauth/authorize?{}", query.finish()),
+    }
 }
 
 /// Why a callback's query was refused.

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod easypost;
+pub mod openapi;
 pub mod privacy_stack;
 pub mod shiprocket;
 pub mod shopify_admin;
@@ -210,14 +211,29 @@ pub async fn post_webhook(
 pub async fn send(request: http::Request<bytes::Bytes>) -> (u16, serde_json::Value) {
     let (parts, body) = request.into_parts();
     let mut builder = reqwest::Client::new()
-        .request(parts.method, parts.uri.to_string())
+        .request(parts.method.clone(), parts.uri.to_string())
         .body(body);
     for (name, value) in &parts.headers {
         builder = builder.header(name, value);
     }
     let response = builder.send().await.expect("request sent");
     let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let text = response.text().await.expect("body");
+    // Merchant API answers are checked against its OpenAPI document.
+    if parts.uri.path().starts_with("/v1/") {
+        openapi::check(
+            parts.method.as_str(),
+            parts.uri.path(),
+            status,
+            content_type.as_deref(),
+            text.as_bytes(),
+        );
+    }
     let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
     (status, json)
 }

@@ -191,6 +191,20 @@ pub fn order_id(id: u64) -> OrderId {
     OrderId::parse(&format!("shopify-{id}")).expect("order id")
 }
 
+/// Checks a merchant API answer against the OpenAPI document.
+pub fn check_answer(method: &str, path: &str, response: &http::Response<Bytes>) {
+    super::openapi::check(
+        method,
+        path,
+        response.status().as_u16(),
+        response
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
+        response.body(),
+    );
+}
+
 impl Stack {
     /// Delivers a signed Shopify webhook to the handler; the response status.
     pub async fn webhook(&self, topic: &str, webhook_id: &str, body: Vec<u8>) -> u16 {
@@ -250,6 +264,7 @@ impl Stack {
             .handle(request)
             .await;
         let status = response.status().as_u16();
+        check_answer(method, path, &response);
         let json = serde_json::from_slice(response.body()).unwrap_or(serde_json::Value::Null);
         (status, json)
     }
@@ -267,6 +282,7 @@ impl Stack {
             .merchant_api(&self.channels)
             .handle(request)
             .await;
+        check_answer(method, path, &response);
         let kind = response
             .headers()
             .get(http::header::CONTENT_TYPE)
