@@ -277,3 +277,69 @@ async fn a_merchant_connects_and_disconnects_an_amazon_seller() {
             .is_none()
     );
 }
+
+/// Offline onboarding: on the local host, a merchant connects a new shop and its Amazon seller
+/// account through the sandbox apps' consent pages, as a browser would (following redirects),
+/// without pasting a secret; the subscriptions are made and the audit trail records both.
+#[tokio::test]
+async fn the_local_host_connects_through_the_sandbox_apps() {
+    let (host, config, _dir) = start_local_host().await;
+    let base = format!("http://{}", host.addr);
+    let key = config.demo_api_key.clone();
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::limited(5))
+        .build()
+        .expect("client");
+    let follow = |start: &str| {
+        let (browser, base, key) = (browser.clone(), base.clone(), key.clone());
+        let start = start.to_owned();
+        async move {
+            let response = browser
+                .get(format!("{base}{start}"))
+                .bearer_auth(&key)
+                .send()
+                .await
+                .expect("flow");
+            let status = response.status().as_u16();
+            let body: serde_json::Value = response.json().await.expect("json");
+            (status, body)
+        }
+    };
+    let (status, body) = follow("/v1/connect/shopify?shop=offline-shop.myshopify.com").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (body["status"].as_str(), body["webhooks_created"].as_u64()),
+        (Some("connected"), Some(5))
+    );
+    let (status, body) = follow("/v1/connect/amazon?marketplace_id=ATVPDKIKX0DER").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["notifications"], "subscribed");
+
+    let (_, listed) = call(&base, &key, http::Method::GET, "/v1/connections", "").await;
+    assert!(listed.to_string().contains("offline-shop.myshopify.com"));
+    let (_, subscriptions) = send(
+        http::Request::get(format!("{base}/sandbox/subscriptions"))
+            .body(bytes::Bytes::new())
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(
+        subscriptions["shopify_webhooks"].as_array().map(Vec::len),
+        Some(5)
+    );
+    assert!(subscriptions["amazon_subscription"]["id"].is_string());
+    let (_, trail) = call(&base, &key, http::Method::GET, "/v1/audit", "").await;
+    let purposes: Vec<&str> = trail["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| e["action"] == "connection_changed")
+        .filter_map(|e| e["purpose"].as_str())
+        .collect();
+    assert_eq!(purposes, vec!["shopify_connected", "amazon_connected"]);
+
+    // The reconnected sandbox seller (now authorized through the app) still delivers orders.
+    host.sandbox.tick().await.expect("tick");
+    let report = host.reconciler.run().await;
+    assert_eq!(report.failed_connections, 0, "{report:?}");
+}
