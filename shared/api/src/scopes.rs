@@ -138,6 +138,17 @@ pub fn scopes_markdown() -> String {
             r.scope.as_str()
         ));
     }
+    out.push_str(
+        "\n## Routes without a key\n\nAuthenticated otherwise, or public documentation:\n\n",
+    );
+    for (method, path) in crate::openapi::PUBLIC_ROUTES {
+        let why = if path == "/v1/openapi.json" {
+            "the OpenAPI document"
+        } else {
+            "a marketplace's redirect: its signature (Shopify) and the single-use state say whose flow it is"
+        };
+        out.push_str(&format!("- `{method} {path}` — {why}\n"));
+    }
     out.push_str("\n## Scopes\n\n");
     for scope in Scope::ALL {
         let pii = if scope.opens_pii() {
