@@ -102,7 +102,14 @@ pub fn apps_from(
 /// The apps as the environment configures them, their secret read from Secrets Manager when
 /// `RC_APP_SECRETS_ARN` is set (none configured otherwise).
 pub async fn load_apps(sdk: &aws_config::SdkConfig) -> Result<AppCredentials, AppsError> {
-    let env = |name: &str| std::env::var(name).ok();
+    load_apps_with(sdk, |name| std::env::var(name).ok()).await
+}
+
+/// [`load_apps`] with the variables `env` gives.
+pub async fn load_apps_with(
+    sdk: &aws_config::SdkConfig,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<AppCredentials, AppsError> {
     let Some(arn) = env("RC_APP_SECRETS_ARN").filter(|a| !a.is_empty()) else {
         return apps_from(env, &AppSecrets::default());
     };

@@ -12,7 +12,9 @@ mod sqs;
 mod telemetry;
 
 pub use apigw::{from_apigw, run_http, to_apigw};
-pub use apps::{AppSecrets, AppsError, DEFAULT_SHOPIFY_SCOPES, apps_from, load_apps};
+pub use apps::{
+    AppSecrets, AppsError, DEFAULT_SHOPIFY_SCOPES, apps_from, load_apps, load_apps_with,
+};
 pub use channels::ChannelClients;
 pub use config::{
     AwsConfig, ConfigError, shopify_admin_base, sp_api_endpoints, sp_api_endpoints_from,

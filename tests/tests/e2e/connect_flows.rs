@@ -147,6 +147,7 @@ fn shopify_callback(pairs: &[(&str, &str)], secret_text: &str) -> String {
 }
 
 async fn a_shop_connects_through_the_app(stack: Stack) {
+    let logs = support::capture_all_logs();
     let flow = flow(stack).await;
     let shop = "new-shop.myshopify.com";
     let before = flow.connections().await;
@@ -466,6 +467,7 @@ async fn a_shop_connects_through_the_app(stack: Stack) {
 }
 
 async fn a_seller_authorizes_the_app(stack: Stack) {
+    let logs = support::capture_all_logs();
     let flow = flow(stack).await;
     let seller = sp_api::SELLER;
     let before = flow.connections().await;
@@ -671,4 +673,64 @@ async fn unconfigured_apps_answer_503() {
         .handle(request)
         .await;
     assert_eq!(response.status().as_u16(), 503);
+}
+
+/// The apps' client secrets come from Secrets Manager (moto), through the real SDK client; a
+/// secret that cannot be read or is not the documented object is an error, never a guess.
+#[tokio::test]
+async fn app_secrets_are_read_from_secrets_manager() {
+    let _turn = support::moto_turn().await;
+    assert!(
+        std::env::var_os("AWS_ENDPOINT_URL").is_some(),
+        "AWS_ENDPOINT_URL is not set: run the README's test command"
+    );
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let client = aws_sdk_secretsmanager::Client::new(&sdk);
+    let name = format!("rc-app-secrets-{}", std::process::id());
+    let arn = client
+        .create_secret()
+        .name(&name)
+        .secret_string(r#"{"shopify_client_secret": "shpss_from_secrets_manager", "lwa_client_secret": "lwa-from-secrets-manager"}"#)
+        .send()
+        .await
+        .expect("secret")
+        .arn
+        .expect("arn");
+    let env = |arn: String| {
+        move |name: &str| match name {
+            "RC_APP_SECRETS_ARN" => Some(arn.clone()),
+            "RC_SHOPIFY_CLIENT_ID" => Some("client-id".into()),
+            "RC_AMAZON_APPLICATION_ID" => Some("amzn1.sp.solution.x".into()),
+            "RC_AMAZON_LWA_CLIENT_ID" => Some("amzn1.application-oa2-client.x".into()),
+            "RC_AMAZON_NOTIFICATIONS_QUEUE_ARN" => Some(QUEUE_ARN.into()),
+            "RC_PUBLIC_BASE_URL" => Some(PUBLIC.into()),
+            _ => None,
+        }
+    };
+    let apps = rc_runtime::load_apps_with(&sdk, env(arn.clone()))
+        .await
+        .expect("apps");
+    let shopify = apps.shopify.expect("shopify app");
+    assert_eq!(
+        shopify
+            .client_secret
+            .reveal(rc_domain::RevealPurpose::Verification)
+            .as_str(),
+        "shpss_from_secrets_manager"
+    );
+    let amazon = apps.amazon.expect("amazon app");
+    assert_eq!(amazon.notifications_queue_arn.as_deref(), Some(QUEUE_ARN));
+    assert!(!amazon.draft);
+
+    let missing = rc_runtime::load_apps_with(&sdk, env(format!("{arn}-gone"))).await;
+    assert!(matches!(missing, Err(rc_runtime::AppsError::Unreadable(_))));
+    client
+        .put_secret_value()
+        .secret_id(&arn)
+        .secret_string(r#"{"shopify_secret": "typo"}"#)
+        .send()
+        .await
+        .expect("update");
+    let malformed = rc_runtime::load_apps_with(&sdk, env(arn)).await;
+    assert!(matches!(malformed, Err(rc_runtime::AppsError::Malformed)));
 }
