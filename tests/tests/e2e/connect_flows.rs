@@ -464,6 +464,20 @@ async fn a_shop_connects_through_the_app(stack: Stack) {
         "{:?}",
         flow.shopify.state().violations
     );
+    // Nothing secret reached the logs: the app's secret, the shop's token, a code or a state.
+    let text = logs.text();
+    assert!(
+        text.contains("shopify connected through the app"),
+        "logs are captured"
+    );
+    for secret_value in [
+        shopify_admin::APP_SECRET,
+        shopify_admin::ACCESS_TOKEN,
+        "code-1",
+        state.as_str(),
+    ] {
+        assert!(!text.contains(secret_value), "a secret in the logs");
+    }
 }
 
 async fn a_seller_authorizes_the_app(stack: Stack) {
@@ -628,6 +642,19 @@ async fn a_seller_authorizes_the_app(stack: Stack) {
         "{:?}",
         flow.amazon.state().violations
     );
+    let text = logs.text();
+    assert!(
+        text.contains("amazon connected through the app"),
+        "logs are captured"
+    );
+    for secret_value in [
+        sp_api::CLIENT_SECRET,
+        sp_api::REFRESH_TOKEN,
+        "ANcode1",
+        state.as_str(),
+    ] {
+        assert!(!text.contains(secret_value), "a secret in the logs");
+    }
 }
 
 #[tokio::test]
