@@ -325,6 +325,11 @@ impl ConnectionRepository {
                     None => new_incarnation()?,
                 };
                 item.set(INCARNATION, Value::S(incarnation));
+                // A notification subscription outlives credential updates: it is deleted with
+                // the connection, so the connection must keep knowing it.
+                if let Some(subscription) = existing.string(SUBSCRIPTION_ID) {
+                    item.set(SUBSCRIPTION_ID, Value::S(subscription.to_owned()));
+                }
                 self.data.replace(item, existing.version).await?;
             }
             Some(_) => {

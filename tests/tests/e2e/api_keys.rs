@@ -353,6 +353,7 @@ async fn admin_actions_are_in_a_verifiable_chain(stack: Stack) {
             r#"{"name": "auditor", "scopes": ["privacy:read"]}"#,
         ))
         .await;
+    check_answer("POST", "/v1/api-keys", &issued);
     assert_eq!(issued.status(), 201);
     let request_id = issued.headers()["x-request-id"]
         .to_str()
@@ -367,7 +368,8 @@ async fn admin_actions_are_in_a_verifiable_chain(stack: Stack) {
         ("GET", "/v1/orders", ""), // not administrative: no entry
     ];
     for (method, path, body) in steps {
-        api.handle(request(method, path, body)).await;
+        let response = api.handle(request(method, path, body)).await;
+        check_answer(method, path, &response);
     }
     let (status, trail) = stack.api("GET", "/v1/audit", "").await;
     assert_eq!(status, 200);

@@ -606,6 +606,23 @@ async fn a_seller_authorizes_the_app(stack: Stack) {
         (400, Some("code_exchange_failed"))
     );
 
+    // Credentials pasted over the app's authorization keep the subscription known, so the
+    // disconnect still deletes it.
+    let pasted = serde_json::json!({
+        "marketplace_ids": ["ATVPDKIKX0DER"],
+        "lwa_client_id": sp_api::CLIENT_ID,
+        "lwa_client_secret": sp_api::CLIENT_SECRET,
+        "refresh_token": sp_api::REFRESH_TOKEN,
+    });
+    let (status, _) = flow
+        .stack
+        .api(
+            "PUT",
+            &format!("/v1/connections/amazon/{seller}"),
+            &pasted.to_string(),
+        )
+        .await;
+    assert_eq!(status, 200);
     // Disconnecting deletes the subscription at Amazon at once.
     let (status, _) = flow
         .stack
@@ -632,6 +649,7 @@ async fn a_seller_authorizes_the_app(stack: Stack) {
     assert_eq!(
         purposes,
         vec![
+            "amazon_connected",
             "amazon_connected",
             "amazon_connected",
             "amazon_disconnected"
@@ -699,6 +717,7 @@ async fn unconfigured_apps_answer_503() {
         .merchant_api(&stack.channels)
         .handle(request)
         .await;
+    check_answer("GET", rc_api::AMAZON_CALLBACK, &response);
     assert_eq!(response.status().as_u16(), 503);
 }
 

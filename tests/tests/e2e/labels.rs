@@ -228,6 +228,7 @@ async fn a_label_is_bought_once_sealed_and_erased_with_the_order(stack: Stack) {
         .merchant_api(&labels.stack.channels)
         .handle(request)
         .await;
+    support::privacy_stack::check_answer("GET", &path, &response);
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/pdf");
     assert_eq!(response.headers()["cache-control"], "no-store");
@@ -304,6 +305,7 @@ async fn a_label_is_bought_once_sealed_and_erased_with_the_order(stack: Stack) {
                 .expect("request"),
         )
         .await;
+    support::privacy_stack::check_answer("GET", &path, &response);
     assert_eq!(response.status(), 404, "no label after the purge");
 }
 
