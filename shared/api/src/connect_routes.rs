@@ -69,21 +69,12 @@ fn bad(reason: &'static str, message: &'static str) -> ApiError {
     ApiError::BadRequest { reason, message }
 }
 
-/// The query's parameters; a parameter given twice is refused (which one counts would be
-/// ambiguous, and the marketplaces never send one twice).
+/// The query's parameters; a parameter given twice is refused.
 fn parameters(query: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    let mut names: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
-    names.sort_unstable();
-    if names.windows(2).any(|w| w[0] == w[1]) {
-        return Err(bad(
-            "duplicated_parameter",
-            "a query parameter is given more than once",
-        ));
-    }
-    Ok(pairs)
+    shopify::unique_query_pairs(query.unwrap_or("")).ok_or(bad(
+        "duplicated_parameter",
+        "a query parameter is given more than once",
+    ))
 }
 
 fn parameter<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -138,6 +129,36 @@ impl ConnectApi {
             .ok_or(ApiError::AppNotConfigured("public URL"))
     }
 
+    /// The callback's address for `channel`.
+    fn redirect_uri(&self, channel: ConnectChannel) -> Result<String, ApiError> {
+        let callback = match channel {
+            ConnectChannel::Shopify => SHOPIFY_CALLBACK,
+            ConnectChannel::Amazon => AMAZON_CALLBACK,
+        };
+        Ok(format!("{}{callback}", self.public_base()?))
+    }
+
+    /// Starts a flow: its redirect URI and a fresh state bound to what it connects.
+    async fn begin(
+        &self,
+        merchant: &MerchantId,
+        actor: &str,
+        channel: ConnectChannel,
+        reference: String,
+    ) -> Result<(String, String), ApiError> {
+        let redirect_uri = self.redirect_uri(channel)?;
+        let state = self
+            .states
+            .issue(&ConnectIntent {
+                merchant: merchant.clone(),
+                channel,
+                reference,
+                actor: actor.to_owned(),
+            })
+            .await?;
+        Ok((redirect_uri, state))
+    }
+
     /// `GET /v1/connect/shopify?shop=`: starts connecting a shop.
     pub(crate) async fn start_shopify(
         &self,
@@ -157,15 +178,8 @@ impl ConnectApi {
                 reason: "invalid_field",
                 message: "parameter `shop` must look like name.myshopify.com".into(),
             })?;
-        let redirect_uri = format!("{}{SHOPIFY_CALLBACK}", self.public_base()?);
-        let state = self
-            .states
-            .issue(&ConnectIntent {
-                merchant: merchant.clone(),
-                channel: ConnectChannel::Shopify,
-                reference: shop.to_string(),
-                actor: actor.to_owned(),
-            })
+        let (redirect_uri, state) = self
+            .begin(merchant, actor, ConnectChannel::Shopify, shop.to_string())
             .await?;
         let base = self.shopify.shop_base(&shop);
         redirect(&shopify::authorize_url(
@@ -189,10 +203,7 @@ impl ConnectApi {
             .apps()
             .amazon
             .ok_or(ApiError::AppNotConfigured("Amazon"))?;
-        let raw: Vec<(String, String)> =
-            url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect();
+        let raw = shopify::query_pairs(query.unwrap_or(""));
         if raw.iter().any(|(k, _)| k != "marketplace_id") {
             return Err(ApiError::InvalidPayload {
                 reason: "invalid_field",
@@ -212,19 +223,13 @@ impl ConnectApi {
             .collect::<Result<Vec<_>, _>>()?;
         marketplaces.dedup();
         Region::of_marketplaces(&marketplaces).ok_or_else(invalid)?;
-        let redirect_uri = format!("{}{AMAZON_CALLBACK}", self.public_base()?);
-        let state = self
-            .states
-            .issue(&ConnectIntent {
-                merchant: merchant.clone(),
-                channel: ConnectChannel::Amazon,
-                reference: marketplaces
-                    .iter()
-                    .map(MarketplaceId::as_str)
-                    .collect::<Vec<_>>()
-                    .join(","),
-                actor: actor.to_owned(),
-            })
+        let reference = marketplaces
+            .iter()
+            .map(MarketplaceId::as_str)
+            .collect::<Vec<_>>()
+            .join(",");
+        let (redirect_uri, state) = self
+            .begin(merchant, actor, ConnectChannel::Amazon, reference)
             .await?;
         let url = rc_channels::amazon::consent_url(
             &marketplaces[0],
@@ -384,7 +389,7 @@ impl ConnectApi {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|_| ApiError::Internal)?;
         let region = Region::of_marketplaces(&marketplaces).ok_or(ApiError::Internal)?;
-        let redirect_uri = format!("{}{AMAZON_CALLBACK}", self.public_base()?);
+        let redirect_uri = self.redirect_uri(ConnectChannel::Amazon)?;
         let refresh_token = self
             .amazon
             .exchange_authorization_code(&app, code, &redirect_uri)

@@ -16,8 +16,8 @@ pub use fulfillment::{
 };
 pub use inventory::{InventoryLevelRef, MAX_QUANTITIES_PER_CALL, QuantityToSet, SetOutcome};
 pub use oauth::{
-    Callback, CallbackError, GrantedToken, WEBHOOK_TOPICS, authorize_url, scopes_cover,
-    sign_callback, verify_callback,
+    Callback, CallbackError, GrantedToken, WEBHOOK_TOPICS, authorize_url, query_pairs,
+    scopes_cover, sign_callback, unique_query_pairs, verify_callback,
 };
 pub use order_payload::{MAX_LINES, ParsedOrder, PayloadError, parse_order};
 // The shop's domain is a domain type; re-exported because every Shopify call takes one.

@@ -91,20 +91,30 @@ fn hex_decode(hex: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// A query's parameters, decoded, in order.
+pub fn query_pairs(query: &str) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// A query's parameters, each given once; `None` if one is given twice (which copy counts
+/// would be ambiguous, and no marketplace sends one twice).
+pub fn unique_query_pairs(query: &str) -> Option<Vec<(String, String)>> {
+    let pairs = query_pairs(query);
+    let mut names: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
+    names.sort_unstable();
+    (!names.windows(2).any(|w| w[0] == w[1])).then_some(pairs)
+}
+
 /// Parses the callback query and verifies its HMAC under the app's secret (in constant time).
 /// Duplicated parameters are refused: which copy was signed would be ambiguous.
 pub fn verify_callback(
     query: &str,
     secret: &Secret<SecretText>,
 ) -> Result<Callback, CallbackError> {
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    let mut names: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
-    names.sort_unstable();
-    if names.windows(2).any(|w| w[0] == w[1]) {
-        return Err(CallbackError::Malformed("duplicated_parameter"));
-    }
+    let pairs =
+        unique_query_pairs(query).ok_or(CallbackError::Malformed("duplicated_parameter"))?;
     let get = |name: &'static str| {
         pairs
             .iter()
@@ -116,15 +126,12 @@ pub fn verify_callback(
     let tag = hex_decode(get("hmac")?).ok_or(CallbackError::BadSignature)?;
     let (code, shop, state) = (get("code")?, get("shop")?, get("state")?);
     get("timestamp")?;
-    let key = hmac::Key::new(
-        hmac::HMAC_SHA256,
-        secret
-            .reveal(RevealPurpose::Authentication)
-            .as_str()
-            .as_bytes(),
-    );
-    hmac::verify(&key, signed_message(&pairs).as_bytes(), &tag)
-        .map_err(|_| CallbackError::BadSignature)?;
+    hmac::verify(
+        &super::signature::key(secret),
+        signed_message(&pairs).as_bytes(),
+        &tag,
+    )
+    .map_err(|_| CallbackError::BadSignature)?;
     Ok(Callback {
         code: code.to_owned(),
         shop: shop.to_owned(),
@@ -138,14 +145,13 @@ pub fn sign_callback(pairs: &[(&str, &str)], secret: &Secret<SecretText>) -> Str
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
-    let key = hmac::Key::new(
-        hmac::HMAC_SHA256,
-        secret
-            .reveal(RevealPurpose::Authentication)
-            .as_str()
-            .as_bytes(),
+    let tag = rc_domain::to_hex(
+        hmac::sign(
+            &super::signature::key(secret),
+            signed_message(&owned).as_bytes(),
+        )
+        .as_ref(),
     );
-    let tag = rc_domain::to_hex(hmac::sign(&key, signed_message(&owned).as_bytes()).as_ref());
     let mut query = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in pairs {
         query.append_pair(k, v);
@@ -327,9 +333,7 @@ mod tests {
         let documented = "code=0907a61c0c8d55e99db179b68161bc00&hmac=4712bf92ffc2917d15a2f5a273e39f0116667419aa4b6ac0b3baaf26fa3c4d20&shop=some-shop.myshopify.com&timestamp=1337178173";
         // Without a state the callback is refused as malformed, but only after the HMAC shows
         // the message format is Shopify's: check the signature alone.
-        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(documented.as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
+        let pairs = query_pairs(documented);
         let key = hmac::Key::new(hmac::HMAC_SHA256, b"hush");
         let tag = hex_decode("4712bf92ffc2917d15a2f5a273e39f0116667419aa4b6ac0b3baaf26fa3c4d20")
             .expect("hex");

@@ -6,16 +6,20 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use rc_domain::{RevealPurpose, Secret, SecretText};
 
-/// The header value Shopify would send for `body` signed with `secret`.
-pub fn sign(secret: &Secret<SecretText>, body: &[u8]) -> String {
-    let key = hmac::Key::new(
+/// An HMAC-SHA256 key from a Shopify secret (webhooks and OAuth callbacks use the same).
+pub(crate) fn key(secret: &Secret<SecretText>) -> hmac::Key {
+    hmac::Key::new(
         hmac::HMAC_SHA256,
         secret
             .reveal(RevealPurpose::Authentication)
             .as_str()
             .as_bytes(),
-    );
-    STANDARD.encode(hmac::sign(&key, body).as_ref())
+    )
+}
+
+/// The header value Shopify would send for `body` signed with `secret`.
+pub fn sign(secret: &Secret<SecretText>, body: &[u8]) -> String {
+    STANDARD.encode(hmac::sign(&key(secret), body).as_ref())
 }
 
 /// Whether `header` is a valid signature of `body` under any of `secrets` (the current one and,
@@ -26,14 +30,7 @@ pub fn verify(secrets: &[Secret<SecretText>], body: &[u8], header: &str) -> bool
     };
     // Every secret is tried, so timing does not reveal which one matched.
     secrets.iter().fold(false, |matched, secret| {
-        let key = hmac::Key::new(
-            hmac::HMAC_SHA256,
-            secret
-                .reveal(RevealPurpose::Authentication)
-                .as_str()
-                .as_bytes(),
-        );
-        hmac::verify(&key, body, &tag).is_ok() | matched
+        hmac::verify(&key(secret), body, &tag).is_ok() | matched
     })
 }
 
