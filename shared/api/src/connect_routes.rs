@@ -129,6 +129,20 @@ impl ConnectApi {
             .ok_or(ApiError::AppNotConfigured("public URL"))
     }
 
+    fn shopify_app(&self) -> Result<Arc<rc_domain::ShopifyApp>, ApiError> {
+        self.connections
+            .apps()
+            .shopify
+            .ok_or(ApiError::AppNotConfigured("Shopify"))
+    }
+
+    fn amazon_app(&self) -> Result<Arc<rc_domain::AmazonApp>, ApiError> {
+        self.connections
+            .apps()
+            .amazon
+            .ok_or(ApiError::AppNotConfigured("Amazon"))
+    }
+
     /// The callback's address for `channel`.
     fn redirect_uri(&self, channel: ConnectChannel) -> Result<String, ApiError> {
         let callback = match channel {
@@ -166,11 +180,7 @@ impl ConnectApi {
         actor: &str,
         query: Option<&str>,
     ) -> Result<Response<Bytes>, ApiError> {
-        let app = self
-            .connections
-            .apps()
-            .shopify
-            .ok_or(ApiError::AppNotConfigured("Shopify"))?;
+        let app = self.shopify_app()?;
         let pairs = parameters(query)?;
         let shop = parameter(&pairs, "shop")
             .and_then(|s| ShopDomain::parse(s).ok())
@@ -198,11 +208,7 @@ impl ConnectApi {
         actor: &str,
         query: Option<&str>,
     ) -> Result<Response<Bytes>, ApiError> {
-        let app = self
-            .connections
-            .apps()
-            .amazon
-            .ok_or(ApiError::AppNotConfigured("Amazon"))?;
+        let app = self.amazon_app()?;
         let raw = shopify::query_pairs(query.unwrap_or(""));
         if raw.iter().any(|(k, _)| k != "marketplace_id") {
             return Err(ApiError::InvalidPayload {
@@ -271,11 +277,7 @@ impl ConnectApi {
         query: Option<&str>,
         request_id: &str,
     ) -> Result<Response<Bytes>, ApiError> {
-        let app = self
-            .connections
-            .apps()
-            .shopify
-            .ok_or(ApiError::AppNotConfigured("Shopify"))?;
+        let app = self.shopify_app()?;
         // The signature first: nothing else is looked at (not even the state) unless Shopify
         // sent it.
         let callback = shopify::verify_callback(query.unwrap_or(""), &app.client_secret).map_err(
@@ -357,11 +359,7 @@ impl ConnectApi {
         query: Option<&str>,
         request_id: &str,
     ) -> Result<Response<Bytes>, ApiError> {
-        let app = self
-            .connections
-            .apps()
-            .amazon
-            .ok_or(ApiError::AppNotConfigured("Amazon"))?;
+        let app = self.amazon_app()?;
         let pairs = parameters(query)?;
         let missing = || {
             bad(
