@@ -1,0 +1,12 @@
+//! Merchant exports (issue 15): the pure parts first — what a merchant may ask for
+//! ([`ExportRequest`]), how rows are written ([`CsvWriter`], [`JsonlWriter`]: RFC 4180 and
+//! spreadsheet-safe text cells), and each export's record and state ([`ExportRepository`]).
+//! The worker that streams an export to storage and the API routes build on these.
+
+mod encode;
+mod repository;
+mod request;
+
+pub use encode::{Cell, CsvWriter, JsonlWriter, RowWriter};
+pub use repository::{Created, ExportError, ExportId, ExportRecord, ExportRepository, ExportState};
+pub use request::{ExportFormat, ExportKind, ExportRequest, MAX_RANGE_DAYS, RequestError};

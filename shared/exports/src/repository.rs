@@ -1,0 +1,371 @@
+//! Each export's record: what was asked, by whom, and where it stands. One item per export in
+//! the merchant's exports partition (`EXPORTS#<merchant>` / `X#<id>`, ids in creation order), its
+//! state moved only from the version read (two workers never both move it); and one item per
+//! `Idempotency-Key` (`IDEM#<sha256 of the key>`, 24 hours), written in the same transaction as
+//! the export it names, so a retried request gets the same export and a reused key with another
+//! request is refused.
+
+use std::sync::Arc;
+
+use aws_lc_rs::digest::{SHA256, digest};
+use rc_domain::{Clock, MerchantId};
+use rc_store::{Item, ItemKey, PageToken, Store, StoreError, TxOp, Value};
+use serde::{Deserialize, Serialize};
+
+use crate::ExportRequest;
+
+/// How long an `Idempotency-Key` is remembered.
+const IDEMPOTENCY_SECONDS: i64 = 24 * 3600;
+/// Export records themselves are kept this long (the file is gone after 24 hours; the record
+/// says so, then goes).
+const RECORD_SECONDS: i64 = 30 * 24 * 3600;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the idempotency key was used for a different export")]
+    IdempotencyKeyReused,
+    #[error("an export record is malformed: {0}")]
+    Corrupt(&'static str),
+    #[error("the export moved meanwhile")]
+    Moved,
+}
+
+/// An export's id: its creation time (milliseconds) and random digits, so ids sort by age.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ExportId(String);
+
+impl ExportId {
+    /// Parses an id from a path: the form we issue, or nothing.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let (ms, random) = raw.strip_prefix("x")?.split_once('-')?;
+        let ok = ms.len() == 13
+            && ms.bytes().all(|b| b.is_ascii_digit())
+            && random.len() == 16
+            && random
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+        ok.then(|| Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    fn new(now_ms: i64) -> Result<Self, ExportError> {
+        let mut random = [0u8; 8];
+        aws_lc_rs::rand::fill(&mut random).map_err(|_| ExportError::Corrupt("randomness"))?;
+        Ok(Self(format!(
+            "x{now_ms:013}-{}",
+            rc_domain::to_hex(&random)
+        )))
+    }
+}
+
+/// Where an export stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ExportState {
+    Queued,
+    Running {
+        rows: u64,
+    },
+    Ready {
+        rows: u64,
+        bytes: u64,
+        sha256: String,
+        /// Epoch seconds: when it became ready, and when its file is deleted.
+        ready_at: i64,
+        expires_at: i64,
+    },
+    Failed {
+        reason: String,
+    },
+    /// Its file was deleted 24 hours after it was ready.
+    Expired,
+    /// Its file was deleted on request (or with the account).
+    Deleted,
+}
+
+/// One export, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportRecord {
+    pub id: ExportId,
+    pub request: ExportRequest,
+    pub state: ExportState,
+    /// Epoch seconds.
+    pub created_at: i64,
+    /// The API key (its id) that asked for it.
+    pub actor: String,
+    /// The stored item's version (for moving the state).
+    #[serde(skip)]
+    pub version: u64,
+}
+
+/// What `create` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Created {
+    New(ExportRecord),
+    /// The same request under the same key: the export made the first time.
+    Existing(ExportRecord),
+}
+
+fn partition(merchant: &MerchantId) -> String {
+    format!("EXPORTS#{merchant}")
+}
+
+fn record_key(merchant: &MerchantId, id: &ExportId) -> ItemKey {
+    ItemKey::new(partition(merchant), format!("X#{}", id.as_str()))
+}
+
+fn idempotency_key(merchant: &MerchantId, key: &str) -> ItemKey {
+    let hash = rc_domain::to_hex(digest(&SHA256, key.as_bytes()).as_ref());
+    ItemKey::new(partition(merchant), format!("IDEM#{hash}"))
+}
+
+fn decode(item: &Item) -> Result<ExportRecord, ExportError> {
+    let mut record: ExportRecord = item
+        .string("record")
+        .and_then(|text| serde_json::from_str(text).ok())
+        .ok_or(ExportError::Corrupt("export record"))?;
+    record.version = item.version;
+    Ok(record)
+}
+
+fn encode(key: ItemKey, record: &ExportRecord, expires_at: i64) -> Result<Item, ExportError> {
+    let text = serde_json::to_string(record).map_err(|_| ExportError::Corrupt("encode"))?;
+    let mut item = Item::new(key).with("record", Value::S(text));
+    item.expires_at = Some(expires_at);
+    Ok(item)
+}
+
+pub struct ExportRepository {
+    data: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+}
+
+impl ExportRepository {
+    pub fn new(data: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Self { data, clock }
+    }
+
+    /// Records a new export, queued — or, for a key seen with the same request, the export made
+    /// then.
+    pub async fn create(
+        &self,
+        merchant: &MerchantId,
+        request: &ExportRequest,
+        idempotency: Option<&str>,
+        actor: &str,
+    ) -> Result<Created, ExportError> {
+        let now = self.clock.now();
+        let now_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
+        if let Some(key) = idempotency
+            && let Some(existing) = self.by_idempotency_key(merchant, key, request).await?
+        {
+            return Ok(Created::Existing(existing));
+        }
+        let record = ExportRecord {
+            id: ExportId::new(now_ms)?,
+            request: request.clone(),
+            state: ExportState::Queued,
+            created_at: now.unix_timestamp(),
+            actor: actor.to_owned(),
+            version: 1,
+        };
+        let mut ops = vec![TxOp::Create(encode(
+            record_key(merchant, &record.id),
+            &record,
+            now.unix_timestamp() + RECORD_SECONDS,
+        )?)];
+        if let Some(key) = idempotency {
+            let mut remembered = Item::new(idempotency_key(merchant, key))
+                .with("export", Value::S(record.id.as_str().to_owned()))
+                .with("request", Value::S(request.canonical()));
+            remembered.expires_at = Some(now.unix_timestamp() + IDEMPOTENCY_SECONDS);
+            ops.push(TxOp::Create(remembered));
+        }
+        match self.data.transact(ops).await {
+            Ok(()) => Ok(Created::New(record)),
+            // A concurrent request with the same key won: answer with its export.
+            Err(StoreError::TransactionCancelled { .. }) if idempotency.is_some() => {
+                let key = idempotency.unwrap_or_default();
+                self.by_idempotency_key(merchant, key, request)
+                    .await?
+                    .map(Created::Existing)
+                    .ok_or(ExportError::Moved)
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    async fn by_idempotency_key(
+        &self,
+        merchant: &MerchantId,
+        key: &str,
+        request: &ExportRequest,
+    ) -> Result<Option<ExportRecord>, ExportError> {
+        let Some(item) = self.data.get(&idempotency_key(merchant, key)).await? else {
+            return Ok(None);
+        };
+        if item.string("request") != Some(request.canonical().as_str()) {
+            return Err(ExportError::IdempotencyKeyReused);
+        }
+        let id = item
+            .string("export")
+            .and_then(ExportId::parse)
+            .ok_or(ExportError::Corrupt("idempotency entry"))?;
+        self.get(merchant, &id).await
+    }
+
+    /// The merchant's export (another merchant's id is simply not found).
+    pub async fn get(
+        &self,
+        merchant: &MerchantId,
+        id: &ExportId,
+    ) -> Result<Option<ExportRecord>, ExportError> {
+        match self.data.get(&record_key(merchant, id)).await? {
+            Some(item) => Ok(Some(decode(&item)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The merchant's exports, oldest first, `limit` a page.
+    pub async fn list(
+        &self,
+        merchant: &MerchantId,
+        limit: usize,
+        after: Option<String>,
+    ) -> Result<(Vec<ExportRecord>, Option<String>), ExportError> {
+        let page = self
+            .data
+            .query_partition(&partition(merchant), "X#", limit, after.map(PageToken))
+            .await?;
+        let records = page.items.iter().map(decode).collect::<Result<_, _>>()?;
+        Ok((records, page.next.map(|t| t.0)))
+    }
+
+    /// Moves an export to `state` from the version `record` was read at: `Moved` if it changed
+    /// meanwhile (another worker, a deletion).
+    pub async fn advance(
+        &self,
+        merchant: &MerchantId,
+        record: &ExportRecord,
+        state: ExportState,
+    ) -> Result<ExportRecord, ExportError> {
+        let mut next = record.clone();
+        next.state = state;
+        let item = encode(
+            record_key(merchant, &record.id),
+            &next,
+            record.created_at + RECORD_SECONDS,
+        )?;
+        match self.data.replace(item, record.version).await {
+            Ok(()) => {
+                next.version = record.version + 1;
+                Ok(next)
+            }
+            Err(StoreError::StaleVersion { .. } | StoreError::ConditionFailed) => {
+                Err(ExportError::Moved)
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rc_domain::ManualClock;
+    use rc_store::sqlite::SqliteStore;
+    use time::macros::{date, datetime};
+
+    fn repo() -> (ExportRepository, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("dir");
+        let clock = Arc::new(ManualClock::at(datetime!(2026-11-30 10:00 UTC)));
+        let db = rc_store::sqlite::EmbeddedDb::open(&dir.path().join("db")).expect("db");
+        let data: Arc<dyn Store> = Arc::new(SqliteStore::new(db, "data", clock.clone()));
+        (ExportRepository::new(data, clock), dir)
+    }
+
+    fn request(body: &str) -> ExportRequest {
+        ExportRequest::parse(body.as_bytes(), date!(2026 - 11 - 30)).expect("request")
+    }
+
+    #[tokio::test]
+    async fn a_retried_request_gets_the_same_export_and_a_reused_key_is_refused() {
+        let (repo, _dir) = repo();
+        let merchant = MerchantId::parse("m1").expect("merchant");
+        let orders = request(r#"{"kind": "orders"}"#);
+        let Created::New(first) = repo
+            .create(&merchant, &orders, Some("key-1"), "k")
+            .await
+            .expect("create")
+        else {
+            panic!("new");
+        };
+        let again = repo
+            .create(&merchant, &orders, Some("key-1"), "k")
+            .await
+            .expect("again");
+        assert_eq!(again, Created::Existing(first.clone()));
+        let other = request(r#"{"kind": "shipments"}"#);
+        assert!(matches!(
+            repo.create(&merchant, &other, Some("key-1"), "k").await,
+            Err(ExportError::IdempotencyKeyReused)
+        ));
+        // Without a key, every request is a new export; another merchant sees none of them.
+        assert!(matches!(
+            repo.create(&merchant, &orders, None, "k").await,
+            Ok(Created::New(_))
+        ));
+        let stranger = MerchantId::parse("m2").expect("merchant");
+        assert_eq!(repo.get(&stranger, &first.id).await.expect("get"), None);
+        let (listed, _) = repo.list(&merchant, 10, None).await.expect("list");
+        assert_eq!(listed.len(), 2);
+        assert_eq!(listed[0].id, first.id, "oldest first");
+    }
+
+    #[tokio::test]
+    async fn states_move_only_from_the_version_read() {
+        let (repo, _dir) = repo();
+        let merchant = MerchantId::parse("m1").expect("merchant");
+        let Created::New(queued) = repo
+            .create(&merchant, &request(r#"{"kind": "orders"}"#), None, "k")
+            .await
+            .expect("create")
+        else {
+            panic!("new");
+        };
+        let running = repo
+            .advance(&merchant, &queued, ExportState::Running { rows: 10 })
+            .await
+            .expect("running");
+        assert!(matches!(
+            repo.advance(&merchant, &queued, ExportState::Deleted).await,
+            Err(ExportError::Moved)
+        ));
+        let stored = repo
+            .get(&merchant, &queued.id)
+            .await
+            .expect("get")
+            .expect("there");
+        assert_eq!(stored.state, ExportState::Running { rows: 10 });
+        assert_eq!(stored.version, running.version);
+    }
+
+    #[test]
+    fn only_issued_ids_parse() {
+        assert!(ExportId::parse("x1795000000000-0123456789abcdef").is_some());
+        for bad in [
+            "",
+            "x1795000000000-0123456789ABCDEF",
+            "x17950-0123456789abcdef",
+            "y1795000000000-0123456789abcdef",
+            "x1795000000000-0123456789abcde/",
+        ] {
+            assert!(ExportId::parse(bad).is_none(), "{bad}");
+        }
+    }
+}
