@@ -50,6 +50,9 @@ pub enum RevealPurpose {
     ComplianceMatching,
     /// Showing a merchant its own account's contact.
     AccountAdministration,
+    /// Writing a merchant's PII export (an `exports:pii` request, audited; the file is a
+    /// registered copy deleted with the orders it holds).
+    DataExport,
 }
 
 /// A value that must never be printed, logged or serialized. Its memory is zeroed on drop.

@@ -6,7 +6,9 @@
 mod encode;
 mod repository;
 mod request;
+mod rows;
 
 pub use encode::{Cell, CsvWriter, JsonlWriter, RowWriter};
 pub use repository::{Created, ExportError, ExportId, ExportRecord, ExportRepository, ExportState};
 pub use request::{ExportFormat, ExportKind, ExportRequest, MAX_RANGE_DAYS, RequestError};
+pub use rows::{ORDER_COLUMNS, ORDER_PII_COLUMNS, OrderRow, decimal, order_cells};

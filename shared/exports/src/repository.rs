@@ -281,12 +281,12 @@ mod tests {
     use rc_store::sqlite::SqliteStore;
     use time::macros::{date, datetime};
 
-    fn repo() -> (ExportRepository, tempfile::TempDir) {
+    fn repo() -> (ExportRepository, Arc<ManualClock>, tempfile::TempDir) {
         let dir = tempfile::tempdir().expect("dir");
         let clock = Arc::new(ManualClock::at(datetime!(2026-11-30 10:00 UTC)));
         let db = rc_store::sqlite::EmbeddedDb::open(&dir.path().join("db")).expect("db");
         let data: Arc<dyn Store> = Arc::new(SqliteStore::new(db, "data", clock.clone()));
-        (ExportRepository::new(data, clock), dir)
+        (ExportRepository::new(data, clock.clone()), clock, dir)
     }
 
     fn request(body: &str) -> ExportRequest {
@@ -295,7 +295,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_retried_request_gets_the_same_export_and_a_reused_key_is_refused() {
-        let (repo, _dir) = repo();
+        let (repo, clock, _dir) = repo();
         let merchant = MerchantId::parse("m1").expect("merchant");
         let orders = request(r#"{"kind": "orders"}"#);
         let Created::New(first) = repo
@@ -316,6 +316,7 @@ mod tests {
             Err(ExportError::IdempotencyKeyReused)
         ));
         // Without a key, every request is a new export; another merchant sees none of them.
+        clock.advance(time::Duration::milliseconds(5));
         assert!(matches!(
             repo.create(&merchant, &orders, None, "k").await,
             Ok(Created::New(_))
@@ -329,7 +330,7 @@ mod tests {
 
     #[tokio::test]
     async fn states_move_only_from_the_version_read() {
-        let (repo, _dir) = repo();
+        let (repo, _clock, _dir) = repo();
         let merchant = MerchantId::parse("m1").expect("merchant");
         let Created::New(queued) = repo
             .create(&merchant, &request(r#"{"kind": "orders"}"#), None, "k")
