@@ -4,11 +4,17 @@
 //! The worker that streams an export to storage and the API routes build on these.
 
 mod encode;
+mod files;
+mod parts;
 mod repository;
 mod request;
 mod rows;
 
 pub use encode::{Cell, CsvWriter, JsonlWriter, RowWriter};
+pub use files::{
+    ExportFiles, FilesError, LinkRefused, LocalExportFiles, MAX_LINK_SECONDS, file_key,
+};
+pub use parts::{MIN_PART_BYTES, PART_BYTES, PartBuffer};
 pub use repository::{Created, ExportError, ExportId, ExportRecord, ExportRepository, ExportState};
 pub use request::{ExportFormat, ExportKind, ExportRequest, MAX_RANGE_DAYS, RequestError};
 pub use rows::{ORDER_COLUMNS, ORDER_PII_COLUMNS, OrderRow, decimal, order_cells};
