@@ -9,6 +9,8 @@ mod parts;
 mod repository;
 mod request;
 mod rows;
+#[cfg(feature = "s3")]
+mod s3;
 
 pub use encode::{Cell, CsvWriter, JsonlWriter, RowWriter};
 pub use files::{
@@ -18,3 +20,5 @@ pub use parts::{MIN_PART_BYTES, PART_BYTES, PartBuffer};
 pub use repository::{Created, ExportError, ExportId, ExportRecord, ExportRepository, ExportState};
 pub use request::{ExportFormat, ExportKind, ExportRequest, MAX_RANGE_DAYS, RequestError};
 pub use rows::{ORDER_COLUMNS, ORDER_PII_COLUMNS, OrderRow, decimal, order_cells};
+#[cfg(feature = "s3")]
+pub use s3::S3ExportFiles;
