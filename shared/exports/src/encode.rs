@@ -9,9 +9,9 @@ use std::fmt::Write as _;
 
 /// One cell of a row.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Cell<'a> {
+pub enum Cell {
     /// Free text (names, SKUs, statuses, ids): neutralized if it could start a formula.
-    Text(&'a str),
+    Text(String),
     /// A number as exact decimal digits (`-12.50`, `3`): written unchanged; never a float.
     Number(String),
     /// No value.
@@ -40,7 +40,7 @@ fn is_decimal(digits: &str) -> bool {
 /// What a row writer does: a header once, then rows of cells in the header's order.
 pub trait RowWriter {
     /// Appends one row to `out`.
-    fn row(&self, out: &mut Vec<u8>, cells: &[Cell<'_>]);
+    fn row(&self, out: &mut Vec<u8>, cells: &[Cell]);
     /// Appends the header (CSV) or nothing (JSONL).
     fn header(&self, out: &mut Vec<u8>);
 }
@@ -70,24 +70,28 @@ impl CsvWriter {
 }
 
 /// The text a cell is written as (before CSV quoting).
-fn cell_text(cell: &Cell<'_>) -> String {
+fn cell_text(cell: &Cell) -> String {
     match cell {
         Cell::Text(text) if starts_formula(text) => format!("'{text}"),
-        Cell::Text(text) => (*text).to_owned(),
+        Cell::Text(text) => text.clone(),
         // A "number" that is not one is text, and neutralized like text.
         Cell::Number(digits) if is_decimal(digits) => digits.clone(),
-        Cell::Number(other) => cell_text(&Cell::Text(other)),
+        Cell::Number(other) => cell_text(&Cell::Text(other.clone())),
         Cell::Empty => String::new(),
     }
 }
 
 impl RowWriter for CsvWriter {
     fn header(&self, out: &mut Vec<u8>) {
-        let header: Vec<Cell<'_>> = self.columns.iter().map(|c| Cell::Text(c)).collect();
+        let header: Vec<Cell> = self
+            .columns
+            .iter()
+            .map(|c| Cell::Text((*c).to_owned()))
+            .collect();
         self.row(out, &header);
     }
 
-    fn row(&self, out: &mut Vec<u8>, cells: &[Cell<'_>]) {
+    fn row(&self, out: &mut Vec<u8>, cells: &[Cell]) {
         debug_assert_eq!(cells.len(), self.columns.len(), "a row has every column");
         for (i, cell) in cells.iter().enumerate() {
             if i > 0 {
@@ -116,11 +120,11 @@ impl JsonlWriter {
 impl RowWriter for JsonlWriter {
     fn header(&self, _: &mut Vec<u8>) {}
 
-    fn row(&self, out: &mut Vec<u8>, cells: &[Cell<'_>]) {
+    fn row(&self, out: &mut Vec<u8>, cells: &[Cell]) {
         let mut object = serde_json::Map::with_capacity(cells.len());
         for (name, cell) in self.columns.iter().zip(cells) {
             let value = match cell {
-                Cell::Text(text) => serde_json::Value::String((*text).to_owned()),
+                Cell::Text(text) => serde_json::Value::String(text.clone()),
                 Cell::Number(digits) => match digits.parse::<i64>() {
                     Ok(n) => serde_json::Value::from(n),
                     Err(_) => serde_json::Value::String(digits.clone()),
@@ -139,7 +143,7 @@ impl RowWriter for JsonlWriter {
 mod tests {
     use super::*;
 
-    fn csv(cells: &[Cell<'_>]) -> String {
+    fn csv(cells: &[Cell]) -> String {
         let writer = CsvWriter::new(&vec!["c"; cells.len()]);
         let mut out = Vec::new();
         writer.row(&mut out, cells);
@@ -148,21 +152,21 @@ mod tests {
 
     #[test]
     fn csv_cells_are_quoted_escaped_and_spreadsheet_safe() {
-        let cases: &[(Cell<'_>, &str)] = &[
-            (Cell::Text("plain"), "plain\r\n"),
-            (Cell::Text("a,b"), "\"a,b\"\r\n"),
-            (Cell::Text("say \"hi\""), "\"say \"\"hi\"\"\"\r\n"),
-            (Cell::Text("two\nlines"), "\"two\nlines\"\r\n"),
-            (Cell::Text("cr\rhere"), "\"cr\rhere\"\r\n"),
+        let cases: &[(Cell, &str)] = &[
+            (Cell::Text("plain".into()), "plain\r\n"),
+            (Cell::Text("a,b".into()), "\"a,b\"\r\n"),
+            (Cell::Text("say \"hi\"".into()), "\"say \"\"hi\"\"\"\r\n"),
+            (Cell::Text("two\nlines".into()), "\"two\nlines\"\r\n"),
+            (Cell::Text("cr\rhere".into()), "\"cr\rhere\"\r\n"),
             (
-                Cell::Text("=HYPERLINK(\"x\")"),
+                Cell::Text("=HYPERLINK(\"x\")".into()),
                 "\"'=HYPERLINK(\"\"x\"\")\"\r\n",
             ),
-            (Cell::Text("+1 555"), "'+1 555\r\n"),
-            (Cell::Text("-SKU"), "'-SKU\r\n"),
-            (Cell::Text("@sum"), "'@sum\r\n"),
-            (Cell::Text("\tTAB"), "'\tTAB\r\n"),
-            (Cell::Text("Zürich ✓ 東京"), "Zürich ✓ 東京\r\n"),
+            (Cell::Text("+1 555".into()), "'+1 555\r\n"),
+            (Cell::Text("-SKU".into()), "'-SKU\r\n"),
+            (Cell::Text("@sum".into()), "'@sum\r\n"),
+            (Cell::Text("\tTAB".into()), "'\tTAB\r\n"),
+            (Cell::Text("Zürich ✓ 東京".into()), "Zürich ✓ 東京\r\n"),
             (Cell::Number("-12.50".into()), "-12.50\r\n"),
             (Cell::Number("42".into()), "42\r\n"),
             (Cell::Number("=1+1".into()), "'=1+1\r\n"),
@@ -173,7 +177,11 @@ mod tests {
             assert_eq!(csv(std::slice::from_ref(cell)), *expected, "{cell:?}");
         }
         assert_eq!(
-            csv(&[Cell::Text("a"), Cell::Empty, Cell::Number("3".into())]),
+            csv(&[
+                Cell::Text("a".into()),
+                Cell::Empty,
+                Cell::Number("3".into())
+            ]),
             "a,,3\r\n"
         );
     }
@@ -195,7 +203,7 @@ mod tests {
         writer.row(
             &mut out,
             &[
-                Cell::Text("=x\n\"y\""),
+                Cell::Text("=x\n\"y\"".into()),
                 Cell::Number("3".into()),
                 Cell::Number("-12.50".into()),
                 Cell::Empty,

@@ -11,14 +11,22 @@ mod request;
 mod rows;
 #[cfg(feature = "s3")]
 mod s3;
+mod sources;
+mod worker;
 
 pub use encode::{Cell, CsvWriter, JsonlWriter, RowWriter};
 pub use files::{
     ExportFiles, FilesError, LinkRefused, LocalExportFiles, MAX_LINK_SECONDS, file_key,
 };
 pub use parts::{MIN_PART_BYTES, PART_BYTES, PartBuffer};
-pub use repository::{Created, ExportError, ExportId, ExportRecord, ExportRepository, ExportState};
+pub use repository::{
+    Created, ExportError, ExportId, ExportRecord, ExportRepository, ExportState, Progress,
+};
 pub use request::{ExportFormat, ExportKind, ExportRequest, MAX_RANGE_DAYS, RequestError};
 pub use rows::{ORDER_COLUMNS, ORDER_PII_COLUMNS, OrderRow, decimal, order_cells};
 #[cfg(feature = "s3")]
 pub use s3::S3ExportFiles;
+pub use sources::{PAGE, RowSource, SourcePage, Sources};
+pub use worker::{
+    EXPORT_COPY, ExportDeletion, ExportEraser, ExportWorker, FILE_SECONDS, RunOutcome, WorkerError,
+};

@@ -68,9 +68,9 @@ impl ExportId {
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ExportState {
     Queued,
-    Running {
-        rows: u64,
-    },
+    /// Being written: what is uploaded so far, persisted at each part, so a later run resumes
+    /// from the last part (rows read after it are read again).
+    Running(Progress),
     Ready {
         rows: u64,
         bytes: u64,
@@ -86,6 +86,21 @@ pub enum ExportState {
     Expired,
     /// Its file was deleted on request (or with the account).
     Deleted,
+}
+
+/// A running export's uploaded parts and where its source continues.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Progress {
+    pub rows: u64,
+    pub bytes: u64,
+    /// The multipart upload, once begun.
+    pub upload: Option<String>,
+    /// (part number, entity tag), in order.
+    pub parts: Vec<(u32, String)>,
+    /// Where the source continues after the last uploaded part.
+    pub cursor: Option<String>,
+    /// Every row is uploaded: only the completion is left.
+    pub finished: bool,
 }
 
 /// One export, as stored.
@@ -109,6 +124,13 @@ pub enum Created {
     New(ExportRecord),
     /// The same request under the same key: the export made the first time.
     Existing(ExportRecord),
+}
+
+/// Exports whose files are to be deleted, by when: `<expires at, 10 digits>#<merchant>#<id>`.
+const DUE: &str = "EXPORTS#due";
+
+fn due_key(expires_at: i64, merchant: &MerchantId, id: &ExportId) -> ItemKey {
+    ItemKey::new(DUE, format!("{expires_at:010}#{merchant}#{}", id.as_str()))
 }
 
 fn partition(merchant: &MerchantId) -> String {
@@ -246,6 +268,86 @@ impl ExportRepository {
         Ok((records, page.next.map(|t| t.0)))
     }
 
+    /// Marks an export ready and schedules its file's deletion (`EXPORTS#due`, in the same
+    /// transaction).
+    pub async fn mark_ready(
+        &self,
+        merchant: &MerchantId,
+        record: &ExportRecord,
+        ready: ExportState,
+    ) -> Result<ExportRecord, ExportError> {
+        let ExportState::Ready { expires_at, .. } = &ready else {
+            return Err(ExportError::Corrupt("not a ready state"));
+        };
+        let due = Item::new(due_key(*expires_at, merchant, &record.id));
+        let mut next = record.clone();
+        next.state = ready.clone();
+        let item = encode(
+            record_key(merchant, &record.id),
+            &next,
+            record.created_at + RECORD_SECONDS,
+        )?;
+        let ops = vec![
+            TxOp::Replace {
+                item,
+                expected_version: record.version,
+            },
+            TxOp::Create(due),
+        ];
+        match self.data.transact(ops).await {
+            Ok(()) => {
+                next.version = record.version + 1;
+                Ok(next)
+            }
+            Err(StoreError::TransactionCancelled { .. }) => Err(ExportError::Moved),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Ends an export whose file is gone (`Expired` or `Deleted`), and forgets its scheduled
+    /// deletion.
+    pub async fn mark_gone(
+        &self,
+        merchant: &MerchantId,
+        record: &ExportRecord,
+        gone: ExportState,
+    ) -> Result<ExportRecord, ExportError> {
+        let next = self.advance(merchant, record, gone).await?;
+        if let ExportState::Ready { expires_at, .. } = &record.state {
+            self.data
+                .delete(&due_key(*expires_at, merchant, &record.id), None)
+                .await?;
+        }
+        Ok(next)
+    }
+
+    /// Exports whose file is due for deletion at `now` or before, oldest first.
+    pub async fn due(
+        &self,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<(MerchantId, ExportId)>, ExportError> {
+        let page = self.data.query_partition(DUE, "", limit, None).await?;
+        Ok(page
+            .items
+            .iter()
+            .filter_map(|item| {
+                let mut parts = item.key.sk.splitn(3, '#');
+                let at: i64 = parts.next()?.parse().ok()?;
+                let merchant = MerchantId::parse(parts.next()?).ok()?;
+                let id = ExportId::parse(parts.next()?)?;
+                (at <= now).then_some((merchant, id))
+            })
+            .collect())
+    }
+
+    /// Every export of the merchant, a page at a time (account cancellation).
+    pub async fn all(&self, merchant: &MerchantId) -> Result<Vec<ExportRecord>, ExportError> {
+        let items =
+            rc_store::query_all(self.data.as_ref(), &partition(merchant), "X#", 100).await?;
+        items.iter().map(decode).collect()
+    }
+
     /// Moves an export to `state` from the version `record` was read at: `Moved` if it changed
     /// meanwhile (another worker, a deletion).
     pub async fn advance(
@@ -339,8 +441,12 @@ mod tests {
         else {
             panic!("new");
         };
+        let progress = Progress {
+            rows: 10,
+            ..Progress::default()
+        };
         let running = repo
-            .advance(&merchant, &queued, ExportState::Running { rows: 10 })
+            .advance(&merchant, &queued, ExportState::Running(progress.clone()))
             .await
             .expect("running");
         assert!(matches!(
@@ -352,7 +458,7 @@ mod tests {
             .await
             .expect("get")
             .expect("there");
-        assert_eq!(stored.state, ExportState::Running { rows: 10 });
+        assert_eq!(stored.state, ExportState::Running(progress));
         assert_eq!(stored.version, running.version);
     }
 

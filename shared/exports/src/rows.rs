@@ -79,9 +79,9 @@ pub struct OrderRow<'a> {
 }
 
 /// One order's rows as cells, ready for a [`crate::RowWriter`].
-pub fn order_cells<'a>(order: &'a OrderRow<'a>, buyer: Option<&'a BuyerPii>) -> Vec<Vec<Cell<'a>>> {
-    let text = |value: &'a str| Cell::Text(value);
-    let optional = |value: Option<&'a str>| value.map_or(Cell::Empty, Cell::Text);
+pub fn order_cells(order: &OrderRow<'_>, buyer: Option<&BuyerPii>) -> Vec<Vec<Cell>> {
+    let text = |value: &str| Cell::Text(value.to_owned());
+    let optional = |value: Option<&str>| value.map_or(Cell::Empty, |v| Cell::Text(v.to_owned()));
     order
         .lines
         .iter()
@@ -117,9 +117,9 @@ pub fn order_cells<'a>(order: &'a OrderRow<'a>, buyer: Option<&'a BuyerPii>) -> 
 }
 
 /// The buyer's cells, opened for the export (`RevealPurpose::DataExport`).
-fn buyer_cells(buyer: &BuyerPii) -> Vec<Cell<'_>> {
-    fn optional(value: Option<&str>) -> Cell<'_> {
-        value.map_or(Cell::Empty, Cell::Text)
+fn buyer_cells(buyer: &BuyerPii) -> Vec<Cell> {
+    fn optional(value: Option<&str>) -> Cell {
+        value.map_or(Cell::Empty, |v| Cell::Text(v.to_owned()))
     }
     let purpose = RevealPurpose::DataExport;
     let address = buyer.shipping_address.as_ref().map(|a| a.reveal(purpose));
@@ -204,10 +204,10 @@ mod tests {
         assert_eq!(rows[0][10], Cell::Number("12.50".into()));
         assert_eq!(
             rows[1][8],
-            Cell::Text("=SUM(A1)"),
+            Cell::Text("=SUM(A1)".into()),
             "neutralized when written"
         );
-        assert_eq!(rows[0][12], Cell::Text("DE"));
+        assert_eq!(rows[0][12], Cell::Text("DE".into()));
         assert_eq!(rows[0][13], Cell::Empty);
 
         let buyer = BuyerPii {
@@ -225,6 +225,9 @@ mod tests {
             rows.iter()
                 .all(|r| r.len() == ORDER_COLUMNS.len() + ORDER_PII_COLUMNS.len())
         );
-        assert_eq!(rows[0][ORDER_COLUMNS.len() + 1], Cell::Text("a@b.example"));
+        assert_eq!(
+            rows[0][ORDER_COLUMNS.len() + 1],
+            Cell::Text("a@b.example".into())
+        );
     }
 }

@@ -251,8 +251,13 @@ impl AccountCancellation {
         // First and every time: nothing can be unsealed from here on.
         self.vault.destroy_merchant_key(merchant).await?;
         let disconnected = self.disconnect_all(merchant).await?;
-        self.count(merchant, &[("connections", disconnected)])
-            .await?;
+        // Files of the merchant's outside the tables (exports, PII or not): deleted first.
+        let files = self.copies.erase_account(merchant).await?;
+        self.count(
+            merchant,
+            &[("connections", disconnected), ("copies", files as i64)],
+        )
+        .await?;
         let mut used = 0;
         let mut emptied = false;
         while used < budget {

@@ -28,6 +28,11 @@ pub trait CopyEraser: Send + Sync {
     fn store(&self) -> &'static str;
     /// Erases the copy at `location` (every version of it, where the store keeps versions).
     async fn erase(&self, merchant: &MerchantId, location: &str) -> Result<(), String>;
+    /// Erases everything of this kind the merchant has, PII or not (account cancellation: an
+    /// export without buyer data is still the merchant's data). Returns how many. Idempotent.
+    async fn erase_account(&self, _merchant: &MerchantId) -> Result<u64, String> {
+        Ok(0)
+    }
 }
 
 pub struct PiiCopies {
@@ -61,6 +66,23 @@ impl PiiCopies {
     pub fn with_eraser(mut self, eraser: Arc<dyn CopyEraser>) -> Self {
         self.erasers.insert(eraser.kind(), eraser);
         self
+    }
+
+    /// Erases every copy of every kind the merchant has (account cancellation). Returns how
+    /// many were erased.
+    pub async fn erase_account(&self, merchant: &MerchantId) -> Result<u64, PrivacyError> {
+        let mut erased = 0;
+        for (kind, eraser) in &self.erasers {
+            erased +=
+                eraser
+                    .erase_account(merchant)
+                    .await
+                    .map_err(|problem| PrivacyError::Erase {
+                        kind: (*kind).to_owned(),
+                        problem,
+                    })?;
+        }
+        Ok(erased)
     }
 
     /// The registered kinds.
