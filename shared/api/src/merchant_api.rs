@@ -86,9 +86,13 @@ pub struct MerchantApi {
     account: AccountRoutes,
     /// The connect flows, where this deployment has apps configured for them.
     connect: Option<crate::ConnectApi>,
+    /// Exports, where this deployment has export storage.
+    exports: Option<crate::ExportApi>,
 }
 
 enum Route {
+    Exports(Option<String>),
+    Export(rc_exports::ExportId),
     ConnectShopify,
     ConnectAmazon,
     Account,
@@ -194,7 +198,28 @@ impl MerchantApi {
             fulfillment,
             inventory,
             connect: None,
+            exports: None,
         }
+    }
+
+    /// The same, with exports.
+    pub fn with_exports(mut self, exports: crate::ExportApi) -> Self {
+        self.exports = Some(exports);
+        self
+    }
+
+    /// The same, with exports if there are.
+    pub fn with_exports_if(self, exports: Option<crate::ExportApi>) -> Self {
+        match exports {
+            Some(exports) => self.with_exports(exports),
+            None => self,
+        }
+    }
+
+    fn exports(&self) -> Result<&crate::ExportApi, ApiError> {
+        self.exports
+            .as_ref()
+            .ok_or(ApiError::AppNotConfigured("exports"))
     }
 
     /// The same, with the connect flows (OAuth callbacks and their starts).
@@ -271,6 +296,9 @@ impl MerchantApi {
                 ("api_key_issued", String::new(), String::new())
             }
             Route::ApiKey(id) => ("api_key_revoked", String::new(), id.clone()),
+            Route::Export(id) if method == Method::DELETE => {
+                ("export_deleted", String::new(), id.as_str().to_owned())
+            }
             Route::ShopifyConnection(shop) => (
                 "connection_changed",
                 if put {
@@ -535,6 +563,14 @@ impl MerchantApi {
                     .map(Route::Order)
                     .map_err(|_| ApiError::NotFound)
             }
+            ["v1", "exports"] => {
+                allow(&[Method::GET, Method::POST])?;
+                Ok(Route::Exports(after()))
+            }
+            ["v1", "exports", id] => {
+                allow(&[Method::GET, Method::DELETE])?;
+                crate::export_routes::export_from_path(id).map(Route::Export)
+            }
             ["v1", "connect", "shopify"] => {
                 allow(&[Method::GET])?;
                 Ok(Route::ConnectShopify)
@@ -657,6 +693,23 @@ impl MerchantApi {
     ) -> Result<Response<Bytes>, ApiError> {
         let merchant = merchant.clone();
         match route {
+            Route::Exports(_) if request.method() == Method::POST => {
+                let idempotency = idempotency_key(request)?;
+                self.exports()?
+                    .create(
+                        &merchant,
+                        key,
+                        request.body(),
+                        idempotency,
+                        actor.request_id,
+                    )
+                    .await
+            }
+            Route::Exports(after) => self.exports()?.list(&merchant, after.as_deref()).await,
+            Route::Export(id) if request.method() == Method::DELETE => {
+                self.exports()?.delete(&merchant, &id).await
+            }
+            Route::Export(id) => self.exports()?.show(&merchant, &id).await,
             Route::ConnectShopify => {
                 self.connect()?
                     .start_shopify(&merchant, &key.key_id, request.uri().query())

@@ -52,6 +52,7 @@ const ERRORS: [(u16, &str); 12] = [
 fn successes(method: &str, path: &str) -> Vec<u16> {
     match (method, path) {
         ("POST", "/v1/api-keys") => vec![201],
+        ("POST", "/v1/exports") => vec![202],
         ("PUT", "/v1/couriers/{kind}/{name}")
         | ("PUT", "/v1/tax/classes/{class_id}")
         | ("PUT", "/v1/warehouses/{warehouse_id}") => vec![200, 201],
@@ -175,7 +176,10 @@ fn operation(method: &str, path: &str, scope: Option<&str>) -> Value {
         parameters
             .push(json!({"name": name, "in": "query", "required": required, "schema": schema}));
     }
-    if (method, path) == ("POST", "/v1/inventory/{sku}/adjustments") {
+    if matches!(
+        (method, path),
+        ("POST", "/v1/inventory/{sku}/adjustments") | ("POST", "/v1/exports")
+    ) {
         parameters.push(
             json!({"name": "Idempotency-Key", "in": "header", "required": false,
             "schema": {"type": "string", "minLength": 1, "maxLength": 255}}),

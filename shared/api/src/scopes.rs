@@ -23,8 +23,8 @@ const fn route(method: &'static str, path: &'static str, scope: Scope) -> RouteS
 }
 
 use Scope::{
-    AccountAdmin, ConnectionsManage, InventoryRead, InventoryWrite, OrdersRead, OrdersWrite,
-    PiiRead, PrivacyRead,
+    AccountAdmin, ConnectionsManage, ExportsCreate, InventoryRead, InventoryWrite, OrdersRead,
+    OrdersWrite, PiiRead, PrivacyRead,
 };
 
 /// Every route of the merchant API.
@@ -96,6 +96,10 @@ pub const ROUTE_SCOPES: &[RouteScope] = &[
     route("GET", "/v1/privacy/requests", PrivacyRead),
     route("GET", "/v1/privacy/requests/{request_id}", PrivacyRead),
     route("GET", "/v1/privacy/requests/{request_id}/report", PiiRead),
+    route("POST", "/v1/exports", ExportsCreate),
+    route("GET", "/v1/exports", ExportsCreate),
+    route("GET", "/v1/exports/{export_id}", ExportsCreate),
+    route("DELETE", "/v1/exports/{export_id}", ExportsCreate),
     route("GET", "/v1/api-keys", AccountAdmin),
     route("POST", "/v1/api-keys", AccountAdmin),
     route("DELETE", "/v1/api-keys/{key_id}", AccountAdmin),

@@ -51,6 +51,8 @@ pub struct ExportWorker {
     audit: Arc<AuditLog>,
     clock: Arc<dyn Clock>,
     part_bytes: usize,
+    /// Pages read per run at most (besides the time budget): bounds one run's work.
+    page_limit: usize,
 }
 
 impl ExportWorker {
@@ -70,7 +72,14 @@ impl ExportWorker {
             audit,
             clock,
             part_bytes: PART_BYTES,
+            page_limit: usize::MAX,
         }
+    }
+
+    /// The same, reading at most `pages` pages per run (then it is to continue).
+    pub fn with_page_limit(mut self, pages: usize) -> Self {
+        self.page_limit = pages.max(1);
+        self
     }
 
     /// The same with parts of `bytes` (tests and benches: many parts from few rows).
@@ -186,10 +195,14 @@ impl ExportWorker {
         }
         let (mut cursor, mut rows) = (progress.cursor.clone(), progress.rows);
         let mut finished = progress.finished;
+        let mut pages = 0;
         while !finished {
-            if started.elapsed() > budget {
+            // A run stops only where its progress is persisted (nothing buffered), so every
+            // run moves the export on by at least one part.
+            if (started.elapsed() > budget || pages >= self.page_limit) && buffer.is_empty() {
                 return Ok(RunOutcome::Continue);
             }
+            pages += 1;
             let page = source
                 .page(merchant, &request, cursor.as_deref())
                 .await
@@ -400,5 +413,50 @@ impl rc_privacy::CopyEraser for ExportEraser {
             .delete_all(merchant)
             .await
             .map_err(|e| e.to_string())
+    }
+}
+
+impl ExportWorker {
+    /// Handles a batch of export job messages (`{"merchant", "export"}`): runs each within
+    /// `budget`, sends a job back through `jobs` for one that is to continue, and returns the ids
+    /// of messages to retry (a failure worth retrying; a malformed message goes to the
+    /// dead-letter queue after its receives).
+    pub async fn handle_batch(
+        &self,
+        messages: Vec<(String, String)>,
+        jobs: &dyn rc_queue::ExportJobs,
+        budget: std::time::Duration,
+    ) -> Vec<String> {
+        let mut failed = Vec::new();
+        for (id, body) in messages {
+            let Some((merchant, export)) = serde_json::from_str::<rc_queue::ExportJob>(&body)
+                .ok()
+                .and_then(|job| Some((MerchantId::parse(&job.merchant).ok()?, job.export)))
+                .and_then(|(m, e)| Some((m, ExportId::parse(&e)?)))
+            else {
+                tracing::error!(message_id = %id, "export job is malformed");
+                failed.push(id);
+                continue;
+            };
+            match self.run(&merchant, &export, budget).await {
+                Ok(RunOutcome::Continue) => {
+                    let again = rc_queue::ExportJob {
+                        merchant: merchant.to_string(),
+                        export: export.as_str().to_owned(),
+                    };
+                    if jobs.send(&[again]).await.is_err() {
+                        failed.push(id);
+                    }
+                }
+                Ok(outcome) => {
+                    tracing::info!(message_id = %id, ?outcome, "export job done");
+                }
+                Err(error) => {
+                    tracing::warn!(message_id = %id, %error, "export job will be retried");
+                    failed.push(id);
+                }
+            }
+        }
+        failed
     }
 }

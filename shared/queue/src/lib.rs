@@ -38,6 +38,13 @@ pub struct ShipmentEvent {
     pub shipment: String,
 }
 
+/// An export to write (or to go on writing): the export worker reads it by id. Ids only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportJob {
+    pub merchant: String,
+    pub export: String,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
     #[error("queue unavailable: {0}")]
@@ -76,6 +83,12 @@ pub trait LabelJobs: Send + Sync {
 #[async_trait]
 pub trait ShipmentEvents: Send + Sync {
     async fn send(&self, events: &[ShipmentEvent]) -> Result<(), PublishError>;
+}
+
+/// Export jobs go to the export worker's queue.
+#[async_trait]
+pub trait ExportJobs: Send + Sync {
+    async fn send(&self, jobs: &[ExportJob]) -> Result<(), PublishError>;
 }
 
 impl SqsPublisher {
@@ -126,6 +139,13 @@ impl Publisher for SqsPublisher {
 #[async_trait]
 impl LabelJobs for SqsPublisher {
     async fn send(&self, jobs: &[LabelJob]) -> Result<(), PublishError> {
+        self.send_all(jobs).await
+    }
+}
+
+#[async_trait]
+impl ExportJobs for SqsPublisher {
+    async fn send(&self, jobs: &[ExportJob]) -> Result<(), PublishError> {
         self.send_all(jobs).await
     }
 }
@@ -312,4 +332,28 @@ pub async fn redrive_dead_letters(
             .map_err(|e| unavailable(&e))?;
     }
     Ok(found)
+}
+
+/// In-process export jobs: kept (tests and the local host take them from here).
+#[derive(Default)]
+pub struct MemoryExportJobs {
+    sent: Mutex<Vec<ExportJob>>,
+}
+
+impl MemoryExportJobs {
+    /// Takes every job sent so far.
+    pub fn take(&self) -> Vec<ExportJob> {
+        std::mem::take(&mut *self.sent.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+#[async_trait]
+impl ExportJobs for MemoryExportJobs {
+    async fn send(&self, jobs: &[ExportJob]) -> Result<(), PublishError> {
+        self.sent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(jobs);
+        Ok(())
+    }
 }

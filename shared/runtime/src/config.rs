@@ -39,6 +39,11 @@ pub struct AwsConfig {
     /// `RC_SHIPMENT_EVENTS_QUEUE_URL`: where shipment events (ids only) go — the courier
     /// webhook, the tracking poller and the merchant API send; the fulfillment worker reads.
     pub shipment_events_queue_url: Option<String>,
+    /// `RC_EXPORTS_BUCKET`: the bucket of export files (merchant API, export worker, purger).
+    pub exports_bucket: Option<String>,
+    /// `RC_EXPORT_JOBS_QUEUE_URL`: where export jobs (ids only) go (the merchant API; the export
+    /// worker sends a job back to itself to continue).
+    pub export_jobs_queue_url: Option<String>,
 }
 
 impl AwsConfig {
@@ -52,6 +57,8 @@ impl AwsConfig {
             label_jobs_queue_url: required("RC_LABEL_JOBS_QUEUE_URL").ok(),
             shipment_events_queue_url: required("RC_SHIPMENT_EVENTS_QUEUE_URL").ok(),
             labels_bucket: required("RC_LABELS_BUCKET").ok(),
+            exports_bucket: required("RC_EXPORTS_BUCKET").ok(),
+            export_jobs_queue_url: required("RC_EXPORT_JOBS_QUEUE_URL").ok(),
         })
     }
 }

@@ -20,7 +20,7 @@ pub use config::{
     AwsConfig, ConfigError, shopify_admin_base, sp_api_endpoints, sp_api_endpoints_from,
 };
 pub use local_queue::{
-    LABEL_JOBS, LocalMessage, LocalQueue, MAX_RECEIVES, ORDER_EVENTS, SHIPMENT_EVENTS,
+    EXPORT_JOBS, LABEL_JOBS, LocalMessage, LocalQueue, MAX_RECEIVES, ORDER_EVENTS, SHIPMENT_EVENTS,
 };
 pub use rc_orders::{RawContact, RawProfile, Scope};
 pub use schedule::{run_fallible_schedule, run_schedule};

@@ -20,6 +20,7 @@ use rc_store::{Item, ItemKey, Store, StoreError, TxOp, Value};
 pub const ORDER_EVENTS: &str = "order-events";
 pub const LABEL_JOBS: &str = "label-jobs";
 pub const SHIPMENT_EVENTS: &str = "shipment-events";
+pub const EXPORT_JOBS: &str = "export-jobs";
 /// Receives before a message is dead-lettered (the template's `maxReceiveCount`).
 pub const MAX_RECEIVES: i64 = 5;
 
@@ -218,6 +219,17 @@ impl LabelJobs for LocalQueue {
             tracing::info!(merchant = %job.merchant, shipment = %job.shipment, "label job queued");
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl rc_queue::ExportJobs for LocalQueue {
+    async fn send(&self, jobs: &[rc_queue::ExportJob]) -> Result<(), PublishError> {
+        let bodies = jobs
+            .iter()
+            .map(|j| Ok((format!("{}#{}", j.merchant, j.export), encoded(j)?)))
+            .collect::<Result<_, PublishError>>()?;
+        self.enqueue(bodies).await
     }
 }
 

@@ -85,6 +85,13 @@ pub struct Services {
     pub tax_reporter: Arc<rc_tax_records::TaxReporter>,
     /// Merchant accounts: the profile and its sealed billing contact.
     pub merchants: Arc<rc_orders::MerchantRepository>,
+    /// Merchant exports: their records (always), their files (where storage is configured),
+    /// and where export jobs go.
+    pub exports: Arc<rc_exports::ExportRepository>,
+    pub export_files: Option<Arc<dyn rc_exports::ExportFiles>>,
+    pub export_jobs: Arc<dyn rc_queue::ExportJobs>,
+    /// On the embedded defaults: the durable queue export jobs go to.
+    pub local_export_queue: Option<Arc<crate::LocalQueue>>,
     /// Started connect flows (single-use OAuth states).
     pub connect_states: Arc<rc_orders::ConnectStates>,
     /// On the embedded defaults: what was published, also kept in memory (logs, tests).
@@ -154,6 +161,15 @@ impl LabelJobs for NoQueue {
     async fn send(&self, _: &[rc_queue::LabelJob]) -> Result<(), PublishError> {
         Err(PublishError::Unavailable(
             "RC_LABEL_JOBS_QUEUE_URL is not set".into(),
+        ))
+    }
+}
+
+#[async_trait::async_trait]
+impl rc_queue::ExportJobs for NoQueue {
+    async fn send(&self, _: &[rc_queue::ExportJob]) -> Result<(), PublishError> {
+        Err(PublishError::Unavailable(
+            "RC_EXPORT_JOBS_QUEUE_URL is not set".into(),
         ))
     }
 }
@@ -256,6 +272,13 @@ impl Services {
             )),
             audit: Arc::new(AuditLog::new(data.clone(), clock.clone())),
             connect_states: Arc::new(rc_orders::ConnectStates::new(data.clone(), clock.clone())),
+            exports: Arc::new(rc_exports::ExportRepository::new(
+                data.clone(),
+                clock.clone(),
+            )),
+            export_files: None,
+            export_jobs: Arc::new(rc_queue::MemoryExportJobs::default()),
+            local_export_queue: None,
             orders,
             outbox,
             published: None,
@@ -340,15 +363,68 @@ impl Services {
 
     /// Keeps sealed label documents in `store`, and registers its eraser so the purger and the
     /// account cancellation reach them.
-    pub fn with_label_store(self, store: Arc<dyn LabelStore>) -> Self {
-        let copies = PiiCopies::new(self.data.clone(), self.clock.clone()).with_eraser(Arc::new(
-            LabelEraser {
+    pub fn with_label_store(mut self, store: Arc<dyn LabelStore>) -> Self {
+        self.label_store = Some(store);
+        let copies = self.copies_with_erasers();
+        self.with_copies(copies)
+    }
+
+    /// Keeps export files in `files`, and registers their eraser so the purger and the
+    /// account cancellation reach them.
+    pub fn with_export_files(mut self, files: Arc<dyn rc_exports::ExportFiles>) -> Self {
+        self.export_files = Some(files);
+        let copies = self.copies_with_erasers();
+        self.with_copies(copies)
+    }
+
+    /// Sends export jobs to `jobs`.
+    pub fn with_export_jobs(mut self, jobs: Arc<dyn rc_queue::ExportJobs>) -> Self {
+        self.export_jobs = jobs;
+        self
+    }
+
+    /// The registry of PII copies with an eraser for every store configured here.
+    fn copies_with_erasers(&self) -> PiiCopies {
+        let mut copies = PiiCopies::new(self.data.clone(), self.clock.clone());
+        if let Some(store) = &self.label_store {
+            copies = copies.with_eraser(Arc::new(LabelEraser {
                 store: store.clone(),
-            },
-        ));
-        let mut services = self.with_copies(copies);
-        services.label_store = Some(store);
-        services
+            }));
+        }
+        if let Some(deletion) = self.export_deletion() {
+            copies = copies.with_eraser(Arc::new(rc_exports::ExportEraser { deletion }));
+        }
+        copies
+    }
+
+    /// Deleting export files (where storage is configured).
+    pub fn export_deletion(&self) -> Option<Arc<rc_exports::ExportDeletion>> {
+        Some(Arc::new(rc_exports::ExportDeletion {
+            exports: self.exports.clone(),
+            files: self.export_files.clone()?,
+            clock: self.clock.clone(),
+        }))
+    }
+
+    /// What each export kind is read from.
+    pub fn export_sources(&self) -> rc_exports::Sources {
+        rc_exports::Sources {
+            orders: self.orders.clone(),
+            stock: self.stock.clone(),
+            receipts: self.receipts.clone(),
+        }
+    }
+
+    /// The export worker (where storage is configured).
+    pub fn export_worker(&self) -> Option<rc_exports::ExportWorker> {
+        Some(rc_exports::ExportWorker::new(
+            self.exports.clone(),
+            self.export_files.clone()?,
+            self.export_sources(),
+            self.copies.clone(),
+            self.audit.clone(),
+            self.clock.clone(),
+        ))
     }
 
     /// The label generator over these services, buying through `channels`' courier clients.
@@ -406,6 +482,10 @@ impl Services {
             None => Arc::new(NoQueue),
         };
         let shipment_events: Arc<dyn ShipmentEvents> = match &config.shipment_events_queue_url {
+            Some(url) => Arc::new(SqsPublisher::new(sqs.clone(), url.clone())),
+            None => Arc::new(NoQueue),
+        };
+        let export_jobs: Arc<dyn rc_queue::ExportJobs> = match &config.export_jobs_queue_url {
             Some(url) => Arc::new(SqsPublisher::new(sqs, url.clone())),
             None => Arc::new(NoQueue),
         };
@@ -422,7 +502,25 @@ impl Services {
         let services = Self::assemble(data, keys, root, clock, publisher)
             .with_label_jobs(label_jobs)
             .with_shipment_events(shipment_events)
+            .with_export_jobs(export_jobs)
             .with_apps(apps);
+        let services = match &config.exports_bucket {
+            #[cfg(feature = "exports-bucket")]
+            Some(bucket) => services.with_export_files(Arc::new(rc_exports::S3ExportFiles::new(
+                aws_sdk_s3::Client::new(&sdk),
+                bucket.clone(),
+                config.kms_key_id.clone(),
+                sdk.credentials_provider(),
+            ))),
+            #[cfg(not(feature = "exports-bucket"))]
+            Some(_) => {
+                tracing::error!(
+                    "RC_EXPORTS_BUCKET is set, but this function was built without the exports bucket (feature exports-bucket)"
+                );
+                services
+            }
+            None => services,
+        };
         match &config.labels_bucket {
             #[cfg(feature = "labels-bucket")]
             Some(bucket) => services.with_label_store(Arc::new(rc_fulfillment::S3LabelStore::new(
@@ -486,14 +584,34 @@ impl Services {
             clock.clone(),
             Arc::new(MemoryPublisher::default()),
         ));
+        let export_queue = Arc::new(crate::LocalQueue::new(
+            crate::EXPORT_JOBS,
+            data.clone(),
+            clock.clone(),
+            Arc::new(MemoryPublisher::default()),
+        ));
+        // Export links point at the local host; `RC_URL` (or the default address) until the
+        // host, once listening, sets its own.
+        let export_files = rc_exports::LocalExportFiles::open(
+            &data_dir.join("exports"),
+            std::env::var("RC_URL").unwrap_or_else(|_| "http://127.0.0.1:8080".into()),
+            clock.clone(),
+        )
+        .map_err(|e| VaultError::RootKeyFile {
+            path: data_dir.join("exports").display().to_string(),
+            problem: e.to_string(),
+        })?;
         let mut services = Self::assemble(data, keys, root, clock, queue.clone())
             .with_label_jobs(label_queue.clone())
             .with_shipment_events(shipment_queue.clone())
-            .with_label_store(Arc::new(FileLabelStore::new(data_dir.to_path_buf())));
+            .with_export_jobs(export_queue.clone())
+            .with_label_store(Arc::new(FileLabelStore::new(data_dir.to_path_buf())))
+            .with_export_files(Arc::new(export_files));
         services.published = Some(published);
         services.local_queue = Some(queue);
         services.local_label_queue = Some(label_queue);
         services.local_shipment_queue = Some(shipment_queue);
+        services.local_export_queue = Some(export_queue);
         Ok(services)
     }
 }
@@ -580,6 +698,7 @@ impl Services {
                 reporter: self.tax_reporter.clone(),
             },
         )
+        .with_exports_if(self.export_api())
         .with_connect(rc_api::ConnectApi {
             states: self.connect_states.clone(),
             connections: self.connections.clone(),
@@ -587,6 +706,20 @@ impl Services {
             amazon: channels.amazon(),
             audit: self.audit.clone(),
             seller_central_base: channels.seller_central_base(),
+        })
+    }
+
+    /// The export routes (where storage is configured).
+    pub fn export_api(&self) -> Option<rc_api::ExportApi> {
+        Some(rc_api::ExportApi {
+            exports: self.exports.clone(),
+            files: self.export_files.clone()?,
+            deletion: self.export_deletion()?,
+            jobs: self.export_jobs.clone(),
+            sources: self.export_sources(),
+            cancellation: self.cancellation.clone(),
+            audit: self.audit.clone(),
+            clock: self.clock.clone(),
         })
     }
 

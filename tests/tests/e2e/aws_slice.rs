@@ -65,6 +65,8 @@ async fn aws_stack_with_queue() -> (
         order_events_dead_letters_url: None,
         label_jobs_queue_url: None,
         labels_bucket: None,
+        exports_bucket: None,
+        export_jobs_queue_url: None,
         shipment_events_queue_url: None,
     };
     create_table(&dynamodb, &config.data_table, TableShape::Data)
