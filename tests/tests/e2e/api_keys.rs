@@ -26,6 +26,7 @@ fn sample(path: &str) -> String {
             "{name}" => "main",
             "{request_id}" => "req-1",
             "{key_id}" => "0123456789abcdef",
+            "{export_id}" => "x1795000000000-0123456789abcdef",
             other => other,
         })
         .collect::<Vec<_>>()

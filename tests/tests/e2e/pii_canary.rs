@@ -93,9 +93,7 @@ async fn canary_pii_reaches_no_log_response_or_file_in_plaintext() {
     }
 
     let mut files = 0;
-    for entry in std::fs::read_dir(dir.path().join("data")).expect("data dir") {
-        let path = entry.expect("entry").path();
-        let bytes = std::fs::read(&path).expect("read");
+    for (path, bytes) in files_under(&dir.path().join("data")) {
         files += 1;
         for canary in canaries() {
             assert!(

@@ -366,13 +366,10 @@ impl Stack {
     /// tables).
     pub async fn raw_bytes(&self) -> Vec<u8> {
         match &self.backend {
-            Backend::Embedded { dir } => {
-                let mut all = Vec::new();
-                for entry in std::fs::read_dir(dir.path()).expect("dir") {
-                    all.extend(std::fs::read(entry.expect("entry").path()).expect("read"));
-                }
-                all
-            }
+            Backend::Embedded { dir } => super::files_under(dir.path())
+                .into_iter()
+                .flat_map(|(_, bytes)| bytes)
+                .collect(),
             Backend::Moto {
                 dynamodb,
                 data_table,
