@@ -911,6 +911,7 @@ mod tests {
                 "{name}" => "main",
                 "{request_id}" => "req-1",
                 "{key_id}" => "0123456789abcdef",
+                "{export_id}" => "x1795000000000-0123456789abcdef",
                 other => other,
             })
             .collect::<Vec<_>>()
