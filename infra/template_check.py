@@ -17,6 +17,8 @@ functions). Exit 1 with a line per problem.
    write must be able to use the bucket's KMS key through S3.
 3. A function told a queue (`RC_*_QUEUE_URL: !Ref <Queue>`) must be allowed sqs:SendMessage on
    it.
+   The exports bucket is checked the same way, and its policy must also refuse presigned
+   signatures older than 15 minutes (`s3:signatureAge`).
 4. Every function is told the app secret (`RC_APP_SECRETS_ARN`, in Globals or its own
    environment) and reads it at start: it must be allowed secretsmanager:GetSecretValue on that
    secret, or app-made connections fail to authenticate there. No parameter may carry a secret
@@ -100,6 +102,7 @@ def main(path):
                     f"it cannot read or write the tables encrypted with it"
                 )
     failures.extend(labels_bucket(resources))
+    failures.extend(exports_bucket(resources))
     failures.extend(queue_senders(resources))
     failures.extend(app_secret_readers(template))
     for failure in failures:
@@ -136,9 +139,27 @@ def names_bucket(resource, bucket):
     return False
 
 
+# What each function does with the exports bucket (by its code).
+EXPORT_ACTIONS = {
+    "ExportWorkerFunction": {"s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload"},
+    "MerchantApiFunction": {"s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload"},
+    "PurgerFunction": {"s3:DeleteObject", "s3:AbortMultipartUpload"},
+}
+
+
 def labels_bucket(resources):
+    return private_bucket(resources, "LabelsBucket", "RC_LABELS_BUCKET", LABEL_ACTIONS, False)
+
+
+def exports_bucket(resources):
+    return private_bucket(resources, "ExportsBucket", "RC_EXPORTS_BUCKET", EXPORT_ACTIONS, True)
+
+
+def private_bucket(resources, bucket, variable, actions, presigned):
+    """Check 2 for one bucket of PII: `actions` is what each function does there, `presigned`
+    whether it serves presigned downloads (then the policy must refuse signatures older than
+    15 minutes)."""
     failures = []
-    bucket = "LabelsBucket"
     props = resources.get(bucket, {}).get("Properties")
     if props is None:
         return [f"{bucket} is missing"]
@@ -170,17 +191,23 @@ def labels_bucket(resources):
                 denies.add("plain")
             if "s3:TlsVersion" in condition.get("NumericLessThan", {}):
                 denies.add("old-tls")
-    for need, what in (("plain", "requests without TLS"), ("old-tls", "TLS below 1.2")):
+            age = condition.get("NumericGreaterThan", {}).get("s3:signatureAge")
+            if age is not None and int(age) <= 900000:
+                denies.add("old-signature")
+    needs = [("plain", "requests without TLS"), ("old-tls", "TLS below 1.2")]
+    if presigned:
+        needs.append(("old-signature", "presigned signatures older than 15 minutes"))
+    for need, what in needs:
         if need not in denies:
             failures.append(f"{bucket}: the bucket policy must deny {what}")
     for name, resource in resources.items():
         if resource.get("Type") != "AWS::Serverless::Function":
             continue
         env = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
-        told = isinstance(env.get("RC_LABELS_BUCKET"), dict)
-        needed = LABEL_ACTIONS.get(name, set())
+        told = isinstance(env.get(variable), dict)
+        needed = actions.get(name, set())
         if needed and not told:
-            failures.append(f"{name}: needs RC_LABELS_BUCKET")
+            failures.append(f"{name}: needs {variable}")
         if not told:
             continue
         allowed = set()

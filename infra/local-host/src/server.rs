@@ -53,6 +53,8 @@ struct Routes {
     courier_sandbox: Arc<crate::sandbox::SandboxCourier>,
     /// The consent pages and code exchanges of the connect flows.
     consent: Arc<crate::sandbox::SandboxConsent>,
+    /// Export files, and the links to them this host signs and serves.
+    export_files: Arc<rc_exports::LocalExportFiles>,
 }
 
 /// A running local host.
@@ -88,6 +90,16 @@ impl LocalHost {
         let shopify_sandbox = Arc::new(ShopifySandboxAdmin::default());
         let inventory_sandbox = Arc::new(SandboxInventory::default());
         let base = format!("http://{addr}");
+        // Export links point at this host, as it now knows its address.
+        let export_files = Arc::new(
+            rc_exports::LocalExportFiles::open(
+                &config.data_dir.join("exports"),
+                base.clone(),
+                Arc::new(SystemClock),
+            )
+            .map_err(|e| StartError::Config(e.to_string()))?,
+        );
+        let services = services.with_export_files(export_files.clone());
         // The sandbox apps: the connect flows work offline as deployed.
         services.connections.set_apps(crate::sandbox::apps(&base));
         let sandbox_endpoints = rc_channels::amazon::Endpoints::all_at(
@@ -117,6 +129,7 @@ impl LocalHost {
             inventory_sandbox: Arc::clone(&inventory_sandbox),
             courier_sandbox: Arc::clone(&courier_sandbox),
             consent: Arc::default(),
+            export_files,
         });
         let task = tokio::spawn(serve(listener, routes));
         let sandbox = Sandbox::start(
@@ -137,6 +150,9 @@ impl LocalHost {
             spawn_order_processor(&services, Arc::clone(&sync), interval);
             spawn_label_generator(&services, &channels, interval);
             spawn_fulfillment_worker(&services, &channels, Arc::clone(&sync), interval);
+        }
+        if let Some(interval) = config.order_processing_interval {
+            spawn_export_worker(&services, interval);
         }
         if let Some(stage) = config.courier_stage {
             spawn_sandbox_courier(&services, config, &base, courier_sandbox, stage).await?;
@@ -338,6 +354,9 @@ async fn dispatch(routes: &Routes, request: Request<Incoming>) -> Response<Full<
             Ok(request) if path.starts_with("/v1/") => routes.merchant.handle(request).await,
             Ok(request) if path.starts_with("/tracking/") => {
                 routes.courier_webhook.handle(request).await
+            }
+            Ok(request) if path.starts_with("/exports/download/") => {
+                download(&routes.export_files, &request)
             }
             Ok(request) if path == "/sandbox/shopify/admin/oauth/authorize" => {
                 routes.consent.shopify_authorize(&request)
@@ -674,6 +693,93 @@ fn spawn_label_generator(
             generator.handle_batch(batch).await
         }
     });
+}
+
+/// The export worker on the local export-job queue (one at a time), and the expiry of files
+/// ready for 24 hours every minute.
+fn spawn_export_worker(services: &Services, interval: std::time::Duration) {
+    let (Some(queue), Some(worker), Some(deletion)) = (
+        services.local_export_queue.clone(),
+        services.export_worker(),
+        services.export_deletion(),
+    ) else {
+        return;
+    };
+    let worker = Arc::new(worker);
+    let jobs = services.export_jobs.clone();
+    drain_every(queue, interval, 1, "export jobs", move |received| {
+        let (worker, jobs) = (Arc::clone(&worker), Arc::clone(&jobs));
+        async move {
+            let batch = received.into_iter().map(|m| (m.id, m.body)).collect();
+            worker
+                .handle_batch(batch, jobs.as_ref(), std::time::Duration::from_secs(60))
+                .await
+        }
+    });
+    tokio::spawn(async move {
+        let mut timer = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            timer.tick().await;
+            match deletion.expire_due().await {
+                Ok(0) => {}
+                Ok(expired) => tracing::info!(expired, "expired export files deleted"),
+                Err(error) => tracing::warn!(%error, "export expiry failed; retried next minute"),
+            }
+        }
+    });
+}
+
+/// `GET /exports/download/{key}?expires=&signature=`: an export file through a link this host
+/// signed, within its 15 minutes (as an S3 presigned URL would be).
+fn download(
+    files: &rc_exports::LocalExportFiles,
+    request: &http::Request<Bytes>,
+) -> http::Response<Bytes> {
+    let key = request
+        .uri()
+        .path()
+        .trim_start_matches("/exports/download/")
+        .to_owned();
+    let pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let expires = get("expires")
+        .and_then(|e| e.parse::<i64>().ok())
+        .unwrap_or(0);
+    let refused = |status: StatusCode, reason: &str| {
+        json(
+            status,
+            &serde_json::json!({"error": reason, "message": "this download link is not valid"}),
+        )
+    };
+    match files.open_link(&key, expires, get("signature").unwrap_or("")) {
+        Ok(path) => match std::fs::read(&path) {
+            Ok(bytes) => {
+                let kind = if key.ends_with(".jsonl") {
+                    "application/x-ndjson"
+                } else {
+                    "text/csv; charset=utf-8"
+                };
+                http::Response::builder()
+                    .status(StatusCode::OK)
+                    .header(http::header::CONTENT_TYPE, kind)
+                    .header(http::header::CACHE_CONTROL, "no-store")
+                    .body(Bytes::from(bytes))
+                    .unwrap_or_default()
+            }
+            Err(_) => refused(StatusCode::NOT_FOUND, "not_found"),
+        },
+        Err(rc_exports::LinkRefused::Expired) => refused(StatusCode::GONE, "link_expired"),
+        Err(rc_exports::LinkRefused::Gone) => refused(StatusCode::NOT_FOUND, "not_found"),
+        Err(_) => refused(StatusCode::FORBIDDEN, "invalid_signature"),
+    }
 }
 
 /// The fulfillment worker on the local shipment-event queue (batches of 10).

@@ -23,7 +23,7 @@ pub use local_queue::{
     EXPORT_JOBS, LABEL_JOBS, LocalMessage, LocalQueue, MAX_RECEIVES, ORDER_EVENTS, SHIPMENT_EVENTS,
 };
 pub use rc_orders::{RawContact, RawProfile, Scope};
-pub use schedule::{run_fallible_schedule, run_schedule};
+pub use schedule::{run_fallible_schedule, run_schedule, run_sqs_or_schedule};
 pub use services::{Services, ServicesError};
 pub use sqs::{from_sqs, run_sqs, to_batch_response};
 pub use telemetry::{init_tracing, init_tracing_to_stderr, log_filter, log_layer, passes_caps};
