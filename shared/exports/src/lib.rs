@@ -3,6 +3,7 @@
 //! spreadsheet-safe text cells), and each export's record and state ([`ExportRepository`]).
 //! The worker that streams an export to storage and the API routes build on these.
 
+mod account;
 mod encode;
 mod files;
 mod parts;
@@ -14,6 +15,7 @@ mod s3;
 mod sources;
 mod worker;
 
+pub use account::{AccountRecords, AccountSource};
 pub use encode::{Cell, CsvWriter, JsonlWriter, RowWriter};
 pub use files::{
     ExportFiles, FilesError, LinkRefused, LocalExportFiles, MAX_LINK_SECONDS, file_key,

@@ -54,6 +54,7 @@ impl ExportKind {
             Self::Orders => &["status", "channel"],
             Self::Shipments => &["status"],
             Self::StockLedger => &["sku", "warehouse"],
+            Self::TaxReport => &["group"],
             _ => &[],
         }
     }
@@ -177,6 +178,9 @@ impl ExportRequest {
                 return Err(refused("unknown_filter", "filters"));
             }
             if value.is_empty() || value.len() > 100 || value.chars().any(char::is_control) {
+                return Err(refused("invalid_field", "filters"));
+            }
+            if name == "group" && !matches!(value.as_str(), "jurisdiction" | "gstr1" | "oss") {
                 return Err(refused("invalid_field", "filters"));
             }
         }

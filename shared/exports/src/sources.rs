@@ -362,16 +362,203 @@ impl RowSource for InventorySource {
     }
 }
 
+/// Shipments: one row per shipment, status by status (the status index), without addresses.
+pub struct ShipmentsSource {
+    pub shipments: Arc<rc_fulfillment::ShipmentRepository>,
+}
+
+pub(crate) const SHIPMENT_COLUMNS: [&str; 14] = [
+    "shipment_id",
+    "order_id",
+    "warehouse",
+    "status",
+    "reason",
+    "units",
+    "carrier",
+    "service",
+    "tracking_code",
+    "label_cost",
+    "label_currency",
+    "confirmation",
+    "created_at",
+    "updated_at",
+];
+
+#[async_trait]
+impl RowSource for ShipmentsSource {
+    fn columns(&self, _: &ExportRequest) -> Vec<&'static str> {
+        SHIPMENT_COLUMNS.to_vec()
+    }
+
+    /// The cursor is `<status position>|<last shipment id>`.
+    async fn page(
+        &self,
+        merchant: &MerchantId,
+        request: &ExportRequest,
+        cursor: Option<&str>,
+    ) -> Result<SourcePage, String> {
+        use rc_domain::{ShipmentId, ShipmentStatus};
+        let (mut position, mut after) = match cursor {
+            None => (0usize, None),
+            Some(c) => {
+                let (p, a) = c.split_once('|').ok_or("bad cursor")?;
+                let after = if a.is_empty() {
+                    None
+                } else {
+                    Some(ShipmentId::parse(a).map_err(|_| "bad cursor".to_owned())?)
+                };
+                (p.parse().map_err(|_| "bad cursor".to_owned())?, after)
+            }
+        };
+        let wanted = request.filters.get("status");
+        loop {
+            let Some(status) = ShipmentStatus::ALL.get(position).copied() else {
+                return Ok(SourcePage {
+                    rows: Vec::new(),
+                    next: None,
+                    pii_orders: Vec::new(),
+                });
+            };
+            if wanted.is_some_and(|w| w != status.as_str()) {
+                position += 1;
+                after = None;
+                continue;
+            }
+            let (shipments, next) = self
+                .shipments
+                .by_status(merchant, status, after.as_ref())
+                .await
+                .map_err(|e| e.to_string())?;
+            let rows = shipments
+                .iter()
+                .filter(|s| {
+                    time::OffsetDateTime::from_unix_timestamp(s.created_at)
+                        .is_ok_and(|t| in_range(request, t.date()))
+                })
+                .map(|s| {
+                    let purchase = s.purchase.as_ref();
+                    vec![
+                        text(s.id.to_string()),
+                        text(s.order.to_string()),
+                        text(s.warehouse.as_str()),
+                        text(s.status.as_str()),
+                        s.reason.clone().map_or(Cell::Empty, text),
+                        text(
+                            s.units
+                                .iter()
+                                .map(|(sku, n)| format!("{}x{n}", sku.as_str()))
+                                .collect::<Vec<_>>()
+                                .join(" "),
+                        ),
+                        purchase.map_or(Cell::Empty, |p| text(p.carrier.clone())),
+                        purchase.map_or(Cell::Empty, |p| text(p.service.clone())),
+                        purchase.map_or(Cell::Empty, |p| text(p.tracking_code.clone())),
+                        purchase
+                            .and_then(|p| p.cost.as_ref())
+                            .map_or(Cell::Empty, |m| Cell::Number(crate::decimal(m))),
+                        purchase
+                            .and_then(|p| p.cost.as_ref())
+                            .map_or(Cell::Empty, |m| text(m.currency().code())),
+                        s.confirmation
+                            .as_ref()
+                            .map_or(Cell::Empty, |c| text(erased::Tag::tag(&c.state))),
+                        text(epoch(s.created_at)),
+                        text(epoch(s.updated_at)),
+                    ]
+                })
+                .collect();
+            let next = match next {
+                Some(id) => Some(format!("{position}|{id}")),
+                None if position + 1 < ShipmentStatus::ALL.len() => {
+                    Some(format!("{}|", position + 1))
+                }
+                None => None,
+            };
+            return Ok(SourcePage {
+                rows,
+                next,
+                pii_orders: Vec::new(),
+            });
+        }
+    }
+}
+
+/// The tax report of the request's range, as `GET /v1/reports/tax` answers it (one page: it
+/// reads at most 8 items a day), grouped by `filters.group` (`jurisdiction` by default).
+pub struct TaxReportSource {
+    pub reporter: Arc<rc_tax_records::TaxReporter>,
+    pub clock: Arc<dyn rc_domain::Clock>,
+}
+
+#[async_trait]
+impl RowSource for TaxReportSource {
+    fn columns(&self, request: &ExportRequest) -> Vec<&'static str> {
+        rc_tax_records::ReportGroup::parse(request.filters.get("group").map(String::as_str))
+            .unwrap_or(rc_tax_records::ReportGroup::Jurisdiction)
+            .columns()
+            .to_vec()
+    }
+
+    async fn page(
+        &self,
+        merchant: &MerchantId,
+        request: &ExportRequest,
+        _: Option<&str>,
+    ) -> Result<SourcePage, String> {
+        let group =
+            rc_tax_records::ReportGroup::parse(request.filters.get("group").map(String::as_str))
+                .map_err(str::to_owned)?;
+        let to = request.to.unwrap_or_else(|| self.clock.now().date());
+        let from = request.from.unwrap_or(to - time::Duration::days(30));
+        let period = rc_tax_records::ReportPeriod { from, to };
+        let report = self
+            .reporter
+            .report(merchant, period, group)
+            .await
+            .map_err(|e| e.to_string())?;
+        let rows = report
+            .rows()
+            .into_iter()
+            .map(|row| {
+                row.into_iter()
+                    .map(|cell| {
+                        if cell
+                            .bytes()
+                            .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
+                            && !cell.is_empty()
+                            && cell != "-"
+                        {
+                            Cell::Number(cell)
+                        } else {
+                            Cell::Text(cell)
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        Ok(SourcePage {
+            rows,
+            next: None,
+            pii_orders: Vec::new(),
+        })
+    }
+}
+
 /// The sources of every kind this deployment exports.
 #[derive(Clone)]
 pub struct Sources {
     pub orders: Arc<OrderRepository>,
     pub stock: Arc<StockRepository>,
     pub receipts: Arc<ReceiptLedger>,
+    pub shipments: Arc<rc_fulfillment::ShipmentRepository>,
+    pub tax: Arc<rc_tax_records::TaxReporter>,
+    pub clock: Arc<dyn rc_domain::Clock>,
+    /// The account's own records (the account export).
+    pub account: crate::account::AccountRecords,
 }
 
 impl Sources {
-    /// The source of `kind`, or `None` for a kind not exported yet.
+    /// The source of `kind` (`None` is kept for a kind a deployment cannot export).
     pub fn of(&self, kind: ExportKind) -> Option<Arc<dyn RowSource>> {
         Some(match kind {
             ExportKind::Orders => Arc::new(OrdersSource {
@@ -386,7 +573,16 @@ impl Sources {
             ExportKind::Inventory => Arc::new(InventorySource {
                 stock: self.stock.clone(),
             }),
-            ExportKind::Shipments | ExportKind::TaxReport | ExportKind::Account => return None,
+            ExportKind::Shipments => Arc::new(ShipmentsSource {
+                shipments: self.shipments.clone(),
+            }),
+            ExportKind::TaxReport => Arc::new(TaxReportSource {
+                reporter: self.tax.clone(),
+                clock: self.clock.clone(),
+            }),
+            ExportKind::Account => Arc::new(crate::account::AccountSource {
+                sources: self.clone(),
+            }),
         })
     }
 }

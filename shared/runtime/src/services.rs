@@ -412,6 +412,16 @@ impl Services {
             orders: self.orders.clone(),
             stock: self.stock.clone(),
             receipts: self.receipts.clone(),
+            shipments: self.shipments.clone(),
+            tax: self.tax_reporter.clone(),
+            clock: self.clock.clone(),
+            account: rc_exports::AccountRecords {
+                merchants: self.merchants.clone(),
+                connections: self.connections.clone(),
+                api_keys: self.api_keys.clone(),
+                warehouses: self.warehouses.clone(),
+                audit: self.audit.clone(),
+            },
         }
     }
 

@@ -49,7 +49,7 @@ impl ReportGroup {
         }
     }
 
-    fn columns(&self) -> &'static [&'static str] {
+    pub fn columns(&self) -> &'static [&'static str] {
         match self {
             Self::Jurisdiction => &[
                 "currency",

@@ -416,3 +416,132 @@ async fn an_interrupted_export_resumes_to_an_identical_file() {
     let lines = order["lines"].as_array().expect("lines").len() as u64;
     assert_eq!(whole["rows"].as_u64(), Some(230 * lines));
 }
+
+/// Every kind, in both formats: ready, with the rows its records make; the account export holds
+/// the orders and receipts as records, buyer data only when asked with `exports:pii`.
+#[tokio::test]
+async fn every_kind_exports_in_both_formats() {
+    let x = export_stack(embedded().await).await;
+    let emails = [x.stack.ingest(8201).await, x.stack.ingest(8202).await];
+    let mut ids = Vec::new();
+    for kind in [
+        "orders",
+        "shipments",
+        "inventory",
+        "stock_ledger",
+        "receipts",
+        "tax_report",
+        "account",
+    ] {
+        for format in ["csv", "jsonl"] {
+            let body = format!(r#"{{"kind": "{kind}", "format": "{format}"}}"#);
+            let (status, made) = x.request(EXPORTER, &body, None).await;
+            assert_eq!(status, 202, "{kind} {format}: {made}");
+            ids.push((kind, format, made["id"].as_str().expect("id").to_owned()));
+        }
+    }
+    let (status, pii_account) = x
+        .request(
+            EXPORTER,
+            r#"{"kind": "account", "format": "jsonl", "include_pii": true}"#,
+            None,
+        )
+        .await;
+    assert_eq!(status, 202);
+    x.work(usize::MAX).await;
+    for (kind, format, id) in &ids {
+        let export = x.show(id).await;
+        assert_eq!(export["state"], "ready", "{kind} {format}: {export}");
+        let file = String::from_utf8(x.download(&export).await).expect("utf-8");
+        for email in &emails {
+            assert!(
+                !file.contains(email.as_str()),
+                "{kind} {format} holds buyer data"
+            );
+        }
+        if *format == "jsonl" {
+            for line in file.lines() {
+                serde_json::from_str::<serde_json::Value>(line).expect("each line is JSON");
+            }
+        }
+        if *kind == "account" && *format == "jsonl" {
+            let orders = file
+                .lines()
+                .filter(|l| l.contains(r#""record_type":"order""#))
+                .count();
+            assert_eq!(orders, 2, "{file}");
+        }
+    }
+    let pii = x.show(pii_account["id"].as_str().expect("id")).await;
+    let file = String::from_utf8(x.download(&pii).await).expect("utf-8");
+    assert!(file.contains(emails[0].as_str()) && file.contains(emails[1].as_str()));
+}
+
+/// Storage refusing a part ends the export `failed` with its reason, never a file marked ready.
+#[tokio::test]
+async fn a_refused_part_fails_the_export() {
+    struct RefusingParts(Arc<dyn ExportFiles>);
+
+    #[async_trait::async_trait]
+    impl ExportFiles for RefusingParts {
+        async fn begin(
+            &self,
+            merchant: &rc_domain::MerchantId,
+            key: &str,
+            content_type: &str,
+        ) -> Result<String, rc_exports::FilesError> {
+            self.0.begin(merchant, key, content_type).await
+        }
+        async fn put_part(
+            &self,
+            _: &str,
+            _: &str,
+            _: u32,
+            _: Vec<u8>,
+        ) -> Result<String, rc_exports::FilesError> {
+            Err(rc_exports::FilesError("s3: EntityTooLarge".into()))
+        }
+        async fn complete(
+            &self,
+            key: &str,
+            upload: &str,
+            parts: &[(u32, String)],
+        ) -> Result<(), rc_exports::FilesError> {
+            self.0.complete(key, upload, parts).await
+        }
+        async fn abort(&self, key: &str, upload: &str) -> Result<(), rc_exports::FilesError> {
+            self.0.abort(key, upload).await
+        }
+        async fn digest(&self, key: &str) -> Result<Option<(String, u64)>, rc_exports::FilesError> {
+            self.0.digest(key).await
+        }
+        async fn delete(&self, key: &str) -> Result<(), rc_exports::FilesError> {
+            self.0.delete(key).await
+        }
+        async fn link(
+            &self,
+            key: &str,
+            seconds: i64,
+            name: &str,
+        ) -> Result<String, rc_exports::FilesError> {
+            self.0.link(key, seconds, name).await
+        }
+    }
+
+    let mut x = export_stack(embedded().await).await;
+    x.stack.ingest(8301).await;
+    x.stack.services = x
+        .stack
+        .services
+        .clone()
+        .with_export_files(Arc::new(RefusingParts(x.files.clone())));
+    let (_, made) = x.request(EXPORTER, r#"{"kind": "orders"}"#, None).await;
+    x.work(usize::MAX).await;
+    let export = x.show(made["id"].as_str().expect("id")).await;
+    assert_eq!(
+        (export["state"].as_str(), export["reason"].as_str()),
+        (Some("failed"), Some("storage_refused")),
+        "{export}"
+    );
+    assert!(export.get("download").is_none());
+}
