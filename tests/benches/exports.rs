@@ -186,16 +186,20 @@ fn main() {
         runtime.block_on(export(&dir, floor));
         return;
     }
-    let sizes: &[u64] = if benchmarking() {
-        &[5_000, 500_000]
-    } else {
-        &[50]
+    // `RC_BENCH_ORDERS=50000` runs one size only.
+    let sizes: Vec<u64> = match std::env::var("RC_BENCH_ORDERS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+    {
+        Some(n) => vec![n],
+        None if benchmarking() => vec![5_000, 50_000, 500_000],
+        None => vec![50],
     };
     println!(
         "| orders | rows | mode | seconds | rows/s | requests / 1,000 rows | peak RSS (MiB) | over the baseline (MiB) |"
     );
     println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
-    for &orders in sizes {
+    for &orders in &sizes {
         let dir = tempfile::tempdir().expect("tempdir");
         let seeded = Instant::now();
         runtime.block_on(seed(dir.path(), orders));

@@ -19,8 +19,14 @@ impl PartBuffer {
     pub fn new(part_bytes: usize) -> Self {
         Self {
             part_bytes,
-            buffer: Vec::with_capacity(part_bytes + 64 * 1024),
+            buffer: Vec::with_capacity(Self::capacity(part_bytes)),
         }
+    }
+
+    /// Room for a part and the page that completes it, so the buffer never grows by doubling
+    /// (a page of rows is well under the slack).
+    fn capacity(part_bytes: usize) -> usize {
+        part_bytes + part_bytes / 8 + 64 * 1024
     }
 
     /// Where rows are written.
@@ -35,7 +41,10 @@ impl PartBuffer {
 
     /// What is left (the last part), possibly empty.
     pub fn take(&mut self) -> Vec<u8> {
-        std::mem::replace(&mut self.buffer, Vec::with_capacity(self.part_bytes))
+        std::mem::replace(
+            &mut self.buffer,
+            Vec::with_capacity(Self::capacity(self.part_bytes)),
+        )
     }
 
     pub fn len(&self) -> usize {
