@@ -74,8 +74,14 @@ fn view(record: &ExportRecord, link: Option<(String, i64)>) -> Value {
             out["state"] = json!("failed");
             out["reason"] = json!(reason);
         }
-        ExportState::Expired => out["state"] = json!("expired"),
-        ExportState::Deleted => out["state"] = json!("deleted"),
+        ExportState::Expired { at } => {
+            out["state"] = json!("expired");
+            out["deleted_at"] = json!(at);
+        }
+        ExportState::Deleted { at } => {
+            out["state"] = json!("deleted");
+            out["deleted_at"] = json!(at);
+        }
     }
     out
 }
@@ -232,7 +238,10 @@ impl ExportApi {
         id: &ExportId,
     ) -> Result<Response<Bytes>, ApiError> {
         let record = self.record(merchant, id).await?;
-        if matches!(record.state, ExportState::Deleted | ExportState::Expired) {
+        if matches!(
+            record.state,
+            ExportState::Deleted { .. } | ExportState::Expired { .. }
+        ) {
             return Ok(json(StatusCode::OK, &view(&record, None)));
         }
         let deleted = self

@@ -82,10 +82,14 @@ pub enum ExportState {
     Failed {
         reason: String,
     },
-    /// Its file was deleted 24 hours after it was ready.
-    Expired,
-    /// Its file was deleted on request (or with the account).
-    Deleted,
+    /// Its file was deleted 24 hours after it was ready, at `at` (epoch seconds).
+    Expired {
+        at: i64,
+    },
+    /// Its file was deleted on request, with a purged order's data or with the account, at `at`.
+    Deleted {
+        at: i64,
+    },
 }
 
 /// A running export's uploaded parts and where its source continues.
@@ -450,7 +454,8 @@ mod tests {
             .await
             .expect("running");
         assert!(matches!(
-            repo.advance(&merchant, &queued, ExportState::Deleted).await,
+            repo.advance(&merchant, &queued, ExportState::Deleted { at: 0 })
+                .await,
             Err(ExportError::Moved)
         ));
         let stored = repo

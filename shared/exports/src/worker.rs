@@ -20,8 +20,9 @@ use crate::{CsvWriter, ExportFormat, JsonlWriter, PART_BYTES, PartBuffer, Progre
 
 /// The kind of PII copy an export file is, in the copies registry.
 pub const EXPORT_COPY: &str = "export";
-/// How long a ready file is kept: deleted 24 hours after it is ready.
-pub const FILE_SECONDS: i64 = 24 * 3600;
+/// How long a ready file is kept: its deletion is due 5 minutes before 24 hours are up, so the
+/// expiry running every 5 minutes deletes it within 24 hours.
+pub const FILE_SECONDS: i64 = 24 * 3600 - 5 * 60;
 
 /// What a run did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -325,10 +326,11 @@ impl ExportDeletion {
             .delete(&key)
             .await
             .map_err(|e| WorkerError::Source(e.to_string()))?;
+        let at = self.clock.now().unix_timestamp();
         let gone = if expired {
-            ExportState::Expired
+            ExportState::Expired { at }
         } else {
-            ExportState::Deleted
+            ExportState::Deleted { at }
         };
         Ok(self.exports.mark_gone(merchant, record, gone).await?)
     }
@@ -355,7 +357,9 @@ impl ExportDeletion {
         for record in self.exports.all(merchant).await? {
             if matches!(
                 record.state,
-                ExportState::Expired | ExportState::Deleted | ExportState::Failed { .. }
+                ExportState::Expired { .. }
+                    | ExportState::Deleted { .. }
+                    | ExportState::Failed { .. }
             ) {
                 continue;
             }
@@ -392,7 +396,7 @@ impl rc_privacy::CopyEraser for ExportEraser {
             .and_then(ExportId::parse)
             .ok_or("not an export location")?;
         match self.deletion.exports.get(merchant, &id).await {
-            Ok(Some(record)) if !matches!(record.state, ExportState::Deleted) => self
+            Ok(Some(record)) if !matches!(record.state, ExportState::Deleted { .. }) => self
                 .deletion
                 .delete(merchant, &record, false)
                 .await
