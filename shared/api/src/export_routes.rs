@@ -14,7 +14,7 @@ use http::{Response, StatusCode};
 use rc_domain::{Clock, MerchantId};
 use rc_exports::{
     Created, ExportDeletion, ExportError, ExportFiles, ExportId, ExportRecord, ExportRepository,
-    ExportRequest, ExportState, MAX_LINK_SECONDS, Sources, file_key,
+    ExportRequest, ExportState, MAX_LINK_SECONDS, Sources,
 };
 use rc_orders::{AuditEvent, AuditLog, PresentedKey, Scope};
 use rc_queue::{ExportJob, ExportJobs};
@@ -213,7 +213,7 @@ impl ExportApi {
     ) -> Result<Response<Bytes>, ApiError> {
         let record = self.record(merchant, id).await?;
         let link = if matches!(record.state, ExportState::Ready { .. }) {
-            let key = file_key(merchant, id.as_str(), record.request.format.extension());
+            let key = record.file_key(merchant);
             let name = format!(
                 "{}-{}.{}",
                 record.request.kind.as_str(),

@@ -122,6 +122,13 @@ pub struct ExportRecord {
     pub version: u64,
 }
 
+impl ExportRecord {
+    /// Where its file is stored.
+    pub fn file_key(&self, merchant: &MerchantId) -> String {
+        crate::files::file_key(merchant, self.id.as_str(), self.request.format.extension())
+    }
+}
+
 /// What `create` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Created {

@@ -13,7 +13,7 @@ use rc_domain::{Clock, MerchantId};
 use rc_orders::{Actor, AuditLog, PiiAccess};
 use rc_privacy::PiiCopies;
 
-use crate::files::{ExportFiles, file_key};
+use crate::files::ExportFiles;
 use crate::repository::{ExportError, ExportId, ExportRecord, ExportRepository, ExportState};
 use crate::sources::Sources;
 use crate::{CsvWriter, ExportFormat, JsonlWriter, PART_BYTES, PartBuffer, Progress, RowWriter};
@@ -114,11 +114,7 @@ impl ExportWorker {
     }
 
     fn key(&self, merchant: &MerchantId, record: &ExportRecord) -> String {
-        file_key(
-            merchant,
-            record.id.as_str(),
-            record.request.format.extension(),
-        )
+        record.file_key(merchant)
     }
 
     /// Runs (or resumes) one export until it is ready, fails, or `budget` has passed.
@@ -300,11 +296,7 @@ pub struct ExportDeletion {
 
 impl ExportDeletion {
     fn key(&self, merchant: &MerchantId, record: &ExportRecord) -> String {
-        file_key(
-            merchant,
-            record.id.as_str(),
-            record.request.format.extension(),
-        )
+        record.file_key(merchant)
     }
 
     /// Deletes an export's file now and ends it (`Deleted`, or `Expired` when `expired`).
