@@ -171,7 +171,9 @@ pub enum LinkRefused {
 }
 
 fn hex_bytes(hex: &str) -> Result<Vec<u8>, ()> {
-    if hex.len() != 64 {
+    // Checked as ASCII hex first: slicing below must never split a multi-byte character (a
+    // link's signature is whatever the caller sent).
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(());
     }
     (0..hex.len())
@@ -388,6 +390,11 @@ mod tests {
         assert_eq!(
             files.open_link(&key, expires, &signature).err(),
             Some(LinkRefused::Gone)
+        );
+        assert_eq!(
+            files.open_link(&key, expires, &"é".repeat(32)).err(),
+            Some(LinkRefused::BadSignature),
+            "a non-hex signature is refused, never sliced"
         );
         assert!(checked("exports/../root.key").is_err());
         assert!(checked("labels/x").is_err());
