@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use aws_lc_rs::digest::{Context, SHA256, digest};
 use aws_lc_rs::hmac;
+use bytes::Bytes;
 use rc_domain::MerchantId;
 
 /// The longest a download link is valid: 15 minutes.
@@ -46,13 +47,14 @@ pub trait ExportFiles: Send + Sync {
         key: &str,
         content_type: &str,
     ) -> Result<String, FilesError>;
-    /// Uploads part `number` (from 1); its entity tag.
+    /// Uploads part `number` (from 1); its entity tag. The bytes are shared, not copied: an
+    /// implementation drops its handles when it returns, so the caller can reuse the memory.
     async fn put_part(
         &self,
         key: &str,
         upload: &str,
         number: u32,
-        bytes: Vec<u8>,
+        bytes: Bytes,
     ) -> Result<String, FilesError>;
     /// Makes the file from its parts, in order. Before this, nothing is readable at `key`.
     async fn complete(
@@ -212,7 +214,7 @@ impl ExportFiles for LocalExportFiles {
         key: &str,
         upload: &str,
         number: u32,
-        bytes: Vec<u8>,
+        bytes: Bytes,
     ) -> Result<String, FilesError> {
         checked(key)?;
         let tag = rc_domain::to_hex(digest(&SHA256, &bytes).as_ref());
@@ -238,12 +240,23 @@ impl ExportFiles for LocalExportFiles {
         // Written beside the target and renamed: the file appears whole or not at all.
         let temporary = dir.join("complete");
         let mut out = std::fs::File::create(&temporary).map_err(io)?;
+        // Copied through one small chunk (a part is never held whole) and checked as it goes.
+        let mut chunk = vec![0u8; 64 * 1024];
         for (number, tag) in parts {
-            let bytes = std::fs::read(dir.join(format!("{number:05}"))).map_err(io)?;
-            if rc_domain::to_hex(digest(&SHA256, &bytes).as_ref()) != *tag {
+            use std::io::Read;
+            let mut part = std::fs::File::open(dir.join(format!("{number:05}"))).map_err(io)?;
+            let mut context = Context::new(&SHA256);
+            loop {
+                let n = part.read(&mut chunk).map_err(io)?;
+                if n == 0 {
+                    break;
+                }
+                context.update(&chunk[..n]);
+                out.write_all(&chunk[..n]).map_err(io)?;
+            }
+            if rc_domain::to_hex(context.finish().as_ref()) != *tag {
                 return Err(FilesError("a part changed after it was uploaded".into()));
             }
-            out.write_all(&bytes).map_err(io)?;
         }
         out.sync_all().map_err(io)?;
         std::fs::rename(&temporary, &target).map_err(io)?;
@@ -342,11 +355,11 @@ mod tests {
             .await
             .expect("begin");
         let one = files
-            .put_part(&key, &upload, 1, b"a,b\r\n".to_vec())
+            .put_part(&key, &upload, 1, Bytes::from_static(b"a,b\r\n"))
             .await
             .expect("part");
         let two = files
-            .put_part(&key, &upload, 2, b"1,2\r\n".to_vec())
+            .put_part(&key, &upload, 2, Bytes::from_static(b"1,2\r\n"))
             .await
             .expect("part");
         assert_eq!(
@@ -410,7 +423,7 @@ mod tests {
             .await
             .expect("begin");
         files
-            .put_part(&key, &upload, 1, vec![b'x'; 10])
+            .put_part(&key, &upload, 1, Bytes::from(vec![b'x'; 10]))
             .await
             .expect("part");
         files.abort(&key, &upload).await.expect("abort");

@@ -16,6 +16,8 @@ mod sources;
 mod worker;
 
 pub use account::{AccountRecords, AccountSource};
+/// The bytes a part travels in (shared, so an uploaded part's memory is reused).
+pub use bytes::Bytes;
 pub use encode::{Cell, CsvWriter, JsonlWriter, RowWriter};
 pub use files::{
     ExportFiles, FilesError, LinkRefused, LocalExportFiles, MAX_LINK_SECONDS, file_key,

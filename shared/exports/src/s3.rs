@@ -89,7 +89,7 @@ impl ExportFiles for S3ExportFiles {
         key: &str,
         upload: &str,
         number: u32,
-        bytes: Vec<u8>,
+        bytes: bytes::Bytes,
     ) -> Result<String, FilesError> {
         let out = self
             .client

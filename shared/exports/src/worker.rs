@@ -228,10 +228,15 @@ impl ExportWorker {
             } else {
                 let number = progress.parts.len() as u32 + 1;
                 let size = part.len() as u64;
-                let tag = match self.files.put_part(&key, &upload, number, part).await {
+                let tag = match self
+                    .files
+                    .put_part(&key, &upload, number, part.clone())
+                    .await
+                {
                     Ok(tag) => tag,
                     Err(_) => return self.fail(merchant, &record, "storage_refused").await,
                 };
+                buffer.give_back(part);
                 progress.parts.push((number, tag));
                 progress.bytes += size;
             }

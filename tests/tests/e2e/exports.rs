@@ -500,7 +500,7 @@ async fn a_refused_part_fails_the_export() {
             _: &str,
             _: &str,
             _: u32,
-            _: Vec<u8>,
+            _: rc_exports::Bytes,
         ) -> Result<String, rc_exports::FilesError> {
             Err(rc_exports::FilesError("s3: EntityTooLarge".into()))
         }
