@@ -10,6 +10,7 @@
 //! | `PUT /v1/connections/amazon/{seller_id}` | connect an Amazon selling partner, or update it |
 //! | `DELETE /v1/connections/amazon/{seller_id}` | disconnect it |
 //! | `POST /v1/orders/{order_id}/shipped` | mark it shipped now (starts the PII clock) |
+//! | `POST /v1/orders/{order_id}/buyer` | the buyer's details, for a named reason (`pii:read`, audited) |
 //! | `POST /v1/orders/{order_id}/route` | route a `needs_attention` order again (after a fix) |
 //! | `DELETE /v1/account` | cancel the account: body `{"confirm": "<merchant id>"}` |
 //! | `GET /v1/account/cancellation` | where the cancellation stands, with its final receipt |
@@ -114,6 +115,7 @@ enum Route {
     Orders(Option<String>),
     Order(OrderId),
     MarkShipped(OrderId),
+    RevealBuyer(OrderId),
     Reroute(OrderId),
     CancelAccount,
     CancellationStatus,
@@ -276,8 +278,26 @@ impl MerchantApi {
     /// Handles a request; every answer carries its `x-request-id`, the id the audit trail
     /// records it under.
     pub async fn handle(&self, request: Request<Bytes>) -> Response<Bytes> {
+        self.answer(None, request).await
+    }
+
+    /// Handles a request for a caller authenticated elsewhere (a dashboard session): the same
+    /// routes, scopes, tenant and audit rules as for a key.
+    pub async fn handle_as(
+        &self,
+        caller: PresentedKey,
+        request: Request<Bytes>,
+    ) -> Response<Bytes> {
+        self.answer(Some(caller), request).await
+    }
+
+    async fn answer(
+        &self,
+        caller: Option<PresentedKey>,
+        request: Request<Bytes>,
+    ) -> Response<Bytes> {
         let request_id = rc_orders::random_hex::<8>().unwrap_or_else(|_| "unknown".into());
-        let mut response = match self.process(request, &request_id).await {
+        let mut response = match self.process(caller, request, &request_id).await {
             Ok(response) => response,
             Err(error) => error.into_response(),
         };
@@ -507,6 +527,12 @@ impl MerchantApi {
                     .map(Route::Reroute)
                     .map_err(|_| ApiError::NotFound)
             }
+            ["v1", "orders", id, "buyer"] => {
+                allow(&[Method::POST])?;
+                OrderId::parse(id)
+                    .map(Route::RevealBuyer)
+                    .map_err(|_| ApiError::NotFound)
+            }
             ["v1", "orders", id, "shipped"] => {
                 allow(&[Method::POST])?;
                 OrderId::parse(id)
@@ -602,14 +628,21 @@ impl MerchantApi {
 
     async fn process(
         &self,
+        caller: Option<PresentedKey>,
         request: Request<Bytes>,
         request_id: &str,
     ) -> Result<Response<Bytes>, ApiError> {
-        if let Some(answer) = self.callback(&request, request_id).await {
-            return answer;
-        }
-        // Authenticate before routing, so unauthenticated callers learn nothing about routes.
-        let key = self.merchant(&request).await?;
+        let key = match caller {
+            Some(caller) => caller,
+            None => {
+                if let Some(answer) = self.callback(&request, request_id).await {
+                    return answer;
+                }
+                // Authenticate before routing, so unauthenticated callers learn nothing about
+                // routes.
+                self.merchant(&request).await?
+            }
+        };
         if key.expired {
             return Err(ApiError::KeyExpired);
         }
@@ -762,6 +795,19 @@ impl MerchantApi {
                 self.fulfillment
                     .shipped_outside(&merchant, &order, request.body())
                     .await
+            }
+            Route::RevealBuyer(order) => {
+                // Opening buyer PII takes a key made for it (`pii:read`), a named reason,
+                // and is recorded.
+                order_routes::reveal_buyer(
+                    &self.orders,
+                    &self.privacy.audit,
+                    &merchant,
+                    &order,
+                    request.body(),
+                    actor,
+                )
+                .await
             }
             Route::CancelAccount => self.privacy.cancel_account(&merchant, request.body()).await,
             Route::CancellationStatus => self.privacy.cancellation_status(&merchant).await,

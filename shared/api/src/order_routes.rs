@@ -118,3 +118,69 @@ pub(crate) async fn reroute(
     tracing::info!(%merchant, %order, "order routed again");
     show(orders, reservations, merchant, order).await
 }
+
+/// Why a merchant's staff opens an order's buyer: one of a short list, recorded in the audit
+/// trail with the opening (free text could carry PII into the trail).
+pub const REVEAL_REASONS: [&str; 3] = ["customer_service", "delivery_issue", "return_or_refund"];
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevealRequest {
+    reason: String,
+}
+
+/// `POST /v1/orders/{order_id}/buyer` with `{"reason": "customer_service"}`: the buyer's name,
+/// e-mail, phone and addresses — recorded before they are read (`pii_reveal`, the reason as
+/// the purpose, the order), `"purged"` once the 30-day rule has deleted them.
+pub(crate) async fn reveal_buyer(
+    orders: &OrderRepository,
+    audit: &rc_orders::AuditLog,
+    merchant: &MerchantId,
+    order: &OrderId,
+    body: &[u8],
+    actor: &rc_orders::Actor<'_>,
+) -> Result<Response<Bytes>, ApiError> {
+    let request: RevealRequest =
+        serde_json::from_slice(body).map_err(|_| ApiError::InvalidPayload {
+            reason: "invalid_body",
+            message: "expected {\"reason\": \"customer_service\" | \"delivery_issue\" | \"return_or_refund\"}".into(),
+        })?;
+    let Some(reason) = REVEAL_REASONS.into_iter().find(|r| *r == request.reason) else {
+        return Err(ApiError::InvalidPayload {
+            reason: "unknown_reason",
+            message: "field `reason` must be customer_service, delivery_issue or return_or_refund"
+                .into(),
+        });
+    };
+    // The order must be the merchant's: another tenant's id is as unknown as a made-up one.
+    orders
+        .view(merchant, order)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let opened = [order.as_str().to_owned()];
+    audit
+        .record(
+            merchant,
+            rc_orders::PiiAccess {
+                action: "pii_reveal",
+                purpose: reason,
+                actor,
+                subject: order.as_str(),
+                orders: &opened,
+            },
+        )
+        .await?;
+    let buyer = match orders.buyer(merchant, order).await {
+        Ok(Some(buyer)) => {
+            crate::privacy_routes::buyer_json(&buyer, rc_domain::RevealPurpose::OrderSupport)
+        }
+        Ok(None) | Err(RepoError::Vault(rc_vault::VaultError::KeyDestroyed)) => {
+            serde_json::json!("purged")
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "order": order.as_str(), "reason": reason, "buyer": buyer }),
+    ))
+}

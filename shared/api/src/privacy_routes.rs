@@ -225,7 +225,7 @@ impl PrivacyApi {
                 continue;
             }
             let data = match orders.buyer(merchant, &order).await {
-                Ok(Some(buyer)) => buyer_json(&buyer),
+                Ok(Some(buyer)) => buyer_json(&buyer, RevealPurpose::DataSubjectReport),
                 Ok(None) | Err(RepoError::Vault(VaultError::KeyDestroyed)) => json!("purged"),
                 Err(e) => return Err(e.into()),
             };
@@ -269,10 +269,9 @@ fn address_json(address: &PostalAddress) -> Value {
     })
 }
 
-/// The buyer's data for the buyer's own access request: the one place PII is revealed in a
-/// response, for that purpose only.
-fn buyer_json(buyer: &BuyerPii) -> Value {
-    let purpose = RevealPurpose::DataSubjectReport;
+/// The buyer's data in a response, for `purpose` only: the buyer's own access request, or the
+/// merchant's staff opening one order for a reason they name.
+pub(crate) fn buyer_json(buyer: &BuyerPii, purpose: RevealPurpose) -> Value {
     json!({
         "name": buyer.name.as_ref().map(|v| v.reveal(purpose).as_str()),
         "email": buyer.email.as_ref().map(|v| v.reveal(purpose).as_str()),

@@ -33,6 +33,7 @@ pub const ROUTE_SCOPES: &[RouteScope] = &[
     route("GET", "/v1/orders/{order_id}", OrdersRead),
     route("POST", "/v1/orders/{order_id}/route", OrdersWrite),
     route("POST", "/v1/orders/{order_id}/shipped", OrdersWrite),
+    route("POST", "/v1/orders/{order_id}/buyer", PiiRead),
     route("GET", "/v1/orders/{order_id}/shipments", OrdersRead),
     route("GET", "/v1/orders/{order_id}/tax", OrdersRead),
     route("POST", "/v1/orders/{order_id}/tax", OrdersWrite),

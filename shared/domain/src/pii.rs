@@ -53,6 +53,9 @@ pub enum RevealPurpose {
     /// Writing a merchant's PII export (an `exports:pii` request, audited; the file is a
     /// registered copy deleted with the orders it holds).
     DataExport,
+    /// Showing an order's buyer to the merchant's staff on request, for a reason they name
+    /// (answering the buyer, a delivery problem, a return) — `pii:read`, audited.
+    OrderSupport,
 }
 
 /// A value that must never be printed, logged or serialized. Its memory is zeroed on drop.
@@ -117,6 +120,8 @@ pub enum SealedField {
     /// The merchant's billing contact: a person's name and e-mail (the merchant's personal data).
     ContactName,
     ContactEmail,
+    /// A dashboard user's sign-in e-mail (the merchant's staff: personal data).
+    UserEmail,
 }
 
 impl SealedField {
@@ -140,6 +145,7 @@ impl SealedField {
             Self::CourierWebhookSecret => "courier_webhook_secret",
             Self::ContactName => "contact_name",
             Self::ContactEmail => "contact_email",
+            Self::UserEmail => "user_email",
         }
     }
 }

@@ -176,6 +176,20 @@ impl PresentedKey {
     pub fn has(&self, scope: Scope) -> bool {
         self.scopes.contains(&scope)
     }
+
+    /// A signed-in dashboard user acting through the API: the scopes of their role, and
+    /// `actor` (`user:<id>`) naming them in the audit trail. Not a stored key, so never
+    /// touched, never expired by key rules (the session has its own time-outs).
+    pub fn for_user(owner: KeyOwner, scopes: Vec<Scope>, actor: String) -> Self {
+        Self {
+            owner,
+            scopes,
+            key_id: actor,
+            expired: false,
+            last_used_at: None,
+            hash: String::new(),
+        }
+    }
 }
 
 /// A presented or issued API key.
@@ -347,9 +361,10 @@ impl ApiKeyRepository {
     /// Best effort: a lost race or a failure leaves the older time.
     pub async fn touch(&self, presented: &PresentedKey) {
         let now = self.clock.now().unix_timestamp();
-        if presented
-            .last_used_at
-            .is_some_and(|at| now - at < LAST_USED_RESOLUTION_SECS)
+        if presented.hash.is_empty()
+            || presented
+                .last_used_at
+                .is_some_and(|at| now - at < LAST_USED_RESOLUTION_SECS)
         {
             return;
         }
