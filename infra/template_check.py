@@ -116,6 +116,8 @@ def main(path):
 LABEL_ACTIONS = {
     "LabelGeneratorFunction": {"s3:PutObject", "s3:GetObject"},
     "MerchantApiFunction": {"s3:GetObject", "s3:DeleteObject"},
+    # The dashboard acts through the merchant API in process.
+    "DashboardFunction": {"s3:GetObject", "s3:DeleteObject"},
     "PurgerFunction": {"s3:DeleteObject"},
 }
 
@@ -143,6 +145,7 @@ def names_bucket(resource, bucket):
 EXPORT_ACTIONS = {
     "ExportWorkerFunction": {"s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload"},
     "MerchantApiFunction": {"s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload"},
+    "DashboardFunction": {"s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload"},
     "PurgerFunction": {"s3:DeleteObject", "s3:AbortMultipartUpload"},
 }
 

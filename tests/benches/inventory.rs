@@ -260,6 +260,7 @@ async fn order_to_push(orders: u64) {
         demo_shop: "demo-shop.myshopify.com".into(),
         demo_webhook_secret: "bench-secret".into(),
         demo_api_key: "rck_bench_key".into(),
+        demo_password: "bench-demo-password".into(),
         sandbox_interval: None,
         reconcile_interval: None,
         privacy_interval: None,

@@ -524,6 +524,7 @@ async fn local_end_to_end() {
         demo_shop: "demo-shop.myshopify.com".into(),
         demo_webhook_secret: "bench-webhook-secret".into(),
         demo_api_key: "rck_bench_api_key".into(),
+        demo_password: "bench-demo-password".into(),
         sandbox_interval: None,
         reconcile_interval: None,
         privacy_interval: None,

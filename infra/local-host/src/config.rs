@@ -20,6 +20,8 @@ pub struct LocalConfig {
     pub demo_webhook_secret: String,
     /// `RC_DEMO_API_KEY` (default `rck_local_demo_key`): the demo merchant's API key.
     pub demo_api_key: String,
+    /// `RC_DEMO_PASSWORD` (default `local-demo-password`): the demo dashboard users' password.
+    pub demo_password: String,
     /// `RC_SANDBOX_INTERVAL_SECS` (default 20; 0 turns the sandbox's own ticking off): how often
     /// the sandbox marketplace places an order on each channel.
     pub sandbox_interval: Option<Duration>,
@@ -62,6 +64,7 @@ impl std::fmt::Debug for LocalConfig {
             .field("demo_shop", &self.demo_shop)
             .field("demo_webhook_secret", &mask(&self.demo_webhook_secret))
             .field("demo_api_key", &mask(&self.demo_api_key))
+            .field("demo_password", &mask(&self.demo_password))
             .field("sandbox_interval", &self.sandbox_interval)
             .field("reconcile_interval", &self.reconcile_interval)
             .field("privacy_interval", &self.privacy_interval)
@@ -102,6 +105,7 @@ impl LocalConfig {
             demo_shop: var("RC_DEMO_SHOP", "demo-shop.myshopify.com"),
             demo_webhook_secret: var("RC_DEMO_WEBHOOK_SECRET", "local-demo-webhook-secret"),
             demo_api_key: var("RC_DEMO_API_KEY", "rck_local_demo_key"),
+            demo_password: var("RC_DEMO_PASSWORD", "local-demo-password"),
             sandbox_interval: interval("RC_SANDBOX_INTERVAL_SECS", "20")?,
             reconcile_interval: interval("RC_RECONCILE_INTERVAL_SECS", "60")?,
             privacy_interval: interval("RC_PRIVACY_INTERVAL_SECS", "3600")?,

@@ -9,4 +9,4 @@ mod server;
 
 pub use config::{LocalConfig, mask};
 pub use demo::{DEMO_ORDER, send_demo_webhook, send_signed, signed_shopify_request};
-pub use server::{LocalHost, StartError};
+pub use server::{DEMO_USERS, LocalHost, StartError};

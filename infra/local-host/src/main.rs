@@ -50,6 +50,11 @@ async fn serve(config: &LocalConfig) -> Result<(), String> {
         rc_local_host::mask(&config.demo_api_key)
     );
     println!("  orders             GET  {base}/v1/orders");
+    println!(
+        "  dashboard          {base}/app   (account {}, e-mail {}, password in RC_DEMO_PASSWORD, default local-demo-password)",
+        config.demo_merchant,
+        rc_local_host::DEMO_USERS[0].0
+    );
     match config.sandbox_interval {
         Some(interval) => println!(
             "Sandbox marketplace: a Shopify and an Amazon order every {}s (some delivered twice)",

@@ -45,7 +45,9 @@ struct Routes {
     /// How long a request may take to arrive whole.
     body_timeout: std::time::Duration,
     shopify: ShopifyWebhook,
-    merchant: MerchantApi,
+    merchant: Arc<MerchantApi>,
+    /// The merchant dashboard (`/app`), acting through `merchant`.
+    dashboard: rc_dashboard::Dashboard,
     courier_webhook: rc_api::CourierWebhook,
     amazon_sandbox: Arc<AmazonSandboxApi>,
     shopify_sandbox: Arc<ShopifySandboxAdmin>,
@@ -118,11 +120,13 @@ impl LocalHost {
         .with_seller_central(Some(format!("{base}/sandbox/sellercentral")));
         let sync = Arc::new(services.inventory_sync(&channels));
         let courier_sandbox = Arc::new(crate::sandbox::SandboxCourier::default());
+        let merchant = Arc::new(services.merchant_api_with(Arc::clone(&sync), &channels));
         let routes = Arc::new(Routes {
             base: base.clone(),
             body_timeout: config.body_timeout,
             shopify: services.shopify_webhook(),
-            merchant: services.merchant_api_with(Arc::clone(&sync), &channels),
+            dashboard: services.dashboard(Arc::clone(&merchant)),
+            merchant,
             courier_webhook: services.courier_webhook(),
             amazon_sandbox: Arc::clone(&amazon_sandbox),
             shopify_sandbox: Arc::clone(&shopify_sandbox),
@@ -286,12 +290,35 @@ async fn seed_demo(services: &Services, config: &LocalConfig) -> Result<(), Star
         .api_keys
         .register(&merchant, &ApiKey(Secret::new(api_key)))
         .await?;
+    // The dashboard's demo users, one per role but the admin, all with the demo password.
+    let users = services.dashboard_users();
+    for (email, role) in DEMO_USERS {
+        let password = rc_dashboard::Password::new_password(config.demo_password.clone())
+            .map_err(|_| StartError::Config("RC_DEMO_PASSWORD: 12 to 128 characters".into()))?;
+        match users.create(&merchant, email, role, &password, false).await {
+            Ok(_) | Err(rc_dashboard::UserError::Exists) => {}
+            Err(e) => return Err(StartError::Config(format!("seeding dashboard users: {e}"))),
+        }
+    }
     Ok(())
 }
 
+/// The demo dashboard users (`RC_DEMO_PASSWORD` signs each in).
+pub const DEMO_USERS: [(&str, rc_dashboard::Role); 3] = [
+    ("owner@demo.retailcoder.example", rc_dashboard::Role::Owner),
+    (
+        "operator@demo.retailcoder.example",
+        rc_dashboard::Role::Operator,
+    ),
+    (
+        "viewer@demo.retailcoder.example",
+        rc_dashboard::Role::Viewer,
+    ),
+];
+
 async fn serve(listener: TcpListener, routes: Arc<Routes>) {
     loop {
-        let (stream, _) = match listener.accept().await {
+        let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(error) => {
                 tracing::warn!(%error, "accept failed");
@@ -303,7 +330,7 @@ async fn serve(listener: TcpListener, routes: Arc<Routes>) {
         tokio::spawn(async move {
             let service = service_fn(move |request| {
                 let routes = Arc::clone(&routes);
-                async move { Ok::<_, Infallible>(dispatch(&routes, request).await) }
+                async move { Ok::<_, Infallible>(dispatch(&routes, request, peer).await) }
             });
             // Slow clients are cut off: headers within the body timeout (hyper's own timer),
             // the body within it too (see `collect`), so no connection is held forever.
@@ -343,7 +370,11 @@ async fn collect(
     Ok(Request::from_parts(parts, bytes))
 }
 
-async fn dispatch(routes: &Routes, request: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn dispatch(
+    routes: &Routes,
+    request: Request<Incoming>,
+    peer: SocketAddr,
+) -> Response<Full<Bytes>> {
     let path = request.uri().path().to_owned();
     let response = if path == "/health" {
         json(StatusCode::OK, &serde_json::json!({"status": "ok"}))
@@ -352,6 +383,12 @@ async fn dispatch(routes: &Routes, request: Request<Incoming>) -> Response<Full<
             Err(error) => error.into_response(),
             Ok(request) if path == "/webhooks/shopify" => routes.shopify.handle(request).await,
             Ok(request) if path.starts_with("/v1/") => routes.merchant.handle(request).await,
+            Ok(mut request) if path == "/app" || path.starts_with("/app/") => {
+                request
+                    .extensions_mut()
+                    .insert(rc_dashboard::ClientAddress(peer.ip().to_string()));
+                routes.dashboard.handle(request).await
+            }
             Ok(request) if path.starts_with("/tracking/") => {
                 routes.courier_webhook.handle(request).await
             }

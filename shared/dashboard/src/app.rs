@@ -726,7 +726,7 @@ impl Dashboard {
                             Cell::text(text(s, "/purchase/carrier")),
                             Cell::text(text(s, "/purchase/tracking_code")),
                             Cell::text(text(s, "/reason")),
-                            Cell::text(when(s.get("updated_at"), signed.prefs, now)),
+                            Cell::text(when(s.pointer("/journey/since"), signed.prefs, now)),
                         ];
                         row.push(if status == "label_created" {
                             Cell::action(
@@ -890,7 +890,7 @@ impl Dashboard {
                                 text(s, "/status"),
                                 text(s, "/purchase/carrier"),
                                 text(s, "/purchase/tracking_code"),
-                                text(s, "/reason"),
+                                shipment_note(s),
                             )
                         })
                         .collect()
@@ -1008,7 +1008,7 @@ impl Dashboard {
                 Cell::text(warehouse),
                 Cell::text(text(level, "/on_hand")),
                 Cell::text(text(level, "/reserved")),
-                Cell::text(text(level, "/free")),
+                Cell::text(text(level, "/available")),
             ]
         });
         let listings = stock["listings"]
@@ -1017,11 +1017,11 @@ impl Dashboard {
                 list.iter()
                     .map(|l| {
                         vec![
-                            Cell::text(text(l, "/listing/channel")),
-                            Cell::text(text(l, "/listing/reference")),
+                            Cell::text(text(l, "/listing/target/channel")),
+                            Cell::text(listing_name(&l["listing"]["target"])),
                             Cell::text(text(l, "/available_to_sell")),
-                            Cell::text(text(l, "/listing/last_push/status")),
-                            Cell::text(text(l, "/listing/last_push/error")),
+                            Cell::text(text(l, "/listing/last_pushed")),
+                            Cell::text(text(l, "/listing/last_error")),
                         ]
                     })
                     .collect()
@@ -1044,7 +1044,13 @@ impl Dashboard {
                     },
                     Section {
                         heading: "What each channel may sell".into(),
-                        columns: vec!["Channel", "Listing", "May sell", "Last push", "Push error"],
+                        columns: vec![
+                            "Channel",
+                            "Listing",
+                            "May sell",
+                            "Last pushed",
+                            "Push error",
+                        ],
                         rows: listings,
                         empty: "Not listed on any channel.",
                         next: None,
@@ -1143,7 +1149,7 @@ impl Dashboard {
         let intact = verify["problem"].is_null();
         let chain = vec![vec![
             Cell::badge(if intact { "intact" } else { "broken" }),
-            Cell::text(text(&verify, "/receipts").to_string() + &text(&verify, "/entries")),
+            Cell::text(text(&verify, "/receipts")),
             Cell::text(text(&verify, "/problem")),
         ]];
         let receipt_rows = receipts["receipts"]
@@ -1175,7 +1181,11 @@ impl Dashboard {
                     .map(|e| {
                         vec![
                             Cell::text(text(e, "/seq")),
-                            Cell::text(when(e.get("at"), signed.prefs, now)),
+                            Cell::text(when(
+                                e["at_ms"].as_i64().map(|ms| json!(ms / 1000)).as_ref(),
+                                signed.prefs,
+                                now,
+                            )),
                             Cell::text(text(e, "/action")),
                             Cell::text(text(e, "/purpose")),
                             Cell::text(text(e, "/actor")),
@@ -1479,6 +1489,46 @@ fn shipment_columns() -> Vec<&'static str> {
         "Updated",
         "",
     ]
+}
+
+/// Where a listing is: the shop or the marketplace and seller SKU.
+fn listing_name(target: &Value) -> String {
+    match target["channel"].as_str() {
+        Some("shopify") => text(target, "/shop"),
+        Some("amazon") => format!(
+            "{} {}",
+            text(target, "/marketplace_id"),
+            text(target, "/seller_sku")
+        ),
+        _ => String::new(),
+    }
+}
+
+/// What else an order page says of a shipment: why it failed, the marketplace confirmation,
+/// the last courier event.
+fn shipment_note(s: &Value) -> String {
+    let mut parts = Vec::new();
+    let reason = text(s, "/reason");
+    if !reason.is_empty() {
+        parts.push(reason);
+    }
+    let confirmation = text(s, "/confirmation/state");
+    if !confirmation.is_empty() {
+        let why = text(s, "/confirmation/reason");
+        parts.push(if why.is_empty() {
+            format!("marketplace: {confirmation}")
+        } else {
+            format!("marketplace: {confirmation} ({why})")
+        });
+    }
+    if let Some(last) = s["history"].as_array().and_then(|h| h.last()) {
+        parts.push(format!(
+            "{} courier events, last: {}",
+            s["history"].as_array().map_or(0, Vec::len),
+            text(last, "/status")
+        ));
+    }
+    parts.join("; ")
 }
 
 fn relative_days(at: Option<&Value>, now: i64) -> String {

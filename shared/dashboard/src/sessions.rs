@@ -169,3 +169,83 @@ impl SessionRepository {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rc_domain::ManualClock;
+    use rc_store::memory::MemoryStore;
+
+    fn repository() -> (SessionRepository, Arc<ManualClock>) {
+        let clock = Arc::new(ManualClock::at(
+            time::macros::datetime!(2026-11-30 09:00 UTC),
+        ));
+        let store = Arc::new(MemoryStore::new(clock.clone()));
+        (SessionRepository::new(store, clock.clone()), clock)
+    }
+
+    fn merchant() -> MerchantId {
+        MerchantId::parse("m-1").expect("merchant")
+    }
+
+    #[tokio::test]
+    async fn a_session_lives_while_used_and_ends_idle_or_old() {
+        let (sessions, clock) = repository();
+        let (token, started) = sessions.start(&merchant(), "u1", 3).await.expect("start");
+        assert!(well_formed(&token));
+        let found = sessions.find(&token).await.expect("find").expect("live");
+        assert_eq!((found.user.as_str(), found.generation), ("u1", 3));
+        assert!(found.csrf_matches(&started.csrf));
+        assert!(!found.csrf_matches("0"));
+
+        // Used every 25 minutes, it lives on — until 12 hours after it started.
+        for _ in 0..28 {
+            clock.advance(time::Duration::minutes(25));
+            let session = sessions
+                .find(&token)
+                .await
+                .expect("find")
+                .expect("still live");
+            sessions.touch(&session).await;
+        }
+        clock.advance(time::Duration::minutes(25));
+        assert!(
+            sessions.find(&token).await.expect("find").is_none(),
+            "absolute time-out"
+        );
+
+        // Unused for 30 minutes, it ends.
+        let (token, _) = sessions.start(&merchant(), "u1", 3).await.expect("start");
+        clock.advance(time::Duration::minutes(29));
+        assert!(sessions.find(&token).await.expect("find").is_some());
+        clock.advance(time::Duration::minutes(31));
+        assert!(
+            sessions.find(&token).await.expect("find").is_none(),
+            "idle time-out"
+        );
+    }
+
+    #[tokio::test]
+    async fn only_tokens_we_issued_find_a_session() {
+        let (sessions, _) = repository();
+        let (token, session) = sessions.start(&merchant(), "u1", 0).await.expect("start");
+        for forged in [
+            "",
+            "rcd_",
+            "rcd_zz",
+            &token[..token.len() - 1],
+            &format!("{token}0"),
+            &token.replace("rcd_", "rck_"),
+        ] {
+            assert!(
+                sessions.find(forged).await.expect("find").is_none(),
+                "{forged}"
+            );
+        }
+        sessions.end(&session).await.expect("end");
+        assert!(
+            sessions.find(&token).await.expect("find").is_none(),
+            "signed out"
+        );
+    }
+}

@@ -105,3 +105,106 @@ impl SignInThrottle {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rc_domain::ManualClock;
+    use rc_store::memory::MemoryStore;
+
+    #[tokio::test]
+    async fn five_failures_lock_an_account_email_for_the_window_and_fifty_an_address() {
+        let clock = Arc::new(ManualClock::at(
+            time::macros::datetime!(2026-11-30 09:00 UTC),
+        ));
+        let throttle =
+            SignInThrottle::new(Arc::new(MemoryStore::new(clock.clone())), clock.clone());
+        for _ in 0..PER_ACCOUNT {
+            assert!(
+                throttle
+                    .allowed("m", "Jo@Example.com", "10.0.0.1")
+                    .await
+                    .expect("read")
+            );
+            throttle
+                .failed("m", "Jo@Example.com", "10.0.0.1")
+                .await
+                .expect("count");
+        }
+        // The same e-mail however it is written; another e-mail or account is not locked.
+        assert!(
+            !throttle
+                .allowed("m", " jo@example.com", "10.0.0.2")
+                .await
+                .expect("read")
+        );
+        assert!(
+            throttle
+                .allowed("m", "al@example.com", "10.0.0.1")
+                .await
+                .expect("read")
+        );
+        assert!(
+            throttle
+                .allowed("n", "jo@example.com", "10.0.0.1")
+                .await
+                .expect("read")
+        );
+        // The window ends with the first failure's 15 minutes.
+        clock.advance(time::Duration::minutes(15));
+        assert!(
+            throttle
+                .allowed("m", "jo@example.com", "10.0.0.1")
+                .await
+                .expect("read")
+        );
+
+        // An address trying many e-mails is stopped at fifty.
+        for n in 0..PER_ADDRESS {
+            throttle
+                .failed("m", &format!("u{n}@example.com"), "10.0.0.9")
+                .await
+                .expect("count");
+        }
+        assert!(
+            !throttle
+                .allowed("m", "fresh@example.com", "10.0.0.9")
+                .await
+                .expect("read")
+        );
+        assert!(
+            throttle
+                .allowed("m", "fresh@example.com", "10.0.0.8")
+                .await
+                .expect("read")
+        );
+    }
+
+    #[tokio::test]
+    async fn success_clears_the_email_s_count() {
+        let clock = Arc::new(ManualClock::at(
+            time::macros::datetime!(2026-11-30 09:00 UTC),
+        ));
+        let throttle = SignInThrottle::new(Arc::new(MemoryStore::new(clock.clone())), clock);
+        for _ in 0..PER_ACCOUNT - 1 {
+            throttle
+                .failed("m", "jo@example.com", "10.0.0.1")
+                .await
+                .expect("count");
+        }
+        throttle
+            .succeeded("m", "jo@example.com")
+            .await
+            .expect("clear");
+        throttle
+            .failed("m", "jo@example.com", "10.0.0.1")
+            .await
+            .expect("count");
+        assert!(
+            throttle
+                .allowed("m", "jo@example.com", "10.0.0.1")
+                .await
+                .expect("read")
+        );
+    }
+}

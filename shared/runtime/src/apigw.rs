@@ -30,6 +30,18 @@ pub fn from_apigw(event: ApiGatewayV2httpRequest) -> Option<Request<Bytes>> {
         .body(body)
         .ok()?;
     *request.headers_mut() = event.headers;
+    // Payload v2 moves the request's cookies out of the headers into `cookies`.
+    if let Some(cookies) = event.cookies.filter(|c| !c.is_empty())
+        && let Ok(value) = http::HeaderValue::from_str(&cookies.join("; "))
+    {
+        request.headers_mut().insert(http::header::COOKIE, value);
+    }
+    // The caller's address as API Gateway saw it (not a header the caller could set).
+    if let Some(address) = event.request_context.http.source_ip {
+        request
+            .extensions_mut()
+            .insert(rc_dashboard::ClientAddress(address));
+    }
     Some(request)
 }
 
@@ -38,7 +50,15 @@ pub fn to_apigw(response: Response<Bytes>) -> ApiGatewayV2httpResponse {
     let (parts, body) = response.into_parts();
     let mut out = ApiGatewayV2httpResponse::default();
     out.status_code = i64::from(parts.status.as_u16());
-    out.headers = parts.headers;
+    let mut headers = parts.headers;
+    // Payload v2 takes each `Set-Cookie` in `cookies` (headers of one name would be joined).
+    if let http::header::Entry::Occupied(entry) = headers.entry(http::header::SET_COOKIE) {
+        let (_, values) = entry.remove_entry_mult();
+        out.cookies = values
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect();
+    }
+    out.headers = headers;
     match String::from_utf8(body.to_vec()) {
         Ok(text) => out.body = Some(Body::Text(text)),
         Err(bytes) => {
@@ -95,6 +115,32 @@ mod tests {
         assert_eq!(text.headers()["x-shopify-topic"], "orders/create");
         let encoded = from_apigw(event("eyJhIjogMX0=", true)).expect("request");
         assert_eq!(encoded.body().as_ref(), b"{\"a\": 1}");
+    }
+
+    #[test]
+    fn cookies_travel_in_their_own_fields() {
+        let mut payload = event("", false);
+        payload.cookies = Some(vec!["a=1".into(), "__Host-rc_session=rcd_x".into()]);
+        payload.request_context.http.source_ip = Some("203.0.113.9".into());
+        let request = from_apigw(payload).expect("request");
+        assert_eq!(request.headers()["cookie"], "a=1; __Host-rc_session=rcd_x");
+        assert_eq!(
+            request
+                .extensions()
+                .get::<rc_dashboard::ClientAddress>()
+                .map(|a| a.0.as_str()),
+            Some("203.0.113.9")
+        );
+        let mut response = Response::new(Bytes::new());
+        response
+            .headers_mut()
+            .append("set-cookie", http::HeaderValue::from_static("a=1; Secure"));
+        response
+            .headers_mut()
+            .append("set-cookie", http::HeaderValue::from_static("b=2; Secure"));
+        let out = to_apigw(response);
+        assert_eq!(out.cookies, vec!["a=1; Secure", "b=2; Secure"]);
+        assert!(!out.headers.contains_key("set-cookie"));
     }
 
     #[test]

@@ -653,6 +653,33 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 impl Services {
     /// The merchant API handler over these services, pushing stock changes to the channels
     /// through `channels`.
+    /// The dashboard's users (sign-in, roles).
+    pub fn dashboard_users(&self) -> Arc<rc_dashboard::UserRepository> {
+        Arc::new(rc_dashboard::UserRepository::new(
+            self.data.clone(),
+            self.vault.clone(),
+            self.clock.clone(),
+        ))
+    }
+
+    /// The merchant dashboard, acting through `api`.
+    pub fn dashboard(&self, api: Arc<rc_api::MerchantApi>) -> rc_dashboard::Dashboard {
+        rc_dashboard::Dashboard::new(
+            api,
+            self.dashboard_users(),
+            Arc::new(rc_dashboard::SessionRepository::new(
+                self.data.clone(),
+                self.clock.clone(),
+            )),
+            Arc::new(rc_dashboard::SignInThrottle::new(
+                self.data.clone(),
+                self.clock.clone(),
+            )),
+            self.audit.clone(),
+            self.vault.clone(),
+        )
+    }
+
     pub fn merchant_api(&self, channels: &crate::ChannelClients) -> rc_api::MerchantApi {
         self.merchant_api_with(Arc::new(self.inventory_sync(channels)), channels)
     }

@@ -8,6 +8,7 @@ mod amazon_notifications;
 mod api_keys;
 mod aws_slice;
 mod connect_flows;
+mod dashboard;
 mod exports;
 mod inventory_reservations;
 mod inventory_sync;

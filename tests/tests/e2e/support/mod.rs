@@ -150,6 +150,7 @@ pub async fn start_local_host_with(
         demo_shop: "demo-shop.myshopify.com".into(),
         demo_webhook_secret: "e2e-webhook-secret".into(),
         demo_api_key: "rck_e2e_api_key".into(),
+        demo_password: "e2e-demo-password".into(),
         sandbox_interval: None,
         reconcile_interval: None,
         privacy_interval: None,

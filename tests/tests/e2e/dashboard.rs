@@ -1,0 +1,661 @@
+//! The merchant dashboard from outside, over HTTP, as a browser and an attacker would use it:
+//! sign-in, the two cookies and their attributes, the security headers, every view, revealing
+//! an order's buyer (audited, refused to a viewer), CSRF and origin checks, session fixation,
+//! sign-out, the sign-in throttle, another tenant's order, and no PII in logs or error pages.
+
+use std::collections::BTreeMap;
+
+use crate::support::{
+    self, CANARY_EMAIL, CANARY_NAME_LAST, canaries, post_webhook, start_local_host,
+};
+
+const OWNER: &str = "owner@demo.retailcoder.example";
+const OPERATOR: &str = "operator@demo.retailcoder.example";
+const VIEWER: &str = "viewer@demo.retailcoder.example";
+const PASSWORD: &str = "e2e-demo-password";
+
+/// A form's fields, as posted.
+type Form<'a> = Vec<(&'a str, &'a str)>;
+
+/// A browser without a cookie jar: cookies are sent as the test says, redirects not followed.
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+struct Answer {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect()
+    }
+
+    fn location(&self) -> &str {
+        self.headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    /// The CSRF token the page's forms carry.
+    fn csrf(&self) -> String {
+        let marker = "name=\"csrf\" value=\"";
+        let start = self.body.find(marker).expect("a form with a CSRF token") + marker.len();
+        self.body[start..start + 64].to_owned()
+    }
+}
+
+async fn get(base: &str, path: &str, cookie: Option<&str>) -> Answer {
+    let mut request = client().get(format!("{base}{path}"));
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    answer(request.send().await.expect("sent")).await
+}
+
+async fn post(
+    base: &str,
+    path: &str,
+    cookie: Option<&str>,
+    origin: Option<&str>,
+    form: &[(&str, &str)],
+) -> Answer {
+    let mut request = client()
+        .post(format!("{base}{path}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(
+            url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(form)
+                .finish(),
+        );
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    if let Some(origin) = origin {
+        request = request.header("origin", origin);
+    }
+    answer(request.send().await.expect("sent")).await
+}
+
+async fn answer(response: reqwest::Response) -> Answer {
+    Answer {
+        status: response.status().as_u16(),
+        headers: response.headers().clone(),
+        body: response.text().await.unwrap_or_default(),
+    }
+}
+
+/// Signs in; the `Cookie` header the browser would send afterwards.
+async fn sign_in(base: &str, email: &str) -> String {
+    let answer = post(
+        base,
+        "/app/sign-in",
+        None,
+        Some(base),
+        &[
+            ("account", "demo-merchant"),
+            ("email", email),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(answer.status, 303, "{}", answer.body);
+    let cookie = answer
+        .set_cookies()
+        .into_iter()
+        .next()
+        .expect("a session cookie");
+    cookie.split(';').next().expect("pair").to_owned()
+}
+
+async fn audit(base: &str) -> Vec<serde_json::Value> {
+    let response = client()
+        .get(format!("{base}/v1/privacy/audit"))
+        .bearer_auth("rck_e2e_api_key")
+        .send()
+        .await
+        .expect("sent");
+    let body: serde_json::Value = response.json().await.expect("json");
+    body["entries"].as_array().cloned().unwrap_or_default()
+}
+
+fn assert_secure_headers(answer: &Answer) {
+    let header = |name: &str| {
+        answer
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let csp = header("content-security-policy");
+    for directive in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(csp.contains(directive), "{csp}");
+    }
+    assert!(!csp.contains("http"), "no other origin: {csp}");
+    assert!(!csp.contains("unsafe"), "{csp}");
+    assert_eq!(header("x-content-type-options"), "nosniff");
+    assert_eq!(header("x-frame-options"), "DENY");
+    assert_eq!(header("cache-control"), "no-store");
+}
+
+#[tokio::test]
+async fn a_merchant_signs_in_and_every_view_renders_with_two_cookies_at_most() {
+    let (host, config, _dir) = start_local_host().await;
+    let base = format!("http://{}", host.addr);
+    let (status, _) = post_webhook(
+        &base,
+        &config,
+        "orders/create",
+        "dash-1",
+        support::canary_order(880_001),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    // Not signed in: every page sends the browser to the sign-in page.
+    let answer = get(&base, "/app/orders", None).await;
+    assert_eq!((answer.status, answer.location()), (303, "/app/sign-in"));
+    let page = get(&base, "/app/sign-in", None).await;
+    assert_eq!(page.status, 200);
+    assert_secure_headers(&page);
+    assert!(
+        page.set_cookies().is_empty(),
+        "the sign-in page sets no cookie"
+    );
+
+    let sign_in = post(
+        &base,
+        "/app/sign-in",
+        None,
+        Some(&base),
+        &[
+            ("account", "demo-merchant"),
+            ("email", OWNER),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (sign_in.status, sign_in.location()),
+        (303, "/app/needs-action")
+    );
+    let cookies = sign_in.set_cookies();
+    assert_eq!(cookies.len(), 1, "{cookies:?}");
+    let attributes: Vec<&str> = cookies[0].split("; ").collect();
+    assert!(attributes[0].starts_with("__Host-rc_session=rcd_"));
+    assert_eq!(
+        attributes[0].len(),
+        "__Host-rc_session=rcd_".len() + 64,
+        "256 random bits"
+    );
+    for expected in ["Path=/", "Secure", "HttpOnly", "SameSite=Lax"] {
+        assert!(attributes.contains(&expected), "{cookies:?}");
+    }
+    assert!(!cookies[0].contains("Domain"), "{cookies:?}");
+    let cookie = attributes[0].to_owned();
+
+    let mut names = BTreeMap::new();
+    for path in [
+        "/app/needs-action",
+        "/app/orders",
+        "/app/orders/shopify-880001",
+        "/app/shipments",
+        "/app/shipments?status=label_failed",
+        "/app/inventory",
+        "/app/inventory/TSHIRT-RED-M",
+        "/app/exports",
+        "/app/privacy",
+        "/app/settings",
+    ] {
+        let page = get(&base, path, Some(&cookie)).await;
+        assert_eq!(page.status, 200, "{path}: {}", page.body);
+        assert_secure_headers(&page);
+        assert!(page.body.contains("<main id=\"main\">"), "{path}");
+        for canary in canaries() {
+            assert!(
+                !page.body.contains(canary),
+                "{path} shows buyer PII unasked"
+            );
+        }
+        for set in page.set_cookies() {
+            names.insert(set.split('=').next().unwrap_or_default().to_owned(), path);
+        }
+    }
+    assert!(names.is_empty(), "pages set no cookie: {names:?}");
+
+    // The preferences: the second and last cookie.
+    let settings = get(&base, "/app/settings", Some(&cookie)).await;
+    let saved = post(
+        &base,
+        "/app/preferences",
+        Some(&cookie),
+        Some(&base),
+        &[
+            ("csrf", &settings.csrf()),
+            ("density", "compact"),
+            ("dates", "relative"),
+        ],
+    )
+    .await;
+    assert_eq!(saved.status, 303);
+    let prefs = saved.set_cookies();
+    assert_eq!(prefs.len(), 1);
+    assert!(
+        prefs[0].starts_with(
+            "__Host-rc_prefs=compact.relative; Path=/; Secure; HttpOnly; SameSite=Lax"
+        )
+    );
+    let both = format!("{cookie}; __Host-rc_prefs=compact.relative");
+    let page = get(&base, "/app/orders", Some(&both)).await;
+    assert!(page.body.contains("class=\"compact\""));
+    // A tampered preference reads as the defaults; nothing breaks, nothing is echoed.
+    let tampered = format!("{cookie}; __Host-rc_prefs=<script>alert(1)</script>.x");
+    let page = get(&base, "/app/orders", Some(&tampered)).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("class=\"comfortable\""));
+    assert!(!page.body.contains("alert(1)"));
+
+    // Signed in, in the audit trail.
+    let entries = audit(&base).await;
+    assert!(
+        entries.iter().any(|e| e["action"] == "sign_in"
+            && e["actor"].as_str().is_some_and(|a| a.starts_with("user:"))),
+        "{entries:?}"
+    );
+
+    // Signing out ends the session on the server, not only in the browser.
+    let page = get(&base, "/app/needs-action", Some(&cookie)).await;
+    let out = post(
+        &base,
+        "/app/sign-out",
+        Some(&cookie),
+        Some(&base),
+        &[("csrf", &page.csrf())],
+    )
+    .await;
+    assert_eq!((out.status, out.location()), (303, "/app/sign-in"));
+    assert!(out.set_cookies()[0].contains("Max-Age=0"));
+    let after = get(&base, "/app/needs-action", Some(&cookie)).await;
+    assert_eq!((after.status, after.location()), (303, "/app/sign-in"));
+}
+
+#[tokio::test]
+async fn buyer_details_open_only_on_request_for_a_named_reason_and_never_for_a_viewer() {
+    let logs = support::capture_all_logs();
+    let (host, config, _dir) = start_local_host().await;
+    let base = format!("http://{}", host.addr);
+    let (status, _) = post_webhook(
+        &base,
+        &config,
+        "orders/create",
+        "dash-2",
+        support::canary_order(880_002),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let order = "/app/orders/shopify-880002";
+
+    // A viewer sees the order, not the buyer, and cannot open it.
+    let viewer = sign_in(&base, VIEWER).await;
+    let page = get(&base, order, Some(&viewer)).await;
+    assert_eq!(page.status, 200);
+    let before = audit(&base).await.len();
+    let refused = post(
+        &base,
+        &format!("{order}/buyer"),
+        Some(&viewer),
+        Some(&base),
+        &[("csrf", &page.csrf()), ("reason", "customer_service")],
+    )
+    .await;
+    assert_eq!(refused.status, 403);
+    assert!(refused.body.contains("data-reason=\"insufficient_role\""));
+    assert!(!refused.body.contains(CANARY_EMAIL));
+    assert_eq!(
+        audit(&base).await.len(),
+        before,
+        "nothing opened, nothing recorded"
+    );
+
+    // An operator opens it, naming why; the audit trail says who, why and which order.
+    let operator = sign_in(&base, OPERATOR).await;
+    let page = get(&base, order, Some(&operator)).await;
+    assert!(!page.body.contains(CANARY_EMAIL));
+    let unknown = post(
+        &base,
+        &format!("{order}/buyer"),
+        Some(&operator),
+        Some(&base),
+        &[("csrf", &page.csrf()), ("reason", "curiosity")],
+    )
+    .await;
+    assert_eq!(unknown.status, 400);
+    assert!(!unknown.body.contains(CANARY_EMAIL));
+    let shown = post(
+        &base,
+        &format!("{order}/buyer"),
+        Some(&operator),
+        Some(&base),
+        &[("csrf", &page.csrf()), ("reason", "delivery_issue")],
+    )
+    .await;
+    assert_eq!(shown.status, 200);
+    assert!(shown.body.contains(CANARY_EMAIL), "revealed");
+    assert!(shown.body.contains(CANARY_NAME_LAST));
+    let entries = audit(&base).await;
+    let reveal = entries
+        .iter()
+        .rev()
+        .find(|e| e["action"] == "pii_reveal" && e["purpose"] == "delivery_issue")
+        .expect("the reveal is recorded");
+    assert!(
+        reveal["actor"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("user:"))
+    );
+    assert_eq!(reveal["orders"], serde_json::json!(["shopify-880002"]));
+
+    // Another tenant's order, and a made-up one, are not found — revealing them too.
+    let other = rc_domain::MerchantId::parse("other-merchant").expect("merchant");
+    let parsed =
+        rc_channels::shopify::parse_order(&other, &support::canary_order(880_003)).expect("order");
+    host.services
+        .orders
+        .upsert(&parsed.order, None)
+        .await
+        .expect("stored");
+    for path in [
+        "/app/orders/shopify-880003",
+        "/app/orders/shopify-999999",
+        "/app/orders/%3Cscript%3E",
+    ] {
+        let page = get(&base, path, Some(&operator)).await;
+        assert_eq!(page.status, 404, "{path}");
+        assert!(!page.body.contains("script>"), "{path}");
+    }
+    let foreign = post(
+        &base,
+        "/app/orders/shopify-880003/buyer",
+        Some(&operator),
+        Some(&base),
+        &[("csrf", &page.csrf()), ("reason", "delivery_issue")],
+    )
+    .await;
+    assert_eq!(foreign.status, 404);
+    assert!(!foreign.body.contains(CANARY_EMAIL));
+
+    let text = logs.text();
+    for canary in canaries() {
+        assert!(!text.contains(canary), "a log line holds PII");
+    }
+}
+
+#[tokio::test]
+async fn forged_replayed_and_cross_site_forms_change_nothing() {
+    let (host, _config, _dir) = start_local_host().await;
+    let base = format!("http://{}", host.addr);
+    let owner = sign_in(&base, OWNER).await;
+    let settings = get(&base, "/app/settings", Some(&owner)).await;
+    let csrf = settings.csrf();
+    let keys_before = settings.body.matches("/revoke").count();
+    let other = sign_in(&base, OPERATOR).await;
+    let other_csrf = get(&base, "/app/needs-action", Some(&other)).await.csrf();
+
+    let cases: [(&str, Option<&str>, Form); 5] = [
+        (
+            "no token",
+            Some(&base),
+            vec![("name", "k"), ("access", "read")],
+        ),
+        (
+            "wrong token",
+            Some(&base),
+            vec![("csrf", "0000"), ("name", "k"), ("access", "read")],
+        ),
+        (
+            "another session's token",
+            Some(&base),
+            vec![("csrf", &other_csrf), ("name", "k"), ("access", "read")],
+        ),
+        (
+            "another site",
+            Some("https://evil.example"),
+            vec![("csrf", &csrf), ("name", "k"), ("access", "read")],
+        ),
+        (
+            "twice the token",
+            Some(&base),
+            vec![
+                ("csrf", &csrf),
+                ("csrf", &csrf),
+                ("name", "k"),
+                ("access", "read"),
+            ],
+        ),
+    ];
+    for (what, origin, form) in cases {
+        let answer = post(&base, "/app/settings/keys", Some(&owner), origin, &form).await;
+        assert_eq!(answer.status, 403, "{what}");
+        assert!(answer.body.contains("data-reason=\"csrf\""), "{what}");
+    }
+    // A sign-in posted from another site is refused too (login CSRF).
+    let answer = post(
+        &base,
+        "/app/sign-in",
+        None,
+        Some("https://evil.example"),
+        &[
+            ("account", "demo-merchant"),
+            ("email", OWNER),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(answer.status, 403);
+    assert!(answer.set_cookies().is_empty());
+    let after = get(&base, "/app/settings", Some(&owner)).await;
+    assert_eq!(
+        after.body.matches("/revoke").count(),
+        keys_before,
+        "no key was made"
+    );
+
+    // The real form works, and a key revoked from the dashboard stops working.
+    let made = post(
+        &base,
+        "/app/settings/keys",
+        Some(&owner),
+        Some(&base),
+        &[
+            ("csrf", &csrf),
+            ("name", "warehouse pc"),
+            ("access", "read"),
+        ],
+    )
+    .await;
+    assert_eq!(made.status, 200, "{}", made.body);
+    let start = made.body.find("<code>rck_").expect("the key, shown once") + "<code>".len();
+    let key = &made.body[start..made.body[start..].find('<').expect("end") + start];
+    let listed = client()
+        .get(format!("{base}/v1/orders"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(listed.status().as_u16(), 200);
+    let page = get(&base, "/app/settings", Some(&owner)).await;
+    assert!(!page.body.contains(key), "a key is shown once");
+    // The revoke form in the new key's row.
+    let row = page
+        .body
+        .find("<td>warehouse pc</td>")
+        .expect("the new key is listed");
+    let at = row
+        + page.body[row..]
+            .find("/app/settings/keys/")
+            .expect("a revoke form");
+    let revoke = page.body[at..at + "/app/settings/keys/".len() + 16].to_owned();
+    let revoked = post(
+        &base,
+        &format!("{revoke}/revoke"),
+        Some(&owner),
+        Some(&base),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(revoked.status, 303);
+    let listed = client()
+        .get(format!("{base}/v1/orders"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(listed.status().as_u16(), 401);
+}
+
+#[tokio::test]
+async fn a_planted_session_is_never_promoted_and_sign_out_everywhere_ends_them_all() {
+    let (host, _config, _dir) = start_local_host().await;
+    let base = format!("http://{}", host.addr);
+    // The attacker's own valid session, planted in the victim's browser before they sign in.
+    let planted = sign_in(&base, VIEWER).await;
+    let answer = post(
+        &base,
+        "/app/sign-in",
+        Some(&planted),
+        Some(&base),
+        &[
+            ("account", "demo-merchant"),
+            ("email", OWNER),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(answer.status, 303);
+    let fresh = answer.set_cookies()[0]
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_owned();
+    assert_ne!(fresh, planted, "a new session id at sign-in");
+    let old = get(&base, "/app/needs-action", Some(&planted)).await;
+    assert_eq!(old.status, 303, "the planted session ended");
+    let page = get(&base, "/app/settings", Some(&fresh)).await;
+    assert!(page.body.contains("Signed in as owner"));
+
+    // Made-up, malformed and duplicated session cookies are no session.
+    for cookie in [
+        "__Host-rc_session=rcd_0000000000000000000000000000000000000000000000000000000000000000"
+            .to_owned(),
+        "__Host-rc_session=../../etc".to_owned(),
+        format!("{fresh}; {fresh}"),
+    ] {
+        assert_eq!(
+            get(&base, "/app/orders", Some(&cookie)).await.status,
+            303,
+            "{cookie}"
+        );
+    }
+
+    // Two browsers; signing out everywhere from one ends both.
+    let second = sign_in(&base, OWNER).await;
+    let out = post(
+        &base,
+        "/app/sign-out-everywhere",
+        Some(&second),
+        Some(&base),
+        &[(
+            "csrf",
+            &get(&base, "/app/orders", Some(&second)).await.csrf(),
+        )],
+    )
+    .await;
+    assert_eq!(out.status, 303);
+    for cookie in [&fresh, &second] {
+        assert_eq!(get(&base, "/app/orders", Some(cookie)).await.status, 303);
+    }
+}
+
+#[tokio::test]
+async fn wrong_passwords_are_refused_alike_and_then_throttled() {
+    let (host, _config, _dir) = start_local_host().await;
+    let base = format!("http://{}", host.addr);
+    let attempt = |email: &'static str, password: &'static str| {
+        let base = base.clone();
+        async move {
+            post(
+                &base,
+                "/app/sign-in",
+                None,
+                Some(&base),
+                &[
+                    ("account", "demo-merchant"),
+                    ("email", email),
+                    ("password", password),
+                ],
+            )
+            .await
+        }
+    };
+    let wrong = attempt(OWNER, "not the password").await;
+    let unknown = attempt("nobody@demo.retailcoder.example", "not the password").await;
+    assert_eq!((wrong.status, unknown.status), (401, 401));
+    assert_eq!(
+        wrong.body, unknown.body,
+        "the same answer whether or not the user exists"
+    );
+    assert!(wrong.set_cookies().is_empty());
+    for _ in 0..4 {
+        assert_eq!(attempt(OWNER, "still not it").await.status, 401);
+    }
+    // Five failures: the right password is refused too, for a while.
+    let throttled = attempt(OWNER, PASSWORD).await;
+    assert_eq!(throttled.status, 429);
+    assert!(throttled.set_cookies().is_empty());
+    // Other users are not locked out by it.
+    assert_eq!(attempt(OPERATOR, PASSWORD).await.status, 303);
+
+    // Bad input: no PII or values echoed, the right status, nothing panics.
+    for form in [
+        vec![("account", "demo-merchant")],
+        vec![
+            ("account", "../x"),
+            ("email", OWNER),
+            ("password", PASSWORD),
+        ],
+        vec![
+            ("account", "demo-merchant"),
+            ("email", OWNER),
+            ("password", &"x".repeat(500)),
+        ],
+    ] {
+        let answer = post(&base, "/app/sign-in", None, Some(&base), &form).await;
+        assert_eq!(answer.status, 401);
+        assert!(!answer.body.contains("../x"));
+    }
+    let json = client()
+        .post(format!("{base}/app/sign-in"))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(json.status().as_u16(), 400);
+}
