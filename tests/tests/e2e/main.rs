@@ -7,6 +7,7 @@ mod accounts;
 mod amazon_notifications;
 mod api_keys;
 mod aws_slice;
+mod browser;
 mod connect_flows;
 mod dashboard;
 mod exports;

@@ -9,6 +9,7 @@ pub mod shiprocket;
 pub mod shopify_admin;
 pub mod sp_api;
 pub mod sp_notifications;
+pub mod webdriver;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
