@@ -7,8 +7,11 @@
 //!                                       (JSON) on stdout; a dry run lists what is due
 //! rc-ops verify-receipts MERCHANT        verify a merchant's receipt chain (exit 1 if broken)
 //! rc-ops verify-audit MERCHANT           verify a merchant's audit chain (exit 1 if broken)
-//! rc-ops merchant create MERCHANT --company NAME --contact NAME --email EMAIL [--currency CUR] [--time-zone TZ]
-//!                                        create a merchant account; prints its first API key once
+//! rc-ops merchant create MERCHANT --company NAME --contact NAME --email EMAIL [--currency CUR] [--time-zone TZ] [--owner-email EMAIL]
+//!                                        create a merchant account; prints its first API key and
+//!                                        its dashboard owner's first password once (the owner
+//!                                        signs in with --owner-email, default --email, and
+//!                                        chooses a new password)
 //! rc-ops cancellation MERCHANT           where a merchant's account cancellation stands
 //! rc-ops inventory-sync --merchant M     push the merchant's listings that differ from their
 //!                                       last push (channel endpoints from RC_SPAPI_ENDPOINT,
@@ -38,7 +41,7 @@ use rc_domain::{MerchantId, SystemClock};
 use rc_privacy::PurgeLimits;
 use rc_runtime::{AwsConfig, Services};
 
-const USAGE: &str = "usage: rc-ops purge [--dry-run] [--max N] | verify-receipts MERCHANT | verify-audit MERCHANT | merchant create MERCHANT --company NAME --contact NAME --email EMAIL [--currency CUR] [--time-zone TZ] | cancellation MERCHANT | inventory-sync (--merchant M | --all) | redrive-order-events [--dry-run] [--max N] | api-key issue MERCHANT [--name NAME] [--scope SCOPE,...] | data-report MERCHANT REQUEST_ID --reason CASE";
+const USAGE: &str = "usage: rc-ops purge [--dry-run] [--max N] | verify-receipts MERCHANT | verify-audit MERCHANT | merchant create MERCHANT --company NAME --contact NAME --email EMAIL [--currency CUR] [--time-zone TZ] [--owner-email EMAIL] | cancellation MERCHANT | inventory-sync (--merchant M | --all) | redrive-order-events [--dry-run] [--max N] | api-key issue MERCHANT [--name NAME] [--scope SCOPE,...] | data-report MERCHANT REQUEST_ID --reason CASE";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -296,12 +299,34 @@ async fn run(args: &[String]) -> Result<ExitCode, String> {
                 .issue_named(&merchant, "first key", &scopes, None)
                 .await
                 .map_err(|e| e.to_string())?;
-            eprintln!("rc-ops: merchant {merchant} created; its first API key is shown once");
+            // The dashboard's owner, created with the account: a random first password, shown
+            // once, changed at first sign-in.
+            let owner_email = option(args, "--owner-email")?.unwrap_or(required("--email")?);
+            let (password, shown) = rc_dashboard::Password::random().map_err(|e| e.to_string())?;
+            services
+                .dashboard_users()
+                .create(
+                    &merchant,
+                    owner_email,
+                    rc_dashboard::Role::Owner,
+                    &password,
+                    true,
+                )
+                .await
+                .map_err(|e| format!("the dashboard owner: {e}"))?;
+            eprintln!(
+                "rc-ops: merchant {merchant} created; its first API key and the dashboard owner's first password are shown once"
+            );
             print(&serde_json::json!({
                 "merchant": merchant,
                 "api_key": key.0.reveal(rc_domain::RevealPurpose::Authentication).as_str(),
                 "key_id": info.id,
                 "scopes": info.scopes,
+                // The owner signs in with the e-mail given (not echoed: personal data).
+                "dashboard": {
+                    "account": merchant,
+                    "owner_first_password": shown.as_str(),
+                },
             }))?;
             Ok(ExitCode::SUCCESS)
         }

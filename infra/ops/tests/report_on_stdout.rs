@@ -91,6 +91,13 @@ fn standard_output_is_the_report_alone() {
             .is_some_and(|k| k.starts_with("rck_"))
     );
     assert!(!stderr.contains("ada@new-goods.example") && !stdout.contains("ada@"));
+    // The dashboard's owner, made with the account: a first password shown once.
+    assert_eq!(made["dashboard"]["account"], "new-merchant");
+    assert!(
+        made["dashboard"]["owner_first_password"]
+            .as_str()
+            .is_some_and(|p| p.len() == 24)
+    );
     let (ok, stdout, stderr) = rc_ops(&data, &create);
     assert!(!ok && stdout.is_empty(), "{stdout}");
     assert!(stderr.contains("exists already"), "{stderr}");

@@ -659,3 +659,195 @@ async fn wrong_passwords_are_refused_alike_and_then_throttled() {
         .expect("sent");
     assert_eq!(json.status().as_u16(), 400);
 }
+
+#[tokio::test]
+async fn an_owner_adds_a_user_who_must_choose_a_password_and_roles_stay_within_bounds() {
+    let (host, _config, _dir) = start_local_host().await;
+    let base = format!("http://{}", host.addr);
+    let owner = sign_in(&base, OWNER).await;
+    let settings = get(&base, "/app/settings", Some(&owner)).await;
+    let csrf = settings.csrf();
+    let added = post(
+        &base,
+        "/app/settings/users",
+        Some(&owner),
+        Some(&base),
+        &[
+            ("csrf", &csrf),
+            ("email", "new.admin@demo.retailcoder.example"),
+            ("role", "admin"),
+        ],
+    )
+    .await;
+    assert_eq!(added.status, 200, "{}", added.body);
+    let start = added
+        .body
+        .find("<code>")
+        .expect("the first password, shown once")
+        + "<code>".len();
+    let first = added.body[start..start + 24].to_owned();
+    assert!(
+        added.body.contains("new.admin@demo.retailcoder.example"),
+        "listed for the owner"
+    );
+    let again = post(
+        &base,
+        "/app/settings/users",
+        Some(&owner),
+        Some(&base),
+        &[
+            ("csrf", &csrf),
+            ("email", "NEW.ADMIN@demo.retailcoder.example"),
+            ("role", "viewer"),
+        ],
+    )
+    .await;
+    assert!(again.body.contains("A user with that e-mail exists."));
+
+    // The new admin signs in with it and is sent to choose their own before anything else.
+    let signed = post(
+        &base,
+        "/app/sign-in",
+        None,
+        Some(&base),
+        &[
+            ("account", "demo-merchant"),
+            ("email", "new.admin@demo.retailcoder.example"),
+            ("password", &first),
+        ],
+    )
+    .await;
+    assert_eq!((signed.status, signed.location()), (303, "/app/settings"));
+    let admin = signed.set_cookies()[0]
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_owned();
+    let orders = get(&base, "/app/orders", Some(&admin)).await;
+    assert_eq!((orders.status, orders.location()), (303, "/app/settings"));
+    let page = get(&base, "/app/settings", Some(&admin)).await;
+    assert!(page.body.contains("Choose your own password"));
+    let short = post(
+        &base,
+        "/app/settings/password",
+        Some(&admin),
+        Some(&base),
+        &[
+            ("csrf", &page.csrf()),
+            ("current", &first),
+            ("new", "short"),
+        ],
+    )
+    .await;
+    assert!(short.body.contains("12 to 128 characters"));
+    let changed = post(
+        &base,
+        "/app/settings/password",
+        Some(&admin),
+        Some(&base),
+        &[
+            ("csrf", &page.csrf()),
+            ("current", &first),
+            ("new", "a new admin password"),
+        ],
+    )
+    .await;
+    assert_eq!(changed.status, 303);
+    let rotated = changed.set_cookies()[0]
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_owned();
+    assert_ne!(rotated, admin, "a new session after a new password");
+    assert_eq!(
+        get(&base, "/app/orders", Some(&admin)).await.status,
+        303,
+        "the old session ended"
+    );
+    assert_eq!(get(&base, "/app/orders", Some(&rotated)).await.status, 200);
+    let old = post(
+        &base,
+        "/app/sign-in",
+        None,
+        Some(&base),
+        &[
+            ("account", "demo-merchant"),
+            ("email", "new.admin@demo.retailcoder.example"),
+            ("password", &first),
+        ],
+    )
+    .await;
+    assert_eq!(old.status, 401, "the first password no longer works");
+
+    // An admin cannot make owners, nor remove the owner.
+    let page = get(&base, "/app/settings", Some(&rotated)).await;
+    assert!(!page.body.contains("<option value=\"owner\">"));
+    let made_owner = post(
+        &base,
+        "/app/settings/users",
+        Some(&rotated),
+        Some(&base),
+        &[
+            ("csrf", &page.csrf()),
+            ("email", "x@demo.retailcoder.example"),
+            ("role", "owner"),
+        ],
+    )
+    .await;
+    assert_eq!(made_owner.status, 403);
+    let owner_id = rc_dashboard::users::user_id(
+        &rc_domain::MerchantId::parse("demo-merchant").expect("merchant"),
+        OWNER,
+    );
+    let removed = post(
+        &base,
+        &format!("/app/settings/users/{owner_id}/remove"),
+        Some(&rotated),
+        Some(&base),
+        &[("csrf", &page.csrf())],
+    )
+    .await;
+    assert_eq!(removed.status, 403);
+    // A viewer manages nobody.
+    let viewer = sign_in(&base, VIEWER).await;
+    let page = get(&base, "/app/settings", Some(&viewer)).await;
+    assert!(!page.body.contains("id=\"users\""));
+    let denied = post(
+        &base,
+        "/app/settings/users",
+        Some(&viewer),
+        Some(&base),
+        &[
+            ("csrf", &page.csrf()),
+            ("email", "y@demo.retailcoder.example"),
+            ("role", "viewer"),
+        ],
+    )
+    .await;
+    assert_eq!(denied.status, 403);
+
+    // The owner removes the admin: their session ends with them.
+    let page = get(&base, "/app/settings", Some(&owner)).await;
+    let admin_id = rc_dashboard::users::user_id(
+        &rc_domain::MerchantId::parse("demo-merchant").expect("merchant"),
+        "new.admin@demo.retailcoder.example",
+    );
+    let gone = post(
+        &base,
+        &format!("/app/settings/users/{admin_id}/remove"),
+        Some(&owner),
+        Some(&base),
+        &[("csrf", &page.csrf())],
+    )
+    .await;
+    assert_eq!(gone.status, 303);
+    assert_eq!(get(&base, "/app/orders", Some(&rotated)).await.status, 303);
+    let actions: Vec<String> = audit(&base)
+        .await
+        .iter()
+        .filter_map(|e| e["action"].as_str().map(str::to_owned))
+        .collect();
+    for action in ["user_added", "password_changed", "user_removed"] {
+        assert!(actions.iter().any(|a| a == action), "{action}: {actions:?}");
+    }
+}
