@@ -424,6 +424,8 @@ impl Dashboard {
                 self.remove_user(&signed, id_segment(id)?).await
             }
             (true, ["settings", "password"]) => self.change_password(&signed, &form).await,
+            (true, ["settings", "connect", channel]) => self.connect(&signed, channel, &form).await,
+            (true, ["settings", "cancel"]) => self.cancel_account(&signed, &form).await,
             (true, ["preferences"]) => {
                 let chosen = Preferences::from_form(
                     field(&form, "density").unwrap_or_default(),
@@ -651,7 +653,8 @@ impl Dashboard {
         let response = self.api.handle_as(signed.caller.clone(), request).await;
         let value: Value = serde_json::from_slice(response.body()).unwrap_or(Value::Null);
         match response.status().as_u16() {
-            200..=299 => Ok(value),
+            // 302: a connect flow's start (its body names where to go).
+            200..=299 | 302 => Ok(value),
             404 => Err(Fail::NotFound),
             403 => Err(Fail::Forbidden),
             401 | 410 => Err(Fail::SignIn),
@@ -1134,11 +1137,32 @@ impl Dashboard {
         signed: &Signed,
         request: &Request<Bytes>,
     ) -> Result<Response<Bytes>, Fail> {
-        let verify = self
-            .api(signed, Method::GET, "/v1/privacy/receipts/verify", None)
-            .await?;
-        let receipts = self
-            .api(signed, Method::GET, "/v1/privacy/receipts", None)
+        // Verifying the whole receipt chain reads every receipt: only when asked for, so the
+        // page itself stays a few store queries whatever the account's history.
+        let chain = if query(request, "verify").as_deref() == Some("1") {
+            let verify = self
+                .api(signed, Method::GET, "/v1/privacy/receipts/verify", None)
+                .await?;
+            let intact = verify["problem"].is_null();
+            vec![vec![
+                Cell::badge(if intact { "intact" } else { "broken" }),
+                Cell::text(text(&verify, "/receipts")),
+                Cell::text(text(&verify, "/problem/problem")),
+            ]]
+        } else {
+            vec![vec![
+                Cell::text("not checked on this visit"),
+                Cell::text(""),
+                Cell::link("Verify the whole chain now", "/app/privacy?verify=1".into()),
+            ]]
+        };
+        let receipts_uri = match query(request, "receipts_after") {
+            Some(after) => format!("/v1/privacy/receipts?after={}", encode(&after)),
+            None => "/v1/privacy/receipts".into(),
+        };
+        let receipts = self.api(signed, Method::GET, &receipts_uri, None).await?;
+        let requests = self
+            .api(signed, Method::GET, "/v1/privacy/requests", None)
             .await?;
         let audit_uri = match query(request, "after") {
             Some(after) => format!("/v1/privacy/audit?after={}", encode(&after)),
@@ -1146,66 +1170,49 @@ impl Dashboard {
         };
         let audit = self.api(signed, Method::GET, &audit_uri, None).await?;
         let now = self.now();
-        let intact = verify["problem"].is_null();
-        let chain = vec![vec![
-            Cell::badge(if intact { "intact" } else { "broken" }),
-            Cell::text(text(&verify, "/receipts")),
-            Cell::text(text(&verify, "/problem")),
-        ]];
-        let receipt_rows = receipts["receipts"]
-            .as_array()
-            .map(|list| {
-                list.iter()
-                    .rev()
-                    .take(50)
-                    .map(|r| {
-                        vec![
-                            Cell::text(text(r, "/seq")),
-                            Cell::text(text(r, "/kind")),
-                            Cell::text(text(r, "/order")),
-                            Cell::text(when(
-                                r.get("at").or(r.get("deleted_at")),
-                                signed.prefs,
-                                now,
-                            )),
-                            Cell::text(text(r, "/hash").chars().take(16).collect::<String>()),
-                        ]
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let audit_rows = audit["entries"]
-            .as_array()
-            .map(|list| {
-                list.iter()
-                    .map(|e| {
-                        vec![
-                            Cell::text(text(e, "/seq")),
-                            Cell::text(when(
-                                e["at_ms"].as_i64().map(|ms| json!(ms / 1000)).as_ref(),
-                                signed.prefs,
-                                now,
-                            )),
-                            Cell::text(text(e, "/action")),
-                            Cell::text(text(e, "/purpose")),
-                            Cell::text(text(e, "/actor")),
-                            Cell::text(text(e, "/subject")),
-                            Cell::text(
-                                e["orders"]
-                                    .as_array()
-                                    .map(|o| {
-                                        o.iter()
-                                            .filter_map(Value::as_str)
-                                            .collect::<Vec<_>>()
-                                            .join(", ")
-                                    })
-                                    .unwrap_or_default(),
-                            ),
-                        ]
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let receipt_rows = rows(&receipts["receipts"], |r| {
+            vec![
+                Cell::text(text(r, "/seq")),
+                Cell::text(text(r, "/kind")),
+                Cell::text(text(r, "/order")),
+                Cell::text(when(r.get("at").or(r.get("deleted_at")), signed.prefs, now)),
+                Cell::text(text(r, "/hash").chars().take(16).collect::<String>()),
+            ]
+        });
+        let request_rows = rows(&requests["requests"], |r| {
+            vec![
+                Cell::text(text(r, "/kind").replace('_', " ")),
+                Cell::badge(text(r, "/status")),
+                Cell::text(when(r.get("received_at"), signed.prefs, now)),
+                Cell::text(when(r.get("fulfilled_at"), signed.prefs, now)),
+                Cell::text(r["orders"].as_array().map_or(0, Vec::len).to_string()),
+            ]
+        });
+        let audit_rows = rows(&audit["entries"], |e| {
+            vec![
+                Cell::text(text(e, "/seq")),
+                Cell::text(when(
+                    e["at_ms"].as_i64().map(|ms| json!(ms / 1000)).as_ref(),
+                    signed.prefs,
+                    now,
+                )),
+                Cell::text(text(e, "/action")),
+                Cell::text(text(e, "/purpose")),
+                Cell::text(text(e, "/actor")),
+                Cell::text(text(e, "/subject")),
+                Cell::text(
+                    e["orders"]
+                        .as_array()
+                        .map(|o| {
+                            o.iter()
+                                .filter_map(Value::as_str)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        })
+                        .unwrap_or_default(),
+                ),
+            ]
+        });
         Ok(html(
             StatusCode::OK,
             &TablePage {
@@ -1225,14 +1232,23 @@ impl Dashboard {
                         next: None,
                     },
                     Section {
-                        heading: "Latest deletion receipts".into(),
+                        heading: "Deletion receipts (oldest first)".into(),
                         columns: vec!["#", "Kind", "Order", "When", "Hash"],
                         rows: receipt_rows,
                         empty: "No deletion yet.",
+                        next: receipts["next"]
+                            .as_str()
+                            .map(|n| format!("/app/privacy?receipts_after={}", encode(n))),
+                    },
+                    Section {
+                        heading: "Data requests from the channels".into(),
+                        columns: vec!["Request", "Status", "Received", "Fulfilled", "Orders"],
+                        rows: request_rows,
+                        empty: "No data request received.",
                         next: None,
                     },
                     Section {
-                        heading: "Audit log".into(),
+                        heading: "Audit log (oldest first)".into(),
                         columns: vec!["#", "When", "Action", "Purpose", "Who", "Subject", "Orders"],
                         rows: audit_rows,
                         empty: "Nothing recorded yet.",
@@ -1253,6 +1269,9 @@ impl Dashboard {
     ) -> Result<Response<Bytes>, Fail> {
         let account = self.api_if_allowed(signed, "/v1/account").await?;
         let keys = self.api_if_allowed(signed, "/v1/api-keys").await?;
+        let connections = self.api_if_allowed(signed, "/v1/connections").await?;
+        let warehouses = self.api_if_allowed(signed, "/v1/warehouses").await?;
+        let couriers = self.api_if_allowed(signed, "/v1/couriers").await?;
         let now = self.now();
         let manages_users = signed.user.role.manages_users();
         let users = if manages_users {
@@ -1300,6 +1319,54 @@ impl Dashboard {
                 .filter(|r| signed.user.role.may_grant(*r))
                 .map(Role::as_str)
                 .collect(),
+            connections_visible: connections.is_some(),
+            connections: connections
+                .as_ref()
+                .map(|c| {
+                    rows(&c["connections"], |c| {
+                        vec![
+                            Cell::text(text(c, "/channel")),
+                            Cell::text(text(c, "/reference")),
+                        ]
+                    })
+                })
+                .unwrap_or_default()
+                .into_iter()
+                .map(|mut row| {
+                    (
+                        std::mem::take(&mut row[0].text),
+                        std::mem::take(&mut row[1].text),
+                    )
+                })
+                .collect(),
+            warehouses: warehouses
+                .as_ref()
+                .and_then(|w| w["warehouses"].as_array().cloned())
+                .unwrap_or_default()
+                .iter()
+                .map(|w| {
+                    (
+                        text(w, "/id"),
+                        text(w, "/name"),
+                        format!("{} {}", text(w, "/country"), text(w, "/region")),
+                        text(w, "/priority"),
+                        if w["active"] == json!(true) {
+                            "yes"
+                        } else {
+                            "no"
+                        }
+                        .to_owned(),
+                    )
+                })
+                .collect(),
+            couriers: couriers
+                .as_ref()
+                .and_then(|c| c["couriers"].as_array().cloned())
+                .unwrap_or_default()
+                .iter()
+                .map(|c| (text(c, "/kind"), text(c, "/name")))
+                .collect(),
+            owner: signed.user.role == Role::Owner,
             keys_visible: keys.is_some(),
             keys: keys
                 .as_ref()
@@ -1419,6 +1486,92 @@ impl Dashboard {
         Ok(redirect("/app/settings"))
     }
 
+    /// Starts a connect flow: the marketplace's consent page is a link to follow (a form's
+    /// redirect to another origin would break the `form-action 'self'` policy).
+    async fn connect(
+        &self,
+        signed: &Signed,
+        channel: &str,
+        form: &Form,
+    ) -> Result<Response<Bytes>, Fail> {
+        let (uri, label) = match channel {
+            "shopify" => (
+                format!(
+                    "/v1/connect/shopify?shop={}",
+                    encode(field(form, "shop").unwrap_or_default().trim())
+                ),
+                "Continue to Shopify to approve RetailCoder",
+            ),
+            "amazon" => (
+                format!(
+                    "/v1/connect/amazon?marketplace_id={}",
+                    encode(field(form, "marketplace_id").unwrap_or_default().trim())
+                ),
+                "Continue to Seller Central to approve RetailCoder",
+            ),
+            _ => return Err(Fail::NotFound),
+        };
+        let started = self.api(signed, Method::GET, &uri, None).await?;
+        let url = text(&started, "/authorize_url");
+        if !url.starts_with("https://") && !url.starts_with("http://") {
+            return Err(Fail::Internal);
+        }
+        Ok(html(
+            StatusCode::OK,
+            &TablePage {
+                chrome: signed.chrome("/app/settings"),
+                title: "Connect a channel".into(),
+                intro: "The link works once, for 10 minutes. After you approve, you come back \
+                        here connected."
+                    .into(),
+                filters: Vec::new(),
+                sections: vec![Section {
+                    heading: "Next step".into(),
+                    columns: vec!["Where"],
+                    rows: vec![vec![Cell::link(label, url)]],
+                    empty: "",
+                    next: None,
+                }],
+            },
+        ))
+    }
+
+    /// The owner cancels the account, naming it to confirm: the same request as the API's
+    /// `DELETE /v1/account`; the session ends with the account.
+    async fn cancel_account(&self, signed: &Signed, form: &Form) -> Result<Response<Bytes>, Fail> {
+        if signed.user.role != Role::Owner {
+            return Err(Fail::Forbidden);
+        }
+        let confirm = field(form, "confirm").unwrap_or_default().trim();
+        if confirm != signed.merchant().as_str() {
+            return self
+                .settings(
+                    signed,
+                    None,
+                    Some("Type the account id exactly to confirm the cancellation."),
+                )
+                .await;
+        }
+        self.api(
+            signed,
+            Method::DELETE,
+            "/v1/account",
+            Some((json!({ "confirm": confirm }), None)),
+        )
+        .await?;
+        let _ = self.sessions.end(&signed.session).await;
+        let page = html(
+            StatusCode::OK,
+            &ErrorPage {
+                title: "Account cancelled",
+                message: "The account is cancelled. Buyer details are being deleted now; the \
+                          final deletion receipt stays readable through the API.",
+                reason: "account_cancelled",
+            },
+        );
+        Ok(with_cookie(page, &cookies::clear_session()))
+    }
+
     async fn change_password(&self, signed: &Signed, form: &Form) -> Result<Response<Bytes>, Fail> {
         let current = Password::presented(field(form, "current").unwrap_or_default().to_owned())
             .ok_or(Fail::Refused("wrong_password".into()))?;
@@ -1475,6 +1628,13 @@ fn asset(body: &'static str, content_type: &'static str) -> Response<Bytes> {
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
+}
+
+/// One row per element of a JSON array (none if it is not one).
+fn rows(list: &Value, row: impl Fn(&Value) -> Vec<Cell>) -> Vec<Vec<Cell>> {
+    list.as_array()
+        .map(|items| items.iter().map(row).collect())
+        .unwrap_or_default()
 }
 
 fn shipment_columns() -> Vec<&'static str> {

@@ -192,6 +192,15 @@ pub struct SettingsPage {
     /// (id, e-mail, role, added, removable)
     pub users: Vec<(String, String, String, String, bool)>,
     pub grantable: Vec<&'static str>,
+    pub connections_visible: bool,
+    /// (channel, shop or seller)
+    pub connections: Vec<(String, String)>,
+    /// (id, name, country and region, priority, active)
+    pub warehouses: Vec<(String, String, String, String, String)>,
+    /// (kind, name)
+    pub couriers: Vec<(String, String)>,
+    /// Whether the user may cancel the account.
+    pub owner: bool,
     pub keys_visible: bool,
     /// (id, name, prefix, scopes, last used)
     pub keys: Vec<(String, String, String, String, String)>,

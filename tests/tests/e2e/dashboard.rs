@@ -222,6 +222,7 @@ async fn a_merchant_signs_in_and_every_view_renders_with_two_cookies_at_most() {
         "/app/inventory/TSHIRT-RED-M",
         "/app/exports",
         "/app/privacy",
+        "/app/privacy?verify=1",
         "/app/settings",
     ] {
         let page = get(&base, path, Some(&cookie)).await;
@@ -850,4 +851,98 @@ async fn an_owner_adds_a_user_who_must_choose_a_password_and_roles_stay_within_b
     for action in ["user_added", "password_changed", "user_removed"] {
         assert!(actions.iter().any(|a| a == action), "{action}: {actions:?}");
     }
+}
+
+#[tokio::test]
+async fn the_owner_starts_a_connect_flow_and_cancels_the_account_from_settings() {
+    let (host, _config, _dir) = start_local_host().await;
+    let base = format!("http://{}", host.addr);
+    let owner = sign_in(&base, OWNER).await;
+    let settings = get(&base, "/app/settings", Some(&owner)).await;
+    assert!(
+        settings.body.contains("demo-shop.myshopify.com"),
+        "the connected shop"
+    );
+    assert!(settings.body.contains("id=\"cancel\""));
+    let csrf = settings.csrf();
+
+    // The consent page is a link to follow, with a single-use state.
+    let started = post(
+        &base,
+        "/app/settings/connect/shopify",
+        Some(&owner),
+        Some(&base),
+        &[("csrf", &csrf), ("shop", "new-shop.myshopify.com")],
+    )
+    .await;
+    assert_eq!(started.status, 200, "{}", started.body);
+    assert!(
+        started.body.contains("/admin/oauth/authorize?"),
+        "{}",
+        started.body
+    );
+    assert!(started.body.contains("state=rcs_"));
+    let bad = post(
+        &base,
+        "/app/settings/connect/shopify",
+        Some(&owner),
+        Some(&base),
+        &[("csrf", &csrf), ("shop", "not a shop")],
+    )
+    .await;
+    assert_eq!(bad.status, 400);
+    assert!(!bad.body.contains("not a shop"), "no request value echoed");
+
+    // An operator sees neither the connections nor the cancellation.
+    let operator = sign_in(&base, OPERATOR).await;
+    let page = get(&base, "/app/settings", Some(&operator)).await;
+    assert!(!page.body.contains("id=\"connections\"") && !page.body.contains("id=\"cancel\""));
+    let refused = post(
+        &base,
+        "/app/settings/cancel",
+        Some(&operator),
+        Some(&base),
+        &[("csrf", &page.csrf()), ("confirm", "demo-merchant")],
+    )
+    .await;
+    assert_eq!(refused.status, 403);
+
+    // A wrong confirmation changes nothing; the right one cancels and ends every session.
+    let wrong = post(
+        &base,
+        "/app/settings/cancel",
+        Some(&owner),
+        Some(&base),
+        &[("csrf", &csrf), ("confirm", "demo")],
+    )
+    .await;
+    assert!(wrong.body.contains("Type the account id exactly"));
+    assert_eq!(get(&base, "/app/orders", Some(&owner)).await.status, 200);
+    let cancelled = post(
+        &base,
+        "/app/settings/cancel",
+        Some(&owner),
+        Some(&base),
+        &[("csrf", &csrf), ("confirm", "demo-merchant")],
+    )
+    .await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+    assert!(cancelled.body.contains("data-reason=\"account_cancelled\""));
+    assert!(cancelled.set_cookies()[0].contains("Max-Age=0"));
+    for cookie in [&owner, &operator] {
+        assert_eq!(get(&base, "/app/orders", Some(cookie)).await.status, 303);
+    }
+    let again = post(
+        &base,
+        "/app/sign-in",
+        None,
+        Some(&base),
+        &[
+            ("account", "demo-merchant"),
+            ("email", OWNER),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(again.status, 401, "a cancelled account signs nobody in");
 }
