@@ -1102,12 +1102,18 @@ impl Dashboard {
     async fn request_export(&self, signed: &Signed, form: &Form) -> Result<Response<Bytes>, Fail> {
         let kind = field(form, "kind").unwrap_or_default();
         let format = field(form, "format").unwrap_or_default();
+        let mut body = json!({"kind": kind, "format": format});
+        for bound in ["from", "to"] {
+            if let Some(day) = field(form, bound).filter(|d| !d.is_empty()) {
+                body[bound] = json!(day);
+            }
+        }
         // A double click within the minute is the same export.
         let minute = self.now() / 60;
         let idempotency = rc_domain::to_hex(
             digest(
                 &SHA256,
-                format!("{}\0{kind}\0{format}\0{minute}", signed.session.csrf).as_bytes(),
+                format!("{}\0{body}\0{minute}", signed.session.csrf).as_bytes(),
             )
             .as_ref(),
         );
@@ -1115,7 +1121,7 @@ impl Dashboard {
             signed,
             Method::POST,
             "/v1/exports",
-            Some((json!({"kind": kind, "format": format}), Some(idempotency))),
+            Some((body, Some(idempotency))),
         )
         .await?;
         Ok(redirect("/app/exports"))

@@ -946,3 +946,92 @@ async fn the_owner_starts_a_connect_flow_and_cancels_the_account_from_settings()
     .await;
     assert_eq!(again.status, 401, "a cancelled account signs nobody in");
 }
+
+#[tokio::test]
+async fn every_export_the_form_offers_is_accepted_and_a_double_click_is_one_export() {
+    let (host, _config, _dir) = start_local_host().await;
+    let base = format!("http://{}", host.addr);
+    let owner = sign_in(&base, OWNER).await;
+    let page = get(&base, "/app/exports", Some(&owner)).await;
+    let csrf = page.csrf();
+    let kinds: Vec<String> = page
+        .body
+        .match_indices("<option value=\"")
+        .map(|(i, m)| {
+            let rest = &page.body[i + m.len()..];
+            rest[..rest.find('"').expect("end")].to_owned()
+        })
+        .filter(|v| v != "csv" && v != "jsonl")
+        .collect();
+    assert_eq!(kinds.len(), 7, "{kinds:?}");
+    for kind in &kinds {
+        let (from, to) = if kind == "inventory" || kind == "account" {
+            ("", "")
+        } else {
+            ("2026-11-01", "2026-11-30")
+        };
+        let made = post(
+            &base,
+            "/app/exports",
+            Some(&owner),
+            Some(&base),
+            &[
+                ("csrf", &csrf),
+                ("kind", kind),
+                ("format", "csv"),
+                ("from", from),
+                ("to", to),
+            ],
+        )
+        .await;
+        assert_eq!(
+            (made.status, made.location()),
+            (303, "/app/exports"),
+            "{kind}: {}",
+            made.body
+        );
+    }
+    // The same form sent twice (a double click) is the same export.
+    let again = post(
+        &base,
+        "/app/exports",
+        Some(&owner),
+        Some(&base),
+        &[
+            ("csrf", &csrf),
+            ("kind", "inventory"),
+            ("format", "csv"),
+            ("from", ""),
+            ("to", ""),
+        ],
+    )
+    .await;
+    assert_eq!(again.status, 303);
+    let listed: serde_json::Value = client()
+        .get(format!("{base}/v1/exports"))
+        .bearer_auth("rck_e2e_api_key")
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(listed["exports"].as_array().map(Vec::len), Some(7));
+    // A range the API refuses is a 400 with nothing stored.
+    let refused = post(
+        &base,
+        "/app/exports",
+        Some(&owner),
+        Some(&base),
+        &[
+            ("csrf", &csrf),
+            ("kind", "orders"),
+            ("format", "csv"),
+            ("from", "2026-11-30"),
+            ("to", "2026-11-01"),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status, 400);
+    assert_eq!(refused.headers["x-rc-reason"], "from_after_to");
+}
