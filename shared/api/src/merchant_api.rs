@@ -3,6 +3,7 @@
 //! | route | does |
 //! | --- | --- |
 //! | `GET /v1/orders?after=<token>` | the merchant's orders, 100 a page, public views |
+//! | `GET /v1/orders?status=needs_action` | those backordered or needing attention, from their index |
 //! | `GET /v1/orders/{order_id}` | the order's public view |
 //! | `GET /v1/connections` | the merchant's connections, no secrets |
 //! | `PUT /v1/connections/shopify/{shop}` | connect a shop, or rotate its secrets |
@@ -112,7 +113,8 @@ enum Route {
     Kit(rc_domain::Sku),
     Listing(rc_domain::Sku),
     Ledger(Option<String>),
-    Orders(Option<String>),
+    /// (after, only those that need action)
+    Orders(Option<String>, bool),
     Order(OrderId),
     MarkShipped(OrderId),
     RevealBuyer(OrderId),
@@ -519,7 +521,20 @@ impl MerchantApi {
             }
             ["v1", "orders"] => {
                 allow(&[Method::GET])?;
-                Ok(Route::Orders(after()))
+                let status = request
+                    .uri()
+                    .query()
+                    .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("status=")));
+                match status {
+                    None => Ok(Route::Orders(after(), false)),
+                    Some("needs_action") => Ok(Route::Orders(after(), true)),
+                    Some(_) => Err(ApiError::InvalidPayload {
+                        reason: "unknown_filter",
+                        message:
+                            "`status` may only be needs_action (backordered or needs_attention)"
+                                .into(),
+                    }),
+                }
             }
             ["v1", "orders", id, "route"] => {
                 allow(&[Method::POST])?;
@@ -828,8 +843,11 @@ impl MerchantApi {
                 let report = self.privacy.audit.verify(&merchant).await?;
                 Ok(crate::json(http::StatusCode::OK, &report))
             }
-            Route::Orders(after) => {
+            Route::Orders(after, false) => {
                 order_routes::list(&self.orders, &merchant, after.as_deref()).await
+            }
+            Route::Orders(after, true) => {
+                order_routes::needing_action(&self.orders, &merchant, after.as_deref()).await
             }
             Route::Order(order) => {
                 order_routes::show(

@@ -71,8 +71,8 @@ fn query_parameters(method: &str, path: &str) -> Vec<(&'static str, bool, bool)>
         return Vec::new();
     }
     match path {
-        "/v1/orders"
-        | "/v1/inventory"
+        "/v1/orders" => vec![("status", false, false), ("after", false, false)],
+        "/v1/inventory"
         | "/v1/inventory-ledger"
         | "/v1/privacy/receipts"
         | "/v1/privacy/requests"

@@ -28,6 +28,25 @@ pub(crate) async fn list(
     ))
 }
 
+/// `GET /v1/orders?status=needs_action&after=<order id>`: the orders that wait for the
+/// merchant (backordered, or routing needs attention), from their index.
+pub(crate) async fn needing_action(
+    orders: &OrderRepository,
+    merchant: &MerchantId,
+    after: Option<&str>,
+) -> Result<Response<Bytes>, ApiError> {
+    let after = after
+        .map(|a| OrderId::parse(a).map_err(|_| ApiError::NotFound))
+        .transpose()?;
+    let (items, next) = orders
+        .needing_action(merchant, PAGE, after.as_ref())
+        .await?;
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "orders": items, "next": next }),
+    ))
+}
+
 /// `GET /v1/orders/{order_id}`: the public view, with its reservation and routing decision
 /// (`reservation` is null until the order is processed).
 pub(crate) async fn show(

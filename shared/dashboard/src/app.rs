@@ -677,7 +677,29 @@ impl Dashboard {
     }
 
     async fn needs_action(&self, signed: &Signed) -> Result<Response<Bytes>, Fail> {
-        let mut sections = Vec::new();
+        let now = self.now();
+        let waiting = self
+            .api(signed, Method::GET, "/v1/orders?status=needs_action", None)
+            .await?;
+        let mut sections = vec![Section {
+            heading: "Orders waiting for stock or a routing decision".into(),
+            columns: vec!["Order", "Channel", "Status", "Placed", "Lines"],
+            rows: rows(&waiting["orders"], |o| {
+                let id = text(o, "/id");
+                vec![
+                    Cell::link(
+                        text(o, "/channel_reference"),
+                        format!("/app/orders/{}", encode(&id)),
+                    ),
+                    Cell::text(text(o, "/channel")),
+                    Cell::badge(text(o, "/status")),
+                    Cell::text(when(o.get("placed_at"), signed.prefs, now)),
+                    Cell::text(o["lines"].as_array().map_or(0, Vec::len).to_string()),
+                ]
+            }),
+            empty: "Nothing here.",
+            next: None,
+        }];
         for (status, heading) in NEEDS_ACTION {
             let page = self
                 .api(
@@ -703,8 +725,9 @@ impl Dashboard {
             &TablePage {
                 chrome: signed.chrome("/app/needs-action"),
                 title: "Needs action".into(),
-                intro: "Shipments that wait for you: labels that failed, deliveries that did not \
-                        happen, parcels on their way back or lost."
+                intro: "What waits for you: orders short of stock or that routing could not \
+                        place, labels that failed, deliveries that did not happen, parcels on \
+                        their way back or lost."
                     .into(),
                 filters: Vec::new(),
                 sections,
@@ -867,6 +890,26 @@ impl Dashboard {
             placed: when(order.get("placed_at"), signed.prefs, now),
             total: money(&order["totals"]["total"]),
             deadline,
+            stock: match order.get("reservation") {
+                Some(Value::Object(r)) => {
+                    let state = r.get("state").and_then(Value::as_str).unwrap_or_default();
+                    let why = r
+                        .get("note")
+                        .and_then(Value::as_str)
+                        .or_else(|| {
+                            r.get("routing")
+                                .and_then(|d| d.get("attention"))
+                                .and_then(Value::as_str)
+                        })
+                        .unwrap_or_default();
+                    if why.is_empty() {
+                        state.replace('_', " ")
+                    } else {
+                        format!("{}: {why}", state.replace('_', " "))
+                    }
+                }
+                _ => "not processed yet".into(),
+            },
             lines: order["lines"]
                 .as_array()
                 .map(|lines| {

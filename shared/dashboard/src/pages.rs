@@ -149,6 +149,8 @@ pub struct OrderPage {
     pub placed: String,
     pub total: String,
     pub deadline: String,
+    /// The reservation's state and why it waits, if it does.
+    pub stock: String,
     /// (sku, quantity, unit price)
     pub lines: Vec<(String, String, String)>,
     /// (id, warehouse, status, carrier, tracking, note)

@@ -32,6 +32,12 @@ pub struct TransitionError {
 }
 
 impl OrderStatus {
+    /// Whether the merchant must act before the order can go on: stock is short, or routing
+    /// could not place it.
+    pub fn needs_action(&self) -> bool {
+        matches!(self, Self::Backordered | Self::NeedsAttention)
+    }
+
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::Received => "received",

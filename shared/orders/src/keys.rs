@@ -18,6 +18,12 @@ pub fn order_pii(merchant: &MerchantId, order: &OrderId) -> ItemKey {
     ItemKey::new(merchant_partition(merchant), format!("PII#{order}"))
 }
 
+/// The order's entry in the merchant's "needs action" index while it is backordered or needs
+/// attention: written and removed in the same transaction as the status.
+pub fn order_attention(merchant: &MerchantId, order: &OrderId) -> ItemKey {
+    ItemKey::new(merchant_partition(merchant), format!("ATTN#{order}"))
+}
+
 pub fn merchant_connection_pointer(
     merchant: &MerchantId,
     channel: &str,

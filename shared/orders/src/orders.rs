@@ -402,6 +402,10 @@ impl OrderRepository {
             item: public,
             expected_version: existing.version,
         });
+        ops.extend(
+            self.attention_op(&order.merchant, &order.id, stored_status, status)
+                .await?,
+        );
         let pii_key = keys::order_pii(&order.merchant, &order.id);
         // A purged order never gets PII back (nor one being purged: its key is destroyed first);
         // a sealed one's deadline only ever moves earlier.
@@ -508,6 +512,7 @@ impl OrderRepository {
                 item: public,
                 expected_version: existing.version,
             }];
+            ops.extend(self.attention_op(merchant, order, status, to).await?);
             if ships
                 && let Some(mut pii) = self.data.get(&keys::order_pii(merchant, order)).await?
                 && pii.number("stripped_at").is_none()
@@ -539,6 +544,72 @@ impl OrderRepository {
         Err(RepoError::LostRace(
             "the order kept changing concurrently; retry",
         ))
+    }
+
+    /// The change to the "needs action" index a status move makes: an entry when the order
+    /// starts needing the merchant, none when it stops (in the move's transaction).
+    async fn attention_op(
+        &self,
+        merchant: &MerchantId,
+        order: &OrderId,
+        from: OrderStatus,
+        to: OrderStatus,
+    ) -> Result<Option<TxOp>, RepoError> {
+        let key = keys::order_attention(merchant, order);
+        Ok(match (from.needs_action(), to.needs_action()) {
+            (false, true) => {
+                let now = Value::N(self.clock.now().unix_timestamp());
+                // One left over (the order was moved on outside a status move) is replaced.
+                Some(match self.data.get(&key).await? {
+                    Some(mut item) => {
+                        let version = item.version;
+                        item.set("since", now);
+                        TxOp::Replace {
+                            item,
+                            expected_version: version,
+                        }
+                    }
+                    None => TxOp::Create(Item::new(key).with("since", now)),
+                })
+            }
+            (true, false) => Some(TxOp::Delete {
+                key,
+                expected_version: None,
+            }),
+            _ => None,
+        })
+    }
+
+    /// The merchant's orders that need action (backordered, or routing needs attention),
+    /// oldest entry first, from the index; an entry whose order has moved on is skipped.
+    pub async fn needing_action(
+        &self,
+        merchant: &MerchantId,
+        limit: usize,
+        after: Option<&OrderId>,
+    ) -> Result<(Vec<OrderView>, Option<OrderId>), RepoError> {
+        let after = after.map(|id| rc_store::PageToken(keys::order_attention(merchant, id).sk));
+        let page = self
+            .data
+            .query_partition(&keys::merchant_partition(merchant), "ATTN#", limit, after)
+            .await?;
+        let mut views = Vec::with_capacity(page.items.len());
+        let mut last = None;
+        for item in &page.items {
+            let id = item
+                .key
+                .sk
+                .strip_prefix("ATTN#")
+                .and_then(|id| OrderId::parse(id).ok())
+                .ok_or(RepoError::Corrupt("attention key"))?;
+            if let Some(view) = self.view(merchant, &id).await?
+                && view.status.needs_action()
+            {
+                views.push(view);
+            }
+            last = Some(id);
+        }
+        Ok((views, last.filter(|_| page.next.is_some())))
     }
 
     /// When the order shipped or was cancelled, as far as we can tell: the channel's report

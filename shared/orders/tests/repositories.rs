@@ -670,3 +670,98 @@ async fn swapped_secret_ciphertexts_within_a_connection_are_refused() {
     );
     assert!(f.connections.shopify(&shop).await.is_err());
 }
+
+#[tokio::test]
+async fn orders_that_need_action_are_indexed_with_their_status_and_leave_with_it() {
+    use rc_domain::OrderStatus;
+    let f = fixture();
+    let parsed = parse_order(&merchant(), SAMPLE.as_bytes()).expect("order");
+    f.orders.upsert(&parsed.order, None).await.expect("stored");
+    let id = parsed.order.id.clone();
+    let listed = |orders: Vec<rc_orders::OrderView>| -> Vec<String> {
+        orders.into_iter().map(|o| o.id).collect()
+    };
+    assert!(
+        f.orders
+            .needing_action(&merchant(), 100, None)
+            .await
+            .expect("list")
+            .0
+            .is_empty()
+    );
+
+    // Backordered, then needs attention: listed once, with its current status.
+    f.orders
+        .advance_status(&merchant(), &id, OrderStatus::Backordered)
+        .await
+        .expect("moved");
+    let (page, next) = f
+        .orders
+        .needing_action(&merchant(), 100, None)
+        .await
+        .expect("list");
+    assert_eq!((listed(page), next), (vec![id.to_string()], None));
+    f.orders
+        .advance_status(&merchant(), &id, OrderStatus::NeedsAttention)
+        .await
+        .expect("moved");
+    let (page, _) = f
+        .orders
+        .needing_action(&merchant(), 100, None)
+        .await
+        .expect("list");
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].status, OrderStatus::NeedsAttention);
+
+    // Reserved after a fix: the entry goes in the same transaction.
+    f.orders
+        .advance_status(&merchant(), &id, OrderStatus::Reserved)
+        .await
+        .expect("moved");
+    assert!(
+        f.orders
+            .needing_action(&merchant(), 100, None)
+            .await
+            .expect("list")
+            .0
+            .is_empty()
+    );
+    assert!(
+        f.data
+            .get(&ItemKey::new("M#m1", format!("ATTN#{id}")))
+            .await
+            .expect("read")
+            .is_none()
+    );
+
+    // Another order, backordered, then cancelled on the channel: it leaves the list too.
+    let mut other = parse_order(&merchant(), SAMPLE.as_bytes())
+        .expect("order")
+        .order;
+    other.id = OrderId::parse("shopify-4242").expect("id");
+    f.orders.upsert(&other, None).await.expect("stored");
+    f.orders
+        .advance_status(&merchant(), &other.id, OrderStatus::Backordered)
+        .await
+        .expect("moved");
+    assert_eq!(
+        f.orders
+            .needing_action(&merchant(), 100, None)
+            .await
+            .expect("list")
+            .0
+            .len(),
+        1
+    );
+    other.status = OrderStatus::Cancelled;
+    other.channel_updated_at += time::Duration::minutes(5);
+    f.orders.upsert(&other, None).await.expect("cancelled");
+    assert!(
+        f.orders
+            .needing_action(&merchant(), 100, None)
+            .await
+            .expect("list")
+            .0
+            .is_empty()
+    );
+}

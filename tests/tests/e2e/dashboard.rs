@@ -1035,3 +1035,102 @@ async fn every_export_the_form_offers_is_accepted_and_a_double_click_is_one_expo
     assert_eq!(refused.status, 400);
     assert_eq!(refused.headers["x-rc-reason"], "from_after_to");
 }
+
+#[tokio::test]
+async fn an_order_short_of_stock_waits_on_needs_action_until_stock_arrives() {
+    let (host, config, _dir) = support::start_local_host_with(|config| {
+        config.order_processing_interval = Some(std::time::Duration::from_millis(50));
+    })
+    .await;
+    let base = format!("http://{}", host.addr);
+    let mut order: serde_json::Value =
+        serde_json::from_str(rc_local_host::DEMO_ORDER).expect("fixture");
+    order["id"] = serde_json::json!(880_100);
+    // One line of a seeded SKU, more than the warehouse holds.
+    let mut line = order["line_items"][0].clone();
+    line["sku"] = serde_json::json!("TSHIRT-RED-M");
+    line["quantity"] = serde_json::json!(5_000);
+    order["line_items"] = serde_json::json!([line]);
+    let (status, _) = post_webhook(
+        &base,
+        &config,
+        "orders/create",
+        "dash-short",
+        serde_json::to_vec(&order).expect("json"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let waiting = || async {
+        let page: serde_json::Value = client()
+            .get(format!("{base}/v1/orders?status=needs_action"))
+            .bearer_auth("rck_e2e_api_key")
+            .send()
+            .await
+            .expect("sent")
+            .json()
+            .await
+            .expect("json");
+        page["orders"]
+            .as_array()
+            .map(|o| {
+                o.iter()
+                    .filter_map(|o| o["id"].as_str().map(str::to_owned))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    let mut listed = Vec::new();
+    for _ in 0..100 {
+        listed = waiting().await;
+        if !listed.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(listed, ["shopify-880100"], "backordered, in the index");
+    let owner = sign_in(&base, OWNER).await;
+    let page = get(&base, "/app/needs-action", Some(&owner)).await;
+    assert!(page.body.contains("/app/orders/shopify-880100"));
+    assert!(page.body.contains("badge backordered"));
+    // Only `needs_action` filters; anything else is refused, not ignored.
+    let refused = client()
+        .get(format!("{base}/v1/orders?status=shipped"))
+        .bearer_auth("rck_e2e_api_key")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(refused.status().as_u16(), 422);
+
+    // Stock arrives: the order is reserved and leaves the list (its entry removed with the move).
+    let skus: Vec<String> = order["line_items"]
+        .as_array()
+        .expect("lines")
+        .iter()
+        .filter_map(|l| l["sku"].as_str().map(str::to_owned))
+        .collect();
+    for sku in &skus {
+        let answer = client()
+            .post(format!("{base}/v1/inventory/{sku}/adjustments"))
+            .bearer_auth("rck_e2e_api_key")
+            .header("content-type", "application/json")
+            .body(format!(r#"{{"warehouse": "main", "kind": "receive", "quantity": 20000, "reason": "po-{sku}"}}"#))
+            .send()
+            .await
+            .expect("sent");
+        assert!(
+            answer.status().is_success(),
+            "{}",
+            answer.text().await.unwrap_or_default()
+        );
+    }
+    for _ in 0..100 {
+        listed = waiting().await;
+        if listed.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(listed.is_empty(), "{listed:?}");
+    let page = get(&base, "/app/needs-action", Some(&owner)).await;
+    assert!(!page.body.contains("/app/orders/shopify-880100"));
+}
