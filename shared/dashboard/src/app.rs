@@ -82,6 +82,8 @@ enum Fail {
     Refused(String),
     TooMany,
     MethodNotAllowed,
+    /// The store or a service is busy for a moment (the API's 503): try again.
+    Unavailable,
     Internal,
 }
 
@@ -210,6 +212,20 @@ fn fail_page(fail: Fail) -> Response<Bytes> {
             "This address does not take that kind of request.",
             "method_not_allowed",
         ),
+        Fail::Unavailable => {
+            let mut page = html(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &ErrorPage {
+                    title: "Busy for a moment",
+                    message: "This page could not be made just now; nothing was changed. Reload it \
+                              in a second.",
+                    reason: "temporarily_unavailable",
+                },
+            );
+            page.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return page;
+        }
         Fail::Internal => (
             StatusCode::INTERNAL_SERVER_ERROR,
             "Something went wrong",
@@ -405,6 +421,7 @@ impl Dashboard {
                 .await?;
                 Ok(redirect("/app/shipments?status=voided"))
             }
+            (false, ["shipments", id, "label"]) => self.label(&signed, id_segment(id)?).await,
             (false, ["inventory"]) => self.inventory(&signed, &request).await,
             (false, ["inventory", sku]) => self.sku(&signed, id_segment(sku)?).await,
             (false, ["exports"]) => self.exports(&signed).await,
@@ -659,6 +676,7 @@ impl Dashboard {
             403 => Err(Fail::Forbidden),
             401 | 410 => Err(Fail::SignIn),
             400 | 409 | 413 | 422 => Err(Fail::Refused(text(&value, "/error"))),
+            503 => Err(Fail::Unavailable),
             _ => Err(Fail::Internal),
         }
     }
@@ -754,11 +772,14 @@ impl Dashboard {
                             Cell::text(text(s, "/reason")),
                             Cell::text(when(s.pointer("/journey/since"), signed.prefs, now)),
                         ];
+                        let id = encode(&text(s, "/id"));
                         row.push(if status == "label_created" {
-                            Cell::action(
-                                "Void label",
-                                format!("/app/shipments/{}/void", encode(&text(s, "/id"))),
-                            )
+                            Cell::link("Print label", format!("/app/shipments/{id}/label"))
+                        } else {
+                            Cell::text("")
+                        });
+                        row.push(if status == "label_created" {
+                            Cell::action("Void label", format!("/app/shipments/{id}/void"))
                         } else {
                             Cell::text("")
                         });
@@ -945,6 +966,7 @@ impl Dashboard {
             tax: tax_rows(&tax),
             buyer,
             purged,
+            can_reveal: signed.caller.has(rc_orders::Scope::PiiRead),
         };
         Ok(html(StatusCode::OK, &page))
     }
@@ -1104,6 +1126,39 @@ impl Dashboard {
                 ],
             },
         ))
+    }
+
+    /// The label document, to print again: it shows the buyer's address, so it takes
+    /// `pii:read` and the API records the opening; passed through as the API serves it.
+    async fn label(&self, signed: &Signed, id: &str) -> Result<Response<Bytes>, Fail> {
+        let request = Request::builder()
+            .method(Method::GET)
+            .uri(format!("/v1/shipments/{id}/label"))
+            .body(Bytes::new())
+            .map_err(|_| Fail::Internal)?;
+        let answer = self.api.handle_as(signed.caller.clone(), request).await;
+        match answer.status().as_u16() {
+            200 => {}
+            404 => return Err(Fail::NotFound),
+            403 => return Err(Fail::Forbidden),
+            401 | 410 => return Err(Fail::SignIn),
+            _ => return Err(Fail::Internal),
+        }
+        let content_type = answer
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .cloned()
+            .unwrap_or_else(|| HeaderValue::from_static("application/octet-stream"));
+        let mut response = Response::new(answer.into_body());
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, content_type);
+        if let Ok(value) = HeaderValue::from_str(&format!("inline; filename=\"label-{id}\"")) {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_DISPOSITION, value);
+        }
+        Ok(response)
     }
 
     async fn exports(&self, signed: &Signed) -> Result<Response<Bytes>, Fail> {
@@ -1696,7 +1751,8 @@ fn shipment_columns() -> Vec<&'static str> {
         "Tracking",
         "Note",
         "Updated",
-        "",
+        "Label",
+        "Void",
     ]
 }
 

@@ -159,6 +159,8 @@ pub struct OrderPage {
     pub tax: Vec<(String, String, String, String, String)>,
     pub buyer: Option<BuyerView>,
     pub purged: bool,
+    /// Whether the user's role may open buyer details at all.
+    pub can_reveal: bool,
 }
 
 pub struct ExportRow {
