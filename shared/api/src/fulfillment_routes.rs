@@ -209,6 +209,16 @@ impl FulfillmentApi {
         ))
     }
 
+    /// `GET /v1/confirmations?state=failed`: shipments whose marketplace confirmation failed
+    /// for good (the merchant fixes the tracking number and confirms again), at most 100.
+    pub(crate) async fn confirmation_failures(
+        &self,
+        merchant: &MerchantId,
+    ) -> Result<Response<Bytes>, ApiError> {
+        let shipments = self.shipments.confirmation_failures(merchant, 100).await?;
+        Ok(json(StatusCode::OK, &json!({ "shipments": shipments })))
+    }
+
     pub(crate) async fn show(
         &self,
         merchant: &MerchantId,

@@ -38,6 +38,7 @@
 //! | `PUT /v1/shipments/{id}/parcel`, `POST /v1/shipments/{id}/label`, `POST /v1/shipments/{id}/void` | parcel, (re)label, void |
 //! | `GET /v1/shipments/{id}/label` | the label document (`pii:read` key, audited) |
 //! | `GET /v1/couriers`, `PUT/DELETE /v1/couriers/{kind}/{name}` | courier accounts |
+//! | `GET /v1/confirmations?state=failed` | shipments whose marketplace confirmation failed for good |
 //! | `PUT /v1/inventory/{sku}/parcel` | a SKU's parcel defaults |
 //! | `GET /v1/tax/classes`, `GET/PUT /v1/tax/classes/{id}` | tax classes (GST rules, VAT reduced rates) |
 //! | `GET/PUT /v1/tax/skus/{sku}` | the tax class of a SKU |
@@ -141,6 +142,7 @@ enum Route {
     ShipmentVoid(rc_domain::ShipmentId),
     ShipmentConfirm(rc_domain::ShipmentId),
     FulfillmentSettings,
+    ConfirmationFailures,
     Couriers,
     Courier(rc_domain::CourierAccountRef),
     ParcelDefaults(rc_domain::Sku),
@@ -464,6 +466,20 @@ impl MerchantApi {
             ["v1", "shipments", id, "confirm"] => {
                 allow(&[Method::POST])?;
                 shipment_from_path(id).map(Route::ShipmentConfirm)
+            }
+            ["v1", "confirmations"] => {
+                allow(&[Method::GET])?;
+                let state = request
+                    .uri()
+                    .query()
+                    .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("state=")));
+                match state {
+                    Some("failed") => Ok(Route::ConfirmationFailures),
+                    _ => Err(ApiError::InvalidPayload {
+                        reason: "unknown_filter",
+                        message: "`state` must be failed".into(),
+                    }),
+                }
             }
             ["v1", "settings", "fulfillment"] => {
                 allow(&[Method::GET, Method::PUT])?;
@@ -895,6 +911,7 @@ impl MerchantApi {
                     .await
             }
             Route::FulfillmentSettings => self.fulfillment.settings(&merchant).await,
+            Route::ConfirmationFailures => self.fulfillment.confirmation_failures(&merchant).await,
             Route::Couriers => self.fulfillment.couriers(&merchant).await,
             Route::TaxClasses => self.tax.classes(&merchant).await,
             Route::TaxClass(id) if request.method() == Method::PUT => {

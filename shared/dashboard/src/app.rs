@@ -718,6 +718,16 @@ impl Dashboard {
             empty: "Nothing here.",
             next: None,
         }];
+        let failed = self
+            .api(signed, Method::GET, "/v1/confirmations?state=failed", None)
+            .await?;
+        sections.push(Section {
+            heading: "Marketplace confirmations that failed".into(),
+            columns: shipment_columns(),
+            rows: self.shipment_rows(signed, &failed),
+            empty: "Nothing here.",
+            next: None,
+        });
         for (status, heading) in NEEDS_ACTION {
             let page = self
                 .api(
@@ -769,7 +779,7 @@ impl Dashboard {
                             Cell::badge(status.clone()),
                             Cell::text(text(s, "/purchase/carrier")),
                             Cell::text(text(s, "/purchase/tracking_code")),
-                            Cell::text(text(s, "/reason")),
+                            Cell::text(shipment_note(s)),
                             Cell::text(when(s.pointer("/journey/since"), signed.prefs, now)),
                         ];
                         let id = encode(&text(s, "/id"));

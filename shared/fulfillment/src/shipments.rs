@@ -115,6 +115,9 @@ pub struct Shipment {
     /// written only when that changes.
     #[serde(skip)]
     pending_indexed: bool,
+    /// Whether its confirmation had failed when read (its failures index entry exists).
+    #[serde(skip)]
+    failed_indexed: bool,
 }
 
 /// A package the merchant sent without a RetailCoder label.
@@ -133,6 +136,12 @@ impl Shipment {
         self.confirmation
             .as_ref()
             .is_some_and(|c| c.state == rc_domain::ConfirmationState::Pending)
+    }
+
+    fn confirmation_failed(&self) -> bool {
+        self.confirmation
+            .as_ref()
+            .is_some_and(|c| c.state == rc_domain::ConfirmationState::Failed)
     }
 
     /// The carrier and tracking number the marketplace is told: the label's, or the one the
@@ -181,6 +190,11 @@ fn confirmation_key(merchant: &MerchantId, id: &ShipmentId) -> ItemKey {
     ItemKey::new(merchant_partition(merchant), format!("CONFIRMIDX#{id}"))
 }
 
+/// A shipment whose marketplace confirmation failed for good, for the merchant to act on.
+fn failure_key(merchant: &MerchantId, id: &ShipmentId) -> ItemKey {
+    ItemKey::new(merchant_partition(merchant), format!("CONFAIL#{id}"))
+}
+
 fn index_key(merchant: &MerchantId, status: ShipmentStatus, id: &ShipmentId) -> ItemKey {
     ItemKey::new(
         merchant_partition(merchant),
@@ -203,6 +217,7 @@ fn from_item(item: &Item) -> Result<Shipment, FulfillmentError> {
         .ok_or(FulfillmentError::Corrupt("shipment"))?;
     shipment.version = item.version;
     shipment.pending_indexed = shipment.confirmation_pending();
+    shipment.failed_indexed = shipment.confirmation_failed();
     Ok(shipment)
 }
 
@@ -275,6 +290,7 @@ impl ShipmentRepository {
                 updated_at: now,
                 version: 1,
                 pending_indexed: false,
+                failed_indexed: false,
             };
             let ops = vec![
                 TxOp::Create(to_item(merchant, &shipment)?),
@@ -336,20 +352,60 @@ impl ShipmentRepository {
         shipment: &mut Shipment,
     ) -> Result<(), FulfillmentError> {
         let pending = shipment.confirmation_pending();
-        if pending == shipment.pending_indexed {
-            return Ok(());
+        if pending != shipment.pending_indexed {
+            self.set_entry(confirmation_key(merchant, &shipment.id), pending)
+                .await?;
+            shipment.pending_indexed = pending;
         }
-        let key = confirmation_key(merchant, &shipment.id);
-        if pending {
+        // Failures the merchant must look at (the dashboard's needs-action page).
+        let failed = shipment.confirmation_failed();
+        if failed != shipment.failed_indexed {
+            self.set_entry(failure_key(merchant, &shipment.id), failed)
+                .await?;
+            shipment.failed_indexed = failed;
+        }
+        Ok(())
+    }
+
+    async fn set_entry(&self, key: ItemKey, present: bool) -> Result<(), FulfillmentError> {
+        if present {
             match self.data.create(Item::new(key)).await {
-                Ok(()) | Err(StoreError::AlreadyExists) => {}
-                Err(e) => return Err(e.into()),
+                Ok(()) | Err(StoreError::AlreadyExists) => Ok(()),
+                Err(e) => Err(e.into()),
             }
         } else {
-            self.data.delete(&key, None).await?;
+            Ok(self.data.delete(&key, None).await?)
         }
-        shipment.pending_indexed = pending;
-        Ok(())
+    }
+
+    /// The merchant's shipments whose marketplace confirmation failed for good, from their
+    /// index (an entry whose shipment has moved on is skipped).
+    pub async fn confirmation_failures(
+        &self,
+        merchant: &MerchantId,
+        limit: usize,
+    ) -> Result<Vec<Shipment>, FulfillmentError> {
+        let page = self
+            .data
+            .query_partition(&merchant_partition(merchant), "CONFAIL#", limit, None)
+            .await?;
+        let mut failed = Vec::new();
+        for entry in page.items {
+            let Some(id) = entry
+                .key
+                .sk
+                .strip_prefix("CONFAIL#")
+                .and_then(|id| ShipmentId::parse(id).ok())
+            else {
+                continue;
+            };
+            if let Some(shipment) = self.get(merchant, &id).await?
+                && shipment.confirmation_failed()
+            {
+                failed.push(shipment);
+            }
+        }
+        Ok(failed)
     }
 
     /// The merchant's shipments whose confirmation is pending and due at `now`.
@@ -547,8 +603,7 @@ impl ShipmentRepository {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_shipment_reads_back_as_it_was_written() {
+    fn sample() -> Shipment {
         let order = OrderId::parse("shopify-1").expect("order");
         let courier = CourierAccountRef::parse("easypost", "main").expect("courier");
         let usd = rc_domain::Currency::parse("USD").expect("usd");
@@ -560,7 +615,7 @@ mod tests {
             amount: Money::from_minor(460, usd).expect("money"),
             delivery_days: Some(3),
         };
-        let shipment = Shipment {
+        Shipment {
             id: ShipmentId::new(&order, 1).expect("id"),
             order,
             warehouse: WarehouseId::parse("main").expect("warehouse"),
@@ -593,7 +648,13 @@ mod tests {
             updated_at: 2,
             version: 3,
             pending_indexed: false,
-        };
+            failed_indexed: false,
+        }
+    }
+
+    #[test]
+    fn a_shipment_reads_back_as_it_was_written() {
+        let shipment = sample();
         let merchant = MerchantId::parse("m").expect("merchant");
         let item = to_item(&merchant, &shipment).expect("item");
         let mut back = from_item(&item).map_err(|e| {
@@ -604,5 +665,76 @@ mod tests {
             back.version = 3;
         }
         assert_eq!(back, Ok(shipment));
+    }
+
+    #[tokio::test]
+    async fn failed_confirmations_are_listed_until_they_are_not() {
+        use rc_domain::{Confirmation, ConfirmationState, ManualClock, TrackingCode};
+        let clock = Arc::new(ManualClock::at(
+            time::macros::datetime!(2026-11-30 09:00 UTC),
+        ));
+        let data: Arc<dyn Store> = Arc::new(rc_store::memory::MemoryStore::new(clock.clone()));
+        let repo = ShipmentRepository::new(data.clone(), clock);
+        let merchant = MerchantId::parse("m").expect("merchant");
+        let shipment = sample();
+        data.create(to_item(&merchant, &shipment).expect("item"))
+            .await
+            .expect("stored");
+        let mut stored = repo
+            .get(&merchant, &shipment.id)
+            .await
+            .expect("read")
+            .expect("there");
+        assert!(
+            repo.confirmation_failures(&merchant, 100)
+                .await
+                .expect("list")
+                .is_empty()
+        );
+
+        let mut confirmation = Confirmation::pending(
+            "USPS",
+            &TrackingCode::parse("9400100000000000000000").expect("code"),
+        );
+        confirmation.state = ConfirmationState::Failed;
+        confirmation.reason = Some("invalid_tracking".into());
+        stored.confirmation = Some(confirmation);
+        repo.save(&merchant, &mut stored, ShipmentStatus::LabelCreated)
+            .await
+            .expect("saved");
+        let failed = repo
+            .confirmation_failures(&merchant, 100)
+            .await
+            .expect("list");
+        assert_eq!(
+            failed.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
+            [shipment.id.clone()]
+        );
+
+        // Tried again by the merchant: pending, no longer a failure.
+        let mut stored = repo
+            .get(&merchant, &shipment.id)
+            .await
+            .expect("read")
+            .expect("there");
+        if let Some(c) = stored.confirmation.as_mut() {
+            c.state = ConfirmationState::Pending;
+        }
+        repo.save(&merchant, &mut stored, ShipmentStatus::LabelCreated)
+            .await
+            .expect("saved");
+        assert!(
+            repo.confirmation_failures(&merchant, 100)
+                .await
+                .expect("list")
+                .is_empty()
+        );
+        assert_eq!(
+            repo.confirmations_due(&merchant, i64::MAX)
+                .await
+                .expect("due")
+                .len(),
+            1
+        );
     }
 }

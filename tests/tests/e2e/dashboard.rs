@@ -1100,6 +1100,25 @@ async fn an_order_short_of_stock_waits_on_needs_action_until_stock_arrives() {
         .await
         .expect("sent");
     assert_eq!(refused.status().as_u16(), 422);
+    // Failed marketplace confirmations: none here; only `state=failed` is a filter.
+    let failures: serde_json::Value = client()
+        .get(format!("{base}/v1/confirmations?state=failed"))
+        .bearer_auth("rck_e2e_api_key")
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(failures, serde_json::json!({"shipments": []}));
+    let refused = client()
+        .get(format!("{base}/v1/confirmations?state=pending"))
+        .bearer_auth("rck_e2e_api_key")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(refused.status().as_u16(), 422);
+    assert!(page.body.contains("Marketplace confirmations that failed"));
 
     // Stock arrives: the order is reserved and leaves the list (its entry removed with the move).
     let skus: Vec<String> = order["line_items"]

@@ -120,9 +120,17 @@ impl Browser {
         answer["value"].clone()
     }
 
+    /// Navigates, then waits until the new document has loaded and has a body (on a loaded
+    /// machine the driver can answer while the old document is still being replaced).
     pub async fn go(&self, url: &str) {
+        self.script("window.__before_click = true; return true;", json!([]))
+            .await;
         self.call(reqwest::Method::POST, "/url", Some(json!({"url": url})))
             .await;
+        if url.starts_with("data:") {
+            return;
+        }
+        self.wait_for_new_page().await;
     }
 
     pub async fn url(&self) -> String {
@@ -197,7 +205,8 @@ impl Browser {
         for _ in 0..100 {
             let state = self
                 .script(
-                    "return window.__before_click === undefined && document.readyState === 'complete';",
+                    "return window.__before_click === undefined && document.readyState === 'complete'
+                        && document.body !== null && document.body.innerHTML.length > 0;",
                     json!([]),
                 )
                 .await;
