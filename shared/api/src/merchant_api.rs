@@ -474,10 +474,11 @@ impl MerchantApi {
                     .query()
                     .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("state=")));
                 match state {
-                    Some("failed") => Ok(Route::ConfirmationFailures),
-                    _ => Err(ApiError::InvalidPayload {
+                    // Failed is the one state listed (pending ones are the poller's).
+                    None | Some("failed") => Ok(Route::ConfirmationFailures),
+                    Some(_) => Err(ApiError::InvalidPayload {
                         reason: "unknown_filter",
-                        message: "`state` must be failed".into(),
+                        message: "`state` may only be failed".into(),
                     }),
                 }
             }

@@ -81,7 +81,7 @@ fn query_parameters(method: &str, path: &str) -> Vec<(&'static str, bool, bool)>
             vec![("after", false, false)]
         }
         "/v1/shipments" => vec![("status", false, false), ("after", false, false)],
-        "/v1/confirmations" => vec![("state", true, false)],
+        "/v1/confirmations" => vec![("state", false, false)],
         "/v1/reports/tax" => vec![
             ("from", true, false),
             ("to", true, false),
