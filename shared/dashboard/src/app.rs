@@ -1386,6 +1386,7 @@ impl Dashboard {
         let connections = self.api_if_allowed(signed, "/v1/connections").await?;
         let warehouses = self.api_if_allowed(signed, "/v1/warehouses").await?;
         let couriers = self.api_if_allowed(signed, "/v1/couriers").await?;
+        let routing = self.api_if_allowed(signed, "/v1/routing").await?;
         let now = self.now();
         let manages_users = signed.user.role.manages_users();
         let users = if manages_users {
@@ -1479,6 +1480,49 @@ impl Dashboard {
                 .unwrap_or_default()
                 .iter()
                 .map(|c| (text(c, "/kind"), text(c, "/name")))
+                .collect(),
+            routing_visible: routing.is_some(),
+            allow_split: routing
+                .as_ref()
+                .is_some_and(|r| r["allow_split"] == json!(true)),
+            rules: routing
+                .as_ref()
+                .and_then(|r| r["rules"].as_array().cloned())
+                .unwrap_or_default()
+                .iter()
+                .map(|rule| {
+                    let list = |name: &str| {
+                        rule[name]
+                            .as_array()
+                            .map(|v| {
+                                v.iter()
+                                    .filter_map(Value::as_str)
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            })
+                            .unwrap_or_default()
+                    };
+                    let when = [
+                        ("countries", list("countries")),
+                        ("regions", list("regions")),
+                        ("postal codes starting", list("postal_prefixes")),
+                        ("channels", list("channels")),
+                    ]
+                    .into_iter()
+                    .filter(|(_, v)| !v.is_empty())
+                    .map(|(k, v)| format!("{k}: {v}"))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                    (
+                        text(rule, "/name"),
+                        if when.is_empty() {
+                            "every order".to_owned()
+                        } else {
+                            when
+                        },
+                        list("warehouses"),
+                    )
+                })
                 .collect(),
             owner: signed.user.role == Role::Owner,
             keys_visible: keys.is_some(),

@@ -203,6 +203,11 @@ pub struct SettingsPage {
     pub warehouses: Vec<(String, String, String, String, String)>,
     /// (kind, name)
     pub couriers: Vec<(String, String)>,
+    /// Whether the user's role reads the routing rules.
+    pub routing_visible: bool,
+    pub allow_split: bool,
+    /// (name, when it applies, warehouses in order)
+    pub rules: Vec<(String, String, String)>,
     /// Whether the user may cancel the account.
     pub owner: bool,
     pub keys_visible: bool,

@@ -366,5 +366,72 @@ async fn a_merchant_runs_a_day_from_the_dashboard_in_a_real_browser() {
         "{page}"
     );
     assert!(!page.contains("action=\"/app/orders/"));
+
+    // Another tenant's order, or one that never existed: the same "not found" page.
+    browser
+        .go(&format!("{base}/app/orders/shopify-999999999"))
+        .await;
+    assert!(browser.source().await.contains("data-reason=\"not_found\""));
+
+    // Session fixation: an attacker's own valid session planted in this browser is never
+    // promoted by the victim's sign-in, and it ends.
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let planted = no_redirects
+        .post(format!("{base}/app/sign-in"))
+        .header("origin", &base)
+        .form(&[
+            ("account", config.demo_merchant.as_str()),
+            ("email", "operator@demo.retailcoder.example"),
+            ("password", config.demo_password.as_str()),
+        ])
+        .send()
+        .await
+        .expect("sent");
+    let planted = planted
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .and_then(|v| v.strip_prefix("__Host-rc_session="))
+        .expect("the attacker's session")
+        .to_owned();
+    browser.go(&format!("{base}/app/needs-action")).await;
+    browser.click_and_wait("form.signout button").await;
+    browser.add_cookie("__Host-rc_session", &planted).await;
+    browser.go(&format!("{base}/app/sign-in")).await;
+    browser.type_into("#account", &config.demo_merchant).await;
+    browser
+        .type_into("#email", "owner@demo.retailcoder.example")
+        .await;
+    browser.type_into("#password", &config.demo_password).await;
+    browser.click_and_wait("form button[type=submit]").await;
+    wait_for_url(&browser, "/app/needs-action").await;
+    let held: Vec<String> = browser
+        .cookies()
+        .await
+        .iter()
+        .filter(|c| c["name"] == "__Host-rc_session")
+        .filter_map(|c| c["value"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(held.len(), 1);
+    assert_ne!(held[0], planted, "a new session at sign-in");
+    let reused = api
+        .get(format!("{base}/app/orders"))
+        .header("cookie", format!("__Host-rc_session={planted}"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(
+        reused.status().as_u16(),
+        200,
+        "redirects are followed by this client"
+    );
+    assert!(
+        reused.url().path().ends_with("/app/sign-in"),
+        "the planted session ended"
+    );
     browser.quit().await;
 }

@@ -227,6 +227,19 @@ impl Browser {
             .unwrap_or_default()
     }
 
+    /// Plants a cookie for the current page's host (as an attacker with a foothold would).
+    pub async fn add_cookie(&self, name: &str, value: &str) {
+        self.call(
+            reqwest::Method::POST,
+            "/cookie",
+            Some(json!({"cookie": {
+                "name": name, "value": value, "path": "/", "secure": true, "httpOnly": true,
+                "sameSite": "Lax"
+            }})),
+        )
+        .await;
+    }
+
     pub async fn script(&self, script: &str, args: Value) -> Value {
         self.call(
             reqwest::Method::POST,
