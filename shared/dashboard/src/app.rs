@@ -702,19 +702,7 @@ impl Dashboard {
         let mut sections = vec![Section {
             heading: "Orders waiting for stock or a routing decision".into(),
             columns: vec!["Order", "Channel", "Status", "Placed", "Lines"],
-            rows: rows(&waiting["orders"], |o| {
-                let id = text(o, "/id");
-                vec![
-                    Cell::link(
-                        text(o, "/channel_reference"),
-                        format!("/app/orders/{}", encode(&id)),
-                    ),
-                    Cell::text(text(o, "/channel")),
-                    Cell::badge(text(o, "/status")),
-                    Cell::text(when(o.get("placed_at"), signed.prefs, now)),
-                    Cell::text(o["lines"].as_array().map_or(0, Vec::len).to_string()),
-                ]
-            }),
+            rows: rows(&waiting["orders"], |o| order_cells(o, signed.prefs, now)),
             empty: "Nothing here.",
             next: None,
         }];
@@ -805,34 +793,15 @@ impl Dashboard {
         signed: &Signed,
         request: &Request<Bytes>,
     ) -> Result<Response<Bytes>, Fail> {
-        let uri = match query(request, "after") {
-            Some(after) => format!("/v1/orders?after={}", encode(&after)),
-            None => "/v1/orders".into(),
-        };
+        let uri = page_uri("/v1/orders", request, "after");
         let page = self.api(signed, Method::GET, &uri, None).await?;
         let now = self.now();
-        let rows = page["orders"]
-            .as_array()
-            .map(|list| {
-                list.iter()
-                    .map(|o| {
-                        let id = text(o, "/id");
-                        vec![
-                            Cell::link(
-                                text(o, "/channel_reference"),
-                                format!("/app/orders/{}", encode(&id)),
-                            ),
-                            Cell::text(text(o, "/channel")),
-                            Cell::badge(text(o, "/status")),
-                            Cell::text(when(o.get("placed_at"), signed.prefs, now)),
-                            Cell::text(o["lines"].as_array().map_or(0, Vec::len).to_string()),
-                            Cell::text(money(&o["totals"]["total"])),
-                            Cell::text(text(o, "/buyer_pii")),
-                        ]
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let rows = rows(&page["orders"], |o| {
+            let mut cells = order_cells(o, signed.prefs, now);
+            cells.push(Cell::text(money(&o["totals"]["total"])));
+            cells.push(Cell::text(text(o, "/buyer_pii")));
+            cells
+        });
         Ok(html(
             StatusCode::OK,
             &TablePage {
@@ -1031,10 +1000,7 @@ impl Dashboard {
         signed: &Signed,
         request: &Request<Bytes>,
     ) -> Result<Response<Bytes>, Fail> {
-        let uri = match query(request, "after") {
-            Some(after) => format!("/v1/inventory?after={}", encode(&after)),
-            None => "/v1/inventory".into(),
-        };
+        let uri = page_uri("/v1/inventory", request, "after");
         let page = self.api(signed, Method::GET, &uri, None).await?;
         let rows = page["skus"]
             .as_array()
@@ -1270,18 +1236,12 @@ impl Dashboard {
                 Cell::link("Verify the whole chain now", "/app/privacy?verify=1".into()),
             ]]
         };
-        let receipts_uri = match query(request, "receipts_after") {
-            Some(after) => format!("/v1/privacy/receipts?after={}", encode(&after)),
-            None => "/v1/privacy/receipts".into(),
-        };
+        let receipts_uri = page_uri("/v1/privacy/receipts", request, "receipts_after");
         let receipts = self.api(signed, Method::GET, &receipts_uri, None).await?;
         let requests = self
             .api(signed, Method::GET, "/v1/privacy/requests", None)
             .await?;
-        let audit_uri = match query(request, "after") {
-            Some(after) => format!("/v1/privacy/audit?after={}", encode(&after)),
-            None => "/v1/privacy/audit".into(),
-        };
+        let audit_uri = page_uri("/v1/privacy/audit", request, "after");
         let audit = self.api(signed, Method::GET, &audit_uri, None).await?;
         let now = self.now();
         let receipt_rows = rows(&receipts["receipts"], |r| {
@@ -1786,6 +1746,30 @@ fn asset(body: &'static str, content_type: &'static str) -> Response<Bytes> {
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
+}
+
+/// An order's first cells in a list: its reference (linked), channel, status, when placed and
+/// how many lines.
+fn order_cells(o: &Value, prefs: Preferences, now: i64) -> Vec<Cell> {
+    vec![
+        Cell::link(
+            text(o, "/channel_reference"),
+            format!("/app/orders/{}", encode(&text(o, "/id"))),
+        ),
+        Cell::text(text(o, "/channel")),
+        Cell::badge(text(o, "/status")),
+        Cell::text(when(o.get("placed_at"), prefs, now)),
+        Cell::text(o["lines"].as_array().map_or(0, Vec::len).to_string()),
+    ]
+}
+
+/// An API list's address, continued after the page's `param` (the API's `after` token) if the
+/// dashboard's own address carries one.
+fn page_uri(path: &str, request: &Request<Bytes>, param: &str) -> String {
+    match query(request, param) {
+        Some(after) => format!("{path}?after={}", encode(&after)),
+        None => path.to_owned(),
+    }
 }
 
 /// One row per element of a JSON array (none if it is not one).

@@ -65,6 +65,14 @@ async fn visit(browser: &Browser, url: &str) -> String {
     browser.source().await
 }
 
+/// Fills the sign-in form as a user types it, and sends it.
+async fn sign_in(browser: &Browser, config: &rc_local_host::LocalConfig, email: &str) {
+    browser.type_into("#account", &config.demo_merchant).await;
+    browser.type_into("#email", email).await;
+    browser.type_into("#password", &config.demo_password).await;
+    browser.click_and_wait("form button[type=submit]").await;
+}
+
 async fn wait_for_url(browser: &Browser, ending: &str) -> String {
     for _ in 0..50 {
         let url = browser.url().await;
@@ -134,12 +142,7 @@ async fn a_merchant_runs_a_day_from_the_dashboard_in_a_real_browser() {
         "sign-in page"
     );
     std::fs::write(shots.join("sign-in.png"), browser.screenshot().await).expect("write");
-    browser.type_into("#account", &config.demo_merchant).await;
-    browser
-        .type_into("#email", "owner@demo.retailcoder.example")
-        .await;
-    browser.type_into("#password", &config.demo_password).await;
-    browser.click_and_wait("form button[type=submit]").await;
+    sign_in(&browser, &config, "owner@demo.retailcoder.example").await;
     wait_for_url(&browser, "/app/needs-action").await;
 
     // The browser holds one cookie: the session, with every attribute.
@@ -353,12 +356,7 @@ async fn a_merchant_runs_a_day_from_the_dashboard_in_a_real_browser() {
     wait_for_url(&browser, "/app/sign-in").await;
 
     // A viewer sees the order but no way to open its buyer.
-    browser.type_into("#account", &config.demo_merchant).await;
-    browser
-        .type_into("#email", "viewer@demo.retailcoder.example")
-        .await;
-    browser.type_into("#password", &config.demo_password).await;
-    browser.click_and_wait("form button[type=submit]").await;
+    sign_in(&browser, &config, "viewer@demo.retailcoder.example").await;
     browser.go(&order_url).await;
     let page = browser.source().await;
     assert!(
@@ -402,12 +400,7 @@ async fn a_merchant_runs_a_day_from_the_dashboard_in_a_real_browser() {
     browser.click_and_wait("form.signout button").await;
     browser.add_cookie("__Host-rc_session", &planted).await;
     browser.go(&format!("{base}/app/sign-in")).await;
-    browser.type_into("#account", &config.demo_merchant).await;
-    browser
-        .type_into("#email", "owner@demo.retailcoder.example")
-        .await;
-    browser.type_into("#password", &config.demo_password).await;
-    browser.click_and_wait("form button[type=submit]").await;
+    sign_in(&browser, &config, "owner@demo.retailcoder.example").await;
     wait_for_url(&browser, "/app/needs-action").await;
     let held: Vec<String> = browser
         .cookies()
