@@ -1274,17 +1274,7 @@ impl Dashboard {
                 Cell::text(text(e, "/purpose")),
                 Cell::text(text(e, "/actor")),
                 Cell::text(text(e, "/subject")),
-                Cell::text(
-                    e["orders"]
-                        .as_array()
-                        .map(|o| {
-                            o.iter()
-                                .filter_map(Value::as_str)
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        })
-                        .unwrap_or_default(),
-                ),
+                Cell::text(joined(&e["orders"], ", ")),
             ]
         });
         Ok(html(
@@ -1451,17 +1441,7 @@ impl Dashboard {
                 .unwrap_or_default()
                 .iter()
                 .map(|rule| {
-                    let list = |name: &str| {
-                        rule[name]
-                            .as_array()
-                            .map(|v| {
-                                v.iter()
-                                    .filter_map(Value::as_str)
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            })
-                            .unwrap_or_default()
-                    };
+                    let list = |name: &str| joined(&rule[name], ", ");
                     let when = [
                         ("countries", list("countries")),
                         ("regions", list("regions")),
@@ -1496,15 +1476,7 @@ impl Dashboard {
                         text(k, "/id"),
                         text(k, "/name"),
                         text(k, "/prefix"),
-                        k["scopes"]
-                            .as_array()
-                            .map(|s| {
-                                s.iter()
-                                    .filter_map(Value::as_str)
-                                    .collect::<Vec<_>>()
-                                    .join(" ")
-                            })
-                            .unwrap_or_default(),
+                        joined(&k["scopes"], " "),
                         when(k.get("last_used_at"), signed.prefs, now),
                     )
                 })
@@ -1770,6 +1742,19 @@ fn page_uri(path: &str, request: &Request<Bytes>, param: &str) -> String {
         Some(after) => format!("{path}?after={}", encode(&after)),
         None => path.to_owned(),
     }
+}
+
+/// The strings of a JSON array, joined with `separator` ("" if it is not an array).
+fn joined(list: &Value, separator: &str) -> String {
+    list.as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(separator)
+        })
+        .unwrap_or_default()
 }
 
 /// One row per element of a JSON array (none if it is not one).
