@@ -24,6 +24,7 @@ macro_rules! conformance_suite {
             concurrent_guarded_adjustments_never_go_below_the_guard,
             transactions_respect_dynamodb_rules_before_sending,
             due_items_are_found_through_the_deadline_index,
+            partition_deadlines_list_one_partition_earliest_first,
             items_past_their_ttl_are_gone_on_read,
             delete_many_removes_more_than_one_batch,
             oversized_items_and_reserved_names_are_refused,
@@ -331,6 +332,73 @@ pub async fn due_items_are_found_through_the_deadline_index<S: Store>(
         .due(t, 10, Some(crate::PageToken("forged".into())))
         .await;
     assert!(matches!(bad, Err(StoreError::BadPageToken)), "{bad:?}");
+}
+
+pub async fn partition_deadlines_list_one_partition_earliest_first<S: Store>(
+    store: &S,
+    clock: &Arc<ManualClock>,
+) {
+    let t = now(clock);
+    // Deadlines out of sort-key order, one tie, an item without a deadline, another prefix and
+    // another partition: none of the last three may be listed.
+    for (sk, offset) in [("PII#c", 300_i64), ("PII#a", 900), ("PII#b", -50), ("PII#d", 300)] {
+        let mut item = sample("M#one", sk);
+        item.pii_deadline = Some(t + offset);
+        store.create(item).await.expect("create");
+    }
+    store.create(sample("M#one", "PII#e")).await.expect("create");
+    let mut other_prefix = sample("M#one", "LABEL#x");
+    other_prefix.pii_deadline = Some(t);
+    store.create(other_prefix).await.expect("create");
+    let mut other_partition = sample("M#two", "PII#z");
+    other_partition.pii_deadline = Some(t);
+    store.create(other_partition).await.expect("create");
+
+    let mut found = Vec::new();
+    let mut after = None;
+    for _ in 0..10 {
+        let page = store
+            .partition_deadlines("M#one", "PII#", None, 2, after.as_ref())
+            .await
+            .expect("deadlines");
+        assert!(page.len() <= 2);
+        let Some(last) = page.last().cloned() else {
+            break;
+        };
+        found.extend(page.into_iter().map(|d| {
+            assert_eq!(d.key.pk, "M#one");
+            (d.pii_deadline - t, d.key.sk)
+        }));
+        after = Some(last);
+    }
+    let mut deadlines: Vec<i64> = found.iter().map(|(d, _)| *d).collect();
+    assert_eq!(deadlines, [-50, 300, 300, 900], "earliest first, across pages");
+    let mut keys: Vec<&str> = found.iter().map(|(_, sk)| sk.as_str()).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["PII#a", "PII#b", "PII#c", "PII#d"], "each exactly once");
+
+    // Bounded by a deadline: only those due by then.
+    let soon = store
+        .partition_deadlines("M#one", "PII#", Some(t + 300), 10, None)
+        .await
+        .expect("deadlines");
+    deadlines = soon.iter().map(|d| d.pii_deadline - t).collect();
+    assert_eq!(deadlines, [-50, 300, 300]);
+
+    // Clearing a deadline takes the item out.
+    let mut cleared = store
+        .get(&key("M#one", "PII#b"))
+        .await
+        .expect("get")
+        .expect("present");
+    cleared.pii_deadline = None;
+    store.replace(cleared, 1).await.expect("clear deadline");
+    let rest = store
+        .partition_deadlines("M#one", "PII#", None, 10, None)
+        .await
+        .expect("deadlines");
+    assert_eq!(rest.len(), 3);
+    assert!(rest.iter().all(|d| d.key.sk != "PII#b"));
 }
 
 pub async fn items_past_their_ttl_are_gone_on_read<S: Store>(store: &S, clock: &Arc<ManualClock>) {

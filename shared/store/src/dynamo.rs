@@ -29,6 +29,9 @@ use crate::{
 
 /// Name of the sparse global secondary index on the PII deadline.
 pub const DEADLINE_INDEX: &str = "by_pii_deadline";
+/// Name of the sparse global secondary index on (partition, PII deadline): a merchant's orders
+/// by the time left before their buyer data is deleted.
+pub const PARTITION_DEADLINE_INDEX: &str = "by_partition_deadline";
 /// Partitions of the deadline index.
 pub const DUE_SHARDS: u8 = 8;
 /// Attempts at items DynamoDB leaves unprocessed in a batch before giving up.
@@ -626,6 +629,72 @@ impl DeadlineIndex for DynamoStore {
             items,
             next: Some(PageToken(token)),
         })
+    }
+
+    async fn partition_deadlines(
+        &self,
+        pk: &str,
+        sk_prefix: &str,
+        until_epoch: Option<i64>,
+        limit: usize,
+        after: Option<&DueItem>,
+    ) -> Result<Vec<DueItem>, StoreError> {
+        let limit = limit.max(1);
+        let mut start = after.map(|a| {
+            let mut key = key_map(&a.key);
+            key.insert("due_at".into(), n(a.pii_deadline));
+            key
+        });
+        let condition = match until_epoch {
+            Some(_) => "pk = :pk AND due_at <= :until",
+            None => "pk = :pk",
+        };
+        let mut values = HashMap::from([
+            (":pk".to_owned(), s(pk)),
+            (":prefix".to_owned(), s(sk_prefix)),
+        ]);
+        if let Some(until) = until_epoch {
+            values.insert(":until".to_owned(), n(until));
+        }
+        let mut items = Vec::with_capacity(limit);
+        // The filter runs after `Limit`, so a page may come back short: ask again from where it
+        // stopped until the page is full or the partition's index is read to its end.
+        while items.len() < limit {
+            let out = self
+                .client
+                .query()
+                .table_name(&*self.table)
+                .index_name(PARTITION_DEADLINE_INDEX)
+                .key_condition_expression(condition)
+                .filter_expression("begins_with(sk, :prefix)")
+                .set_expression_attribute_values(Some(values.clone()))
+                .set_exclusive_start_key(start.take())
+                .limit(i32::try_from(limit - items.len()).unwrap_or(i32::MAX))
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for entry in out.items.unwrap_or_default() {
+                let sk = entry
+                    .get("sk")
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .ok_or(StoreError::Corrupt("index entry key"))?;
+                let pii_deadline = entry
+                    .get("due_at")
+                    .map(number_of)
+                    .transpose()?
+                    .ok_or(StoreError::Corrupt("index entry without a deadline"))?;
+                items.push(DueItem {
+                    key: ItemKey::new(pk, sk),
+                    pii_deadline,
+                });
+            }
+            match out.last_evaluated_key {
+                Some(last) => start = Some(last),
+                None => break,
+            }
+        }
+        Ok(items)
     }
 }
 

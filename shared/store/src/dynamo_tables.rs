@@ -8,12 +8,12 @@ use aws_sdk_dynamodb::types::{
 };
 
 use crate::StoreError;
-use crate::dynamo::{DEADLINE_INDEX, build_error, sdk_error};
+use crate::dynamo::{DEADLINE_INDEX, PARTITION_DEADLINE_INDEX, build_error, sdk_error};
 
 /// Which of RetailCoder's table shapes to create.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TableShape {
-    /// Orders and everything else: TTL plus the sparse deadline index.
+    /// Orders and everything else: TTL plus the two sparse deadline indexes.
     Data,
     /// Wrapped keys: TTL only.
     Keys,
@@ -60,10 +60,22 @@ pub async fn create_table(
             )
             .build()
             .map_err(build_error)?;
+        let by_partition = GlobalSecondaryIndex::builder()
+            .index_name(PARTITION_DEADLINE_INDEX)
+            .key_schema(key("pk", KeyType::Hash)?)
+            .key_schema(key("due_at", KeyType::Range)?)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::KeysOnly)
+                    .build(),
+            )
+            .build()
+            .map_err(build_error)?;
         request = request
             .attribute_definitions(attribute("due_shard", ScalarAttributeType::S)?)
             .attribute_definitions(attribute("due_at", ScalarAttributeType::N)?)
-            .global_secondary_indexes(index);
+            .global_secondary_indexes(index)
+            .global_secondary_indexes(by_partition);
     }
     match request.send().await {
         Ok(_) => {}

@@ -234,4 +234,32 @@ impl DeadlineIndex for MemoryStore {
             .collect();
         Ok(Page { items, next })
     }
+
+    async fn partition_deadlines(
+        &self,
+        pk: &str,
+        sk_prefix: &str,
+        until_epoch: Option<i64>,
+        limit: usize,
+        after: Option<&DueItem>,
+    ) -> Result<Vec<DueItem>, StoreError> {
+        let after = after.map(|a| (a.pii_deadline, a.key.sk.clone()));
+        let mut found: Vec<(i64, String)> = self
+            .table()
+            .values()
+            .filter(|i| i.key.pk == pk && i.key.sk.starts_with(sk_prefix))
+            .filter_map(|i| i.pii_deadline.map(|d| (d, i.key.sk.clone())))
+            .filter(|(d, _)| until_epoch.is_none_or(|until| *d <= until))
+            .filter(|entry| after.as_ref().is_none_or(|a| entry > a))
+            .collect();
+        found.sort();
+        found.truncate(limit.max(1));
+        Ok(found
+            .into_iter()
+            .map(|(pii_deadline, sk)| DueItem {
+                key: ItemKey::new(pk, sk),
+                pii_deadline,
+            })
+            .collect())
+    }
 }

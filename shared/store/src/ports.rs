@@ -197,6 +197,19 @@ pub trait DeadlineIndex: Send + Sync {
         limit: usize,
         after: Option<PageToken>,
     ) -> Result<Page<DueItem>, StoreError>;
+
+    /// The items of one partition whose sort key starts with `sk_prefix` and that carry a PII
+    /// deadline (at or before `until_epoch` when given), earliest deadline first, then by sort
+    /// key; through a second index on (partition, deadline), never a scan. Starts after `after`
+    /// (the last item of the previous page); items past their TTL are included, like [`Self::due`].
+    async fn partition_deadlines(
+        &self,
+        pk: &str,
+        sk_prefix: &str,
+        until_epoch: Option<i64>,
+        limit: usize,
+        after: Option<&DueItem>,
+    ) -> Result<Vec<DueItem>, StoreError>;
 }
 
 /// Everything at once, for wiring code that hands one store to several services.

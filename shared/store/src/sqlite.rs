@@ -29,6 +29,8 @@ CREATE TABLE IF NOT EXISTS items (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS items_by_pii_deadline
     ON items (tbl, due_at, pk, sk) WHERE due_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS items_by_partition_deadline
+    ON items (tbl, pk, due_at, sk) WHERE due_at IS NOT NULL;
 ";
 
 /// One embedded database file, shared by the logical tables stored in it.
@@ -448,6 +450,50 @@ impl DeadlineIndex for SqliteStore {
                     None
                 };
                 Ok(Page { items, next })
+            })
+            .await
+    }
+
+    async fn partition_deadlines(
+        &self,
+        pk: &str,
+        sk_prefix: &str,
+        until_epoch: Option<i64>,
+        limit: usize,
+        after: Option<&DueItem>,
+    ) -> Result<Vec<DueItem>, StoreError> {
+        let table = Arc::clone(&self.table);
+        let pk = pk.to_owned();
+        // Every sort key that starts with the prefix sorts between these two (keys are ASCII).
+        let low = sk_prefix.to_owned();
+        let high = format!("{sk_prefix}\u{10FFFF}");
+        let (after_due, after_sk) = after.map_or((i64::MIN, String::new()), |a| {
+            (a.pii_deadline, a.key.sk.clone())
+        });
+        let until = until_epoch.unwrap_or(i64::MAX);
+        let limit = limit.max(1);
+        self.db
+            .with(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT sk, due_at FROM items INDEXED BY items_by_partition_deadline
+                         WHERE tbl = ?1 AND pk = ?2 AND due_at IS NOT NULL AND due_at <= ?3
+                           AND (due_at, sk) > (?4, ?5) AND sk >= ?6 AND sk < ?7
+                         ORDER BY due_at, sk LIMIT ?8",
+                    )
+                    .map_err(backend)?;
+                stmt.query_map(
+                    params![table, pk, until, after_due, after_sk, low, high, limit as i64],
+                    |r| {
+                        Ok(DueItem {
+                            key: ItemKey::new(pk.clone(), r.get::<_, String>(0)?),
+                            pii_deadline: r.get(1)?,
+                        })
+                    },
+                )
+                .map_err(backend)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(backend)
             })
             .await
     }

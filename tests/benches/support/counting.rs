@@ -80,4 +80,18 @@ impl DeadlineIndex for Counting {
         self.count("Query(index)");
         self.inner.due(now, limit, after).await
     }
+
+    async fn partition_deadlines(
+        &self,
+        pk: &str,
+        sk_prefix: &str,
+        until_epoch: Option<i64>,
+        limit: usize,
+        after: Option<&DueItem>,
+    ) -> Result<Vec<DueItem>, StoreError> {
+        self.count("Query(index)");
+        self.inner
+            .partition_deadlines(pk, sk_prefix, until_epoch, limit, after)
+            .await
+    }
 }
