@@ -17,6 +17,7 @@
 //! | `GET /v1/account/cancellation` | where the cancellation stands, with its final receipt |
 //! | `GET /v1/privacy/receipts?after=<seq>` | deletion receipts, in chain order |
 //! | `GET /v1/privacy/receipts/verify` | verify the receipt chain |
+//! | `GET /v1/privacy/deadlines?within_days=<n>&after=<cursor>` | orders holding buyer data, earliest deletion first |
 //! | `GET /v1/privacy/requests?after=<id>` | privacy requests received from channels |
 //! | `GET /v1/privacy/requests/{id}` | one request and its outcome |
 //! | `GET /v1/privacy/requests/{id}/report` | a data request's report, opened now (`pii:read` key, audited) |
@@ -74,6 +75,8 @@ use crate::{ApiError, FulfillmentApi, InventoryApi, PrivacyApi, TaxApi};
 
 /// The largest merchant API request body.
 pub const MAX_API_BODY: usize = 64 * 1024;
+/// The furthest horizon of `GET /v1/privacy/deadlines?within_days=` (ten years).
+const MAX_WITHIN_DAYS: u16 = 3650;
 
 pub struct MerchantApi {
     orders: Arc<OrderRepository>,
@@ -123,6 +126,8 @@ enum Route {
     CancelAccount,
     CancellationStatus,
     Receipts(Option<String>),
+    /// (within this many days, after)
+    Deadlines(Option<u16>, Option<String>),
     VerifyReceipts,
     PrivacyRequests(Option<String>),
     PrivacyRequest(String),
@@ -587,6 +592,24 @@ impl MerchantApi {
                 allow(&[Method::GET])?;
                 Ok(Route::Receipts(after()))
             }
+            ["v1", "privacy", "deadlines"] => {
+                allow(&[Method::GET])?;
+                let within = request
+                    .uri()
+                    .query()
+                    .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("within_days=")))
+                    .map(|days| {
+                        days.parse::<u16>()
+                            .ok()
+                            .filter(|d| *d <= MAX_WITHIN_DAYS)
+                            .ok_or(ApiError::BadRequest {
+                                reason: "invalid_filter",
+                                message: "`within_days` must be a whole number from 0 to 3650",
+                            })
+                    })
+                    .transpose()?;
+                Ok(Route::Deadlines(within, after()))
+            }
             ["v1", "privacy", "receipts", "verify"] => {
                 allow(&[Method::GET])?;
                 Ok(Route::VerifyReceipts)
@@ -844,6 +867,11 @@ impl MerchantApi {
             Route::CancelAccount => self.privacy.cancel_account(&merchant, request.body()).await,
             Route::CancellationStatus => self.privacy.cancellation_status(&merchant).await,
             Route::Receipts(after) => self.privacy.receipts(&merchant, after.as_deref()).await,
+            Route::Deadlines(within, after) => {
+                self.privacy
+                    .deadlines(&self.orders, &merchant, within, after.as_deref())
+                    .await
+            }
             Route::VerifyReceipts => self.privacy.verify_receipts(&merchant).await,
             Route::PrivacyRequests(after) => {
                 self.privacy.requests(&merchant, after.as_deref()).await

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{Response, StatusCode};
 use rc_domain::{BuyerPii, MerchantId, OrderId, PiiRule, PostalAddress, RevealPurpose};
-use rc_orders::{AuditLog, OrderRepository, PiiAccess, PrivacyRequestRepository, RepoError};
+use rc_orders::{
+    AuditLog, DeadlineCursor, OrderRepository, PiiAccess, PrivacyRequestRepository, RepoError,
+};
 use rc_privacy::{AccountCancellation, CancellationStatus, PrivacyError, ReceiptLedger};
 use rc_vault::VaultError;
 use serde::Deserialize;
@@ -19,6 +21,8 @@ use crate::{ApiError, json};
 const CANCELLATION_BUDGET_IN_REQUEST: usize = 2_000;
 /// Receipts per page.
 const RECEIPT_PAGE: usize = 100;
+/// Orders per page of the deadline list.
+const DEADLINE_PAGE: usize = 100;
 
 /// What the privacy routes need.
 pub struct PrivacyApi {
@@ -115,6 +119,28 @@ impl PrivacyApi {
         Ok(json(
             StatusCode::OK,
             &json!({ "receipts": receipts, "next": next.map(|n| n.to_string()) }),
+        ))
+    }
+
+    /// `GET /v1/privacy/deadlines`: the orders still holding buyer data, earliest deletion first,
+    /// from the (partition, deadline) index; nothing is opened.
+    pub(crate) async fn deadlines(
+        &self,
+        orders: &OrderRepository,
+        merchant: &MerchantId,
+        within_days: Option<u16>,
+        after: Option<&str>,
+    ) -> Result<Response<Bytes>, ApiError> {
+        let after = after
+            .map(|a| DeadlineCursor::parse(a).ok_or(ApiError::NotFound))
+            .transpose()?;
+        let within = within_days.map(|days| time::Duration::days(i64::from(days)));
+        let (entries, next) = orders
+            .by_deadline(merchant, within, DEADLINE_PAGE, after.as_ref())
+            .await?;
+        Ok(json(
+            StatusCode::OK,
+            &json!({ "orders": entries, "next": next.map(|n| n.to_string()) }),
         ))
     }
 

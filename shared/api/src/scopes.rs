@@ -92,6 +92,7 @@ pub const ROUTE_SCOPES: &[RouteScope] = &[
     route("PUT", "/v1/settings/tax", AccountAdmin),
     route("GET", "/v1/privacy/receipts", PrivacyRead),
     route("GET", "/v1/privacy/receipts/verify", PrivacyRead),
+    route("GET", "/v1/privacy/deadlines", PrivacyRead),
     route("GET", "/v1/privacy/audit", PrivacyRead),
     route("GET", "/v1/audit", PrivacyRead),
     route("GET", "/v1/audit/verify", PrivacyRead),

@@ -1236,6 +1236,19 @@ impl Dashboard {
                 Cell::link("Verify the whole chain now", "/app/privacy?verify=1".into()),
             ]]
         };
+        // Orders by days left before their buyer data is deleted, optionally only those due
+        // within a horizon chosen from a closed list (anything else reads as "all").
+        let within = query(request, "within").filter(|w| DEADLINE_HORIZONS.contains(&w.as_str()));
+        let mut deadlines_uri = "/v1/privacy/deadlines".to_owned();
+        let mut separator = '?';
+        if let Some(days) = &within {
+            deadlines_uri.push_str(&format!("?within_days={days}"));
+            separator = '&';
+        }
+        if let Some(after) = query(request, "deadlines_after") {
+            deadlines_uri.push_str(&format!("{separator}after={}", encode(&after)));
+        }
+        let deadlines = self.api(signed, Method::GET, &deadlines_uri, None).await?;
         let receipts_uri = page_uri("/v1/privacy/receipts", request, "receipts_after");
         let receipts = self.api(signed, Method::GET, &receipts_uri, None).await?;
         let requests = self
@@ -1244,6 +1257,20 @@ impl Dashboard {
         let audit_uri = page_uri("/v1/privacy/audit", request, "after");
         let audit = self.api(signed, Method::GET, &audit_uri, None).await?;
         let now = self.now();
+        let deadline_rows = rows(&deadlines["orders"], |o| {
+            let order = text(o, "/order");
+            let days = o["days_left"].as_i64().unwrap_or_default();
+            vec![
+                Cell::link(order.clone(), format!("/app/orders/{}", encode(&order))),
+                Cell::text(when(o.get("pii_deadline"), signed.prefs, now)),
+                Cell::badge(match days {
+                    ..0 => "overdue, being deleted".to_owned(),
+                    0 => "today".to_owned(),
+                    1 => "1 day".to_owned(),
+                    days => format!("{days} days"),
+                }),
+            ]
+        });
         let receipt_rows = rows(&receipts["receipts"], |r| {
             vec![
                 Cell::text(text(r, "/seq")),
@@ -1286,8 +1313,32 @@ impl Dashboard {
                         the account is cancelled. Every deletion leaves a receipt in a hash chain; \
                         every time someone opens buyer details, the audit log says who and why."
                     .into(),
-                filters: Vec::new(),
+                filters: std::iter::once(None)
+                    .chain(DEADLINE_HORIZONS.iter().map(Some))
+                    .map(|days| Filter {
+                        href: days.map_or("/app/privacy".into(), |d| {
+                            format!("/app/privacy?within={d}")
+                        }),
+                        label: days.map_or("All orders holding buyer data".into(), |d| {
+                            format!("Deleted within {d} days")
+                        }),
+                        active: within.as_deref() == days.copied(),
+                    })
+                    .collect(),
                 sections: vec![
+                    Section {
+                        heading: "Buyer data by days left before deletion".into(),
+                        columns: vec!["Order", "Deleted by", "Days left"],
+                        rows: deadline_rows,
+                        empty: "No order holds buyer data in this range.",
+                        next: deadlines["next"].as_str().map(|n| {
+                            let within = within
+                                .as_deref()
+                                .map(|d| format!("within={d}&"))
+                                .unwrap_or_default();
+                            format!("/app/privacy?{within}deadlines_after={}", encode(n))
+                        }),
+                    },
                     Section {
                         heading: "Receipt chain".into(),
                         columns: vec!["State", "Receipts checked", "Problem"],
@@ -1737,6 +1788,9 @@ fn order_cells(o: &Value, prefs: Preferences, now: i64) -> Vec<Cell> {
 
 /// An API list's address, continued after the page's `param` (the API's `after` token) if the
 /// dashboard's own address carries one.
+/// The privacy center's "deleted within" choices, in days.
+const DEADLINE_HORIZONS: [&str; 3] = ["3", "7", "30"];
+
 fn page_uri(path: &str, request: &Request<Bytes>, param: &str) -> String {
     match query(request, param) {
         Some(after) => format!("{path}?after={}", encode(&after)),

@@ -5,6 +5,7 @@ mod api_keys;
 mod audit;
 mod connect_states;
 mod connections;
+mod deadlines;
 mod error;
 pub mod keys;
 mod merchants;
@@ -29,6 +30,7 @@ pub use connections::{
     AmazonConnection, ConnectionRef, ConnectionRepository, ConnectionSummary, PendingUnsubscribe,
     ShopifyConnection, ShopifyCredentials,
 };
+pub use deadlines::{DeadlineCursor, DeadlineEntry};
 pub use error::RepoError;
 pub use merchants::{MAX_COMPANY_NAME, MerchantRepository, Profile, RawContact, RawProfile};
 pub use orders::{DeliveryMark, OrderRepository, PII_TTL_GRACE, SEALED_FIELDS, StoreOutcome};

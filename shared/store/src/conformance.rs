@@ -341,12 +341,20 @@ pub async fn partition_deadlines_list_one_partition_earliest_first<S: Store>(
     let t = now(clock);
     // Deadlines out of sort-key order, one tie, an item without a deadline, another prefix and
     // another partition: none of the last three may be listed.
-    for (sk, offset) in [("PII#c", 300_i64), ("PII#a", 900), ("PII#b", -50), ("PII#d", 300)] {
+    for (sk, offset) in [
+        ("PII#c", 300_i64),
+        ("PII#a", 900),
+        ("PII#b", -50),
+        ("PII#d", 300),
+    ] {
         let mut item = sample("M#one", sk);
         item.pii_deadline = Some(t + offset);
         store.create(item).await.expect("create");
     }
-    store.create(sample("M#one", "PII#e")).await.expect("create");
+    store
+        .create(sample("M#one", "PII#e"))
+        .await
+        .expect("create");
     let mut other_prefix = sample("M#one", "LABEL#x");
     other_prefix.pii_deadline = Some(t);
     store.create(other_prefix).await.expect("create");
@@ -372,10 +380,18 @@ pub async fn partition_deadlines_list_one_partition_earliest_first<S: Store>(
         after = Some(last);
     }
     let mut deadlines: Vec<i64> = found.iter().map(|(d, _)| *d).collect();
-    assert_eq!(deadlines, [-50, 300, 300, 900], "earliest first, across pages");
+    assert_eq!(
+        deadlines,
+        [-50, 300, 300, 900],
+        "earliest first, across pages"
+    );
     let mut keys: Vec<&str> = found.iter().map(|(_, sk)| sk.as_str()).collect();
     keys.sort_unstable();
-    assert_eq!(keys, ["PII#a", "PII#b", "PII#c", "PII#d"], "each exactly once");
+    assert_eq!(
+        keys,
+        ["PII#a", "PII#b", "PII#c", "PII#d"],
+        "each exactly once"
+    );
 
     // Bounded by a deadline: only those due by then.
     let soon = store

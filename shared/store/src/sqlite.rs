@@ -483,7 +483,16 @@ impl DeadlineIndex for SqliteStore {
                     )
                     .map_err(backend)?;
                 stmt.query_map(
-                    params![table, pk, until, after_due, after_sk, low, high, limit as i64],
+                    params![
+                        table,
+                        pk,
+                        until,
+                        after_due,
+                        after_sk,
+                        low,
+                        high,
+                        limit as i64
+                    ],
                     |r| {
                         Ok(DueItem {
                             key: ItemKey::new(pk.clone(), r.get::<_, String>(0)?),

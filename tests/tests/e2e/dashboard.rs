@@ -1153,3 +1153,106 @@ async fn an_order_short_of_stock_waits_on_needs_action_until_stock_arrives() {
     let page = get(&base, "/app/needs-action", Some(&owner)).await;
     assert!(!page.body.contains("/app/orders/shopify-880100"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_privacy_center_lists_orders_by_days_left_before_deletion() {
+    let (host, config, _dir) = start_local_host().await;
+    let base = format!("http://{}", host.addr);
+    for id in [880_101, 880_102] {
+        let (status, _) = post_webhook(
+            &base,
+            &config,
+            "orders/create",
+            &format!("days-left-{id}"),
+            support::canary_order(id),
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    // One ships now (30 days left); the other, placed 2026-11-20 and never shipped, keeps its
+    // buyer data 90 days from placement at most.
+    let shipped = client()
+        .post(format!("{base}/v1/orders/shopify-880102/shipped"))
+        .bearer_auth("rck_e2e_api_key")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(shipped.status(), 200);
+
+    let api = |query: &'static str| {
+        let base = base.clone();
+        async move {
+            let response = client()
+                .get(format!("{base}/v1/privacy/deadlines{query}"))
+                .bearer_auth("rck_e2e_api_key")
+                .send()
+                .await
+                .expect("sent");
+            let status = response.status().as_u16();
+            (
+                status,
+                response.json::<serde_json::Value>().await.expect("json"),
+            )
+        }
+    };
+    let (status, all) = api("").await;
+    assert_eq!(status, 200, "{all}");
+    let listed: Vec<(&str, i64)> = all["orders"]
+        .as_array()
+        .expect("orders")
+        .iter()
+        .map(|o| {
+            (
+                o["order"].as_str().unwrap_or_default(),
+                o["days_left"].as_i64().unwrap_or(-99),
+            )
+        })
+        .collect();
+    assert_eq!(listed.len(), 2, "{all}");
+    assert_eq!(
+        listed[0].0, "shopify-880102",
+        "earliest deletion first: {all}"
+    );
+    assert!((29..=30).contains(&listed[0].1), "{all}");
+    assert_eq!(listed[1].0, "shopify-880101");
+    assert!(listed[1].1 > 30 && listed[1].1 <= 90, "{all}");
+    let (_, soon) = api("?within_days=30").await;
+    assert_eq!(soon["orders"].as_array().map(Vec::len), Some(1), "{soon}");
+    for bad in ["?within_days=abc", "?within_days=-1", "?within_days=3651"] {
+        let (status, body) = api(bad).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_filter")),
+            "{bad}: {body}"
+        );
+        assert!(!body.to_string().contains("abc"), "no request value echoed");
+    }
+    let (status, _) = api("?after=not-a-cursor").await;
+    assert_eq!(status, 404);
+
+    // The dashboard's privacy center: both, soonest first, each linking to its order; a horizon
+    // leaves the other out. A viewer sees it too (nothing in it is buyer data).
+    let cookie = sign_in(&base, VIEWER).await;
+    let page = get(&base, "/app/privacy", Some(&cookie)).await;
+    assert_eq!(page.status, 200);
+    let first = page
+        .body
+        .find("/app/orders/shopify-880102")
+        .expect("shipped order listed");
+    let second = page
+        .body
+        .find("/app/orders/shopify-880101")
+        .expect("unshipped order listed");
+    assert!(first < second, "soonest first");
+    let page = get(&base, "/app/privacy?within=30", Some(&cookie)).await;
+    assert!(page.body.contains("/app/orders/shopify-880102"));
+    assert!(!page.body.contains("/app/orders/shopify-880101"));
+    // A horizon outside the offered ones reads as "all"; nothing is echoed.
+    let page = get(&base, "/app/privacy?within=%3Cb%3E", Some(&cookie)).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("/app/orders/shopify-880101"));
+    assert!(!page.body.contains("<b>"));
+    for canary in canaries() {
+        assert!(!page.body.contains(canary));
+    }
+}
