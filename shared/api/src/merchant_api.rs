@@ -3,7 +3,7 @@
 //! | route | does |
 //! | --- | --- |
 //! | `GET /v1/orders?after=<token>` | the merchant's orders, 100 a page, public views |
-//! | `GET /v1/orders?status=needs_action` | those backordered or needing attention, from their index |
+//! | `GET /v1/orders?status=<status>&channel=<channel>` | those in one status (or `needs_action`: backordered or needing attention) and/or of one channel, from their indexes |
 //! | `GET /v1/orders/{order_id}` | the order's public view |
 //! | `GET /v1/connections` | the merchant's connections, no secrets |
 //! | `PUT /v1/connections/shopify/{shop}` | connect a shop, or rotate its secrets |
@@ -117,8 +117,8 @@ enum Route {
     Kit(rc_domain::Sku),
     Listing(rc_domain::Sku),
     Ledger(Option<String>),
-    /// (after, only those that need action)
-    Orders(Option<String>, bool),
+    /// (which, after)
+    Orders(order_routes::OrderFilter, Option<String>),
     Order(OrderId),
     MarkShipped(OrderId),
     RevealBuyer(OrderId),
@@ -543,20 +543,14 @@ impl MerchantApi {
             }
             ["v1", "orders"] => {
                 allow(&[Method::GET])?;
-                let status = request
-                    .uri()
-                    .query()
-                    .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("status=")));
-                match status {
-                    None => Ok(Route::Orders(after(), false)),
-                    Some("needs_action") => Ok(Route::Orders(after(), true)),
-                    Some(_) => Err(ApiError::InvalidPayload {
-                        reason: "unknown_filter",
-                        message:
-                            "`status` may only be needs_action (backordered or needs_attention)"
-                                .into(),
-                    }),
-                }
+                let param = |name: &str| {
+                    request.uri().query().and_then(|q| {
+                        q.split('&')
+                            .find_map(|p| p.strip_prefix(name)?.strip_prefix('='))
+                    })
+                };
+                order_routes::OrderFilter::parse(param("status"), param("channel"))
+                    .map(|filter| Route::Orders(filter, after()))
             }
             ["v1", "orders", id, "route"] => {
                 allow(&[Method::POST])?;
@@ -888,11 +882,8 @@ impl MerchantApi {
                 let report = self.privacy.audit.verify(&merchant).await?;
                 Ok(crate::json(http::StatusCode::OK, &report))
             }
-            Route::Orders(after, false) => {
-                order_routes::list(&self.orders, &merchant, after.as_deref()).await
-            }
-            Route::Orders(after, true) => {
-                order_routes::needing_action(&self.orders, &merchant, after.as_deref()).await
+            Route::Orders(filter, after) => {
+                order_routes::list(&self.orders, &merchant, filter, after.as_deref()).await
             }
             Route::Order(order) => {
                 order_routes::show(

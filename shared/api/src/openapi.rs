@@ -71,7 +71,11 @@ fn query_parameters(method: &str, path: &str) -> Vec<(&'static str, bool, bool)>
         return Vec::new();
     }
     match path {
-        "/v1/orders" => vec![("status", false, false), ("after", false, false)],
+        "/v1/orders" => vec![
+            ("status", false, false),
+            ("channel", false, false),
+            ("after", false, false),
+        ],
         "/v1/inventory"
         | "/v1/inventory-ledger"
         | "/v1/privacy/receipts"

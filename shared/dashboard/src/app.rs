@@ -17,8 +17,8 @@ use serde_json::{Value, json};
 
 use crate::cookies::{self, Dates, Preferences};
 use crate::pages::{
-    BuyerView, Cell, Chrome, ErrorPage, ExportRow, ExportsPage, Filter, OrderPage, Section,
-    SettingsPage, SignInPage, TablePage, money, text, when,
+    BuyerView, Cell, Chrome, ErrorPage, ExportRow, ExportsPage, Filter, FilterGroup, OrderPage,
+    Section, SettingsPage, SignInPage, TablePage, money, text, when,
 };
 use crate::password::Password;
 use crate::roles::Role;
@@ -793,9 +793,66 @@ impl Dashboard {
         signed: &Signed,
         request: &Request<Bytes>,
     ) -> Result<Response<Bytes>, Fail> {
-        let uri = page_uri("/v1/orders", request, "after");
+        // Both filters come from closed lists: anything else reads as "all" and is never echoed.
+        let status = query(request, "status").filter(|s| ORDER_STATUSES.contains(&s.as_str()));
+        let channel = query(request, "channel").filter(|c| CHANNELS.contains(&c.as_str()));
+        let link = |status: Option<&str>, channel: Option<&str>| {
+            let params: Vec<String> = [("status", status), ("channel", channel)]
+                .into_iter()
+                .filter_map(|(name, value)| value.map(|v| format!("{name}={v}")))
+                .collect();
+            if params.is_empty() {
+                "/app/orders".to_owned()
+            } else {
+                format!("/app/orders?{}", params.join("&"))
+            }
+        };
+        let filtered = link(status.as_deref(), channel.as_deref());
+        let mut uri = filtered.replacen("/app/orders", "/v1/orders", 1);
+        if let Some(after) = query(request, "after") {
+            let separator = if uri.contains('?') { '&' } else { '?' };
+            uri.push_str(&format!("{separator}after={}", encode(&after)));
+        }
         let page = self.api(signed, Method::GET, &uri, None).await?;
         let now = self.now();
+        let filters = vec![
+            FilterGroup {
+                label: "Status",
+                choices: std::iter::once(None)
+                    .chain(ORDER_STATUSES.iter().map(Some))
+                    .map(|s| Filter {
+                        href: link(s.copied(), channel.as_deref()),
+                        label: s.map_or("all".into(), |s| s.replace('_', " ")),
+                        active: status.as_deref() == s.copied(),
+                    })
+                    .collect(),
+            },
+            FilterGroup {
+                label: "Channel",
+                choices: std::iter::once(None)
+                    .chain(CHANNELS.iter().map(Some))
+                    .map(|c| Filter {
+                        href: link(status.as_deref(), c.copied()),
+                        label: c.map_or("all", |c| *c).to_owned(),
+                        active: channel.as_deref() == c.copied(),
+                    })
+                    .collect(),
+            },
+        ];
+        let heading = match (&status, &channel) {
+            (None, None) => "All orders".to_owned(),
+            (status, channel) => format!(
+                "Orders: {}",
+                [
+                    status.as_deref().map(|s| s.replace('_', " ")),
+                    channel.as_deref().map(|c| format!("from {c}")),
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(", ")
+            ),
+        };
         let rows = rows(&page["orders"], |o| {
             let mut cells = order_cells(o, signed.prefs, now);
             cells.push(Cell::text(money(&o["totals"]["total"])));
@@ -808,9 +865,9 @@ impl Dashboard {
                 chrome: signed.chrome("/app/orders"),
                 title: "Orders".into(),
                 intro: String::new(),
-                filters: Vec::new(),
+                filters,
                 sections: vec![Section {
-                    heading: "All orders".into(),
+                    heading,
                     columns: vec![
                         "Order",
                         "Channel",
@@ -821,10 +878,11 @@ impl Dashboard {
                         "Buyer details",
                     ],
                     rows,
-                    empty: "No orders yet.",
-                    next: page["next"]
-                        .as_str()
-                        .map(|n| format!("/app/orders?after={}", encode(n))),
+                    empty: "No order here.",
+                    next: page["next"].as_str().map(|n| {
+                        let separator = if filtered.contains('?') { '&' } else { '?' };
+                        format!("{filtered}{separator}after={}", encode(n))
+                    }),
                 }],
             },
         ))
@@ -974,14 +1032,17 @@ impl Dashboard {
                 intro: "The label queue and every shipment by status. A label is bought once; \
                         voiding refunds it before pickup."
                     .into(),
-                filters: SHIPMENT_STATUSES
-                    .iter()
-                    .map(|s| Filter {
-                        href: format!("/app/shipments?status={s}"),
-                        label: s.replace('_', " "),
-                        active: *s == status,
-                    })
-                    .collect(),
+                filters: vec![FilterGroup {
+                    label: "Status",
+                    choices: SHIPMENT_STATUSES
+                        .iter()
+                        .map(|s| Filter {
+                            href: format!("/app/shipments?status={s}"),
+                            label: s.replace('_', " "),
+                            active: *s == status,
+                        })
+                        .collect(),
+                }],
                 sections: vec![Section {
                     heading: status.replace('_', " "),
                     columns: shipment_columns(),
@@ -1313,18 +1374,19 @@ impl Dashboard {
                         the account is cancelled. Every deletion leaves a receipt in a hash chain; \
                         every time someone opens buyer details, the audit log says who and why."
                     .into(),
-                filters: std::iter::once(None)
-                    .chain(DEADLINE_HORIZONS.iter().map(Some))
-                    .map(|days| Filter {
-                        href: days.map_or("/app/privacy".into(), |d| {
-                            format!("/app/privacy?within={d}")
-                        }),
-                        label: days.map_or("All orders holding buyer data".into(), |d| {
-                            format!("Deleted within {d} days")
-                        }),
-                        active: within.as_deref() == days.copied(),
-                    })
-                    .collect(),
+                filters: vec![FilterGroup {
+                    label: "Buyer data deleted",
+                    choices: std::iter::once(None)
+                        .chain(DEADLINE_HORIZONS.iter().map(Some))
+                        .map(|days| Filter {
+                            href: days.map_or("/app/privacy".into(), |d| {
+                                format!("/app/privacy?within={d}")
+                            }),
+                            label: days.map_or("any time".into(), |d| format!("within {d} days")),
+                            active: within.as_deref() == days.copied(),
+                        })
+                        .collect(),
+                }],
                 sections: vec![
                     Section {
                         heading: "Buyer data by days left before deletion".into(),
@@ -1788,6 +1850,21 @@ fn order_cells(o: &Value, prefs: Preferences, now: i64) -> Vec<Cell> {
 
 /// An API list's address, continued after the page's `param` (the API's `after` token) if the
 /// dashboard's own address carries one.
+/// The order list's status choices: the API's statuses and `needs_action`.
+const ORDER_STATUSES: [&str; 9] = [
+    "needs_action",
+    "received",
+    "backordered",
+    "reserved",
+    "needs_attention",
+    "label_created",
+    "shipped",
+    "delivered",
+    "cancelled",
+];
+/// The order list's channel choices.
+const CHANNELS: [&str; 2] = ["shopify", "amazon"];
+
 /// The privacy center's "deleted within" choices, in days.
 const DEADLINE_HORIZONS: [&str; 3] = ["3", "7", "30"];
 

@@ -112,6 +112,12 @@ pub struct Filter {
     pub active: bool,
 }
 
+/// One row of filter links: a label ("Status") and its choices.
+pub struct FilterGroup {
+    pub label: &'static str,
+    pub choices: Vec<Filter>,
+}
+
 pub struct Section {
     pub heading: String,
     pub columns: Vec<&'static str>,
@@ -126,7 +132,7 @@ pub struct TablePage {
     pub chrome: Chrome,
     pub title: String,
     pub intro: String,
-    pub filters: Vec<Filter>,
+    pub filters: Vec<FilterGroup>,
     pub sections: Vec<Section>,
 }
 

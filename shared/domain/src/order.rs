@@ -23,6 +23,12 @@ impl Channel {
             Self::Amazon => "amazon",
         }
     }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Self::Shopify, Self::Amazon]
+            .into_iter()
+            .find(|c| c.as_str() == raw)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

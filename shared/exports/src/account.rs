@@ -177,7 +177,7 @@ impl AccountSource {
                 let (views, next) = self
                     .sources
                     .orders
-                    .list(merchant, crate::PAGE, after.as_ref())
+                    .list(merchant, None, crate::PAGE, after.as_ref())
                     .await
                     .map_err(|e| err(&e))?;
                 let mut rows = Vec::with_capacity(views.len());

@@ -84,11 +84,29 @@ impl RowSource for OrdersSource {
         let after = cursor
             .map(|c| OrderId::parse(c).map_err(|_| "bad cursor".to_owned()))
             .transpose()?;
-        let (views, next) = self
-            .orders
-            .list(merchant, PAGE, after.as_ref())
-            .await
-            .map_err(|e| e.to_string())?;
+        // A status or channel filter reads its index instead of every order (the filters below
+        // still apply: an order may move on between the index and its read).
+        let channel = request
+            .filters
+            .get("channel")
+            .and_then(|c| rc_domain::Channel::parse(c));
+        let status = request
+            .filters
+            .get("status")
+            .and_then(|s| rc_domain::OrderStatus::parse(s));
+        let (views, next) = match status {
+            Some(status) => {
+                self.orders
+                    .in_status(merchant, status, channel, PAGE, after.as_ref())
+                    .await
+            }
+            None => {
+                self.orders
+                    .list(merchant, channel, PAGE, after.as_ref())
+                    .await
+            }
+        }
+        .map_err(|e| e.to_string())?;
         let mut rows = Vec::new();
         let mut pii_orders = Vec::new();
         for view in &views {

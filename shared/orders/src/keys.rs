@@ -1,7 +1,7 @@
 //! Where things live in the data table. One partition per merchant holds its orders, their PII
 //! items and pointers to everything else it owns, so cancelling an account is one partition walk.
 
-use rc_domain::{MerchantId, OrderId};
+use rc_domain::{MerchantId, OrderId, OrderStatus};
 use rc_store::ItemKey;
 
 pub fn merchant_partition(merchant: &MerchantId) -> String {
@@ -22,6 +22,20 @@ pub fn order_pii(merchant: &MerchantId, order: &OrderId) -> ItemKey {
 /// attention: written and removed in the same transaction as the status.
 pub fn order_attention(merchant: &MerchantId, order: &OrderId) -> ItemKey {
     ItemKey::new(merchant_partition(merchant), format!("ATTN#{order}"))
+}
+
+/// The order's entry in the merchant's by-status index, `ST#<status>#<order id>`: moved in the
+/// same transaction as the status. Order ids start with their channel (`shopify-…`,
+/// `amazon-…`), so one status of one channel is a prefix of it too.
+pub fn order_by_status(merchant: &MerchantId, status: OrderStatus, order: &OrderId) -> ItemKey {
+    ItemKey::new(
+        merchant_partition(merchant),
+        format!("{}{order}", status_prefix(status)),
+    )
+}
+
+pub fn status_prefix(status: OrderStatus) -> String {
+    format!("ST#{}#", status.as_str())
 }
 
 pub fn merchant_connection_pointer(

@@ -1,9 +1,9 @@
 use std::sync::Arc;
 
 use rc_domain::{
-    BuyerPii, Clock, CountryCode, Currency, Destination, LineItem, MerchantId, Order, OrderId,
-    OrderState, OrderStatus, OrderTotals, Pii, PiiDeadline, PiiRule, RegionCode, RetentionPolicy,
-    RevealPurpose, Sealable, SealedField, ShipToRegion, UpdatePlan, plan_update,
+    BuyerPii, Channel, Clock, CountryCode, Currency, Destination, LineItem, MerchantId, Order,
+    OrderId, OrderState, OrderStatus, OrderTotals, Pii, PiiDeadline, PiiRule, RegionCode,
+    RetentionPolicy, RevealPurpose, Sealable, SealedField, ShipToRegion, UpdatePlan, plan_update,
 };
 use rc_store::{Item, Store, StoreError, TxOp, Value};
 use rc_vault::{KeySubject, Sealed, SubjectKey, Vault, VaultError};
@@ -121,6 +121,12 @@ fn stored_deadline(pii: &Item) -> Option<PiiDeadline> {
     let at = OffsetDateTime::from_unix_timestamp(pii.pii_deadline?).ok()?;
     let rule = pii.string("pii_rule").and_then(PiiRule::parse)?;
     Some(PiiDeadline { at, rule })
+}
+
+/// The start of every order id of a channel (ids are `<channel>-<the channel's id>`, built so by
+/// the channel adapters), or nothing for every channel.
+fn channel_prefix(channel: Option<Channel>) -> String {
+    channel.map_or_else(String::new, |c| format!("{}-", c.as_str()))
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, RepoError> {
@@ -271,7 +277,7 @@ impl OrderRepository {
         // deadline: then its PII is never stored at all (no key is even created), only the
         // anonymized order.
         let already_due = deadline.at <= self.clock.now();
-        let mut ops = Vec::with_capacity(4);
+        let mut ops = Vec::with_capacity(5);
         if already_due {
             public.set("buyer_pii", Value::S("purged".into()));
             ops.push(TxOp::Create(public));
@@ -285,6 +291,11 @@ impl OrderRepository {
             ops.push(TxOp::Create(public));
             ops.push(TxOp::Create(pii));
         }
+        ops.push(TxOp::Create(Item::new(keys::order_by_status(
+            &order.merchant,
+            order.status,
+            &order.id,
+        ))));
         if let Some(mark) = delivery {
             ops.push(TxOp::Create(self.delivery_item(mark)));
         }
@@ -403,7 +414,7 @@ impl OrderRepository {
             expected_version: existing.version,
         });
         ops.extend(
-            self.attention_op(&order.merchant, &order.id, stored_status, status)
+            self.index_ops(&order.merchant, &order.id, stored_status, status)
                 .await?,
         );
         let pii_key = keys::order_pii(&order.merchant, &order.id);
@@ -512,7 +523,7 @@ impl OrderRepository {
                 item: public,
                 expected_version: existing.version,
             }];
-            ops.extend(self.attention_op(merchant, order, status, to).await?);
+            ops.extend(self.index_ops(merchant, order, status, to).await?);
             if ships
                 && let Some(mut pii) = self.data.get(&keys::order_pii(merchant, order)).await?
                 && pii.number("stripped_at").is_none()
@@ -544,6 +555,38 @@ impl OrderRepository {
         Err(RepoError::LostRace(
             "the order kept changing concurrently; retry",
         ))
+    }
+
+    /// The changes to the merchant's order indexes a status move makes, in the move's
+    /// transaction: the by-status entry moves from `from` to `to`, and the "needs action" entry
+    /// appears when the order starts needing the merchant and goes when it stops.
+    async fn index_ops(
+        &self,
+        merchant: &MerchantId,
+        order: &OrderId,
+        from: OrderStatus,
+        to: OrderStatus,
+    ) -> Result<Vec<TxOp>, RepoError> {
+        if from == to {
+            return Ok(Vec::new());
+        }
+        let mut ops = Vec::with_capacity(3);
+        ops.push(TxOp::Delete {
+            key: keys::order_by_status(merchant, from, order),
+            expected_version: None,
+        });
+        let entry = keys::order_by_status(merchant, to, order);
+        // One left over (a move whose entry was written before a crash cannot exist, but an
+        // order restored from a backup can carry one) is replaced, never a reason to fail.
+        ops.push(match self.data.get(&entry).await? {
+            Some(item) => TxOp::Replace {
+                expected_version: item.version,
+                item,
+            },
+            None => TxOp::Create(Item::new(entry)),
+        });
+        ops.extend(self.attention_op(merchant, order, from, to).await?);
+        Ok(ops)
     }
 
     /// The change to the "needs action" index a status move makes: an entry when the order
@@ -585,13 +628,15 @@ impl OrderRepository {
     pub async fn needing_action(
         &self,
         merchant: &MerchantId,
+        channel: Option<Channel>,
         limit: usize,
         after: Option<&OrderId>,
     ) -> Result<(Vec<OrderView>, Option<OrderId>), RepoError> {
         let after = after.map(|id| rc_store::PageToken(keys::order_attention(merchant, id).sk));
+        let prefix = format!("ATTN#{}", channel_prefix(channel));
         let page = self
             .data
-            .query_partition(&keys::merchant_partition(merchant), "ATTN#", limit, after)
+            .query_partition(&keys::merchant_partition(merchant), &prefix, limit, after)
             .await?;
         let mut views = Vec::with_capacity(page.items.len());
         let mut last = None;
@@ -670,13 +715,15 @@ impl OrderRepository {
     pub async fn list(
         &self,
         merchant: &MerchantId,
+        channel: Option<Channel>,
         limit: usize,
         after: Option<&OrderId>,
     ) -> Result<(Vec<OrderView>, Option<OrderId>), RepoError> {
         let after = after.map(|id| rc_store::PageToken(keys::order(merchant, id).sk));
+        let prefix = format!("ORDER#{}", channel_prefix(channel));
         let page = self
             .data
-            .query_partition(&keys::merchant_partition(merchant), "ORDER#", limit, after)
+            .query_partition(&keys::merchant_partition(merchant), &prefix, limit, after)
             .await?;
         let mut last = None;
         let items = page
@@ -695,6 +742,43 @@ impl OrderRepository {
             })
             .collect::<Result<Vec<_>, RepoError>>()?;
         Ok((items, last.filter(|_| page.next.is_some())))
+    }
+
+    /// The merchant's orders in one status (of one channel, when given), by order id, from the
+    /// by-status index; an entry whose order has moved on since is skipped.
+    pub async fn in_status(
+        &self,
+        merchant: &MerchantId,
+        status: OrderStatus,
+        channel: Option<Channel>,
+        limit: usize,
+        after: Option<&OrderId>,
+    ) -> Result<(Vec<OrderView>, Option<OrderId>), RepoError> {
+        let prefix = keys::status_prefix(status);
+        let filter = format!("{prefix}{}", channel_prefix(channel));
+        let after =
+            after.map(|id| rc_store::PageToken(keys::order_by_status(merchant, status, id).sk));
+        let page = self
+            .data
+            .query_partition(&keys::merchant_partition(merchant), &filter, limit, after)
+            .await?;
+        let mut views = Vec::with_capacity(page.items.len());
+        let mut last = None;
+        for item in &page.items {
+            let id = item
+                .key
+                .sk
+                .strip_prefix(&prefix)
+                .and_then(|id| OrderId::parse(id).ok())
+                .ok_or(RepoError::Corrupt("status key"))?;
+            if let Some(view) = self.view(merchant, &id).await?
+                && view.status == status
+            {
+                views.push(view);
+            }
+            last = Some(id);
+        }
+        Ok((views, last.filter(|_| page.next.is_some())))
     }
 
     fn view_of(order: &OrderId, item: &Item) -> Result<OrderView, RepoError> {

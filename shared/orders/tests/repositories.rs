@@ -683,7 +683,7 @@ async fn orders_that_need_action_are_indexed_with_their_status_and_leave_with_it
     };
     assert!(
         f.orders
-            .needing_action(&merchant(), 100, None)
+            .needing_action(&merchant(), None, 100, None)
             .await
             .expect("list")
             .0
@@ -697,7 +697,7 @@ async fn orders_that_need_action_are_indexed_with_their_status_and_leave_with_it
         .expect("moved");
     let (page, next) = f
         .orders
-        .needing_action(&merchant(), 100, None)
+        .needing_action(&merchant(), None, 100, None)
         .await
         .expect("list");
     assert_eq!((listed(page), next), (vec![id.to_string()], None));
@@ -707,7 +707,7 @@ async fn orders_that_need_action_are_indexed_with_their_status_and_leave_with_it
         .expect("moved");
     let (page, _) = f
         .orders
-        .needing_action(&merchant(), 100, None)
+        .needing_action(&merchant(), None, 100, None)
         .await
         .expect("list");
     assert_eq!(page.len(), 1);
@@ -720,7 +720,7 @@ async fn orders_that_need_action_are_indexed_with_their_status_and_leave_with_it
         .expect("moved");
     assert!(
         f.orders
-            .needing_action(&merchant(), 100, None)
+            .needing_action(&merchant(), None, 100, None)
             .await
             .expect("list")
             .0
@@ -746,7 +746,7 @@ async fn orders_that_need_action_are_indexed_with_their_status_and_leave_with_it
         .expect("moved");
     assert_eq!(
         f.orders
-            .needing_action(&merchant(), 100, None)
+            .needing_action(&merchant(), None, 100, None)
             .await
             .expect("list")
             .0
@@ -758,10 +758,101 @@ async fn orders_that_need_action_are_indexed_with_their_status_and_leave_with_it
     f.orders.upsert(&other, None).await.expect("cancelled");
     assert!(
         f.orders
-            .needing_action(&merchant(), 100, None)
+            .needing_action(&merchant(), None, 100, None)
             .await
             .expect("list")
             .0
             .is_empty()
     );
+}
+
+#[tokio::test]
+async fn every_status_move_moves_the_orders_by_status_entry_in_the_same_transaction() {
+    use rc_domain::{Channel, OrderStatus};
+    let f = fixture();
+    let parsed = parse_order(&merchant(), SAMPLE.as_bytes()).expect("order");
+    let mut other = parse_order(&merchant(), SAMPLE.as_bytes())
+        .expect("order")
+        .order;
+    other.id = OrderId::parse("shopify-4343").expect("id");
+    f.orders.upsert(&parsed.order, None).await.expect("stored");
+    f.orders.upsert(&other, None).await.expect("stored");
+    let id = parsed.order.id.clone();
+    let in_status = |status| {
+        let orders = &f.orders;
+        async move {
+            let (page, next) = orders
+                .in_status(&merchant(), status, None, 100, None)
+                .await
+                .expect("list");
+            assert_eq!(next, None);
+            page.into_iter().map(|o| o.id).collect::<Vec<_>>()
+        }
+    };
+    let mut both = vec![id.to_string(), other.id.to_string()];
+    both.sort();
+    assert_eq!(in_status(OrderStatus::Received).await, both);
+
+    for to in [
+        OrderStatus::Backordered,
+        OrderStatus::Reserved,
+        OrderStatus::LabelCreated,
+        OrderStatus::Shipped,
+    ] {
+        f.orders
+            .advance_status(&merchant(), &id, to)
+            .await
+            .expect("moved");
+        assert_eq!(in_status(to).await, vec![id.to_string()], "{to:?}");
+        assert_eq!(
+            in_status(OrderStatus::Received).await,
+            vec![other.id.to_string()]
+        );
+    }
+    // Exactly one entry per order: the old ones are gone, not just hidden.
+    let entries = rc_store::query_all(&*f.data, "M#m1", "ST#", 100)
+        .await
+        .expect("entries");
+    assert_eq!(entries.len(), 2, "{entries:?}");
+
+    // A channel's cancellation moves it too; a repeated report changes nothing.
+    other.status = OrderStatus::Cancelled;
+    other.channel_updated_at += time::Duration::minutes(5);
+    f.orders.upsert(&other, None).await.expect("cancelled");
+    f.orders.upsert(&other, None).await.expect("again");
+    assert_eq!(
+        in_status(OrderStatus::Cancelled).await,
+        vec![other.id.to_string()]
+    );
+    assert!(in_status(OrderStatus::Received).await.is_empty());
+
+    // One channel: a prefix of the same index (and of the orders by id).
+    for (channel, expected) in [(Channel::Shopify, 1), (Channel::Amazon, 0)] {
+        let (page, _) = f
+            .orders
+            .in_status(&merchant(), OrderStatus::Shipped, Some(channel), 100, None)
+            .await
+            .expect("list");
+        assert_eq!(page.len(), expected, "{channel:?}");
+        let (all, _) = f
+            .orders
+            .list(&merchant(), Some(channel), 100, None)
+            .await
+            .expect("list");
+        assert_eq!(all.len(), expected * 2, "{channel:?}");
+    }
+
+    // Paging: one at a time, each once.
+    let (first, next) = f
+        .orders
+        .list(&merchant(), None, 1, None)
+        .await
+        .expect("page");
+    let next = next.expect("more");
+    let (second, _) = f
+        .orders
+        .list(&merchant(), None, 1, Some(&next))
+        .await
+        .expect("page");
+    assert_ne!(first[0].id, second[0].id);
 }

@@ -1092,9 +1092,9 @@ async fn an_order_short_of_stock_waits_on_needs_action_until_stock_arrives() {
     let page = get(&base, "/app/needs-action", Some(&owner)).await;
     assert!(page.body.contains("/app/orders/shopify-880100"));
     assert!(page.body.contains("badge backordered"));
-    // Only `needs_action` filters; anything else is refused, not ignored.
+    // A status that does not exist is refused, not ignored.
     let refused = client()
-        .get(format!("{base}/v1/orders?status=shipped"))
+        .get(format!("{base}/v1/orders?status=shipped-ish"))
         .bearer_auth("rck_e2e_api_key")
         .send()
         .await
@@ -1255,4 +1255,126 @@ async fn the_privacy_center_lists_orders_by_days_left_before_deletion() {
     for canary in canaries() {
         assert!(!page.body.contains(canary));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_are_filtered_by_status_and_channel_from_their_indexes() {
+    let (host, config, _dir) = start_local_host().await;
+    let base = format!("http://{}", host.addr);
+    for id in [880_201, 880_202] {
+        let (status, _) = post_webhook(
+            &base,
+            &config,
+            "orders/create",
+            &format!("filters-{id}"),
+            support::canary_order(id),
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    let shipped = client()
+        .post(format!("{base}/v1/orders/shopify-880202/shipped"))
+        .bearer_auth("rck_e2e_api_key")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(shipped.status(), 200);
+    let api = |query: &'static str| {
+        let base = base.clone();
+        async move {
+            let response = client()
+                .get(format!("{base}/v1/orders{query}"))
+                .bearer_auth("rck_e2e_api_key")
+                .send()
+                .await
+                .expect("sent");
+            let status = response.status().as_u16();
+            let body: serde_json::Value = response.json().await.expect("json");
+            let ids: Vec<String> = body["orders"]
+                .as_array()
+                .map(|orders| {
+                    orders
+                        .iter()
+                        .filter_map(|o| o["id"].as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            (status, ids, body)
+        }
+    };
+    let (_, shipped, _) = api("?status=shipped").await;
+    assert_eq!(shipped, ["shopify-880202"]);
+    let (_, shopify_shipped, _) = api("?status=shipped&channel=shopify").await;
+    assert_eq!(shopify_shipped, ["shopify-880202"]);
+    let (_, amazon, _) = api("?channel=amazon").await;
+    assert!(amazon.is_empty(), "{amazon:?}");
+    let (_, shopify, _) = api("?channel=shopify").await;
+    assert_eq!(shopify.len(), 2);
+    // The other order was processed by the order worker meanwhile: whatever status it reached,
+    // it is listed under exactly that one.
+    let (_, all, body) = api("").await;
+    let other = body["orders"]
+        .as_array()
+        .and_then(|o| o.iter().find(|o| o["id"] == "shopify-880201"))
+        .and_then(|o| o["status"].as_str())
+        .expect("other order")
+        .to_owned();
+    assert_eq!(all.len(), 2);
+    for status in [
+        "received",
+        "backordered",
+        "reserved",
+        "needs_attention",
+        "label_created",
+        "shipped",
+        "delivered",
+        "cancelled",
+    ] {
+        let query: &'static str = Box::leak(format!("?status={status}").into_boxed_str());
+        let (code, ids, _) = api(query).await;
+        assert_eq!(code, 200);
+        let expected = usize::from(status == other) + usize::from(status == "shipped");
+        assert_eq!(ids.len(), expected, "{status}: {ids:?}");
+    }
+    for bad in [
+        "?status=SHIPPED",
+        "?status=%3Cscript%3E",
+        "?channel=ebay",
+        "?status=",
+    ] {
+        let (code, _, body) = api(bad).await;
+        assert_eq!(
+            (code, body["error"].as_str()),
+            (422, Some("unknown_filter")),
+            "{bad}"
+        );
+        assert!(!body.to_string().contains("ebay") && !body.to_string().contains("script"));
+    }
+
+    // The dashboard: the same filters as links, each keeping the other; anything else is "all".
+    let cookie = sign_in(&base, VIEWER).await;
+    let page = get(&base, "/app/orders?status=shipped", Some(&cookie)).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("/app/orders/shopify-880202"));
+    assert!(!page.body.contains("/app/orders/shopify-880201"));
+    assert!(
+        page.body
+            .contains("href=\"/app/orders?status=shipped&#38;channel=amazon\"")
+    );
+    let page = get(
+        &base,
+        "/app/orders?status=shipped&channel=amazon",
+        Some(&cookie),
+    )
+    .await;
+    assert!(!page.body.contains("/app/orders/shopify-880202"));
+    let page = get(
+        &base,
+        "/app/orders?status=%3Cb%3Ex&channel=ebay",
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("/app/orders/shopify-880201"));
+    assert!(!page.body.contains("<b>") && !page.body.contains("ebay"));
 }
