@@ -219,6 +219,16 @@ impl FulfillmentApi {
         Ok(json(StatusCode::OK, &json!({ "shipments": shipments })))
     }
 
+    /// `GET /v1/tracking?state=stalled`: labelled parcels with no courier event for five days
+    /// (a label never handed over, a parcel the carrier stopped scanning), at most 100.
+    pub(crate) async fn stalled_tracking(
+        &self,
+        merchant: &MerchantId,
+    ) -> Result<Response<Bytes>, ApiError> {
+        let shipments = self.shipments.stalled(merchant, 100).await?;
+        Ok(json(StatusCode::OK, &json!({ "shipments": shipments })))
+    }
+
     pub(crate) async fn show(
         &self,
         merchant: &MerchantId,

@@ -40,6 +40,7 @@
 //! | `GET /v1/shipments/{id}/label` | the label document (`pii:read` key, audited) |
 //! | `GET /v1/couriers`, `PUT/DELETE /v1/couriers/{kind}/{name}` | courier accounts |
 //! | `GET /v1/confirmations?state=failed` | shipments whose marketplace confirmation failed for good |
+//! | `GET /v1/tracking?state=stalled` | labelled parcels without a courier event for five days |
 //! | `PUT /v1/inventory/{sku}/parcel` | a SKU's parcel defaults |
 //! | `GET /v1/tax/classes`, `GET/PUT /v1/tax/classes/{id}` | tax classes (GST rules, VAT reduced rates) |
 //! | `GET/PUT /v1/tax/skus/{sku}` | the tax class of a SKU |
@@ -148,6 +149,7 @@ enum Route {
     ShipmentConfirm(rc_domain::ShipmentId),
     FulfillmentSettings,
     ConfirmationFailures,
+    StalledTracking,
     Couriers,
     Courier(rc_domain::CourierAccountRef),
     ParcelDefaults(rc_domain::Sku),
@@ -484,6 +486,21 @@ impl MerchantApi {
                     Some(_) => Err(ApiError::InvalidPayload {
                         reason: "unknown_filter",
                         message: "`state` may only be failed".into(),
+                    }),
+                }
+            }
+            ["v1", "tracking"] => {
+                allow(&[Method::GET])?;
+                let state = request
+                    .uri()
+                    .query()
+                    .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("state=")));
+                match state {
+                    // Stalled is the one state listed (the rest is each shipment's status).
+                    None | Some("stalled") => Ok(Route::StalledTracking),
+                    Some(_) => Err(ApiError::InvalidPayload {
+                        reason: "unknown_filter",
+                        message: "`state` may only be stalled".into(),
                     }),
                 }
             }
@@ -932,6 +949,7 @@ impl MerchantApi {
             }
             Route::FulfillmentSettings => self.fulfillment.settings(&merchant).await,
             Route::ConfirmationFailures => self.fulfillment.confirmation_failures(&merchant).await,
+            Route::StalledTracking => self.fulfillment.stalled_tracking(&merchant).await,
             Route::Couriers => self.fulfillment.couriers(&merchant).await,
             Route::TaxClasses => self.tax.classes(&merchant).await,
             Route::TaxClass(id) if request.method() == Method::PUT => {

@@ -86,7 +86,7 @@ fn query_parameters(method: &str, path: &str) -> Vec<(&'static str, bool, bool)>
         }
         "/v1/privacy/deadlines" => vec![("within_days", false, false), ("after", false, false)],
         "/v1/shipments" => vec![("status", false, false), ("after", false, false)],
-        "/v1/confirmations" => vec![("state", false, false)],
+        "/v1/confirmations" | "/v1/tracking" => vec![("state", false, false)],
         "/v1/reports/tax" => vec![
             ("from", true, false),
             ("to", true, false),

@@ -39,6 +39,7 @@ pub const ROUTE_SCOPES: &[RouteScope] = &[
     route("POST", "/v1/orders/{order_id}/tax", OrdersWrite),
     route("GET", "/v1/shipments", OrdersRead),
     route("GET", "/v1/confirmations", OrdersRead),
+    route("GET", "/v1/tracking", OrdersRead),
     route("GET", "/v1/shipments/{shipment_id}", OrdersRead),
     route("PUT", "/v1/shipments/{shipment_id}/parcel", OrdersWrite),
     route("POST", "/v1/shipments/{shipment_id}/label", OrdersWrite),

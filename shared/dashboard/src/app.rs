@@ -716,6 +716,16 @@ impl Dashboard {
             empty: "Nothing here.",
             next: None,
         });
+        let stalled = self
+            .api(signed, Method::GET, "/v1/tracking?state=stalled", None)
+            .await?;
+        sections.push(Section {
+            heading: "Tracking gone quiet (no courier event for 5 days)".into(),
+            columns: shipment_columns(),
+            rows: self.shipment_rows(signed, &stalled),
+            empty: "Nothing here.",
+            next: None,
+        });
         for (status, heading) in NEEDS_ACTION {
             let page = self
                 .api(
@@ -742,7 +752,8 @@ impl Dashboard {
                 chrome: signed.chrome("/app/needs-action"),
                 title: "Needs action".into(),
                 intro: "What waits for you: orders short of stock or that routing could not \
-                        place, labels that failed, deliveries that did not happen, parcels on \
+                        place, marketplace confirmations and labels that failed, parcels the \
+                        couriers went quiet about, deliveries that did not happen, parcels on \
                         their way back or lost."
                     .into(),
                 filters: Vec::new(),

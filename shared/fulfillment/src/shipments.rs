@@ -118,6 +118,11 @@ pub struct Shipment {
     /// Whether its confirmation had failed when read (its failures index entry exists).
     #[serde(skip)]
     failed_indexed: bool,
+    /// Whether its tracking had gone quiet when last saved (then its `STALLED#` entry exists):
+    /// kept in the record and changed in the same transaction as the entry, since "stalled"
+    /// depends on the time, not only on the record.
+    #[serde(default)]
+    pub stalled: bool,
 }
 
 /// A package the merchant sent without a RetailCoder label.
@@ -127,6 +132,10 @@ pub struct ExternalPackage {
     pub tracking_code: String,
     pub shipped_at: i64,
 }
+
+/// How long a tracked parcel may go without a courier event before the merchant is told (five
+/// days: carriers scan a moving parcel at least daily, and a weekend plus a holiday is three).
+pub const STALLED_AFTER_SECONDS: i64 = 5 * 86_400;
 
 /// How many notification ids a shipment remembers (a courier repeats recent ones).
 pub const SEEN_EVENTS: usize = 50;
@@ -142,6 +151,24 @@ impl Shipment {
         self.confirmation
             .as_ref()
             .is_some_and(|c| c.state == rc_domain::ConfirmationState::Failed)
+    }
+
+    /// When the courier last reported it moving: its newest event, else when its label was
+    /// bought. `None` for a package without our label (no courier reports on it to us).
+    pub fn last_movement(&self) -> Option<i64> {
+        let bought = self.purchase.as_ref()?.bought_at;
+        Some(self.history.iter().map(|e| e.at).fold(bought, i64::max))
+    }
+
+    /// Whether its tracking has gone quiet: a labelled parcel not at the end of its journey with
+    /// no courier event for [`STALLED_AFTER_SECONDS`] (a label never handed over, a parcel the
+    /// carrier stopped scanning). The merchant asks the courier; the polling fallback has
+    /// already asked for the tracking.
+    pub fn tracking_stalled(&self, now: i64) -> bool {
+        self.status.is_tracked()
+            && self
+                .last_movement()
+                .is_some_and(|last| now - last >= STALLED_AFTER_SECONDS)
     }
 
     /// The carrier and tracking number the marketplace is told: the label's, or the one the
@@ -188,6 +215,11 @@ fn tracking_key(merchant: &MerchantId, tracking_code: &str) -> ItemKey {
 
 fn confirmation_key(merchant: &MerchantId, id: &ShipmentId) -> ItemKey {
     ItemKey::new(merchant_partition(merchant), format!("CONFIRMIDX#{id}"))
+}
+
+/// A shipment whose tracking has gone quiet, for the merchant to act on.
+fn stalled_key(merchant: &MerchantId, id: &ShipmentId) -> ItemKey {
+    ItemKey::new(merchant_partition(merchant), format!("STALLED#{id}"))
 }
 
 /// A shipment whose marketplace confirmation failed for good, for the merchant to act on.
@@ -290,6 +322,7 @@ impl ShipmentRepository {
                 updated_at: now,
                 version: 1,
                 pending_indexed: false,
+                stalled: false,
                 failed_indexed: false,
             };
             let ops = vec![
@@ -406,6 +439,36 @@ impl ShipmentRepository {
             }
         }
         Ok(failed)
+    }
+
+    /// The merchant's shipments whose tracking has gone quiet (see [`Shipment::tracking_stalled`]),
+    /// from their index, as of their last save (the hourly poll saves each one it asks about).
+    pub async fn stalled(
+        &self,
+        merchant: &MerchantId,
+        limit: usize,
+    ) -> Result<Vec<Shipment>, FulfillmentError> {
+        let page = self
+            .data
+            .query_partition(&merchant_partition(merchant), "STALLED#", limit, None)
+            .await?;
+        let mut stalled = Vec::new();
+        for entry in page.items {
+            let Some(id) = entry
+                .key
+                .sk
+                .strip_prefix("STALLED#")
+                .and_then(|id| ShipmentId::parse(id).ok())
+            else {
+                continue;
+            };
+            if let Some(shipment) = self.get(merchant, &id).await?
+                && shipment.status.is_tracked()
+            {
+                stalled.push(shipment);
+            }
+        }
+        Ok(stalled)
     }
 
     /// The merchant's shipments whose confirmation is pending and due at `now`.
@@ -568,11 +631,23 @@ impl ShipmentRepository {
         was: ShipmentStatus,
         extra: Vec<TxOp>,
     ) -> Result<(), FulfillmentError> {
-        shipment.updated_at = self.now();
+        let now = self.now();
+        shipment.updated_at = now;
+        let stalled = shipment.tracking_stalled(now);
+        let listed = shipment.stalled;
+        shipment.stalled = stalled;
         let mut ops = vec![TxOp::Replace {
             item: to_item(merchant, shipment)?,
             expected_version: shipment.version,
         }];
+        match (listed, stalled) {
+            (false, true) => ops.push(TxOp::Create(Item::new(stalled_key(merchant, &shipment.id)))),
+            (true, false) => ops.push(TxOp::Delete {
+                key: stalled_key(merchant, &shipment.id),
+                expected_version: None,
+            }),
+            _ => {}
+        }
         if was != shipment.status {
             ops.push(TxOp::Delete {
                 key: index_key(merchant, was, &shipment.id),
@@ -592,9 +667,13 @@ impl ShipmentRepository {
                 Ok(())
             }
             Err(StoreError::TransactionCancelled { .. } | StoreError::TransactionConflict) => {
+                shipment.stalled = listed;
                 Err(FulfillmentError::Conflict)
             }
-            Err(e) => Err(e.into()),
+            Err(e) => {
+                shipment.stalled = listed;
+                Err(e.into())
+            }
         }
     }
 }
@@ -649,6 +728,7 @@ mod tests {
             version: 3,
             pending_indexed: false,
             failed_indexed: false,
+            stalled: false,
         }
     }
 
@@ -665,6 +745,80 @@ mod tests {
             back.version = 3;
         }
         assert_eq!(back, Ok(shipment));
+    }
+
+    #[tokio::test]
+    async fn a_parcel_without_courier_events_for_five_days_is_listed_until_one_arrives() {
+        use rc_domain::{EventOutcome, EventSource, ManualClock, TrackingEntry, TrackingStatus};
+        let start = time::macros::datetime!(2026-11-30 09:00 UTC);
+        let clock = Arc::new(ManualClock::at(start));
+        let data: Arc<dyn Store> = Arc::new(rc_store::memory::MemoryStore::new(clock.clone()));
+        let repo = ShipmentRepository::new(data.clone(), clock.clone());
+        let merchant = MerchantId::parse("m").expect("merchant");
+        let mut shipment = sample();
+        shipment.status = ShipmentStatus::InTransit;
+        shipment.purchase = Some(PurchaseRecord {
+            courier: CourierAccountRef::parse("easypost", "main").expect("courier"),
+            courier_shipment: "shp_1".into(),
+            tracking_code: "9400100000000000000000".into(),
+            carrier: "USPS".into(),
+            service: "First".into(),
+            cost: None,
+            bought_at: start.unix_timestamp(),
+        });
+        data.create(to_item(&merchant, &shipment).expect("item"))
+            .await
+            .expect("stored");
+        let read = || async {
+            repo.get(&merchant, &shipment.id)
+                .await
+                .expect("read")
+                .expect("there")
+        };
+        let listed = || async { repo.stalled(&merchant, 100).await.expect("list").len() };
+
+        // A day of quiet: not stalled. Four more and a save (the poll heard nothing new): listed.
+        clock.advance(time::Duration::days(1));
+        repo.heard(&merchant, &shipment.id).await.expect("heard");
+        assert_eq!(listed().await, 0);
+        clock.advance(time::Duration::days(4));
+        repo.heard(&merchant, &shipment.id).await.expect("heard");
+        assert_eq!(listed().await, 1);
+        assert!(read().await.stalled);
+        // Saved again while still quiet: still one entry, not two, not an error.
+        repo.heard(&merchant, &shipment.id).await.expect("heard");
+        assert_eq!(listed().await, 1);
+
+        // A courier event: off the list in the same save.
+        let mut moving = read().await;
+        moving.history.push(TrackingEntry {
+            at: clock.now().unix_timestamp(),
+            status: Some(TrackingStatus::InTransit),
+            courier_status: "in_transit".into(),
+            source: EventSource::Webhook,
+            outcome: EventOutcome::Moved,
+        });
+        repo.save(&merchant, &mut moving, ShipmentStatus::InTransit)
+            .await
+            .expect("saved");
+        assert_eq!(listed().await, 0);
+        assert!(!read().await.stalled);
+
+        // Quiet again, then delivered: a parcel at the end of its journey is never stalled.
+        clock.advance(time::Duration::days(6));
+        repo.heard(&merchant, &shipment.id).await.expect("heard");
+        assert_eq!(listed().await, 1);
+        let mut delivered = read().await;
+        delivered.status = ShipmentStatus::Delivered;
+        repo.save(&merchant, &mut delivered, ShipmentStatus::InTransit)
+            .await
+            .expect("saved");
+        assert_eq!(listed().await, 0);
+        let entries = data
+            .query_partition("M#m", "STALLED#", 10, None)
+            .await
+            .expect("entries");
+        assert!(entries.items.is_empty(), "the entry is gone, not hidden");
     }
 
     #[tokio::test]

@@ -904,6 +904,102 @@ async fn polling_catches_a_lost_webhook_and_a_return_restocks_once_dynamodb() {
     polling_catches_a_lost_webhook_and_a_return_restocks_once(moto().await).await;
 }
 
+/// A parcel the courier stops reporting on: after five quiet days (and a poll that heard
+/// nothing new) it is listed for the merchant; the next courier event takes it off the list.
+async fn a_parcel_the_courier_goes_quiet_about_is_listed_until_it_moves(stack: Stack) {
+    let f = fulfil(stack).await;
+    let id = 8207;
+    f.stack.ingest(id).await;
+    let order = format!("shopify-{id}");
+    let lines = shopify_lines(&f.order(&order).await);
+    for (_, sku, _) in &lines {
+        f.stock(sku, "main", 5).await;
+    }
+    f.label().await;
+    let shipment = format!("{order}.1");
+    let code = f.tracking_code(&shipment).await;
+    f.open_shopify(id, &lines);
+    let (status, answer) = f.track("evt_q1", &code, &[("in_transit", &at(2))]).await;
+    assert_eq!(status, 200, "{answer}");
+    let stalled = || async {
+        let (status, body) = f.stack.api("GET", "/v1/tracking?state=stalled", "").await;
+        assert_eq!(status, 200, "{body}");
+        body["shipments"]
+            .as_array()
+            .expect("shipments")
+            .iter()
+            .map(|s| s["id"].as_str().unwrap_or_default().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let poller = f.stack.services.tracking_poller(&f.stack.channels);
+    let mut report = rc_fulfillment::PollReport::default();
+    // The courier knows nothing newer; a day later the poll asks and hears the same.
+    let courier_shipment = f
+        .courier
+        .state()
+        .shipments
+        .iter()
+        .find(|(_, s)| s.bought.as_ref().is_some_and(|(_, t)| *t == code))
+        .map(|(id, _)| id.clone())
+        .expect("courier shipment");
+    f.courier
+        .state()
+        .shipments
+        .get_mut(&courier_shipment)
+        .expect("shipment")
+        .tracking = vec![("in_transit".into(), at(2))];
+    f.stack.clock.advance(time::Duration::days(1));
+    poller
+        .run_merchant(&merchant(), &mut report)
+        .await
+        .expect("poll");
+    assert_eq!(report.polled, 1, "{report:?}");
+    assert!(stalled().await.is_empty(), "one quiet day is normal");
+    // Five more quiet days: listed.
+    f.stack.clock.advance(time::Duration::days(5));
+    poller
+        .run_merchant(&merchant(), &mut report)
+        .await
+        .expect("poll");
+    assert_eq!(stalled().await, [shipment.clone()]);
+    assert_eq!(f.shipment(&shipment).await["stalled"], true);
+    // Asked again an hour later (a repeated run): still listed once.
+    f.stack.clock.advance(time::Duration::hours(13));
+    poller
+        .run_merchant(&merchant(), &mut report)
+        .await
+        .expect("poll");
+    assert_eq!(stalled().await, [shipment.clone()]);
+
+    // The courier speaks again: off the list.
+    let (status, answer) = f
+        .track(
+            "evt_q2",
+            &code,
+            &[("in_transit", &at(2)), ("out_for_delivery", &at(150))],
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(stalled().await.is_empty());
+    assert_eq!(f.shipment(&shipment).await["stalled"], false);
+    let (status, refused) = f.stack.api("GET", "/v1/tracking?state=quiet", "").await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (422, Some("unknown_filter"))
+    );
+    assert!(f.violations().is_empty(), "{:?}", f.violations());
+}
+
+#[tokio::test]
+async fn a_parcel_the_courier_goes_quiet_about_is_listed_until_it_moves_embedded() {
+    a_parcel_the_courier_goes_quiet_about_is_listed_until_it_moves(embedded().await).await;
+}
+
+#[tokio::test]
+async fn a_parcel_the_courier_goes_quiet_about_is_listed_until_it_moves_dynamodb() {
+    a_parcel_the_courier_goes_quiet_about_is_listed_until_it_moves(moto().await).await;
+}
+
 /// Shipped outside RetailCoder with a tracking number: confirmed like any package; a changed
 /// number is an update of the same fulfillment; bad input refused with its reason.
 async fn shipped_outside_is_confirmed_the_same_way(stack: Stack) {
