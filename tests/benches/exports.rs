@@ -108,7 +108,7 @@ async fn export(dir: &Path, floor: bool) {
         loop {
             let (page, next) = services
                 .orders
-                .list(&merchant(), rc_exports::PAGE, after.as_ref())
+                .list(&merchant(), None, rc_exports::PAGE, after.as_ref())
                 .await
                 .expect("list");
             orders += page.len() as u64;

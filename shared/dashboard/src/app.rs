@@ -15,6 +15,8 @@ use rc_orders::{AuditEvent, AuditLog, KeyOwner, PresentedKey};
 use rc_vault::Vault;
 use serde_json::{Value, json};
 
+mod shipping;
+
 use crate::cookies::{self, Dates, Preferences};
 use crate::pages::{
     BuyerView, Cell, Chrome, ErrorPage, ExportRow, ExportsPage, Filter, FilterGroup, OrderPage,
@@ -443,6 +445,20 @@ impl Dashboard {
             (true, ["settings", "password"]) => self.change_password(&signed, &form).await,
             (true, ["settings", "connect", channel]) => self.connect(&signed, channel, &form).await,
             (true, ["settings", "cancel"]) => self.cancel_account(&signed, &form).await,
+            (false, ["settings", "shipping"]) => self.shipping(&signed, None, None).await,
+            (false, ["settings", "new-warehouse"]) => self.warehouse(&signed, None, None).await,
+            (false, ["settings", "warehouses", id]) => {
+                self.warehouse(&signed, Some(id_segment(id)?), None).await
+            }
+            (true, ["settings", "warehouses"]) => self.save_warehouse(&signed, &form).await,
+            (true, ["settings", "warehouses", id, "delete"]) => {
+                self.delete_warehouse(&signed, id_segment(id)?).await
+            }
+            (true, ["settings", "routing"]) => self.save_routing(&signed, &form).await,
+            (true, ["settings", "couriers"]) => self.save_courier(&signed, &form).await,
+            (true, ["settings", "couriers", kind, name, "remove"]) => {
+                self.remove_courier(&signed, kind, id_segment(name)?).await
+            }
             (true, ["preferences"]) => {
                 let chosen = Preferences::from_form(
                     field(&form, "density").unwrap_or_default(),
@@ -648,13 +664,14 @@ impl Dashboard {
     }
 
     /// Asks the merchant API as the user: its JSON answer, or why not.
-    async fn api(
+    /// One call to the merchant API as the signed-in user: its status and JSON body.
+    async fn call(
         &self,
         signed: &Signed,
         method: Method,
         uri: &str,
         body: Option<(Value, Option<String>)>,
-    ) -> Result<Value, Fail> {
+    ) -> Result<(u16, Value), Fail> {
         let mut builder = Request::builder().method(method).uri(uri);
         let bytes = match body {
             Some((body, idempotency)) => {
@@ -669,13 +686,48 @@ impl Dashboard {
         let request = builder.body(bytes).map_err(|_| Fail::Internal)?;
         let response = self.api.handle_as(signed.caller.clone(), request).await;
         let value: Value = serde_json::from_slice(response.body()).unwrap_or(Value::Null);
-        match response.status().as_u16() {
+        Ok((response.status().as_u16(), value))
+    }
+
+    async fn api(
+        &self,
+        signed: &Signed,
+        method: Method,
+        uri: &str,
+        body: Option<(Value, Option<String>)>,
+    ) -> Result<Value, Fail> {
+        let (status, value) = self.call(signed, method, uri, body).await?;
+        match status {
             // 302: a connect flow's start (its body names where to go).
             200..=299 | 302 => Ok(value),
             404 => Err(Fail::NotFound),
             403 => Err(Fail::Forbidden),
             401 | 410 => Err(Fail::SignIn),
             400 | 409 | 413 | 422 => Err(Fail::Refused(text(&value, "/error"))),
+            503 => Err(Fail::Unavailable),
+            _ => Err(Fail::Internal),
+        }
+    }
+
+    /// [`Self::api`] for a form's change: a refusal comes back as the API's message (it names
+    /// fields and rules, never a value sent), for the page to show next to the form.
+    async fn api_change(
+        &self,
+        signed: &Signed,
+        method: Method,
+        uri: &str,
+        body: Option<Value>,
+    ) -> Result<Result<Value, String>, Fail> {
+        let (status, value) = self
+            .call(signed, method, uri, body.map(|b| (b, None)))
+            .await?;
+        match status {
+            400 | 409 | 422 => Ok(Err(text(&value, "/message"))),
+            200..=299 => Ok(Ok(value)),
+            404 => Err(Fail::NotFound),
+            403 => Err(Fail::Forbidden),
+            401 | 410 => Err(Fail::SignIn),
+            413 => Err(Fail::Refused(text(&value, "/error"))),
             503 => Err(Fail::Unavailable),
             _ => Err(Fail::Internal),
         }
@@ -1458,9 +1510,6 @@ impl Dashboard {
         let account = self.api_if_allowed(signed, "/v1/account").await?;
         let keys = self.api_if_allowed(signed, "/v1/api-keys").await?;
         let connections = self.api_if_allowed(signed, "/v1/connections").await?;
-        let warehouses = self.api_if_allowed(signed, "/v1/warehouses").await?;
-        let couriers = self.api_if_allowed(signed, "/v1/couriers").await?;
-        let routing = self.api_if_allowed(signed, "/v1/routing").await?;
         let now = self.now();
         let manages_users = signed.user.role.manages_users();
         let users = if manages_users {
@@ -1525,66 +1574,6 @@ impl Dashboard {
                     (
                         std::mem::take(&mut row[0].text),
                         std::mem::take(&mut row[1].text),
-                    )
-                })
-                .collect(),
-            warehouses: warehouses
-                .as_ref()
-                .and_then(|w| w["warehouses"].as_array().cloned())
-                .unwrap_or_default()
-                .iter()
-                .map(|w| {
-                    (
-                        text(w, "/id"),
-                        text(w, "/name"),
-                        format!("{} {}", text(w, "/country"), text(w, "/region")),
-                        text(w, "/priority"),
-                        if w["active"] == json!(true) {
-                            "yes"
-                        } else {
-                            "no"
-                        }
-                        .to_owned(),
-                    )
-                })
-                .collect(),
-            couriers: couriers
-                .as_ref()
-                .and_then(|c| c["couriers"].as_array().cloned())
-                .unwrap_or_default()
-                .iter()
-                .map(|c| (text(c, "/kind"), text(c, "/name")))
-                .collect(),
-            routing_visible: routing.is_some(),
-            allow_split: routing
-                .as_ref()
-                .is_some_and(|r| r["allow_split"] == json!(true)),
-            rules: routing
-                .as_ref()
-                .and_then(|r| r["rules"].as_array().cloned())
-                .unwrap_or_default()
-                .iter()
-                .map(|rule| {
-                    let list = |name: &str| joined(&rule[name], ", ");
-                    let when = [
-                        ("countries", list("countries")),
-                        ("regions", list("regions")),
-                        ("postal codes starting", list("postal_prefixes")),
-                        ("channels", list("channels")),
-                    ]
-                    .into_iter()
-                    .filter(|(_, v)| !v.is_empty())
-                    .map(|(k, v)| format!("{k}: {v}"))
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                    (
-                        text(rule, "/name"),
-                        if when.is_empty() {
-                            "every order".to_owned()
-                        } else {
-                            when
-                        },
-                        list("warehouses"),
                     )
                 })
                 .collect(),

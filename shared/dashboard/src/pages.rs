@@ -205,15 +205,6 @@ pub struct SettingsPage {
     pub connections_visible: bool,
     /// (channel, shop or seller)
     pub connections: Vec<(String, String)>,
-    /// (id, name, country and region, priority, active)
-    pub warehouses: Vec<(String, String, String, String, String)>,
-    /// (kind, name)
-    pub couriers: Vec<(String, String)>,
-    /// Whether the user's role reads the routing rules.
-    pub routing_visible: bool,
-    pub allow_split: bool,
-    /// (name, when it applies, warehouses in order)
-    pub rules: Vec<(String, String, String)>,
     /// Whether the user may cancel the account.
     pub owner: bool,
     pub keys_visible: bool,
@@ -379,4 +370,67 @@ mod tests {
         assert_eq!(css_word("label_failed"), "label_failed");
         assert_eq!(css_word("x\" onclick=\"y"), "xonclicky");
     }
+}
+
+/// One warehouse in the shipping settings' list.
+pub struct WarehouseRow {
+    pub id: String,
+    pub name: String,
+    pub place: String,
+    pub priority: String,
+    pub active: &'static str,
+    pub couriers: String,
+}
+
+/// One routing rule as the editor shows it: every list joined with commas.
+#[derive(Default)]
+pub struct RuleRow {
+    pub name: String,
+    pub countries: String,
+    pub regions: String,
+    pub postal_prefixes: String,
+    pub channels: String,
+    pub warehouses: String,
+}
+
+#[derive(Template)]
+#[template(path = "shipping.html")]
+pub struct ShippingPage {
+    pub chrome: Chrome,
+    pub shown_once: Option<(&'static str, String)>,
+    /// The API's message for a refused change: field names, never values.
+    pub problem: Option<String>,
+    pub edits_stock: bool,
+    pub warehouses: Vec<WarehouseRow>,
+    pub allow_split: bool,
+    pub rules: Vec<RuleRow>,
+    pub couriers_visible: bool,
+    pub couriers: Vec<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "warehouse.html")]
+pub struct WarehousePage {
+    pub chrome: Chrome,
+    pub problem: Option<String>,
+    pub is_new: bool,
+    pub id: String,
+    pub name: String,
+    pub address_name: String,
+    pub line1: String,
+    pub line2: String,
+    pub city: String,
+    pub postal_code: String,
+    pub phone: String,
+    pub country: String,
+    pub region: String,
+    pub priority: String,
+    pub active: bool,
+    /// Every courier account (`kind/name`), and whether this warehouse ships with it.
+    pub couriers: Vec<(String, bool)>,
+    pub choose: String,
+    pub fixed_courier: String,
+    pub fixed_service: String,
+    pub cutoff_time: String,
+    pub cutoff_offset: String,
 }

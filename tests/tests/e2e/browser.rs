@@ -177,6 +177,8 @@ async fn a_merchant_runs_a_day_from_the_dashboard_in_a_real_browser() {
         ("/app/exports", "exports"),
         ("/app/privacy", "privacy"),
         ("/app/settings", "settings"),
+        ("/app/settings/shipping", "settings-shipping"),
+        ("/app/settings/warehouses/main", "settings-warehouse"),
     ] {
         let source = visit(&browser, &format!("{base}{path}")).await;
         assert!(source.contains("<main id=\"main\">"), "{path}: {source}");

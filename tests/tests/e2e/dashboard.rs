@@ -1378,3 +1378,267 @@ async fn orders_are_filtered_by_status_and_channel_from_their_indexes() {
     assert!(page.body.contains("/app/orders/shopify-880201"));
     assert!(!page.body.contains("<b>") && !page.body.contains("ebay"));
 }
+
+async fn api_get(base: &str, path: &str) -> serde_json::Value {
+    client()
+        .get(format!("{base}{path}"))
+        .bearer_auth("rck_e2e_api_key")
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warehouses_routing_and_couriers_are_edited_from_the_dashboard_within_each_role() {
+    let (host, _config, _dir) = start_local_host().await;
+    let base = format!("http://{}", host.addr);
+    let owner = sign_in(&base, OWNER).await;
+    // The settings page itself: every section in the page's body, none in its title.
+    let settings = get(&base, "/app/settings", Some(&owner)).await;
+    assert!(
+        settings
+            .body
+            .contains("<title>Settings · RetailCoder</title>")
+    );
+    let main = &settings.body[settings.body.find("<main").expect("main")..];
+    for section in [
+        "Channel connections",
+        "Cancel the account",
+        "/app/settings/shipping",
+    ] {
+        assert!(main.contains(section), "{section}");
+    }
+    let page = get(&base, "/app/settings/shipping", Some(&owner)).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Save routing") && page.body.contains("Save courier account"));
+    let csrf = page.csrf();
+
+    // A courier account, with its tracking webhook shown once; its secret never is.
+    let saved = post(
+        &base,
+        "/app/settings/couriers",
+        Some(&owner),
+        Some(&base),
+        &[
+            ("csrf", &csrf),
+            ("kind", "sandbox"),
+            ("name", "dash"),
+            ("api_key", "sandbox-key-from-the-form"),
+            ("webhook_secret", "hook-secret-from-the-form"),
+        ],
+    )
+    .await;
+    assert_eq!(saved.status, 200, "{}", saved.body);
+    assert!(saved.body.contains("/tracking/"), "the webhook path, once");
+    assert!(!saved.body.contains("sandbox-key-from-the-form"));
+    assert!(!saved.body.contains("hook-secret-from-the-form"));
+    let couriers = api_get(&base, "/v1/couriers").await;
+    assert!(
+        couriers["couriers"]
+            .as_array()
+            .expect("couriers")
+            .iter()
+            .any(|c| c["kind"] == "sandbox" && c["name"] == "dash"),
+        "{couriers}"
+    );
+
+    // No such warehouse yet: the form for a new one names it.
+    let new = get(&base, "/app/settings/new-warehouse", Some(&owner)).await;
+    assert!(new.body.contains("name=\"id\" required"));
+    // A new warehouse from the form, then edited: the API has exactly what the form said.
+    let fields = |priority: &'static str, country: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("id", "west".to_owned()),
+            ("name", "East coast".to_owned()),
+            ("address_name", "Acme Fulfilment".to_owned()),
+            ("line1", "1 Dock Street".to_owned()),
+            ("line2", String::new()),
+            ("city", "Newark".to_owned()),
+            ("postal_code", "07102".to_owned()),
+            ("phone", String::new()),
+            ("country", country.to_owned()),
+            ("region", "NJ".to_owned()),
+            ("priority", priority.to_owned()),
+            ("active", "yes".to_owned()),
+            ("courier", "sandbox/dash".to_owned()),
+            ("choose", "fastest".to_owned()),
+            ("fixed_courier", String::new()),
+            ("fixed_service", String::new()),
+            ("cutoff_time", "17:30".to_owned()),
+            ("cutoff_offset", "-05:00".to_owned()),
+        ]
+    };
+    let send = |fields: Vec<(&'static str, String)>| {
+        let base = base.clone();
+        let owner = owner.clone();
+        async move {
+            let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            post(
+                &base,
+                "/app/settings/warehouses",
+                Some(&owner),
+                Some(&base),
+                &pairs,
+            )
+            .await
+        }
+    };
+    let created = send(fields("20", "US")).await;
+    assert_eq!(
+        (created.status, created.location()),
+        (303, "/app/settings/shipping"),
+        "{}",
+        created.body
+    );
+    let stored = api_get(&base, "/v1/warehouses/west").await;
+    assert_eq!(stored["priority"], 20, "{stored}");
+    assert_eq!(stored["region"], "NJ");
+    assert_eq!(stored["service"]["choose"], "fastest");
+    assert_eq!(stored["cutoff"]["time"], "17:30");
+    assert_eq!(stored["couriers"][0]["name"], "dash");
+    let edit = get(&base, "/app/settings/warehouses/west", Some(&owner)).await;
+    assert_eq!(edit.status, 200);
+    assert!(edit.body.contains("value=\"1 Dock Street\""), "prefilled");
+    assert!(
+        edit.body
+            .contains("value=\"sandbox/dash\" class=\"check\" checked")
+    );
+    let edited = send(fields("5", "US")).await;
+    assert_eq!(edited.status, 303);
+    assert_eq!(api_get(&base, "/v1/warehouses/west").await["priority"], 5);
+
+    // Refused by the API: the form again with the stored values and the field named, never
+    // the value sent; nothing changed.
+    let refused = send(fields("5", "USA-ish")).await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.body.contains("Not saved:") && refused.body.contains("country"));
+    assert!(!refused.body.contains("USA-ish"));
+    assert_eq!(api_get(&base, "/v1/warehouses/west").await["country"], "US");
+
+    // Routing rules from the editor's rows; blank rows are no rules.
+    let mut rules: Vec<(&str, &str)> = vec![("csrf", &csrf), ("allow_split", "yes")];
+    for row in [
+        ["east-coast", "US", "NJ, NY", "", "shopify", "east, main"],
+        ["", "", "", "", "", ""],
+    ] {
+        for (name, value) in [
+            "name",
+            "countries",
+            "regions",
+            "postal_prefixes",
+            "channels",
+            "warehouses",
+        ]
+        .into_iter()
+        .zip(row)
+        {
+            rules.push((name, value));
+        }
+    }
+    let routed = post(
+        &base,
+        "/app/settings/routing",
+        Some(&owner),
+        Some(&base),
+        &rules,
+    )
+    .await;
+    assert_eq!(routed.status, 303, "{}", routed.body);
+    let routing = api_get(&base, "/v1/routing").await;
+    assert_eq!(routing["allow_split"], true);
+    assert_eq!(
+        routing["rules"],
+        serde_json::json!([{"name": "east-coast", "countries": ["US"], "regions": ["NJ", "NY"], "postal_prefixes": [], "channels": ["shopify"], "warehouses": ["east", "main"]}]),
+        "{routing}"
+    );
+    let page = get(&base, "/app/settings/shipping", Some(&owner)).await;
+    assert!(page.body.contains("value=\"east-coast\""));
+    assert!(page.body.contains("value=\"NJ, NY\""));
+    let bad = post(
+        &base,
+        "/app/settings/routing",
+        Some(&owner),
+        Some(&base),
+        &[
+            ("csrf", &csrf),
+            ("name", "x"),
+            ("countries", "Narnia"),
+            ("regions", ""),
+            ("postal_prefixes", ""),
+            ("channels", ""),
+            ("warehouses", "east"),
+        ],
+    )
+    .await;
+    assert_eq!(bad.status, 422);
+    assert!(!bad.body.contains("Narnia"));
+    assert_eq!(
+        api_get(&base, "/v1/routing").await["rules"][0]["name"],
+        "east-coast"
+    );
+
+    // An operator edits stock settings but never sees courier accounts; a viewer edits nothing.
+    let operator = sign_in(&base, OPERATOR).await;
+    let page = get(&base, "/app/settings/shipping", Some(&operator)).await;
+    assert!(page.body.contains("Save routing"));
+    assert!(!page.body.contains("Courier accounts"));
+    let viewer = sign_in(&base, VIEWER).await;
+    let page = get(&base, "/app/settings/shipping", Some(&viewer)).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("east-coast") && !page.body.contains("Save routing"));
+    let forbidden = post(
+        &base,
+        "/app/settings/routing",
+        Some(&viewer),
+        Some(&base),
+        &[("csrf", &page.csrf()), ("allow_split", "yes")],
+    )
+    .await;
+    assert_eq!(forbidden.status, 403);
+    assert_eq!(
+        get(&base, "/app/settings/warehouses/west", Some(&viewer))
+            .await
+            .status,
+        403
+    );
+    assert_eq!(api_get(&base, "/v1/routing").await["allow_split"], true);
+
+    // Removing: the warehouse record, then the courier account.
+    let deleted = post(
+        &base,
+        "/app/settings/warehouses/west/delete",
+        Some(&owner),
+        Some(&base),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(deleted.status, 303, "{}", deleted.body);
+    let gone = client()
+        .get(format!("{base}/v1/warehouses/west"))
+        .bearer_auth("rck_e2e_api_key")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(gone.status(), 404);
+    let removed = post(
+        &base,
+        "/app/settings/couriers/sandbox/dash/remove",
+        Some(&owner),
+        Some(&base),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(removed.status, 303);
+    let couriers = api_get(&base, "/v1/couriers").await;
+    assert!(
+        !couriers["couriers"]
+            .as_array()
+            .expect("couriers")
+            .iter()
+            .any(|c| c["name"] == "dash")
+    );
+}

@@ -961,7 +961,7 @@ async fn a_parcel_the_courier_goes_quiet_about_is_listed_until_it_moves(stack: S
         .run_merchant(&merchant(), &mut report)
         .await
         .expect("poll");
-    assert_eq!(stalled().await, [shipment.clone()]);
+    assert_eq!(stalled().await, [shipment.as_str()]);
     assert_eq!(f.shipment(&shipment).await["stalled"], true);
     // Asked again an hour later (a repeated run): still listed once.
     f.stack.clock.advance(time::Duration::hours(13));
@@ -969,7 +969,7 @@ async fn a_parcel_the_courier_goes_quiet_about_is_listed_until_it_moves(stack: S
         .run_merchant(&merchant(), &mut report)
         .await
         .expect("poll");
-    assert_eq!(stalled().await, [shipment.clone()]);
+    assert_eq!(stalled().await, [shipment.as_str()]);
 
     // The courier speaks again: off the list.
     let (status, answer) = f
