@@ -12,6 +12,12 @@
 //!                                        its dashboard owner's first password once (the owner
 //!                                        signs in with --owner-email, default --email, and
 //!                                        chooses a new password)
+//! rc-ops user reset-password MERCHANT --email EMAIL --reason CASE
+//!                                        a new first password for a dashboard user locked out
+//!                                        (the sole owner, who has nobody to ask): printed once,
+//!                                        every session of the user ends, the user chooses their
+//!                                        own at sign-in; recorded in the merchant's audit trail
+//!                                        under the operator's identity and the case
 //! rc-ops cancellation MERCHANT           where a merchant's account cancellation stands
 //! rc-ops inventory-sync --merchant M     push the merchant's listings that differ from their
 //!                                       last push (channel endpoints from RC_SPAPI_ENDPOINT,
@@ -41,7 +47,7 @@ use rc_domain::{MerchantId, SystemClock};
 use rc_privacy::PurgeLimits;
 use rc_runtime::{AwsConfig, Services};
 
-const USAGE: &str = "usage: rc-ops purge [--dry-run] [--max N] | verify-receipts MERCHANT | verify-audit MERCHANT | merchant create MERCHANT --company NAME --contact NAME --email EMAIL [--currency CUR] [--time-zone TZ] [--owner-email EMAIL] | cancellation MERCHANT | inventory-sync (--merchant M | --all) | redrive-order-events [--dry-run] [--max N] | api-key issue MERCHANT [--name NAME] [--scope SCOPE,...] | data-report MERCHANT REQUEST_ID --reason CASE";
+const USAGE: &str = "usage: rc-ops purge [--dry-run] [--max N] | verify-receipts MERCHANT | verify-audit MERCHANT | merchant create MERCHANT --company NAME --contact NAME --email EMAIL [--currency CUR] [--time-zone TZ] [--owner-email EMAIL] | user reset-password MERCHANT --email EMAIL --reason CASE | cancellation MERCHANT | inventory-sync (--merchant M | --all) | redrive-order-events [--dry-run] [--max N] | api-key issue MERCHANT [--name NAME] [--scope SCOPE,...] | data-report MERCHANT REQUEST_ID --reason CASE";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -327,6 +333,60 @@ async fn run(args: &[String]) -> Result<ExitCode, String> {
                     "account": merchant,
                     "owner_first_password": shown.as_str(),
                 },
+            }))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some("user") if args.get(1).map(String::as_str) == Some("reset-password") => {
+            // Checked before anything is connected to.
+            let case =
+                rc_orders::CaseReference::parse(option(args, "--reason")?.ok_or(
+                    "user reset-password needs --reason CASE (a case or ticket reference)",
+                )?)?;
+            let raw = args.get(2).filter(|r| !r.starts_with("--")).ok_or(USAGE)?;
+            let merchant = MerchantId::parse(raw).map_err(|e| format!("merchant `{raw}`: {e}"))?;
+            let email = option(args, "--email")?.ok_or(USAGE)?;
+            let (services, config) = services_and_config().await?;
+            let operator = format!("operator:{}", operator_identity(config.is_some()).await?);
+            let users = services.dashboard_users();
+            let id = rc_dashboard::user_id(&merchant, email);
+            // The same answer for an unknown merchant and an unknown user (the e-mail is not
+            // echoed: personal data).
+            if users
+                .get(&merchant, &id)
+                .await
+                .map_err(|e| e.to_string())?
+                .is_none()
+            {
+                return Err("no dashboard user with that e-mail in that account".into());
+            }
+            let (password, shown) = rc_dashboard::Password::random().map_err(|e| e.to_string())?;
+            users
+                .reset_password(&merchant, &id, &password)
+                .await
+                .map_err(|e| e.to_string())?;
+            let request_id = case.request_id();
+            services
+                .audit
+                .append(
+                    &merchant,
+                    rc_orders::AuditEvent {
+                        action: "password_reset",
+                        purpose: "account_recovery",
+                        actor: &operator,
+                        subject: &format!("user:{id}"),
+                        orders: &[],
+                        request_id: &request_id,
+                    },
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            eprintln!(
+                "rc-ops: password reset as {operator} for {request_id}; recorded in the audit trail; every session of the user ended"
+            );
+            print(&serde_json::json!({
+                "merchant": merchant,
+                "user": id,
+                "first_password": shown.as_str(),
             }))?;
             Ok(ExitCode::SUCCESS)
         }

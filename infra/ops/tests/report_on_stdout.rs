@@ -155,3 +155,64 @@ fn a_data_report_needs_a_case_reference() {
     assert!(!ok && stdout.is_empty());
     assert!(stderr.contains("not_found"), "{stderr}");
 }
+
+/// A sole owner locked out: an operator gives a new first password, with a case reference,
+/// printed once; an unknown user is refused without echoing the e-mail.
+#[test]
+fn a_locked_out_owner_gets_a_new_first_password_from_an_operator() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let (ok, stdout, stderr) = rc_ops(
+        &data,
+        &[
+            "merchant",
+            "create",
+            "locked-out",
+            "--company",
+            "Locked Out Ltd",
+            "--contact",
+            "Lee Owner",
+            "--email",
+            "lee@locked-out.example",
+        ],
+    );
+    assert!(ok, "{stderr}");
+    let made: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    let first = made["dashboard"]["owner_first_password"]
+        .as_str()
+        .expect("first password")
+        .to_owned();
+
+    let reset = |email: &'static str, reason: Option<&'static str>| {
+        let mut args = vec!["user", "reset-password", "locked-out", "--email", email];
+        if let Some(reason) = reason {
+            args.extend(["--reason", reason]);
+        }
+        rc_ops(&data, &args)
+    };
+    let (ok, stdout, stderr) = reset("lee@locked-out.example", None);
+    assert!(
+        !ok && stdout.is_empty() && stderr.contains("--reason"),
+        "{stderr}"
+    );
+    let (ok, stdout, stderr) = reset("someone@else.example", Some("ZD-5151"));
+    assert!(!ok && stdout.is_empty(), "{stdout}");
+    assert!(stderr.contains("no dashboard user") && !stderr.contains("someone@"));
+
+    let (ok, stdout, stderr) = reset("lee@locked-out.example", Some("ZD-5151"));
+    assert!(ok, "{stderr}");
+    let answer: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    let new = answer["first_password"].as_str().expect("password");
+    assert_eq!(new.len(), 24);
+    assert_ne!(new, first);
+    assert!(!stdout.contains("lee@") && !stderr.contains("lee@"));
+    assert!(stderr.contains("case:ZD-5151"), "{stderr}");
+    let (ok, stdout, stderr) = rc_ops(&data, &["verify-audit", "locked-out"]);
+    assert!(ok, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(report["problem"], serde_json::Value::Null);
+    assert!(
+        report["entries"].as_u64().unwrap_or_default() >= 1,
+        "{report}"
+    );
+}

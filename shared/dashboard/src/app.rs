@@ -442,6 +442,9 @@ impl Dashboard {
             (true, ["settings", "users", id, "remove"]) => {
                 self.remove_user(&signed, id_segment(id)?).await
             }
+            (true, ["settings", "users", id, "reset"]) => {
+                self.reset_user(&signed, id_segment(id)?).await
+            }
             (true, ["settings", "password"]) => self.change_password(&signed, &form).await,
             (true, ["settings", "connect", channel]) => self.connect(&signed, channel, &form).await,
             (true, ["settings", "cancel"]) => self.cancel_account(&signed, &form).await,
@@ -1687,6 +1690,44 @@ impl Dashboard {
         self.record(signed, "user_removed", &format!("user:{id}"))
             .await?;
         Ok(redirect("/app/settings"))
+    }
+
+    /// A new first password for another user who lost theirs (the same rule as removing them:
+    /// nobody resets themselves or a user above them); shown once to whoever reset it.
+    async fn reset_user(&self, signed: &Signed, id: &str) -> Result<Response<Bytes>, Fail> {
+        if !signed.user.role.manages_users() {
+            return Err(Fail::Forbidden);
+        }
+        let target = self
+            .users
+            .get(signed.merchant(), id)
+            .await
+            .map_err(|_| Fail::Internal)?
+            .ok_or(Fail::NotFound)?;
+        if target.id == signed.user.id || target.role < signed.user.role {
+            return Err(Fail::Forbidden);
+        }
+        let (password, shown) = Password::random().map_err(|_| Fail::Internal)?;
+        match self
+            .users
+            .reset_password(signed.merchant(), id, &password)
+            .await
+        {
+            Ok(()) => {}
+            Err(UserError::NotFound) => return Err(Fail::NotFound),
+            Err(_) => return Err(Fail::Internal),
+        }
+        self.record(signed, "password_reset", &format!("user:{id}"))
+            .await?;
+        self.settings(
+            signed,
+            Some((
+                "The user's new first password (they choose their own at sign-in).",
+                shown.as_str().to_owned(),
+            )),
+            None,
+        )
+        .await
     }
 
     /// Starts a connect flow: the marketplace's consent page is a link to follow (a form's

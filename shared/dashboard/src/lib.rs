@@ -25,4 +25,4 @@ pub use password::Password;
 pub use roles::Role;
 pub use sessions::SessionRepository;
 pub use throttle::SignInThrottle;
-pub use users::{User, UserError, UserRepository};
+pub use users::{User, UserError, UserRepository, user_id};

@@ -309,6 +309,23 @@ impl UserRepository {
         .await
     }
 
+    /// A first password again, set by someone else (an owner or admin, or an operator for an
+    /// owner locked out): every session of the user ends, and they must choose their own
+    /// password before anything else.
+    pub async fn reset_password(
+        &self,
+        merchant: &MerchantId,
+        id: &str,
+        password: &Password,
+    ) -> Result<(), UserError> {
+        let phc = password::hash(password)?;
+        self.change(merchant, id, |item| {
+            item.set("password", Value::S(phc.clone()));
+            item.set("must_change_password", Value::N(1));
+        })
+        .await
+    }
+
     async fn owners(&self, merchant: &MerchantId) -> Result<usize, UserError> {
         let items = rc_store::query_all(
             self.data.as_ref(),

@@ -809,6 +809,24 @@ async fn an_owner_adds_a_user_who_must_choose_a_password_and_roles_stay_within_b
     )
     .await;
     assert_eq!(removed.status, 403);
+    // Nor reset the owner's password, nor their own from here.
+    for id in [
+        &owner_id,
+        &rc_dashboard::users::user_id(
+            &rc_domain::MerchantId::parse("demo-merchant").expect("merchant"),
+            "new.admin@demo.retailcoder.example",
+        ),
+    ] {
+        let reset = post(
+            &base,
+            &format!("/app/settings/users/{id}/reset"),
+            Some(&rotated),
+            Some(&base),
+            &[("csrf", &page.csrf())],
+        )
+        .await;
+        assert_eq!(reset.status, 403);
+    }
     // A viewer manages nobody.
     let viewer = sign_in(&base, VIEWER).await;
     let page = get(&base, "/app/settings", Some(&viewer)).await;
@@ -827,12 +845,55 @@ async fn an_owner_adds_a_user_who_must_choose_a_password_and_roles_stay_within_b
     .await;
     assert_eq!(denied.status, 403);
 
-    // The owner removes the admin: their session ends with them.
+    // The admin forgot their password: the owner gives a new first password, shown once; the
+    // admin's sessions end, the old password stops working, the new one must be changed.
     let page = get(&base, "/app/settings", Some(&owner)).await;
     let admin_id = rc_dashboard::users::user_id(
         &rc_domain::MerchantId::parse("demo-merchant").expect("merchant"),
         "new.admin@demo.retailcoder.example",
     );
+    let reset = post(
+        &base,
+        &format!("/app/settings/users/{admin_id}/reset"),
+        Some(&owner),
+        Some(&base),
+        &[("csrf", &page.csrf())],
+    )
+    .await;
+    assert_eq!(reset.status, 200, "{}", reset.body);
+    let start = reset.body.find("<code>").expect("shown once") + "<code>".len();
+    let renewed = reset.body[start..start + 24].to_owned();
+    assert_eq!(get(&base, "/app/orders", Some(&rotated)).await.status, 303);
+    let sign_in_with = |password: String| {
+        let base = base.clone();
+        async move {
+            post(
+                &base,
+                "/app/sign-in",
+                None,
+                Some(&base),
+                &[
+                    ("account", "demo-merchant"),
+                    ("email", "new.admin@demo.retailcoder.example"),
+                    ("password", &password),
+                ],
+            )
+            .await
+        }
+    };
+    assert_eq!(
+        sign_in_with("a new admin password".into()).await.status,
+        401
+    );
+    let again = sign_in_with(renewed).await;
+    assert_eq!((again.status, again.location()), (303, "/app/settings"));
+    let rotated = again.set_cookies()[0]
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_owned();
+
+    // The owner removes the admin: their session ends with them.
     let gone = post(
         &base,
         &format!("/app/settings/users/{admin_id}/remove"),
@@ -842,13 +903,19 @@ async fn an_owner_adds_a_user_who_must_choose_a_password_and_roles_stay_within_b
     )
     .await;
     assert_eq!(gone.status, 303);
-    assert_eq!(get(&base, "/app/orders", Some(&rotated)).await.status, 303);
+    let after = get(&base, "/app/orders", Some(&rotated)).await;
+    assert_eq!((after.status, after.location()), (303, "/app/sign-in"));
     let actions: Vec<String> = audit(&base)
         .await
         .iter()
         .filter_map(|e| e["action"].as_str().map(str::to_owned))
         .collect();
-    for action in ["user_added", "password_changed", "user_removed"] {
+    for action in [
+        "user_added",
+        "password_changed",
+        "password_reset",
+        "user_removed",
+    ] {
         assert!(actions.iter().any(|a| a == action), "{action}: {actions:?}");
     }
 }
