@@ -15,13 +15,13 @@
 //! | `POST /v1/orders/{order_id}/route` | route a `needs_attention` order again (after a fix) |
 //! | `DELETE /v1/account` | cancel the account: body `{"confirm": "<merchant id>"}` |
 //! | `GET /v1/account/cancellation` | where the cancellation stands, with its final receipt |
-//! | `GET /v1/privacy/receipts?after=<seq>` | deletion receipts, in chain order |
+//! | `GET /v1/privacy/receipts?after=<seq>&order=newest` | deletion receipts, in chain order (or newest first) |
 //! | `GET /v1/privacy/receipts/verify` | verify the receipt chain |
 //! | `GET /v1/privacy/deadlines?within_days=<n>&after=<cursor>` | orders holding buyer data, earliest deletion first |
 //! | `GET /v1/privacy/requests?after=<id>` | privacy requests received from channels |
 //! | `GET /v1/privacy/requests/{id}` | one request and its outcome |
 //! | `GET /v1/privacy/requests/{id}/report` | a data request's report, opened now (`pii:read` key, audited) |
-//! | `GET /v1/privacy/audit?after=<token>` | every PII access: who, why, which orders |
+//! | `GET /v1/privacy/audit?after=<token>&order=newest` | every PII access: who, why, which orders (oldest or newest first) |
 //!
 //! | `GET /v1/inventory?after=<sku>` | the merchant's SKUs with their free units, 100 a page |
 //! | `GET /v1/inventory/{sku}` | stock per warehouse, free units, kit, listings with what each may sell |
@@ -126,14 +126,16 @@ enum Route {
     Reroute(OrderId),
     CancelAccount,
     CancellationStatus,
-    Receipts(Option<String>),
+    /// (after, newest first)
+    Receipts(Option<String>, bool),
     /// (within this many days, after)
     Deadlines(Option<u16>, Option<String>),
     VerifyReceipts,
     PrivacyRequests(Option<String>),
     PrivacyRequest(String),
     PrivacyReport(String),
-    PiiAudit(Option<String>),
+    /// (after, newest first)
+    PiiAudit(Option<String>, bool),
     Connections,
     ShopifyConnection(ShopDomain),
     AmazonConnection(SellerId),
@@ -402,6 +404,21 @@ impl MerchantApi {
                 .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("after=")))
                 .map(str::to_owned)
         };
+        // `order=newest` lists a trail newest first; `oldest` (the default) in chain order.
+        let newest_first = || {
+            let order = request
+                .uri()
+                .query()
+                .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("order=")));
+            match order {
+                None | Some("oldest") => Ok(false),
+                Some("newest") => Ok(true),
+                Some(_) => Err(ApiError::InvalidPayload {
+                    reason: "unknown_filter",
+                    message: "`order` must be newest or oldest".into(),
+                }),
+            }
+        };
         // Privacy request ids are Shopify webhook ids: the identifier alphabet only.
         let request_id = |id: &str| {
             rc_domain::OrderId::parse(id)
@@ -601,7 +618,7 @@ impl MerchantApi {
             }
             ["v1", "privacy", "receipts"] => {
                 allow(&[Method::GET])?;
-                Ok(Route::Receipts(after()))
+                Ok(Route::Receipts(after(), newest_first()?))
             }
             ["v1", "privacy", "deadlines"] => {
                 allow(&[Method::GET])?;
@@ -627,7 +644,7 @@ impl MerchantApi {
             }
             ["v1", "audit"] => {
                 allow(&[Method::GET])?;
-                Ok(Route::PiiAudit(after()))
+                Ok(Route::PiiAudit(after(), newest_first()?))
             }
             ["v1", "audit", "verify"] => {
                 allow(&[Method::GET])?;
@@ -635,7 +652,7 @@ impl MerchantApi {
             }
             ["v1", "privacy", "audit"] => {
                 allow(&[Method::GET])?;
-                Ok(Route::PiiAudit(after()))
+                Ok(Route::PiiAudit(after(), newest_first()?))
             }
             ["v1", "privacy", "requests"] => {
                 allow(&[Method::GET])?;
@@ -722,7 +739,7 @@ impl MerchantApi {
             KeyOwner::Closed(merchant)
                 if matches!(
                     route,
-                    Route::CancellationStatus | Route::Receipts(_) | Route::VerifyReceipts
+                    Route::CancellationStatus | Route::Receipts(..) | Route::VerifyReceipts
                 ) =>
             {
                 merchant
@@ -877,7 +894,11 @@ impl MerchantApi {
             }
             Route::CancelAccount => self.privacy.cancel_account(&merchant, request.body()).await,
             Route::CancellationStatus => self.privacy.cancellation_status(&merchant).await,
-            Route::Receipts(after) => self.privacy.receipts(&merchant, after.as_deref()).await,
+            Route::Receipts(after, newest) => {
+                self.privacy
+                    .receipts(&merchant, after.as_deref(), newest)
+                    .await
+            }
             Route::Deadlines(within, after) => {
                 self.privacy
                     .deadlines(&self.orders, &merchant, within, after.as_deref())
@@ -894,7 +915,11 @@ impl MerchantApi {
                     .report(&self.orders, &merchant, &id, actor)
                     .await
             }
-            Route::PiiAudit(after) => self.privacy.audit(&merchant, after.as_deref()).await,
+            Route::PiiAudit(after, newest) => {
+                self.privacy
+                    .audit(&merchant, after.as_deref(), newest)
+                    .await
+            }
             Route::VerifyAudit => {
                 let report = self.privacy.audit.verify(&merchant).await?;
                 Ok(crate::json(http::StatusCode::OK, &report))

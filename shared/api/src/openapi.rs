@@ -76,13 +76,11 @@ fn query_parameters(method: &str, path: &str) -> Vec<(&'static str, bool, bool)>
             ("channel", false, false),
             ("after", false, false),
         ],
-        "/v1/inventory"
-        | "/v1/inventory-ledger"
-        | "/v1/privacy/receipts"
-        | "/v1/privacy/requests"
-        | "/v1/privacy/audit"
-        | "/v1/audit" => {
+        "/v1/inventory" | "/v1/inventory-ledger" | "/v1/privacy/requests" => {
             vec![("after", false, false)]
+        }
+        "/v1/privacy/receipts" | "/v1/privacy/audit" | "/v1/audit" => {
+            vec![("after", false, false), ("order", false, false)]
         }
         "/v1/privacy/deadlines" => vec![("within_days", false, false), ("after", false, false)],
         "/v1/shipments" => vec![("status", false, false), ("after", false, false)],

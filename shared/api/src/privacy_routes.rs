@@ -111,11 +111,18 @@ impl PrivacyApi {
         &self,
         merchant: &MerchantId,
         after: Option<&str>,
+        newest_first: bool,
     ) -> Result<Response<Bytes>, ApiError> {
         let after = after
             .map(|a| a.parse::<u64>().map_err(|_| ApiError::NotFound))
             .transpose()?;
-        let (receipts, next) = self.receipts.list(merchant, RECEIPT_PAGE, after).await?;
+        let (receipts, next) = if newest_first {
+            self.receipts
+                .list_newest_first(merchant, RECEIPT_PAGE, after)
+                .await?
+        } else {
+            self.receipts.list(merchant, RECEIPT_PAGE, after).await?
+        };
         Ok(json(
             StatusCode::OK,
             &json!({ "receipts": receipts, "next": next.map(|n| n.to_string()) }),
@@ -269,12 +276,14 @@ impl PrivacyApi {
         &self,
         merchant: &MerchantId,
         after: Option<&str>,
+        newest_first: bool,
     ) -> Result<Response<Bytes>, ApiError> {
-        let (entries, next) = self
-            .audit
-            .list(merchant, 100, after)
-            .await?
-            .ok_or(ApiError::NotFound)?;
+        let page = if newest_first {
+            self.audit.list_newest_first(merchant, 100, after).await?
+        } else {
+            self.audit.list(merchant, 100, after).await?
+        };
+        let (entries, next) = page.ok_or(ApiError::NotFound)?;
         Ok(json(
             StatusCode::OK,
             &json!({ "entries": entries, "next": next }),

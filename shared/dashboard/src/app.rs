@@ -1376,12 +1376,14 @@ impl Dashboard {
             deadlines_uri.push_str(&format!("{separator}after={}", encode(&after)));
         }
         let deadlines = self.api(signed, Method::GET, &deadlines_uri, None).await?;
-        let receipts_uri = page_uri("/v1/privacy/receipts", request, "receipts_after");
+        // Both trails newest first: what happened lately is what a merchant looks for.
+        let receipts_uri =
+            newest_first(page_uri("/v1/privacy/receipts", request, "receipts_after"));
         let receipts = self.api(signed, Method::GET, &receipts_uri, None).await?;
         let requests = self
             .api(signed, Method::GET, "/v1/privacy/requests", None)
             .await?;
-        let audit_uri = page_uri("/v1/privacy/audit", request, "after");
+        let audit_uri = newest_first(page_uri("/v1/privacy/audit", request, "after"));
         let audit = self.api(signed, Method::GET, &audit_uri, None).await?;
         let now = self.now();
         let deadline_rows = rows(&deadlines["orders"], |o| {
@@ -1475,7 +1477,7 @@ impl Dashboard {
                         next: None,
                     },
                     Section {
-                        heading: "Deletion receipts (oldest first)".into(),
+                        heading: "Deletion receipts (newest first)".into(),
                         columns: vec!["#", "Kind", "Order", "When", "Hash"],
                         rows: receipt_rows,
                         empty: "No deletion yet.",
@@ -1491,7 +1493,7 @@ impl Dashboard {
                         next: None,
                     },
                     Section {
-                        heading: "Audit log (oldest first)".into(),
+                        heading: "Audit log (newest first)".into(),
                         columns: vec!["#", "When", "Action", "Purpose", "Who", "Subject", "Orders"],
                         rows: audit_rows,
                         empty: "Nothing recorded yet.",
@@ -1891,6 +1893,12 @@ fn order_cells(o: &Value, prefs: Preferences, now: i64) -> Vec<Cell> {
 
 /// An API list's address, continued after the page's `param` (the API's `after` token) if the
 /// dashboard's own address carries one.
+/// An API list address asking for the newest first.
+fn newest_first(uri: String) -> String {
+    let separator = if uri.contains('?') { '&' } else { '?' };
+    format!("{uri}{separator}order=newest")
+}
+
 /// The order list's status choices: the API's statuses and `needs_action`.
 const ORDER_STATUSES: [&str; 9] = [
     "needs_action",

@@ -352,16 +352,42 @@ impl AuditLog {
         limit: usize,
         after: Option<&str>,
     ) -> Result<Option<(Vec<AuditEntry>, Option<String>)>, RepoError> {
+        self.list_in_order(merchant, limit, after, false).await
+    }
+
+    /// [`Self::list`], newest first: the cursor continues towards older entries.
+    pub async fn list_newest_first(
+        &self,
+        merchant: &MerchantId,
+        limit: usize,
+        after: Option<&str>,
+    ) -> Result<Option<(Vec<AuditEntry>, Option<String>)>, RepoError> {
+        self.list_in_order(merchant, limit, after, true).await
+    }
+
+    async fn list_in_order(
+        &self,
+        merchant: &MerchantId,
+        limit: usize,
+        after: Option<&str>,
+        newest_first: bool,
+    ) -> Result<Option<(Vec<AuditEntry>, Option<String>)>, RepoError> {
         if after.is_some_and(|token| !is_cursor(token)) {
             return Ok(None);
         }
         let after = after
             .and_then(|token| token.parse::<u64>().ok())
             .map(|seq| PageToken(format!("E#{seq:012}")));
-        let page = self
-            .data
-            .query_partition(&partition(merchant), "E#", limit, after)
-            .await?;
+        let partition = partition(merchant);
+        let page = if newest_first {
+            self.data
+                .query_partition_newest_first(&partition, "E#", limit, after)
+                .await?
+        } else {
+            self.data
+                .query_partition(&partition, "E#", limit, after)
+                .await?
+        };
         let entries = page
             .items
             .iter()

@@ -256,11 +256,37 @@ impl ReceiptLedger {
         limit: usize,
         after_seq: Option<u64>,
     ) -> Result<(Vec<Receipt>, Option<u64>), PrivacyError> {
+        self.list_in_order(merchant, limit, after_seq, false).await
+    }
+
+    /// [`Self::list`], newest first: the cursor continues towards older receipts.
+    pub async fn list_newest_first(
+        &self,
+        merchant: &MerchantId,
+        limit: usize,
+        after_seq: Option<u64>,
+    ) -> Result<(Vec<Receipt>, Option<u64>), PrivacyError> {
+        self.list_in_order(merchant, limit, after_seq, true).await
+    }
+
+    async fn list_in_order(
+        &self,
+        merchant: &MerchantId,
+        limit: usize,
+        after_seq: Option<u64>,
+        newest_first: bool,
+    ) -> Result<(Vec<Receipt>, Option<u64>), PrivacyError> {
         let after = after_seq.map(|seq| PageToken(receipt_key(merchant, seq).sk));
-        let page = self
-            .data
-            .query_partition(&chain(merchant), "R#", limit, after)
-            .await?;
+        let chain = chain(merchant);
+        let page = if newest_first {
+            self.data
+                .query_partition_newest_first(&chain, "R#", limit, after)
+                .await?
+        } else {
+            self.data
+                .query_partition(&chain, "R#", limit, after)
+                .await?
+        };
         let receipts = page
             .items
             .iter()

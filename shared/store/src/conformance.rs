@@ -540,6 +540,36 @@ pub async fn partition_queries_page_by_prefix<S: Store>(store: &S, _clock: &Arc<
         }
     }
     assert_eq!(seen, vec!["DK#a", "DK#b", "DK#c"]);
+    // Newest first: the same items in reverse, paged the same way; the neighbours ("DK%_odd"
+    // sorts right after the prefix's range, "KEK" further) and the other partition stay out.
+    store
+        .create(Item::new(key("MERCHANT#m1", "DK$")))
+        .await
+        .expect("create");
+    let mut seen = Vec::new();
+    let mut token = None;
+    for _ in 0..10 {
+        let page = store
+            .query_partition_newest_first("MERCHANT#m1", "DK#", 2, token)
+            .await
+            .expect("query");
+        assert!(page.items.len() <= 2);
+        seen.extend(page.items.into_iter().map(|i| i.key.sk));
+        token = page.next;
+        if token.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen, vec!["DK#c", "DK#b", "DK#a"]);
+    let wrong = store
+        .query_partition_newest_first(
+            "MERCHANT#m1",
+            "DK#",
+            2,
+            Some(crate::PageToken("KEK".into())),
+        )
+        .await;
+    assert!(matches!(wrong, Err(StoreError::BadPageToken)), "{wrong:?}");
     let wrong = store
         .query_partition(
             "MERCHANT#m1",

@@ -336,6 +336,30 @@ impl ItemReader for DynamoStore {
         limit: usize,
         after: Option<PageToken>,
     ) -> Result<Page<Item>, StoreError> {
+        self.query_ordered(true, pk, sk_prefix, limit, after).await
+    }
+
+    async fn query_partition_newest_first(
+        &self,
+        pk: &str,
+        sk_prefix: &str,
+        limit: usize,
+        after: Option<PageToken>,
+    ) -> Result<Page<Item>, StoreError> {
+        self.query_ordered(false, pk, sk_prefix, limit, after).await
+    }
+}
+
+impl DynamoStore {
+    /// One page of a partition's items under a sort key prefix, in either direction.
+    async fn query_ordered(
+        &self,
+        forward: bool,
+        pk: &str,
+        sk_prefix: &str,
+        limit: usize,
+        after: Option<PageToken>,
+    ) -> Result<Page<Item>, StoreError> {
         let start = match after {
             Some(PageToken(sk)) if sk.starts_with(sk_prefix) => {
                 Some(key_map(&ItemKey::new(pk, sk)))
@@ -362,6 +386,7 @@ impl ItemReader for DynamoStore {
             .set_expression_attribute_values(Some(values))
             .set_exclusive_start_key(start)
             .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .scan_index_forward(forward)
             .consistent_read(true)
             .send()
             .await

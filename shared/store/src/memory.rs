@@ -143,6 +143,42 @@ impl ItemReader for MemoryStore {
             .collect();
         Ok(Page { items, next })
     }
+
+    async fn query_partition_newest_first(
+        &self,
+        pk: &str,
+        sk_prefix: &str,
+        limit: usize,
+        after: Option<PageToken>,
+    ) -> Result<Page<Item>, StoreError> {
+        let end = match after {
+            Some(PageToken(sk)) if sk.starts_with(sk_prefix) => {
+                Bound::Excluded((pk.to_owned(), sk))
+            }
+            Some(_) => return Err(StoreError::BadPageToken),
+            None => Bound::Excluded((pk.to_owned(), format!("{sk_prefix}\u{10FFFF}"))),
+        };
+        let limit = limit.max(1);
+        let now = self.now();
+        let table = self.table();
+        let start = Bound::Included((pk.to_owned(), sk_prefix.to_owned()));
+        let scanned: Vec<&Item> = table
+            .range((start, end))
+            .rev()
+            .filter(|((p, s), _)| p == pk && s.starts_with(sk_prefix))
+            .take(limit)
+            .map(|(_, item)| item)
+            .collect();
+        let next = (scanned.len() == limit)
+            .then(|| scanned.last().map(|i| PageToken(i.key.sk.clone())))
+            .flatten();
+        let items = scanned
+            .into_iter()
+            .filter(|i| !i.is_expired(now))
+            .cloned()
+            .collect();
+        Ok(Page { items, next })
+    }
 }
 
 #[async_trait]

@@ -40,6 +40,17 @@ pub trait ItemReader: Send + Sync {
         limit: usize,
         after: Option<PageToken>,
     ) -> Result<Page<Item>, StoreError>;
+
+    /// [`Self::query_partition`] in reverse sort key order: the newest first where sort keys
+    /// grow with time (an audit trail, a receipt chain). `after` continues from the last item
+    /// of the previous page, towards older ones.
+    async fn query_partition_newest_first(
+        &self,
+        pk: &str,
+        sk_prefix: &str,
+        limit: usize,
+        after: Option<PageToken>,
+    ) -> Result<Page<Item>, StoreError>;
 }
 
 /// Every item of a partition whose sort key starts with `sk_prefix`, reading page after page of

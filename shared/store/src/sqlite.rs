@@ -336,6 +336,64 @@ impl ItemReader for SqliteStore {
             })
             .await
     }
+
+    async fn query_partition_newest_first(
+        &self,
+        pk: &str,
+        sk_prefix: &str,
+        limit: usize,
+        after: Option<PageToken>,
+    ) -> Result<Page<Item>, StoreError> {
+        let upper = match after {
+            Some(PageToken(sk)) if sk.starts_with(sk_prefix) => sk,
+            Some(_) => return Err(StoreError::BadPageToken),
+            None => format!("{sk_prefix}\u{10FFFF}"),
+        };
+        let (table, pk, prefix, now) = (
+            Arc::clone(&self.table),
+            pk.to_owned(),
+            sk_prefix.to_owned(),
+            self.now(),
+        );
+        let limit = limit.max(1);
+        self.db
+            .with(move |conn| {
+                // The same bounded walk as `query_partition`, downwards from `upper`.
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT sk, version, expires_at, due_at, attrs FROM items
+                         WHERE tbl = ?1 AND pk = ?2 AND sk >= ?3 AND sk < ?4
+                           AND substr(sk, 1, length(?3)) = ?3
+                         ORDER BY sk DESC LIMIT ?5",
+                    )
+                    .map_err(backend)?;
+                let rows = stmt
+                    .query_map(params![table, pk, prefix, upper, limit as i64], |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            Row {
+                                version: r.get::<_, i64>(1)? as u64,
+                                expires_at: r.get(2)?,
+                                due_at: r.get(3)?,
+                                attrs: r.get(4)?,
+                            },
+                        ))
+                    })
+                    .map_err(backend)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(backend)?;
+                let next = (rows.len() == limit)
+                    .then(|| rows.last().map(|(sk, _)| PageToken(sk.clone())))
+                    .flatten();
+                let items = rows
+                    .into_iter()
+                    .filter_map(|(sk, row)| live(Some(row), now).map(|row| (sk, row)))
+                    .map(|(sk, row)| row_to_item(ItemKey::new(pk.clone(), sk), row))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(Page { items, next })
+            })
+            .await
+    }
 }
 
 #[async_trait]

@@ -39,6 +39,18 @@ impl ItemReader for Counting {
         self.count("Query");
         self.inner.query_partition(pk, prefix, limit, after).await
     }
+    async fn query_partition_newest_first(
+        &self,
+        pk: &str,
+        prefix: &str,
+        limit: usize,
+        after: Option<PageToken>,
+    ) -> Result<Page<Item>, StoreError> {
+        self.count("Query");
+        self.inner
+            .query_partition_newest_first(pk, prefix, limit, after)
+            .await
+    }
 }
 
 #[async_trait]

@@ -1314,6 +1314,48 @@ async fn the_privacy_center_lists_orders_by_days_left_before_deletion() {
     let page = get(&base, "/app/privacy?within=30", Some(&cookie)).await;
     assert!(page.body.contains("/app/orders/shopify-880102"));
     assert!(!page.body.contains("/app/orders/shopify-880101"));
+    // The audit trail newest first (the dashboard's order), the same entries as oldest first.
+    for _ in 0..2 {
+        sign_in(&base, OWNER).await;
+    }
+    let seqs = |body: serde_json::Value| -> Vec<u64> {
+        body["entries"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .filter_map(|e| e["seq"].as_u64())
+            .collect()
+    };
+    let oldest = client()
+        .get(format!("{base}/v1/privacy/audit"))
+        .bearer_auth("rck_e2e_api_key")
+        .send()
+        .await
+        .expect("sent")
+        .json::<serde_json::Value>()
+        .await
+        .expect("json");
+    let newest = client()
+        .get(format!("{base}/v1/privacy/audit?order=newest"))
+        .bearer_auth("rck_e2e_api_key")
+        .send()
+        .await
+        .expect("sent")
+        .json::<serde_json::Value>()
+        .await
+        .expect("json");
+    let mut forward = seqs(oldest);
+    assert!(forward.len() >= 2, "{forward:?}");
+    forward.reverse();
+    assert_eq!(seqs(newest), forward);
+    let refused = client()
+        .get(format!("{base}/v1/privacy/receipts?order=sideways"))
+        .bearer_auth("rck_e2e_api_key")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(refused.status(), 422);
+    assert!(page.body.contains("Audit log (newest first)"));
     // A horizon outside the offered ones reads as "all"; nothing is echoed.
     let page = get(&base, "/app/privacy?within=%3Cb%3E", Some(&cookie)).await;
     assert_eq!(page.status, 200);
