@@ -169,8 +169,45 @@ async fn run() {
         .await,
     );
     for (name, path) in [
+        (
+            "floor: `GET /v1/orders?status=needs_action` (API key)",
+            "/v1/orders?status=needs_action",
+        ),
+        (
+            "floor: `GET /v1/tracking?state=stalled` (API key)",
+            "/v1/tracking?state=stalled",
+        ),
+    ] {
+        let times = timed(
+            &client,
+            &format!("{base}{path}"),
+            None,
+            Some(&config.demo_api_key),
+            requests,
+        )
+        .await;
+        report(name, &times);
+    }
+    let waiting: serde_json::Value = client
+        .get(format!("{base}/v1/orders?status=needs_action"))
+        .bearer_auth(&config.demo_api_key)
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    eprintln!(
+        "orders needing action on the first page: {}",
+        waiting["orders"].as_array().map_or(0, Vec::len)
+    );
+    for (name, path) in [
         ("Needs action", "/app/needs-action"),
         ("Orders (first page)", "/app/orders"),
+        (
+            "Orders: shipped, from Shopify",
+            "/app/orders?status=shipped&channel=shopify",
+        ),
         ("Order page", order.as_str()),
         (
             "Shipments (labels created)",
@@ -180,7 +217,12 @@ async fn run() {
         ("SKU page", "/app/inventory/TSHIRT-RED-M"),
         ("Exports", "/app/exports"),
         ("Privacy center", "/app/privacy"),
+        (
+            "Privacy center: deleted within 7 days",
+            "/app/privacy?within=7",
+        ),
         ("Settings", "/app/settings"),
+        ("Warehouses, routing and couriers", "/app/settings/shipping"),
     ] {
         report(
             name,

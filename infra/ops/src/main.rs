@@ -18,6 +18,8 @@
 //!                                        every session of the user ends, the user chooses their
 //!                                        own at sign-in; recorded in the merchant's audit trail
 //!                                        under the operator's identity and the case
+//! rc-ops orders reindex MERCHANT         write the by-status entries of orders stored before
+//!                                        that index existed (once, after upgrading; idempotent)
 //! rc-ops cancellation MERCHANT           where a merchant's account cancellation stands
 //! rc-ops inventory-sync --merchant M     push the merchant's listings that differ from their
 //!                                       last push (channel endpoints from RC_SPAPI_ENDPOINT,
@@ -47,7 +49,7 @@ use rc_domain::{MerchantId, SystemClock};
 use rc_privacy::PurgeLimits;
 use rc_runtime::{AwsConfig, Services};
 
-const USAGE: &str = "usage: rc-ops purge [--dry-run] [--max N] | verify-receipts MERCHANT | verify-audit MERCHANT | merchant create MERCHANT --company NAME --contact NAME --email EMAIL [--currency CUR] [--time-zone TZ] [--owner-email EMAIL] | user reset-password MERCHANT --email EMAIL --reason CASE | cancellation MERCHANT | inventory-sync (--merchant M | --all) | redrive-order-events [--dry-run] [--max N] | api-key issue MERCHANT [--name NAME] [--scope SCOPE,...] | data-report MERCHANT REQUEST_ID --reason CASE";
+const USAGE: &str = "usage: rc-ops purge [--dry-run] [--max N] | verify-receipts MERCHANT | verify-audit MERCHANT | merchant create MERCHANT --company NAME --contact NAME --email EMAIL [--currency CUR] [--time-zone TZ] [--owner-email EMAIL] | user reset-password MERCHANT --email EMAIL --reason CASE | orders reindex MERCHANT | cancellation MERCHANT | inventory-sync (--merchant M | --all) | redrive-order-events [--dry-run] [--max N] | api-key issue MERCHANT [--name NAME] [--scope SCOPE,...] | data-report MERCHANT REQUEST_ID --reason CASE";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -212,6 +214,19 @@ async fn run(args: &[String]) -> Result<ExitCode, String> {
                 .map_err(|e| e.to_string())?;
             print(&report)?;
             Ok(verdict(report.problem.is_none()))
+        }
+        Some("orders") if args.get(1).map(String::as_str) == Some("reindex") => {
+            let raw = args.get(2).ok_or(USAGE)?;
+            let merchant = MerchantId::parse(raw).map_err(|e| format!("merchant `{raw}`: {e}"))?;
+            let written = services()
+                .await?
+                .orders
+                .reindex_statuses(&merchant)
+                .await
+                .map_err(|e| e.to_string())?;
+            eprintln!("rc-ops: {written} by-status entries written for {merchant}");
+            print(&serde_json::json!({ "merchant": merchant, "entries_written": written }))?;
+            Ok(ExitCode::SUCCESS)
         }
         Some("cancellation") => {
             let merchant = merchant(args)?;

@@ -422,23 +422,23 @@ impl ShipmentRepository {
             .data
             .query_partition(&merchant_partition(merchant), "CONFAIL#", limit, None)
             .await?;
-        let mut failed = Vec::new();
-        for entry in page.items {
-            let Some(id) = entry
-                .key
-                .sk
-                .strip_prefix("CONFAIL#")
-                .and_then(|id| ShipmentId::parse(id).ok())
-            else {
-                continue;
-            };
-            if let Some(shipment) = self.get(merchant, &id).await?
-                && shipment.confirmation_failed()
-            {
-                failed.push(shipment);
-            }
-        }
-        Ok(failed)
+        let ids: Vec<ShipmentId> = page
+            .items
+            .iter()
+            .filter_map(|entry| {
+                entry
+                    .key
+                    .sk
+                    .strip_prefix("CONFAIL#")
+                    .and_then(|id| ShipmentId::parse(id).ok())
+            })
+            .collect();
+        Ok(self
+            .get_many(merchant, &ids)
+            .await?
+            .into_iter()
+            .filter(|shipment| shipment.confirmation_failed())
+            .collect())
     }
 
     /// The merchant's shipments whose tracking has gone quiet (see [`Shipment::tracking_stalled`]),
@@ -452,23 +452,23 @@ impl ShipmentRepository {
             .data
             .query_partition(&merchant_partition(merchant), "STALLED#", limit, None)
             .await?;
-        let mut stalled = Vec::new();
-        for entry in page.items {
-            let Some(id) = entry
-                .key
-                .sk
-                .strip_prefix("STALLED#")
-                .and_then(|id| ShipmentId::parse(id).ok())
-            else {
-                continue;
-            };
-            if let Some(shipment) = self.get(merchant, &id).await?
-                && shipment.status.is_tracked()
-            {
-                stalled.push(shipment);
-            }
-        }
-        Ok(stalled)
+        let ids: Vec<ShipmentId> = page
+            .items
+            .iter()
+            .filter_map(|entry| {
+                entry
+                    .key
+                    .sk
+                    .strip_prefix("STALLED#")
+                    .and_then(|id| ShipmentId::parse(id).ok())
+            })
+            .collect();
+        Ok(self
+            .get_many(merchant, &ids)
+            .await?
+            .into_iter()
+            .filter(|shipment| shipment.status.is_tracked())
+            .collect())
     }
 
     /// The merchant's shipments whose confirmation is pending and due at `now`.
@@ -504,6 +504,22 @@ impl ShipmentRepository {
             }
         }
         Ok(due)
+    }
+
+    /// Several shipments in one batched read, in the order asked (absent ones left out).
+    async fn get_many(
+        &self,
+        merchant: &MerchantId,
+        ids: &[ShipmentId],
+    ) -> Result<Vec<Shipment>, FulfillmentError> {
+        let keys: Vec<ItemKey> = ids.iter().map(|id| key(merchant, id)).collect();
+        self.data
+            .get_many(&keys)
+            .await?
+            .into_iter()
+            .flatten()
+            .map(|item| from_item(&item))
+            .collect()
     }
 
     /// Records that the courier answered about the shipment (nothing new): not silent.
@@ -584,23 +600,24 @@ impl ShipmentRepository {
             .data
             .query_partition(&merchant_partition(merchant), &prefix, PAGE, start)
             .await?;
-        let mut shipments = Vec::with_capacity(page.items.len());
-        for entry in &page.items {
-            let Some(id) = entry
-                .key
-                .sk
-                .strip_prefix(&prefix)
-                .and_then(|id| ShipmentId::parse(id).ok())
-            else {
-                continue;
-            };
-            // The index and the record move together; a record already gone is skipped.
-            if let Some(shipment) = self.get(merchant, &id).await?
-                && shipment.status == status
-            {
-                shipments.push(shipment);
-            }
-        }
+        let ids: Vec<ShipmentId> = page
+            .items
+            .iter()
+            .filter_map(|entry| {
+                entry
+                    .key
+                    .sk
+                    .strip_prefix(&prefix)
+                    .and_then(|id| ShipmentId::parse(id).ok())
+            })
+            .collect();
+        // The index and the record move together; a record already gone is skipped.
+        let shipments = self
+            .get_many(merchant, &ids)
+            .await?
+            .into_iter()
+            .filter(|shipment| shipment.status == status)
+            .collect();
         let next = if page.next.is_some() {
             page.items
                 .last()

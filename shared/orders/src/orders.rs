@@ -638,23 +638,24 @@ impl OrderRepository {
             .data
             .query_partition(&keys::merchant_partition(merchant), &prefix, limit, after)
             .await?;
-        let mut views = Vec::with_capacity(page.items.len());
-        let mut last = None;
-        for item in &page.items {
-            let id = item
-                .key
-                .sk
-                .strip_prefix("ATTN#")
-                .and_then(|id| OrderId::parse(id).ok())
-                .ok_or(RepoError::Corrupt("attention key"))?;
-            if let Some(view) = self.view(merchant, &id).await?
-                && view.status.needs_action()
-            {
-                views.push(view);
-            }
-            last = Some(id);
-        }
-        Ok((views, last.filter(|_| page.next.is_some())))
+        let ids = page
+            .items
+            .iter()
+            .map(|item| {
+                item.key
+                    .sk
+                    .strip_prefix("ATTN#")
+                    .and_then(|id| OrderId::parse(id).ok())
+                    .ok_or(RepoError::Corrupt("attention key"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let views = self
+            .views(merchant, &ids)
+            .await?
+            .into_iter()
+            .filter(|view| view.status.needs_action())
+            .collect();
+        Ok((views, ids.last().cloned().filter(|_| page.next.is_some())))
     }
 
     /// When the order shipped or was cancelled, as far as we can tell: the channel's report
@@ -709,6 +710,22 @@ impl OrderRepository {
         Ok(Some(Self::view_of(order, &item)?))
     }
 
+    /// The public views of several orders in one batched read, in the order asked (absent
+    /// ones left out): what an index page resolves its entries with.
+    async fn views(
+        &self,
+        merchant: &MerchantId,
+        orders: &[OrderId],
+    ) -> Result<Vec<OrderView>, RepoError> {
+        let keys: Vec<_> = orders.iter().map(|o| keys::order(merchant, o)).collect();
+        let items = self.data.get_many(&keys).await?;
+        orders
+            .iter()
+            .zip(items)
+            .filter_map(|(order, item)| item.map(|item| Self::view_of(order, &item)))
+            .collect()
+    }
+
     /// The merchant's orders in id order, `limit` at a time, after the order `after`; with the
     /// id to continue after when more remain (the cursor is an order id: the key layout stays
     /// here).
@@ -744,6 +761,46 @@ impl OrderRepository {
         Ok((items, last.filter(|_| page.next.is_some())))
     }
 
+    /// Writes the by-status entry of every order of the merchant that lacks one (orders stored
+    /// before the index existed): a walk of the merchant's orders, once, after an upgrade.
+    /// Idempotent, and safe beside live traffic: an entry a status move makes meanwhile is kept
+    /// (the create is conditional), and one written for a status the order has just left is
+    /// skipped by every read, which checks the order's status. Returns how many it wrote.
+    pub async fn reindex_statuses(&self, merchant: &MerchantId) -> Result<usize, RepoError> {
+        let mut written = 0;
+        let mut after = None;
+        loop {
+            let page = self
+                .data
+                .query_partition(&keys::merchant_partition(merchant), "ORDER#", 500, after)
+                .await?;
+            for item in &page.items {
+                let (Some(id), Some(status)) = (
+                    item.key
+                        .sk
+                        .strip_prefix("ORDER#")
+                        .and_then(|id| OrderId::parse(id).ok()),
+                    item.string("status").and_then(OrderStatus::parse),
+                ) else {
+                    return Err(RepoError::Corrupt("order key or status"));
+                };
+                match self
+                    .data
+                    .create(Item::new(keys::order_by_status(merchant, status, &id)))
+                    .await
+                {
+                    Ok(()) => written += 1,
+                    Err(StoreError::AlreadyExists) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(written),
+            }
+        }
+    }
+
     /// The merchant's orders in one status (of one channel, when given), by order id, from the
     /// by-status index; an entry whose order has moved on since is skipped.
     pub async fn in_status(
@@ -762,23 +819,24 @@ impl OrderRepository {
             .data
             .query_partition(&keys::merchant_partition(merchant), &filter, limit, after)
             .await?;
-        let mut views = Vec::with_capacity(page.items.len());
-        let mut last = None;
-        for item in &page.items {
-            let id = item
-                .key
-                .sk
-                .strip_prefix(&prefix)
-                .and_then(|id| OrderId::parse(id).ok())
-                .ok_or(RepoError::Corrupt("status key"))?;
-            if let Some(view) = self.view(merchant, &id).await?
-                && view.status == status
-            {
-                views.push(view);
-            }
-            last = Some(id);
-        }
-        Ok((views, last.filter(|_| page.next.is_some())))
+        let ids = page
+            .items
+            .iter()
+            .map(|item| {
+                item.key
+                    .sk
+                    .strip_prefix(&prefix)
+                    .and_then(|id| OrderId::parse(id).ok())
+                    .ok_or(RepoError::Corrupt("status key"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let views = self
+            .views(merchant, &ids)
+            .await?
+            .into_iter()
+            .filter(|view| view.status == status)
+            .collect();
+        Ok((views, ids.last().cloned().filter(|_| page.next.is_some())))
     }
 
     fn view_of(order: &OrderId, item: &Item) -> Result<OrderView, RepoError> {

@@ -856,3 +856,53 @@ async fn every_status_move_moves_the_orders_by_status_entry_in_the_same_transact
         .expect("page");
     assert_ne!(first[0].id, second[0].id);
 }
+
+#[tokio::test]
+async fn orders_stored_before_the_status_index_are_reindexed_once() {
+    use rc_domain::OrderStatus;
+    let f = fixture();
+    let parsed = parse_order(&merchant(), SAMPLE.as_bytes()).expect("order");
+    f.orders.upsert(&parsed.order, None).await.expect("stored");
+    f.orders
+        .advance_status(&merchant(), &parsed.order.id, OrderStatus::Reserved)
+        .await
+        .expect("moved");
+    // As an order stored by an older version: no by-status entry.
+    for entry in rc_store::query_all(&*f.data, "M#m1", "ST#", 100)
+        .await
+        .expect("entries")
+    {
+        f.data.delete(&entry.key, None).await.expect("delete");
+    }
+    let listed = || async {
+        f.orders
+            .in_status(&merchant(), OrderStatus::Reserved, None, 100, None)
+            .await
+            .expect("list")
+            .0
+            .len()
+    };
+    assert_eq!(listed().await, 0);
+    assert_eq!(
+        f.orders
+            .reindex_statuses(&merchant())
+            .await
+            .expect("reindex"),
+        1
+    );
+    assert_eq!(listed().await, 1);
+    assert_eq!(
+        f.orders.reindex_statuses(&merchant()).await.expect("again"),
+        0
+    );
+    // The next move moves the reindexed entry like any other.
+    f.orders
+        .advance_status(&merchant(), &parsed.order.id, OrderStatus::LabelCreated)
+        .await
+        .expect("moved");
+    assert_eq!(listed().await, 0);
+    let entries = rc_store::query_all(&*f.data, "M#m1", "ST#", 100)
+        .await
+        .expect("entries");
+    assert_eq!(entries.len(), 1);
+}

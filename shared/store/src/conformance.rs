@@ -29,6 +29,7 @@ macro_rules! conformance_suite {
             delete_many_removes_more_than_one_batch,
             oversized_items_and_reserved_names_are_refused,
             partition_queries_page_by_prefix,
+            many_items_are_read_at_once_in_the_order_asked,
             deletes_can_be_conditional_and_are_idempotent,
         );
     };
@@ -579,6 +580,41 @@ pub async fn partition_queries_page_by_prefix<S: Store>(store: &S, _clock: &Arc<
         )
         .await;
     assert!(matches!(wrong, Err(StoreError::BadPageToken)), "{wrong:?}");
+}
+
+pub async fn many_items_are_read_at_once_in_the_order_asked<S: Store>(
+    store: &S,
+    clock: &Arc<ManualClock>,
+) {
+    // More than one DynamoDB batch, a key asked twice, an absent one, one past its TTL.
+    let mut keys = Vec::new();
+    for n in 0..130 {
+        let item = sample("MANY#1", &format!("K#{n:03}"));
+        keys.push(item.key.clone());
+        store.create(item).await.expect("create");
+    }
+    let mut expiring = sample("MANY#1", "K#expired");
+    expiring.expires_at = Some(now(clock) + 10);
+    store.create(expiring).await.expect("create");
+    clock.advance(time::Duration::seconds(11));
+    keys.reverse();
+    keys.insert(5, key("MANY#1", "K#absent"));
+    keys.insert(7, key("MANY#1", "K#expired"));
+    keys.push(key("MANY#1", "K#042"));
+    let items = store.get_many(&keys).await.expect("read");
+    assert_eq!(items.len(), keys.len());
+    for (key, item) in keys.iter().zip(&items) {
+        match key.sk.as_str() {
+            "K#absent" | "K#expired" => assert!(item.is_none(), "{key:?}"),
+            _ => {
+                let item = item.as_ref().expect("present");
+                assert_eq!(&item.key, key);
+                assert_eq!(item.string("name"), Some("widget"));
+                assert_eq!(item.version, 1);
+            }
+        }
+    }
+    assert!(store.get_many(&[]).await.expect("none").is_empty());
 }
 
 pub async fn deletes_can_be_conditional_and_are_idempotent<S: Store>(

@@ -15,8 +15,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, DeleteRequest, Put, TransactWriteItem, Update,
-    WriteRequest,
+    AttributeValue, ConditionCheck, Delete, DeleteRequest, KeysAndAttributes, Put,
+    TransactWriteItem, Update, WriteRequest,
 };
 use rc_domain::Clock;
 use serde::{Deserialize, Serialize};
@@ -34,6 +34,8 @@ pub const DEADLINE_INDEX: &str = "by_pii_deadline";
 pub const PARTITION_DEADLINE_INDEX: &str = "by_partition_deadline";
 /// Partitions of the deadline index.
 pub const DUE_SHARDS: u8 = 8;
+/// Keys in one `BatchGetItem` request (DynamoDB's limit).
+const MAX_BATCH_GET: usize = 100;
 /// Attempts at items DynamoDB leaves unprocessed in a batch before giving up.
 const BATCH_ATTEMPTS: u32 = 8;
 
@@ -327,6 +329,61 @@ impl ItemReader for DynamoStore {
             None => Ok(None),
             Some(map) => Ok(Some(from_attributes(map)?).filter(|item| !item.is_expired(now))),
         }
+    }
+
+    async fn get_many(&self, keys: &[ItemKey]) -> Result<Vec<Option<Item>>, StoreError> {
+        for key in keys {
+            key.check()?;
+        }
+        // BatchGetItem refuses a key twice in one request: ask each once, answer each asked.
+        let mut unique: Vec<&ItemKey> = keys.iter().collect();
+        unique.sort();
+        unique.dedup();
+        let mut found: HashMap<ItemKey, Item> = HashMap::with_capacity(unique.len());
+        for chunk in unique.chunks(MAX_BATCH_GET) {
+            let mut pending = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(chunk.iter().map(|k| key_map(k)).collect()))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(build_error)?,
+            );
+            let mut attempt = 0;
+            while let Some(request) = pending.take() {
+                if attempt == BATCH_ATTEMPTS {
+                    return Err(StoreError::Throttled);
+                }
+                if attempt > 0 {
+                    // Exponential backoff, as AWS advises for unprocessed batch keys.
+                    tokio::time::sleep(Duration::from_millis(25 << attempt)).await;
+                }
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(self.table.to_string(), request)
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                for map in out
+                    .responses
+                    .and_then(|mut r| r.remove(&*self.table))
+                    .unwrap_or_default()
+                {
+                    let item = from_attributes(map)?;
+                    found.insert(item.key.clone(), item);
+                }
+                pending = out
+                    .unprocessed_keys
+                    .and_then(|mut left| left.remove(&*self.table))
+                    .filter(|left| !left.keys().is_empty());
+                attempt += 1;
+            }
+        }
+        let now = self.now();
+        Ok(keys
+            .iter()
+            .map(|key| found.get(key).filter(|i| !i.is_expired(now)).cloned())
+            .collect())
     }
 
     async fn query_partition(

@@ -110,6 +110,14 @@ impl ItemReader for MemoryStore {
         Ok(live(&self.table(), key, self.now()).cloned())
     }
 
+    async fn get_many(&self, keys: &[ItemKey]) -> Result<Vec<Option<Item>>, StoreError> {
+        for key in keys {
+            key.check()?;
+        }
+        let (table, now) = (self.table(), self.now());
+        Ok(keys.iter().map(|k| live(&table, k, now).cloned()).collect())
+    }
+
     async fn query_partition(
         &self,
         pk: &str,

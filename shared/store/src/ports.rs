@@ -31,6 +31,18 @@ pub trait ItemReader: Send + Sync {
     /// A strongly consistent read. Items past their TTL read as `None`.
     async fn get(&self, key: &ItemKey) -> Result<Option<Item>, StoreError>;
 
+    /// Strongly consistent reads of several items at once, answered in the order asked (`None`
+    /// for an absent one): a page of index entries resolved in one round trip instead of one
+    /// per entry. Adapters batch it (DynamoDB `BatchGetItem`, 100 keys a request; SQLite one
+    /// locked call); this default reads one at a time.
+    async fn get_many(&self, keys: &[ItemKey]) -> Result<Vec<Option<Item>>, StoreError> {
+        let mut items = Vec::with_capacity(keys.len());
+        for key in keys {
+            items.push(self.get(key).await?);
+        }
+        Ok(items)
+    }
+
     /// Items of one partition whose sort key starts with `sk_prefix`, in sort key order, without
     /// those past their TTL (so a page may hold fewer than `limit`).
     async fn query_partition(

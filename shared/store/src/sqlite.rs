@@ -256,6 +256,25 @@ impl ItemReader for SqliteStore {
             .await
     }
 
+    async fn get_many(&self, keys: &[ItemKey]) -> Result<Vec<Option<Item>>, StoreError> {
+        for key in keys {
+            key.check()?;
+        }
+        let (table, keys, now) = (Arc::clone(&self.table), keys.to_vec(), self.now());
+        // One trip to the blocking pool and one hold of the connection for the whole batch.
+        self.db
+            .with(move |conn| {
+                keys.into_iter()
+                    .map(|key| {
+                        live(load(conn, &table, &key)?, now)
+                            .map(|row| row_to_item(key, row))
+                            .transpose()
+                    })
+                    .collect()
+            })
+            .await
+    }
+
     async fn query_partition(
         &self,
         pk: &str,

@@ -29,6 +29,13 @@ impl ItemReader for Counting {
         self.count("GetItem");
         self.inner.get(key).await
     }
+    async fn get_many(&self, keys: &[ItemKey]) -> Result<Vec<Option<Item>>, StoreError> {
+        // One request per DynamoDB batch of 100 keys.
+        for _ in keys.chunks(100) {
+            self.count("BatchGetItem");
+        }
+        self.inner.get_many(keys).await
+    }
     async fn query_partition(
         &self,
         pk: &str,
