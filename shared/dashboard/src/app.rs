@@ -1671,18 +1671,7 @@ impl Dashboard {
     }
 
     async fn remove_user(&self, signed: &Signed, id: &str) -> Result<Response<Bytes>, Fail> {
-        if !signed.user.role.manages_users() {
-            return Err(Fail::Forbidden);
-        }
-        let target = self
-            .users
-            .get(signed.merchant(), id)
-            .await
-            .map_err(|_| Fail::Internal)?
-            .ok_or(Fail::NotFound)?;
-        if target.id == signed.user.id || target.role < signed.user.role {
-            return Err(Fail::Forbidden);
-        }
+        self.check_manages(signed, id).await?;
         match self.users.remove(signed.merchant(), id).await {
             Ok(()) => {}
             Err(UserError::LastOwner) => return Err(Fail::Refused("last_owner".into())),
@@ -1694,9 +1683,9 @@ impl Dashboard {
         Ok(redirect("/app/settings"))
     }
 
-    /// A new first password for another user who lost theirs (the same rule as removing them:
-    /// nobody resets themselves or a user above them); shown once to whoever reset it.
-    async fn reset_user(&self, signed: &Signed, id: &str) -> Result<Response<Bytes>, Fail> {
+    /// Whether the signed-in user may act on user `id`: they manage users, it is not
+    /// themselves, and it is not above them.
+    async fn check_manages(&self, signed: &Signed, id: &str) -> Result<(), Fail> {
         if !signed.user.role.manages_users() {
             return Err(Fail::Forbidden);
         }
@@ -1709,6 +1698,13 @@ impl Dashboard {
         if target.id == signed.user.id || target.role < signed.user.role {
             return Err(Fail::Forbidden);
         }
+        Ok(())
+    }
+
+    /// A new first password for another user who lost theirs (the same rule as removing them:
+    /// nobody resets themselves or a user above them); shown once to whoever reset it.
+    async fn reset_user(&self, signed: &Signed, id: &str) -> Result<Response<Bytes>, Fail> {
+        self.check_manages(signed, id).await?;
         let (password, shown) = Password::random().map_err(|_| Fail::Internal)?;
         match self
             .users

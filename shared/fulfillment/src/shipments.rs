@@ -418,23 +418,8 @@ impl ShipmentRepository {
         merchant: &MerchantId,
         limit: usize,
     ) -> Result<Vec<Shipment>, FulfillmentError> {
-        let page = self
-            .data
-            .query_partition(&merchant_partition(merchant), "CONFAIL#", limit, None)
-            .await?;
-        let ids: Vec<ShipmentId> = page
-            .items
-            .iter()
-            .filter_map(|entry| {
-                entry
-                    .key
-                    .sk
-                    .strip_prefix("CONFAIL#")
-                    .and_then(|id| ShipmentId::parse(id).ok())
-            })
-            .collect();
         Ok(self
-            .get_many(merchant, &ids)
+            .listed(merchant, "CONFAIL#", limit)
             .await?
             .into_iter()
             .filter(|shipment| shipment.confirmation_failed())
@@ -448,23 +433,8 @@ impl ShipmentRepository {
         merchant: &MerchantId,
         limit: usize,
     ) -> Result<Vec<Shipment>, FulfillmentError> {
-        let page = self
-            .data
-            .query_partition(&merchant_partition(merchant), "STALLED#", limit, None)
-            .await?;
-        let ids: Vec<ShipmentId> = page
-            .items
-            .iter()
-            .filter_map(|entry| {
-                entry
-                    .key
-                    .sk
-                    .strip_prefix("STALLED#")
-                    .and_then(|id| ShipmentId::parse(id).ok())
-            })
-            .collect();
         Ok(self
-            .get_many(merchant, &ids)
+            .listed(merchant, "STALLED#", limit)
             .await?
             .into_iter()
             .filter(|shipment| shipment.status.is_tracked())
@@ -504,6 +474,32 @@ impl ShipmentRepository {
             }
         }
         Ok(due)
+    }
+
+    /// The shipments a merchant-partition index (`STALLED#`, `CONFAIL#`) lists, at most
+    /// `limit`, read in one batch; whether each still belongs there is the caller's check.
+    async fn listed(
+        &self,
+        merchant: &MerchantId,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<Shipment>, FulfillmentError> {
+        let page = self
+            .data
+            .query_partition(&merchant_partition(merchant), prefix, limit, None)
+            .await?;
+        let ids: Vec<ShipmentId> = page
+            .items
+            .iter()
+            .filter_map(|entry| {
+                entry
+                    .key
+                    .sk
+                    .strip_prefix(prefix)
+                    .and_then(|id| ShipmentId::parse(id).ok())
+            })
+            .collect();
+        self.get_many(merchant, &ids).await
     }
 
     /// Several shipments in one batched read, in the order asked (absent ones left out).

@@ -527,41 +527,20 @@ pub async fn partition_queries_page_by_prefix<S: Store>(store: &S, _clock: &Arc<
         .create(Item::new(key("MERCHANT#m2", "DK#z")))
         .await
         .expect("create");
-    let mut seen = Vec::new();
-    let mut token = None;
-    for _ in 0..10 {
-        let page = store
-            .query_partition("MERCHANT#m1", "DK#", 2, token)
-            .await
-            .expect("query");
-        seen.extend(page.items.into_iter().map(|i| i.key.sk));
-        token = page.next;
-        if token.is_none() {
-            break;
-        }
-    }
-    assert_eq!(seen, vec!["DK#a", "DK#b", "DK#c"]);
+    assert_eq!(
+        every_page(store, false, "MERCHANT#m1", "DK#").await,
+        vec!["DK#a", "DK#b", "DK#c"]
+    );
     // Newest first: the same items in reverse, paged the same way; the neighbours ("DK%_odd"
     // sorts right after the prefix's range, "KEK" further) and the other partition stay out.
     store
         .create(Item::new(key("MERCHANT#m1", "DK$")))
         .await
         .expect("create");
-    let mut seen = Vec::new();
-    let mut token = None;
-    for _ in 0..10 {
-        let page = store
-            .query_partition_newest_first("MERCHANT#m1", "DK#", 2, token)
-            .await
-            .expect("query");
-        assert!(page.items.len() <= 2);
-        seen.extend(page.items.into_iter().map(|i| i.key.sk));
-        token = page.next;
-        if token.is_none() {
-            break;
-        }
-    }
-    assert_eq!(seen, vec!["DK#c", "DK#b", "DK#a"]);
+    assert_eq!(
+        every_page(store, true, "MERCHANT#m1", "DK#").await,
+        vec!["DK#c", "DK#b", "DK#a"]
+    );
     let wrong = store
         .query_partition_newest_first(
             "MERCHANT#m1",
@@ -615,6 +594,34 @@ pub async fn many_items_are_read_at_once_in_the_order_asked<S: Store>(
         }
     }
     assert!(store.get_many(&[]).await.expect("none").is_empty());
+}
+
+/// Every sort key under `prefix`, read two at a time in either direction.
+async fn every_page<S: Store>(
+    store: &S,
+    newest_first: bool,
+    pk: &str,
+    prefix: &str,
+) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut token = None;
+    for _ in 0..10 {
+        let page = if newest_first {
+            store
+                .query_partition_newest_first(pk, prefix, 2, token)
+                .await
+        } else {
+            store.query_partition(pk, prefix, 2, token).await
+        }
+        .expect("query");
+        assert!(page.items.len() <= 2);
+        seen.extend(page.items.into_iter().map(|i| i.key.sk));
+        token = page.next;
+        if token.is_none() {
+            break;
+        }
+    }
+    seen
 }
 
 pub async fn deletes_can_be_conditional_and_are_idempotent<S: Store>(

@@ -60,6 +60,18 @@ impl DynamoStore {
     }
 }
 
+/// Before a batch's `attempt`-th try at what DynamoDB left unprocessed: an exponential pause,
+/// as AWS advises, and no more than [`BATCH_ATTEMPTS`] tries.
+async fn back_off(attempt: u32) -> Result<(), StoreError> {
+    if attempt == BATCH_ATTEMPTS {
+        return Err(StoreError::Throttled);
+    }
+    if attempt > 0 {
+        tokio::time::sleep(Duration::from_millis(25 << attempt)).await;
+    }
+    Ok(())
+}
+
 /// Maps SDK failures to store errors carrying only the error code: service messages can echo
 /// request values.
 pub(crate) fn sdk_error<
@@ -350,13 +362,7 @@ impl ItemReader for DynamoStore {
             );
             let mut attempt = 0;
             while let Some(request) = pending.take() {
-                if attempt == BATCH_ATTEMPTS {
-                    return Err(StoreError::Throttled);
-                }
-                if attempt > 0 {
-                    // Exponential backoff, as AWS advises for unprocessed batch keys.
-                    tokio::time::sleep(Duration::from_millis(25 << attempt)).await;
-                }
+                back_off(attempt).await?;
                 let out = self
                     .client
                     .batch_get_item()
@@ -541,13 +547,7 @@ impl ItemWriter for DynamoStore {
                 .collect::<Result<_, StoreError>>()?;
             let mut attempt = 0;
             while !pending.is_empty() {
-                if attempt == BATCH_ATTEMPTS {
-                    return Err(StoreError::Throttled);
-                }
-                if attempt > 0 {
-                    // Exponential backoff, as AWS advises for unprocessed batch items.
-                    tokio::time::sleep(Duration::from_millis(25 << attempt)).await;
-                }
+                back_off(attempt).await?;
                 let out = self
                     .client
                     .batch_write_item()

@@ -48,6 +48,20 @@ fn live<'a>(table: &'a Table, key: &ItemKey, now: i64) -> Option<&'a Item> {
     table.get(&slot(key)).filter(|item| !item.is_expired(now))
 }
 
+/// A page of a partition query: the live items, and the last sort key read when the page is
+/// full (more may follow, even if some of these were past their TTL).
+fn page_of(scanned: Vec<&Item>, limit: usize, now: i64) -> Page<Item> {
+    let next = (scanned.len() == limit)
+        .then(|| scanned.last().map(|i| PageToken(i.key.sk.clone())))
+        .flatten();
+    let items = scanned
+        .into_iter()
+        .filter(|i| !i.is_expired(now))
+        .cloned()
+        .collect();
+    Page { items, next }
+}
+
 fn holds(table: &Table, op: &TxOp, now: i64) -> bool {
     let current = live(table, op.key(), now);
     match op {
@@ -141,15 +155,7 @@ impl ItemReader for MemoryStore {
             .take(limit)
             .map(|(_, item)| item)
             .collect();
-        let next = (scanned.len() == limit)
-            .then(|| scanned.last().map(|i| PageToken(i.key.sk.clone())))
-            .flatten();
-        let items = scanned
-            .into_iter()
-            .filter(|i| !i.is_expired(now))
-            .cloned()
-            .collect();
-        Ok(Page { items, next })
+        Ok(page_of(scanned, limit, now))
     }
 
     async fn query_partition_newest_first(
@@ -177,15 +183,7 @@ impl ItemReader for MemoryStore {
             .take(limit)
             .map(|(_, item)| item)
             .collect();
-        let next = (scanned.len() == limit)
-            .then(|| scanned.last().map(|i| PageToken(i.key.sk.clone())))
-            .flatten();
-        let items = scanned
-            .into_iter()
-            .filter(|i| !i.is_expired(now))
-            .cloned()
-            .collect();
-        Ok(Page { items, next })
+        Ok(page_of(scanned, limit, now))
     }
 }
 

@@ -134,6 +134,39 @@ fn row_to_item(key: ItemKey, row: Row) -> Result<Item, StoreError> {
     })
 }
 
+/// A partition query's row: its sort key and the stored item (columns `sk, version,
+/// expires_at, due_at, attrs`).
+fn sk_and_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, Row)> {
+    Ok((
+        r.get::<_, String>(0)?,
+        Row {
+            version: r.get::<_, i64>(1)? as u64,
+            expires_at: r.get(2)?,
+            due_at: r.get(3)?,
+            attrs: r.get(4)?,
+        },
+    ))
+}
+
+/// A page of a partition query: the live items, and the last sort key read when the page is
+/// full (more may follow, even if some of these were past their TTL).
+fn page_of(
+    pk: &str,
+    rows: Vec<(String, Row)>,
+    limit: usize,
+    now: i64,
+) -> Result<Page<Item>, StoreError> {
+    let next = (rows.len() == limit)
+        .then(|| rows.last().map(|(sk, _)| PageToken(sk.clone())))
+        .flatten();
+    let items = rows
+        .into_iter()
+        .filter_map(|(sk, row)| live(Some(row), now).map(|row| (sk, row)))
+        .map(|(sk, row)| row_to_item(ItemKey::new(pk, sk), row))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page { items, next })
+}
+
 fn load(conn: &Connection, table: &str, key: &ItemKey) -> Result<Option<Row>, StoreError> {
     conn.prepare_cached(
         "SELECT version, expires_at, due_at, attrs FROM items WHERE tbl = ?1 AND pk = ?2 AND sk = ?3",
@@ -328,30 +361,12 @@ impl ItemReader for SqliteStore {
                 let rows = stmt
                     .query_map(
                         params![table, pk, prefix, lower, limit as i64, upper],
-                        |r| {
-                            Ok((
-                                r.get::<_, String>(0)?,
-                                Row {
-                                    version: r.get::<_, i64>(1)? as u64,
-                                    expires_at: r.get(2)?,
-                                    due_at: r.get(3)?,
-                                    attrs: r.get(4)?,
-                                },
-                            ))
-                        },
+                        sk_and_row,
                     )
                     .map_err(backend)?
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(backend)?;
-                let next = (rows.len() == limit)
-                    .then(|| rows.last().map(|(sk, _)| PageToken(sk.clone())))
-                    .flatten();
-                let items = rows
-                    .into_iter()
-                    .filter_map(|(sk, row)| live(Some(row), now).map(|row| (sk, row)))
-                    .map(|(sk, row)| row_to_item(ItemKey::new(pk.clone(), sk), row))
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok(Page { items, next })
+                page_of(&pk, rows, limit, now)
             })
             .await
     }
@@ -387,29 +402,11 @@ impl ItemReader for SqliteStore {
                     )
                     .map_err(backend)?;
                 let rows = stmt
-                    .query_map(params![table, pk, prefix, upper, limit as i64], |r| {
-                        Ok((
-                            r.get::<_, String>(0)?,
-                            Row {
-                                version: r.get::<_, i64>(1)? as u64,
-                                expires_at: r.get(2)?,
-                                due_at: r.get(3)?,
-                                attrs: r.get(4)?,
-                            },
-                        ))
-                    })
+                    .query_map(params![table, pk, prefix, upper, limit as i64], sk_and_row)
                     .map_err(backend)?
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(backend)?;
-                let next = (rows.len() == limit)
-                    .then(|| rows.last().map(|(sk, _)| PageToken(sk.clone())))
-                    .flatten();
-                let items = rows
-                    .into_iter()
-                    .filter_map(|(sk, row)| live(Some(row), now).map(|row| (sk, row)))
-                    .map(|(sk, row)| row_to_item(ItemKey::new(pk.clone(), sk), row))
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok(Page { items, next })
+                page_of(&pk, rows, limit, now)
             })
             .await
     }

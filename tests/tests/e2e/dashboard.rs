@@ -118,6 +118,19 @@ async fn sign_in(base: &str, email: &str) -> String {
     cookie.split(';').next().expect("pair").to_owned()
 }
 
+/// The demo merchant's user id for `email`.
+fn demo_user_id(email: &str) -> String {
+    rc_dashboard::users::user_id(
+        &rc_domain::MerchantId::parse("demo-merchant").expect("merchant"),
+        email,
+    )
+}
+
+/// A button's form: nothing but this session's CSRF token, posted from our own origin.
+async fn action(base: &str, path: &str, cookie: &str, csrf: &str) -> Answer {
+    post(base, path, Some(cookie), Some(base), &[("csrf", csrf)]).await
+}
+
 async fn audit(base: &str) -> Vec<serde_json::Value> {
     let response = client()
         .get(format!("{base}/v1/privacy/audit"))
@@ -283,14 +296,7 @@ async fn a_merchant_signs_in_and_every_view_renders_with_two_cookies_at_most() {
 
     // Signing out ends the session on the server, not only in the browser.
     let page = get(&base, "/app/needs-action", Some(&cookie)).await;
-    let out = post(
-        &base,
-        "/app/sign-out",
-        Some(&cookie),
-        Some(&base),
-        &[("csrf", &page.csrf())],
-    )
-    .await;
+    let out = action(&base, "/app/sign-out", &cookie, &page.csrf()).await;
     assert_eq!((out.status, out.location()), (303, "/app/sign-in"));
     assert!(out.set_cookies()[0].contains("Max-Age=0"));
     let after = get(&base, "/app/needs-action", Some(&cookie)).await;
@@ -513,14 +519,7 @@ async fn forged_replayed_and_cross_site_forms_change_nothing() {
             .find("/app/settings/keys/")
             .expect("a revoke form");
     let revoke = page.body[at..at + "/app/settings/keys/".len() + 16].to_owned();
-    let revoked = post(
-        &base,
-        &format!("{revoke}/revoke"),
-        Some(&owner),
-        Some(&base),
-        &[("csrf", &csrf)],
-    )
-    .await;
+    let revoked = action(&base, &format!("{revoke}/revoke"), &owner, &csrf).await;
     assert_eq!(revoked.status, 303);
     let listed = client()
         .get(format!("{base}/v1/orders"))
@@ -796,33 +795,25 @@ async fn an_owner_adds_a_user_who_must_choose_a_password_and_roles_stay_within_b
     )
     .await;
     assert_eq!(made_owner.status, 403);
-    let owner_id = rc_dashboard::users::user_id(
-        &rc_domain::MerchantId::parse("demo-merchant").expect("merchant"),
-        OWNER,
-    );
-    let removed = post(
+    let owner_id = demo_user_id(OWNER);
+    let removed = action(
         &base,
         &format!("/app/settings/users/{owner_id}/remove"),
-        Some(&rotated),
-        Some(&base),
-        &[("csrf", &page.csrf())],
+        &rotated,
+        &page.csrf(),
     )
     .await;
     assert_eq!(removed.status, 403);
     // Nor reset the owner's password, nor their own from here.
     for id in [
         &owner_id,
-        &rc_dashboard::users::user_id(
-            &rc_domain::MerchantId::parse("demo-merchant").expect("merchant"),
-            "new.admin@demo.retailcoder.example",
-        ),
+        &demo_user_id("new.admin@demo.retailcoder.example"),
     ] {
-        let reset = post(
+        let reset = action(
             &base,
             &format!("/app/settings/users/{id}/reset"),
-            Some(&rotated),
-            Some(&base),
-            &[("csrf", &page.csrf())],
+            &rotated,
+            &page.csrf(),
         )
         .await;
         assert_eq!(reset.status, 403);
@@ -848,16 +839,12 @@ async fn an_owner_adds_a_user_who_must_choose_a_password_and_roles_stay_within_b
     // The admin forgot their password: the owner gives a new first password, shown once; the
     // admin's sessions end, the old password stops working, the new one must be changed.
     let page = get(&base, "/app/settings", Some(&owner)).await;
-    let admin_id = rc_dashboard::users::user_id(
-        &rc_domain::MerchantId::parse("demo-merchant").expect("merchant"),
-        "new.admin@demo.retailcoder.example",
-    );
-    let reset = post(
+    let admin_id = demo_user_id("new.admin@demo.retailcoder.example");
+    let reset = action(
         &base,
         &format!("/app/settings/users/{admin_id}/reset"),
-        Some(&owner),
-        Some(&base),
-        &[("csrf", &page.csrf())],
+        &owner,
+        &page.csrf(),
     )
     .await;
     assert_eq!(reset.status, 200, "{}", reset.body);
@@ -894,12 +881,11 @@ async fn an_owner_adds_a_user_who_must_choose_a_password_and_roles_stay_within_b
         .to_owned();
 
     // The owner removes the admin: their session ends with them.
-    let gone = post(
+    let gone = action(
         &base,
         &format!("/app/settings/users/{admin_id}/remove"),
-        Some(&owner),
-        Some(&base),
-        &[("csrf", &page.csrf())],
+        &owner,
+        &page.csrf(),
     )
     .await;
     assert_eq!(gone.status, 303);
@@ -1221,48 +1207,63 @@ async fn an_order_short_of_stock_waits_on_needs_action_until_stock_arrives() {
     assert!(!page.body.contains("/app/orders/shopify-880100"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_privacy_center_lists_orders_by_days_left_before_deletion() {
-    let (host, config, _dir) = start_local_host().await;
-    let base = format!("http://{}", host.addr);
-    for id in [880_101, 880_102] {
+/// The merchant API as the e2e key: the status and the JSON body (null if none).
+async fn api(base: &str, method: reqwest::Method, path: &str) -> (u16, serde_json::Value) {
+    let response = client()
+        .request(method, format!("{base}{path}"))
+        .bearer_auth("rck_e2e_api_key")
+        .send()
+        .await
+        .expect("sent");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or_default())
+}
+
+async fn api_get(base: &str, path: &str) -> serde_json::Value {
+    api(base, reqwest::Method::GET, path).await.1
+}
+
+/// Two canary orders through the Shopify webhook; the second marked shipped now.
+async fn two_orders_one_shipped(base: &str, config: &rc_local_host::LocalConfig, ids: [u64; 2]) {
+    for id in ids {
         let (status, _) = post_webhook(
-            &base,
-            &config,
+            base,
+            config,
             "orders/create",
-            &format!("days-left-{id}"),
+            &format!("two-orders-{id}"),
             support::canary_order(id),
         )
         .await;
         assert_eq!(status, 200);
     }
+    let (status, _) = api(
+        base,
+        reqwest::Method::POST,
+        &format!("/v1/orders/shopify-{}/shipped", ids[1]),
+    )
+    .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_privacy_center_lists_orders_by_days_left_before_deletion() {
+    let (host, config, _dir) = start_local_host().await;
+    let base = format!("http://{}", host.addr);
     // One ships now (30 days left); the other, placed 2026-11-20 and never shipped, keeps its
     // buyer data 90 days from placement at most.
-    let shipped = client()
-        .post(format!("{base}/v1/orders/shopify-880102/shipped"))
-        .bearer_auth("rck_e2e_api_key")
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(shipped.status(), 200);
-
-    let api = |query: &'static str| {
+    two_orders_one_shipped(&base, &config, [880_101, 880_102]).await;
+    let deadlines = |query: &'static str| {
         let base = base.clone();
         async move {
-            let response = client()
-                .get(format!("{base}/v1/privacy/deadlines{query}"))
-                .bearer_auth("rck_e2e_api_key")
-                .send()
-                .await
-                .expect("sent");
-            let status = response.status().as_u16();
-            (
-                status,
-                response.json::<serde_json::Value>().await.expect("json"),
+            api(
+                &base,
+                reqwest::Method::GET,
+                &format!("/v1/privacy/deadlines{query}"),
             )
+            .await
         }
     };
-    let (status, all) = api("").await;
+    let (status, all) = deadlines("").await;
     assert_eq!(status, 200, "{all}");
     let listed: Vec<(&str, i64)> = all["orders"]
         .as_array()
@@ -1283,10 +1284,10 @@ async fn the_privacy_center_lists_orders_by_days_left_before_deletion() {
     assert!((29..=30).contains(&listed[0].1), "{all}");
     assert_eq!(listed[1].0, "shopify-880101");
     assert!(listed[1].1 > 30 && listed[1].1 <= 90, "{all}");
-    let (_, soon) = api("?within_days=30").await;
+    let (_, soon) = deadlines("?within_days=30").await;
     assert_eq!(soon["orders"].as_array().map(Vec::len), Some(1), "{soon}");
     for bad in ["?within_days=abc", "?within_days=-1", "?within_days=3651"] {
-        let (status, body) = api(bad).await;
+        let (status, body) = deadlines(bad).await;
         assert_eq!(
             (status, body["error"].as_str()),
             (400, Some("invalid_filter")),
@@ -1294,7 +1295,7 @@ async fn the_privacy_center_lists_orders_by_days_left_before_deletion() {
         );
         assert!(!body.to_string().contains("abc"), "no request value echoed");
     }
-    let (status, _) = api("?after=not-a-cursor").await;
+    let (status, _) = deadlines("?after=not-a-cursor").await;
     assert_eq!(status, 404);
 
     // The dashboard's privacy center: both, soonest first, each linking to its order; a horizon
@@ -1326,35 +1327,19 @@ async fn the_privacy_center_lists_orders_by_days_left_before_deletion() {
             .filter_map(|e| e["seq"].as_u64())
             .collect()
     };
-    let oldest = client()
-        .get(format!("{base}/v1/privacy/audit"))
-        .bearer_auth("rck_e2e_api_key")
-        .send()
-        .await
-        .expect("sent")
-        .json::<serde_json::Value>()
-        .await
-        .expect("json");
-    let newest = client()
-        .get(format!("{base}/v1/privacy/audit?order=newest"))
-        .bearer_auth("rck_e2e_api_key")
-        .send()
-        .await
-        .expect("sent")
-        .json::<serde_json::Value>()
-        .await
-        .expect("json");
+    let oldest = api_get(&base, "/v1/privacy/audit").await;
+    let newest = api_get(&base, "/v1/privacy/audit?order=newest").await;
     let mut forward = seqs(oldest);
     assert!(forward.len() >= 2, "{forward:?}");
     forward.reverse();
     assert_eq!(seqs(newest), forward);
-    let refused = client()
-        .get(format!("{base}/v1/privacy/receipts?order=sideways"))
-        .bearer_auth("rck_e2e_api_key")
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(refused.status(), 422);
+    let (status, _) = api(
+        &base,
+        reqwest::Method::GET,
+        "/v1/privacy/receipts?order=sideways",
+    )
+    .await;
+    assert_eq!(status, 422);
     assert!(page.body.contains("Audit log (newest first)"));
     // A horizon outside the offered ones reads as "all"; nothing is echoed.
     let page = get(&base, "/app/privacy?within=%3Cb%3E", Some(&cookie)).await;
@@ -1370,35 +1355,12 @@ async fn the_privacy_center_lists_orders_by_days_left_before_deletion() {
 async fn orders_are_filtered_by_status_and_channel_from_their_indexes() {
     let (host, config, _dir) = start_local_host().await;
     let base = format!("http://{}", host.addr);
-    for id in [880_201, 880_202] {
-        let (status, _) = post_webhook(
-            &base,
-            &config,
-            "orders/create",
-            &format!("filters-{id}"),
-            support::canary_order(id),
-        )
-        .await;
-        assert_eq!(status, 200);
-    }
-    let shipped = client()
-        .post(format!("{base}/v1/orders/shopify-880202/shipped"))
-        .bearer_auth("rck_e2e_api_key")
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(shipped.status(), 200);
+    two_orders_one_shipped(&base, &config, [880_201, 880_202]).await;
     let api = |query: &'static str| {
         let base = base.clone();
         async move {
-            let response = client()
-                .get(format!("{base}/v1/orders{query}"))
-                .bearer_auth("rck_e2e_api_key")
-                .send()
-                .await
-                .expect("sent");
-            let status = response.status().as_u16();
-            let body: serde_json::Value = response.json().await.expect("json");
+            let (status, body) =
+                api(&base, reqwest::Method::GET, &format!("/v1/orders{query}")).await;
             let ids: Vec<String> = body["orders"]
                 .as_array()
                 .map(|orders| {
@@ -1486,18 +1448,6 @@ async fn orders_are_filtered_by_status_and_channel_from_their_indexes() {
     assert_eq!(page.status, 200);
     assert!(page.body.contains("/app/orders/shopify-880201"));
     assert!(!page.body.contains("<b>") && !page.body.contains("ebay"));
-}
-
-async fn api_get(base: &str, path: &str) -> serde_json::Value {
-    client()
-        .get(format!("{base}{path}"))
-        .bearer_auth("rck_e2e_api_key")
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1717,28 +1667,15 @@ async fn warehouses_routing_and_couriers_are_edited_from_the_dashboard_within_ea
     assert_eq!(api_get(&base, "/v1/routing").await["allow_split"], true);
 
     // Removing: the warehouse record, then the courier account.
-    let deleted = post(
-        &base,
-        "/app/settings/warehouses/west/delete",
-        Some(&owner),
-        Some(&base),
-        &[("csrf", &csrf)],
-    )
-    .await;
+    let deleted = action(&base, "/app/settings/warehouses/west/delete", &owner, &csrf).await;
     assert_eq!(deleted.status, 303, "{}", deleted.body);
-    let gone = client()
-        .get(format!("{base}/v1/warehouses/west"))
-        .bearer_auth("rck_e2e_api_key")
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(gone.status(), 404);
-    let removed = post(
+    let (gone, _) = api(&base, reqwest::Method::GET, "/v1/warehouses/west").await;
+    assert_eq!(gone, 404);
+    let removed = action(
         &base,
         "/app/settings/couriers/sandbox/dash/remove",
-        Some(&owner),
-        Some(&base),
-        &[("csrf", &csrf)],
+        &owner,
+        &csrf,
     )
     .await;
     assert_eq!(removed.status, 303);

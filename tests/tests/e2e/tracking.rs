@@ -218,6 +218,33 @@ impl Fulfil {
         shipment
     }
 
+    /// Shopify order `id` ingested, stocked in `main`, labelled and open on Shopify: its
+    /// order id, lines, first shipment and tracking code.
+    async fn labelled(&self, id: u64) -> (String, Vec<(u64, String, i64)>, String, String) {
+        self.stack.ingest(id).await;
+        let order = format!("shopify-{id}");
+        let lines = shopify_lines(&self.order(&order).await);
+        for (_, sku, _) in &lines {
+            self.stock(sku, "main", 5).await;
+        }
+        self.label().await;
+        let shipment = format!("{order}.1");
+        let code = self.tracking_code(&shipment).await;
+        self.open_shopify(id, &lines);
+        (order, lines, shipment, code)
+    }
+
+    /// What the courier answers when asked about the parcel with tracking `code`.
+    fn courier_reports(&self, code: &str, events: Vec<(String, String)>) {
+        let mut state = self.courier.state();
+        let shipment = state
+            .shipments
+            .values_mut()
+            .find(|s| s.bought.as_ref().is_some_and(|(_, t)| t == code))
+            .expect("courier shipment");
+        shipment.tracking = events;
+    }
+
     async fn tracking_code(&self, shipment: &str) -> String {
         let shipment = self.shipment(shipment).await;
         assert_eq!(shipment["status"], "label_created", "{shipment}");
@@ -817,32 +844,9 @@ async fn two_packages_a_day_apart_ship_with_the_second_dynamodb() {
 /// A lost webhook is caught by polling; the parcel then comes back and is restocked once.
 async fn polling_catches_a_lost_webhook_and_a_return_restocks_once(stack: Stack) {
     let f = fulfil(stack).await;
-    let id = 8203;
-    f.stack.ingest(id).await;
-    let order = format!("shopify-{id}");
-    let lines = shopify_lines(&f.order(&order).await);
-    for (_, sku, _) in &lines {
-        f.stock(sku, "main", 5).await;
-    }
-    f.label().await;
-    let shipment = format!("{order}.1");
-    let code = f.tracking_code(&shipment).await;
-    f.open_shopify(id, &lines);
+    let (order, lines, shipment, code) = f.labelled(8203).await;
     // The courier has it in transit, but its webhook never came.
-    let shp = f
-        .courier
-        .state()
-        .shipments
-        .iter()
-        .find(|(_, s)| s.bought.as_ref().is_some_and(|(_, t)| *t == code))
-        .map(|(id, _)| id.clone())
-        .expect("courier shipment");
-    f.courier
-        .state()
-        .shipments
-        .get_mut(&shp)
-        .expect("shipment")
-        .tracking = vec![("in_transit".into(), at(2))];
+    f.courier_reports(&code, vec![("in_transit".into(), at(2))]);
     let poller = f.stack.services.tracking_poller(&f.stack.channels);
     let mut report = rc_fulfillment::PollReport::default();
     f.stack.clock.advance(time::Duration::hours(3));
@@ -908,17 +912,7 @@ async fn polling_catches_a_lost_webhook_and_a_return_restocks_once_dynamodb() {
 /// nothing new) it is listed for the merchant; the next courier event takes it off the list.
 async fn a_parcel_the_courier_goes_quiet_about_is_listed_until_it_moves(stack: Stack) {
     let f = fulfil(stack).await;
-    let id = 8207;
-    f.stack.ingest(id).await;
-    let order = format!("shopify-{id}");
-    let lines = shopify_lines(&f.order(&order).await);
-    for (_, sku, _) in &lines {
-        f.stock(sku, "main", 5).await;
-    }
-    f.label().await;
-    let shipment = format!("{order}.1");
-    let code = f.tracking_code(&shipment).await;
-    f.open_shopify(id, &lines);
+    let (_, _, shipment, code) = f.labelled(8207).await;
     let (status, answer) = f.track("evt_q1", &code, &[("in_transit", &at(2))]).await;
     assert_eq!(status, 200, "{answer}");
     let stalled = || async {
@@ -934,20 +928,7 @@ async fn a_parcel_the_courier_goes_quiet_about_is_listed_until_it_moves(stack: S
     let poller = f.stack.services.tracking_poller(&f.stack.channels);
     let mut report = rc_fulfillment::PollReport::default();
     // The courier knows nothing newer; a day later the poll asks and hears the same.
-    let courier_shipment = f
-        .courier
-        .state()
-        .shipments
-        .iter()
-        .find(|(_, s)| s.bought.as_ref().is_some_and(|(_, t)| *t == code))
-        .map(|(id, _)| id.clone())
-        .expect("courier shipment");
-    f.courier
-        .state()
-        .shipments
-        .get_mut(&courier_shipment)
-        .expect("shipment")
-        .tracking = vec![("in_transit".into(), at(2))];
+    f.courier_reports(&code, vec![("in_transit".into(), at(2))]);
     f.stack.clock.advance(time::Duration::days(1));
     poller
         .run_merchant(&merchant(), &mut report)
