@@ -493,33 +493,13 @@ impl MerchantApi {
             }
             ["v1", "confirmations"] => {
                 allow(&[Method::GET])?;
-                let state = request
-                    .uri()
-                    .query()
-                    .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("state=")));
-                match state {
-                    // Failed is the one state listed (pending ones are the poller's).
-                    None | Some("failed") => Ok(Route::ConfirmationFailures),
-                    Some(_) => Err(ApiError::InvalidPayload {
-                        reason: "unknown_filter",
-                        message: "`state` may only be failed".into(),
-                    }),
-                }
+                // Failed is the one state listed (pending ones are the poller's).
+                only_state(request, "failed", Route::ConfirmationFailures)
             }
             ["v1", "tracking"] => {
                 allow(&[Method::GET])?;
-                let state = request
-                    .uri()
-                    .query()
-                    .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("state=")));
-                match state {
-                    // Stalled is the one state listed (the rest is each shipment's status).
-                    None | Some("stalled") => Ok(Route::StalledTracking),
-                    Some(_) => Err(ApiError::InvalidPayload {
-                        reason: "unknown_filter",
-                        message: "`state` may only be stalled".into(),
-                    }),
-                }
+                // Stalled is the one state listed (the rest is each shipment's status).
+                only_state(request, "stalled", Route::StalledTracking)
             }
             ["v1", "settings", "fulfillment"] => {
                 allow(&[Method::GET, Method::PUT])?;
@@ -1033,6 +1013,27 @@ impl MerchantApi {
                     .await
             }
         }
+    }
+}
+
+/// A list whose one filter value is `state`: the route without a `state` or with that one, and
+/// 422 `unknown_filter` for any other (never echoed).
+fn only_state(
+    request: &Request<Bytes>,
+    state: &'static str,
+    route: Route,
+) -> Result<Route, ApiError> {
+    let given = request
+        .uri()
+        .query()
+        .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("state=")));
+    match given {
+        None => Ok(route),
+        Some(given) if given == state => Ok(route),
+        Some(_) => Err(ApiError::InvalidPayload {
+            reason: "unknown_filter",
+            message: format!("`state` may only be {state}"),
+        }),
     }
 }
 

@@ -633,29 +633,15 @@ impl OrderRepository {
         after: Option<&OrderId>,
     ) -> Result<(Vec<OrderView>, Option<OrderId>), RepoError> {
         let after = after.map(|id| rc_store::PageToken(keys::order_attention(merchant, id).sk));
-        let prefix = format!("ATTN#{}", channel_prefix(channel));
-        let page = self
-            .data
-            .query_partition(&keys::merchant_partition(merchant), &prefix, limit, after)
+        let filter = format!("ATTN#{}", channel_prefix(channel));
+        let (views, next) = self
+            .index_page(merchant, "ATTN#", &filter, limit, after)
             .await?;
-        let ids = page
-            .items
-            .iter()
-            .map(|item| {
-                item.key
-                    .sk
-                    .strip_prefix("ATTN#")
-                    .and_then(|id| OrderId::parse(id).ok())
-                    .ok_or(RepoError::Corrupt("attention key"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let views = self
-            .views(merchant, &ids)
-            .await?
+        let views = views
             .into_iter()
             .filter(|view| view.status.needs_action())
             .collect();
-        Ok((views, ids.last().cloned().filter(|_| page.next.is_some())))
+        Ok((views, next))
     }
 
     /// When the order shipped or was cancelled, as far as we can tell: the channel's report
@@ -708,6 +694,37 @@ impl OrderRepository {
             return Ok(None);
         };
         Ok(Some(Self::view_of(order, &item)?))
+    }
+
+    /// A page of one of the merchant's order indexes (entries `<entry_prefix><order id>`, those
+    /// under `filter` only), resolved to the orders' views in one batched read; with the order
+    /// to continue after when more remain. Whether each order still belongs is the caller's
+    /// check (an index entry may trail its order by a moment).
+    async fn index_page(
+        &self,
+        merchant: &MerchantId,
+        entry_prefix: &str,
+        filter: &str,
+        limit: usize,
+        after: Option<rc_store::PageToken>,
+    ) -> Result<(Vec<OrderView>, Option<OrderId>), RepoError> {
+        let page = self
+            .data
+            .query_partition(&keys::merchant_partition(merchant), filter, limit, after)
+            .await?;
+        let ids = page
+            .items
+            .iter()
+            .map(|item| {
+                item.key
+                    .sk
+                    .strip_prefix(entry_prefix)
+                    .and_then(|id| OrderId::parse(id).ok())
+                    .ok_or(RepoError::Corrupt("order index key"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let views = self.views(merchant, &ids).await?;
+        Ok((views, ids.last().cloned().filter(|_| page.next.is_some())))
     }
 
     /// The public views of several orders in one batched read, in the order asked (absent
@@ -815,28 +832,14 @@ impl OrderRepository {
         let filter = format!("{prefix}{}", channel_prefix(channel));
         let after =
             after.map(|id| rc_store::PageToken(keys::order_by_status(merchant, status, id).sk));
-        let page = self
-            .data
-            .query_partition(&keys::merchant_partition(merchant), &filter, limit, after)
+        let (views, next) = self
+            .index_page(merchant, &prefix, &filter, limit, after)
             .await?;
-        let ids = page
-            .items
-            .iter()
-            .map(|item| {
-                item.key
-                    .sk
-                    .strip_prefix(&prefix)
-                    .and_then(|id| OrderId::parse(id).ok())
-                    .ok_or(RepoError::Corrupt("status key"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let views = self
-            .views(merchant, &ids)
-            .await?
+        let views = views
             .into_iter()
             .filter(|view| view.status == status)
             .collect();
-        Ok((views, ids.last().cloned().filter(|_| page.next.is_some())))
+        Ok((views, next))
     }
 
     fn view_of(order: &OrderId, item: &Item) -> Result<OrderView, RepoError> {
