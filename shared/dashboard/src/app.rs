@@ -432,6 +432,7 @@ impl Dashboard {
             (false, ["privacy"]) => self.privacy(&signed, &request).await,
             (false, ["settings"]) => self.settings(&signed, None, None).await,
             (true, ["settings", "keys"]) => self.create_key(&signed, &form).await,
+            (true, ["settings", "profile"]) => self.save_profile(&signed, &form).await,
             (true, ["settings", "keys", id, "revoke"]) => {
                 let id = id_segment(id)?;
                 self.api(&signed, Method::DELETE, &format!("/v1/api-keys/{id}"), None)
@@ -1510,7 +1511,7 @@ impl Dashboard {
         &self,
         signed: &Signed,
         shown_once: Option<(&'static str, String)>,
-        problem: Option<&'static str>,
+        problem: Option<String>,
     ) -> Result<Response<Bytes>, Fail> {
         let account = self.api_if_allowed(signed, "/v1/account").await?;
         let keys = self.api_if_allowed(signed, "/v1/api-keys").await?;
@@ -1540,7 +1541,7 @@ impl Dashboard {
         let problem = problem.or(signed
             .user
             .must_change_password
-            .then_some("Choose your own password before you go on."));
+            .then(|| "Choose your own password before you go on.".to_owned()));
         let page = SettingsPage {
             chrome: signed.chrome("/app/settings"),
             shown_once,
@@ -1553,6 +1554,19 @@ impl Dashboard {
             currency: account
                 .as_ref()
                 .map(|a| text(a, "/default_currency"))
+                .unwrap_or_default(),
+            profile_editable: account.is_some(),
+            time_zone: account
+                .as_ref()
+                .map(|a| text(a, "/time_zone"))
+                .unwrap_or_default(),
+            contact_name: account
+                .as_ref()
+                .map(|a| text(a, "/contact/name"))
+                .unwrap_or_default(),
+            contact_email: account
+                .as_ref()
+                .map(|a| text(a, "/contact/email"))
                 .unwrap_or_default(),
             relative: signed.prefs.dates == Dates::Relative,
             manages_users,
@@ -1601,6 +1615,29 @@ impl Dashboard {
                 .collect(),
         };
         Ok(html(StatusCode::OK, &page))
+    }
+
+    /// The account's profile, replaced through `PUT /v1/account` (owners and admins): a refusal
+    /// shows the page again with the API's message and the stored profile.
+    async fn save_profile(&self, signed: &Signed, form: &Form) -> Result<Response<Bytes>, Fail> {
+        let value = |name: &str| field(form, name).unwrap_or_default().trim().to_owned();
+        let body = json!({
+            "company_name": value("company_name"),
+            "default_currency": value("default_currency").to_ascii_uppercase(),
+            "time_zone": value("time_zone"),
+            "contact": {"name": value("contact_name"), "email": value("contact_email")},
+        });
+        match self
+            .api_change(signed, Method::PUT, "/v1/account", Some(body))
+            .await?
+        {
+            Ok(_) => Ok(redirect("/app/settings")),
+            Err(message) => {
+                let mut page = self.settings(signed, None, Some(message)).await?;
+                *page.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+                Ok(page)
+            }
+        }
     }
 
     async fn create_key(&self, signed: &Signed, form: &Form) -> Result<Response<Bytes>, Fail> {
@@ -1659,11 +1696,11 @@ impl Dashboard {
                 .await
             }
             Err(UserError::InvalidEmail) => {
-                self.settings(signed, None, Some("That is not an e-mail address."))
+                self.settings(signed, None, Some("That is not an e-mail address.".into()))
                     .await
             }
             Err(UserError::Exists) => {
-                self.settings(signed, None, Some("A user with that e-mail exists."))
+                self.settings(signed, None, Some("A user with that e-mail exists.".into()))
                     .await
             }
             Err(_) => Err(Fail::Internal),
@@ -1790,7 +1827,7 @@ impl Dashboard {
                 .settings(
                     signed,
                     None,
-                    Some("Type the account id exactly to confirm the cancellation."),
+                    Some("Type the account id exactly to confirm the cancellation.".into()),
                 )
                 .await;
         }
@@ -1824,7 +1861,11 @@ impl Dashboard {
             .map_err(|_| Fail::Internal)?
         {
             return self
-                .settings(signed, None, Some("The current password is not right."))
+                .settings(
+                    signed,
+                    None,
+                    Some("The current password is not right.".into()),
+                )
                 .await;
         }
         let new = match Password::new_password(field(form, "new").unwrap_or_default().to_owned()) {
@@ -1834,7 +1875,7 @@ impl Dashboard {
                     .settings(
                         signed,
                         None,
-                        Some("Choose a password of 12 to 128 characters."),
+                        Some("Choose a password of 12 to 128 characters.".into()),
                     )
                     .await;
             }

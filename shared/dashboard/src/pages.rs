@@ -193,10 +193,16 @@ pub struct SettingsPage {
     pub chrome: Chrome,
     /// (what it is, the value) — a new key or a new user's first password, shown once.
     pub shown_once: Option<(&'static str, String)>,
-    pub problem: Option<&'static str>,
+    pub problem: Option<String>,
     pub merchant: String,
     pub company: String,
     pub currency: String,
+    /// Whether the user's role reads and edits the profile (`account:admin`).
+    pub profile_editable: bool,
+    pub time_zone: String,
+    /// The billing contact: the merchant's own personal data, shown to owners and admins only.
+    pub contact_name: String,
+    pub contact_email: String,
     pub relative: bool,
     pub manages_users: bool,
     /// (id, e-mail, role, added, removable)

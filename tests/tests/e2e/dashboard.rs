@@ -1470,6 +1470,47 @@ async fn warehouses_routing_and_couriers_are_edited_from_the_dashboard_within_ea
     ] {
         assert!(main.contains(section), "{section}");
     }
+    // The profile, edited by the owner; a refusal names the field, never the value typed.
+    let profile = |company: &'static str, currency: &'static str| {
+        let base = base.clone();
+        let owner = owner.clone();
+        let csrf = settings.csrf();
+        async move {
+            post(
+                &base,
+                "/app/settings/profile",
+                Some(&owner),
+                Some(&base),
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("company_name", company),
+                    ("default_currency", currency),
+                    ("time_zone", "Europe/London"),
+                    ("contact_name", "Dana Demo"),
+                    ("contact_email", "dana@demo.retailcoder.example"),
+                ],
+            )
+            .await
+        }
+    };
+    let saved = profile("Demo Goods Ltd", "gbp").await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let account = api_get(&base, "/v1/account").await;
+    assert_eq!(
+        (
+            account["company_name"].as_str(),
+            account["default_currency"].as_str()
+        ),
+        (Some("Demo Goods Ltd"), Some("GBP"))
+    );
+    let refused = profile("Other Name Ltd", "QQQX").await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.body.contains("currency") && !refused.body.contains("QQQX"));
+    assert_eq!(
+        api_get(&base, "/v1/account").await["company_name"],
+        "Demo Goods Ltd"
+    );
+
     let page = get(&base, "/app/settings/shipping", Some(&owner)).await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("Save routing") && page.body.contains("Save courier account"));
@@ -1645,6 +1686,32 @@ async fn warehouses_routing_and_couriers_are_edited_from_the_dashboard_within_ea
     let page = get(&base, "/app/settings/shipping", Some(&operator)).await;
     assert!(page.body.contains("Save routing"));
     assert!(!page.body.contains("Courier accounts"));
+    let operator_settings = get(&base, "/app/settings", Some(&operator)).await;
+    assert!(!operator_settings.body.contains("Save profile"));
+    assert!(
+        !operator_settings.body.contains("dana@"),
+        "the billing contact is not theirs"
+    );
+    let denied = post(
+        &base,
+        "/app/settings/profile",
+        Some(&operator),
+        Some(&base),
+        &[
+            ("csrf", &operator_settings.csrf()),
+            ("company_name", "Hijacked Ltd"),
+            ("default_currency", "USD"),
+            ("time_zone", "UTC"),
+            ("contact_name", "X"),
+            ("contact_email", "x@example.com"),
+        ],
+    )
+    .await;
+    assert_eq!(denied.status, 403);
+    assert_eq!(
+        api_get(&base, "/v1/account").await["company_name"],
+        "Demo Goods Ltd"
+    );
     let viewer = sign_in(&base, VIEWER).await;
     let page = get(&base, "/app/settings/shipping", Some(&viewer)).await;
     assert_eq!(page.status, 200);
