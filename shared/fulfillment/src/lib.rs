@@ -39,7 +39,7 @@ pub use settings::{FulfillmentSettings, FulfillmentSettingsRepository};
 pub use settle::{Settled, ShipmentSettler};
 pub use shipments::{
     CourierQuote, ExternalPackage, LabelRecord, NewShipment, PAGE, PurchaseRecord, SEEN_EVENTS,
-    Shipment, ShipmentRepository,
+    STALLED_AFTER_SECONDS, Shipment, ShipmentRepository,
 };
 pub use tracking::{Recorded, TrackingRecorder, apply_update};
 
