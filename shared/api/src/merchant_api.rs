@@ -397,27 +397,15 @@ impl MerchantApi {
                 Err(ApiError::MethodNotAllowed)
             }
         };
-        let after = || {
-            request
-                .uri()
-                .query()
-                .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("after=")))
-                .map(str::to_owned)
-        };
+        let after = || query_param(request, "after").map(str::to_owned);
         // `order=newest` lists a trail newest first; `oldest` (the default) in chain order.
-        let newest_first = || {
-            let order = request
-                .uri()
-                .query()
-                .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("order=")));
-            match order {
-                None | Some("oldest") => Ok(false),
-                Some("newest") => Ok(true),
-                Some(_) => Err(ApiError::InvalidPayload {
-                    reason: "unknown_filter",
-                    message: "`order` must be newest or oldest".into(),
-                }),
-            }
+        let newest_first = || match query_param(request, "order") {
+            None | Some("oldest") => Ok(false),
+            Some("newest") => Ok(true),
+            Some(_) => Err(ApiError::InvalidPayload {
+                reason: "unknown_filter",
+                message: "`order` must be newest or oldest".into(),
+            }),
         };
         // Privacy request ids are Shopify webhook ids: the identifier alphabet only.
         let request_id = |id: &str| {
@@ -557,14 +545,11 @@ impl MerchantApi {
             }
             ["v1", "orders"] => {
                 allow(&[Method::GET])?;
-                let param = |name: &str| {
-                    request.uri().query().and_then(|q| {
-                        q.split('&')
-                            .find_map(|p| p.strip_prefix(name)?.strip_prefix('='))
-                    })
-                };
-                order_routes::OrderFilter::parse(param("status"), param("channel"))
-                    .map(|filter| Route::Orders(filter, after()))
+                order_routes::OrderFilter::parse(
+                    query_param(request, "status"),
+                    query_param(request, "channel"),
+                )
+                .map(|filter| Route::Orders(filter, after()))
             }
             ["v1", "orders", id, "route"] => {
                 allow(&[Method::POST])?;
@@ -602,10 +587,7 @@ impl MerchantApi {
             }
             ["v1", "privacy", "deadlines"] => {
                 allow(&[Method::GET])?;
-                let within = request
-                    .uri()
-                    .query()
-                    .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("within_days=")))
+                let within = query_param(request, "within_days")
                     .map(|days| {
                         days.parse::<u16>()
                             .ok()
@@ -1016,6 +998,15 @@ impl MerchantApi {
     }
 }
 
+/// The raw value of the query parameter `name` (its first occurrence), as sent: the callers
+/// take only closed words, ids and numbers, which need no decoding.
+fn query_param<'a>(request: &'a Request<Bytes>, name: &str) -> Option<&'a str> {
+    request.uri().query().and_then(|q| {
+        q.split('&')
+            .find_map(|p| p.strip_prefix(name)?.strip_prefix('='))
+    })
+}
+
 /// A list whose one filter value is `state`: the route without a `state` or with that one, and
 /// 422 `unknown_filter` for any other (never echoed).
 fn only_state(
@@ -1023,11 +1014,7 @@ fn only_state(
     state: &'static str,
     route: Route,
 ) -> Result<Route, ApiError> {
-    let given = request
-        .uri()
-        .query()
-        .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("state=")));
-    match given {
+    match query_param(request, "state") {
         None => Ok(route),
         Some(given) if given == state => Ok(route),
         Some(_) => Err(ApiError::InvalidPayload {

@@ -701,16 +701,7 @@ impl Dashboard {
         body: Option<(Value, Option<String>)>,
     ) -> Result<Value, Fail> {
         let (status, value) = self.call(signed, method, uri, body).await?;
-        match status {
-            // 302: a connect flow's start (its body names where to go).
-            200..=299 | 302 => Ok(value),
-            404 => Err(Fail::NotFound),
-            403 => Err(Fail::Forbidden),
-            401 | 410 => Err(Fail::SignIn),
-            400 | 409 | 413 | 422 => Err(Fail::Refused(text(&value, "/error"))),
-            503 => Err(Fail::Unavailable),
-            _ => Err(Fail::Internal),
-        }
+        api_outcome(status, value)
     }
 
     /// [`Self::api`] for a form's change: a refusal comes back as the API's message (it names
@@ -727,13 +718,7 @@ impl Dashboard {
             .await?;
         match status {
             400 | 409 | 422 => Ok(Err(text(&value, "/message"))),
-            200..=299 => Ok(Ok(value)),
-            404 => Err(Fail::NotFound),
-            403 => Err(Fail::Forbidden),
-            401 | 410 => Err(Fail::SignIn),
-            413 => Err(Fail::Refused(text(&value, "/error"))),
-            503 => Err(Fail::Unavailable),
-            _ => Err(Fail::Internal),
+            _ => api_outcome(status, value).map(Ok),
         }
     }
 
@@ -877,8 +862,7 @@ impl Dashboard {
         let filtered = link(status.as_deref(), channel.as_deref());
         let mut uri = filtered.replacen("/app/orders", "/v1/orders", 1);
         if let Some(after) = query(request, "after") {
-            let separator = if uri.contains('?') { '&' } else { '?' };
-            uri.push_str(&format!("{separator}after={}", encode(&after)));
+            uri = with_query(&uri, "after", &encode(&after));
         }
         let page = self.api(signed, Method::GET, &uri, None).await?;
         let now = self.now();
@@ -946,10 +930,9 @@ impl Dashboard {
                     ],
                     rows,
                     empty: "No order here.",
-                    next: page["next"].as_str().map(|n| {
-                        let separator = if filtered.contains('?') { '&' } else { '?' };
-                        format!("{filtered}{separator}after={}", encode(n))
-                    }),
+                    next: page["next"]
+                        .as_str()
+                        .map(|n| with_query(&filtered, "after", &encode(n))),
                 }],
             },
         ))
@@ -1368,13 +1351,11 @@ impl Dashboard {
         // within a horizon chosen from a closed list (anything else reads as "all").
         let within = query(request, "within").filter(|w| DEADLINE_HORIZONS.contains(&w.as_str()));
         let mut deadlines_uri = "/v1/privacy/deadlines".to_owned();
-        let mut separator = '?';
         if let Some(days) = &within {
-            deadlines_uri.push_str(&format!("?within_days={days}"));
-            separator = '&';
+            deadlines_uri = with_query(&deadlines_uri, "within_days", days);
         }
         if let Some(after) = query(request, "deadlines_after") {
-            deadlines_uri.push_str(&format!("{separator}after={}", encode(&after)));
+            deadlines_uri = with_query(&deadlines_uri, "after", &encode(&after));
         }
         let deadlines = self.api(signed, Method::GET, &deadlines_uri, None).await?;
         // Both trails newest first: what happened lately is what a merchant looks for.
@@ -1463,11 +1444,10 @@ impl Dashboard {
                         rows: deadline_rows,
                         empty: "No order holds buyer data in this range.",
                         next: deadlines["next"].as_str().map(|n| {
-                            let within = within
-                                .as_deref()
-                                .map(|d| format!("within={d}&"))
-                                .unwrap_or_default();
-                            format!("/app/privacy?{within}deadlines_after={}", encode(n))
+                            let page = within.as_deref().map_or("/app/privacy".into(), |d| {
+                                format!("/app/privacy?within={d}")
+                            });
+                            with_query(&page, "deadlines_after", &encode(n))
                         }),
                     },
                     Section {
@@ -1930,10 +1910,29 @@ fn order_cells(o: &Value, prefs: Preferences, now: i64) -> Vec<Cell> {
 
 /// An API list's address, continued after the page's `param` (the API's `after` token) if the
 /// dashboard's own address carries one.
+/// What an API answer means for a page: its body, or why not.
+fn api_outcome(status: u16, value: Value) -> Result<Value, Fail> {
+    match status {
+        // 302: a connect flow's start (its body names where to go).
+        200..=299 | 302 => Ok(value),
+        404 => Err(Fail::NotFound),
+        403 => Err(Fail::Forbidden),
+        401 | 410 => Err(Fail::SignIn),
+        400 | 409 | 413 | 422 => Err(Fail::Refused(text(&value, "/error"))),
+        503 => Err(Fail::Unavailable),
+        _ => Err(Fail::Internal),
+    }
+}
+
+/// `uri` with one more query parameter (`value` as given: callers encode what needs it).
+fn with_query(uri: &str, name: &str, value: &str) -> String {
+    let separator = if uri.contains('?') { '&' } else { '?' };
+    format!("{uri}{separator}{name}={value}")
+}
+
 /// An API list address asking for the newest first.
 fn newest_first(uri: String) -> String {
-    let separator = if uri.contains('?') { '&' } else { '?' };
-    format!("{uri}{separator}order=newest")
+    with_query(&uri, "order", "newest")
 }
 
 /// The order list's status choices: the API's statuses and `needs_action`.

@@ -234,6 +234,21 @@ fn index_key(merchant: &MerchantId, status: ShipmentStatus, id: &ShipmentId) -> 
     )
 }
 
+/// The shipment ids a page of index entries (`<prefix><shipment id>`) names; an entry that is
+/// not one is passed over.
+fn ids_under(entries: &[Item], prefix: &str) -> Vec<ShipmentId> {
+    entries
+        .iter()
+        .filter_map(|entry| {
+            entry
+                .key
+                .sk
+                .strip_prefix(prefix)
+                .and_then(|id| ShipmentId::parse(id).ok())
+        })
+        .collect()
+}
+
 fn to_item(merchant: &MerchantId, shipment: &Shipment) -> Result<Item, FulfillmentError> {
     let body =
         serde_json::to_string(shipment).map_err(|_| FulfillmentError::Corrupt("shipment"))?;
@@ -488,18 +503,8 @@ impl ShipmentRepository {
             .data
             .query_partition(&merchant_partition(merchant), prefix, limit, None)
             .await?;
-        let ids: Vec<ShipmentId> = page
-            .items
-            .iter()
-            .filter_map(|entry| {
-                entry
-                    .key
-                    .sk
-                    .strip_prefix(prefix)
-                    .and_then(|id| ShipmentId::parse(id).ok())
-            })
-            .collect();
-        self.get_many(merchant, &ids).await
+        self.get_many(merchant, &ids_under(&page.items, prefix))
+            .await
     }
 
     /// Several shipments in one batched read, in the order asked (absent ones left out).
@@ -596,20 +601,9 @@ impl ShipmentRepository {
             .data
             .query_partition(&merchant_partition(merchant), &prefix, PAGE, start)
             .await?;
-        let ids: Vec<ShipmentId> = page
-            .items
-            .iter()
-            .filter_map(|entry| {
-                entry
-                    .key
-                    .sk
-                    .strip_prefix(&prefix)
-                    .and_then(|id| ShipmentId::parse(id).ok())
-            })
-            .collect();
         // The index and the record move together; a record already gone is skipped.
         let shipments = self
-            .get_many(merchant, &ids)
+            .get_many(merchant, &ids_under(&page.items, &prefix))
             .await?
             .into_iter()
             .filter(|shipment| shipment.status == status)

@@ -60,6 +60,27 @@ impl DynamoStore {
     }
 }
 
+/// An entry of either deadline index, which projects keys only: the table's keys and the
+/// index's, the deadline among them.
+fn due_item(entry: &HashMap<String, AttributeValue>) -> Result<DueItem, StoreError> {
+    let text = |name: &str| {
+        entry
+            .get(name)
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .ok_or(StoreError::Corrupt("index entry key"))
+    };
+    let pii_deadline = entry
+        .get("due_at")
+        .map(number_of)
+        .transpose()?
+        .ok_or(StoreError::Corrupt("index entry without a deadline"))?;
+    Ok(DueItem {
+        key: ItemKey::new(text("pk")?, text("sk")?),
+        pii_deadline,
+    })
+}
+
 /// Before a batch's `attempt`-th try at what DynamoDB left unprocessed: an exponential pause,
 /// as AWS advises, and no more than [`BATCH_ATTEMPTS`] tries.
 async fn back_off(attempt: u32) -> Result<(), StoreError> {
@@ -664,23 +685,7 @@ impl DeadlineIndex for DynamoStore {
                 .await
                 .map_err(sdk_error)?;
             for entry in out.items.unwrap_or_default() {
-                // The index projects keys only: table keys plus index keys.
-                let text = |name: &str| {
-                    entry
-                        .get(name)
-                        .and_then(|v| v.as_s().ok())
-                        .cloned()
-                        .ok_or(StoreError::Corrupt("index entry key"))
-                };
-                let pii_deadline = entry
-                    .get("due_at")
-                    .map(number_of)
-                    .transpose()?
-                    .ok_or(StoreError::Corrupt("index entry without a deadline"))?;
-                items.push(DueItem {
-                    key: ItemKey::new(text("pk")?, text("sk")?),
-                    pii_deadline,
-                });
+                items.push(due_item(&entry)?);
             }
             match out.last_evaluated_key {
                 Some(last) => {
@@ -756,20 +761,7 @@ impl DeadlineIndex for DynamoStore {
                 .await
                 .map_err(sdk_error)?;
             for entry in out.items.unwrap_or_default() {
-                let sk = entry
-                    .get("sk")
-                    .and_then(|v| v.as_s().ok())
-                    .cloned()
-                    .ok_or(StoreError::Corrupt("index entry key"))?;
-                let pii_deadline = entry
-                    .get("due_at")
-                    .map(number_of)
-                    .transpose()?
-                    .ok_or(StoreError::Corrupt("index entry without a deadline"))?;
-                items.push(DueItem {
-                    key: ItemKey::new(pk, sk),
-                    pii_deadline,
-                });
+                items.push(due_item(&entry)?);
             }
             match out.last_evaluated_key {
                 Some(last) => start = Some(last),

@@ -286,11 +286,14 @@ impl DeadlineIndex for MemoryStore {
         after: Option<&DueItem>,
     ) -> Result<Vec<DueItem>, StoreError> {
         let after = after.map(|a| (a.pii_deadline, a.key.sk.clone()));
-        let mut found: Vec<(i64, String)> = self
-            .table()
-            .values()
-            .filter(|i| i.key.pk == pk && i.key.sk.starts_with(sk_prefix))
-            .filter_map(|i| i.pii_deadline.map(|d| (d, i.key.sk.clone())))
+        // The partition's range under the prefix, then sorted by deadline (a real index would
+        // be a second ordered map; at in-memory sizes a sort is enough).
+        let table = self.table();
+        let start = Bound::Included((pk.to_owned(), sk_prefix.to_owned()));
+        let mut found: Vec<(i64, String)> = table
+            .range((start, Bound::Unbounded))
+            .take_while(|((p, s), _)| p == pk && s.starts_with(sk_prefix))
+            .filter_map(|(_, i)| i.pii_deadline.map(|d| (d, i.key.sk.clone())))
             .filter(|(d, _)| until_epoch.is_none_or(|until| *d <= until))
             .filter(|entry| after.as_ref().is_none_or(|a| entry > a))
             .collect();

@@ -342,25 +342,19 @@ impl Dashboard {
         form: &Form,
     ) -> Result<Response<bytes::Bytes>, Fail> {
         let id = super::id_segment(field(form, "id").unwrap_or_default())?.to_owned();
-        let existing = match self
-            .api(signed, Method::GET, &format!("/v1/warehouses/{id}"), None)
-            .await
-        {
-            Ok(_) => true,
-            Err(Fail::NotFound) => false,
-            Err(other) => return Err(other),
-        };
+        let uri = format!("/v1/warehouses/{id}");
         match self
-            .api_change(
-                signed,
-                Method::PUT,
-                &format!("/v1/warehouses/{id}"),
-                Some(warehouse_from(form)),
-            )
+            .api_change(signed, Method::PUT, &uri, Some(warehouse_from(form)))
             .await?
         {
             Ok(_) => Ok(redirect("/app/settings/shipping")),
             Err(message) => {
+                // Refused: the form again, for the stored warehouse or, if there is none, a new one.
+                let existing = match self.api(signed, Method::GET, &uri, None).await {
+                    Ok(_) => true,
+                    Err(Fail::NotFound) => false,
+                    Err(other) => return Err(other),
+                };
                 self.warehouse(signed, existing.then_some(id.as_str()), Some(message))
                     .await
             }
