@@ -301,12 +301,7 @@ impl UserRepository {
         id: &str,
         password: &Password,
     ) -> Result<(), UserError> {
-        let phc = password::hash(password)?;
-        self.change(merchant, id, |item| {
-            item.set("password", Value::S(phc.clone()));
-            item.set("must_change_password", Value::N(0));
-        })
-        .await
+        self.store_password(merchant, id, password, false).await
     }
 
     /// A first password again, set by someone else (an owner or admin, or an operator for an
@@ -318,10 +313,22 @@ impl UserRepository {
         id: &str,
         password: &Password,
     ) -> Result<(), UserError> {
+        self.store_password(merchant, id, password, true).await
+    }
+
+    /// Stores a password's hash (and whether it must be changed at sign-in) and ends every
+    /// session of the user.
+    async fn store_password(
+        &self,
+        merchant: &MerchantId,
+        id: &str,
+        password: &Password,
+        must_change: bool,
+    ) -> Result<(), UserError> {
         let phc = password::hash(password)?;
         self.change(merchant, id, |item| {
             item.set("password", Value::S(phc.clone()));
-            item.set("must_change_password", Value::N(1));
+            item.set("must_change_password", Value::N(i64::from(must_change)));
         })
         .await
     }

@@ -689,18 +689,9 @@ impl DeadlineIndex for DynamoStore {
             }
             match out.last_evaluated_key {
                 Some(last) => {
-                    let text = |name: &str| {
-                        last.get(name)
-                            .and_then(|v| v.as_s().ok())
-                            .cloned()
-                            .ok_or(StoreError::Corrupt("index continuation key"))
-                    };
-                    let due = last
-                        .get("due_at")
-                        .map(number_of)
-                        .transpose()?
-                        .ok_or(StoreError::Corrupt("index continuation key"))?;
-                    cursor.after = Some((text("pk")?, text("sk")?, due));
+                    // The continuation key is an index entry's keys too.
+                    let last = due_item(&last)?;
+                    cursor.after = Some((last.key.pk, last.key.sk, last.pii_deadline));
                 }
                 None if cursor.shard + 1 < DUE_SHARDS => {
                     cursor = DueCursor {
